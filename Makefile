@@ -1,0 +1,49 @@
+# slo-operator — `make test` and `make demo` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PYPROJECT_HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
+VENV_STAMP := $(VENV)/.installed-$(PYPROJECT_HASH)
+CRD := crds/slo.mlops.dev_servicelevelobjectives.yaml
+export BENTOML_DO_NOT_TRACK := true
+export SLO_CACHE ?= $(HOME)/.cache/slo-operator
+
+.PHONY: help venv tools lint typecheck unit test crds demo demo-down
+
+help: ## List targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(VENV_STAMP) ## Python virtualenv with the project and its test tools
+
+tools: ## Debian's Prometheus, Alertmanager, promtool and amtool (installed once)
+	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then \
+	  echo "installing Debian packages prometheus prometheus-alertmanager"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+	fi
+
+lint: venv ## ruff
+	$(BIN)/ruff check operator tests bench model_service
+
+typecheck: venv ## mypy (strict on slo_operator)
+	$(BIN)/mypy
+
+crds: venv ## Regenerate the CRD from the API models
+	$(PY) -m slo_operator.crd > $(CRD)
+
+unit: venv tools ## pytest only
+	$(BIN)/pytest -q
+
+test: venv tools lint typecheck ## Everything CI runs: lint, types, all tests (installs what is missing)
+	$(BIN)/pytest -q
+
+-include mk/*.mk

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Build (once) the pinned, container-free Kubernetes control plane used for development and tests:
+#   etcd, kube-apiserver, kube-controller-manager  -- compiled from Go modules
+#   prometheus-operator CRDs                        -- copied from the downloaded Go module
+#
+# Everything lands in the cache, outside the checkout:
+#   ${SLO_CACHE:-$HOME/.cache/slo-operator}/k8s-<K8S_VERSION>/bin/{etcd,kube-apiserver,kube-controller-manager}
+#   ${SLO_CACHE:-$HOME/.cache/slo-operator}/prometheus-operator-crds/<PROM_OPERATOR_VERSION>/*.yaml
+#
+# Idempotent: one stamp file per pin; a warm cache returns without invoking Go at all.
+#
+# Usage: build.sh [--env] [--crds-only]
+#   --env         after building, print KEY=VALUE lines (paths, versions) on stdout for `eval`.
+#   --crds-only   only fetch the prometheus-operator CRDs (no Go build of Kubernetes/etcd).
+# All progress/log output goes to stderr.
+set -euo pipefail
+
+# ---- pins ---------------------------------------------------------------------------------------
+K8S_VERSION=v1.32.4                 # k8s.io/kubernetes
+K8S_STAGING_VERSION=v0.32.4         # k8s.io/<staging> modules published for K8S_VERSION
+ETCD_VERSION=v3.5.16                # go.etcd.io/etcd/server/v3 (what k8s.io/kubernetes v1.32.4's go.mod pins)
+PROM_OPERATOR_VERSION=v0.79.2       # github.com/prometheus-operator/prometheus-operator
+# Bump when the build recipe itself changes, to invalidate existing stamps.
+RECIPE=1
+
+CACHE="${SLO_CACHE:-$HOME/.cache/slo-operator}"
+K8S_ROOT="$CACHE/k8s-$K8S_VERSION"
+BIN_DIR="$K8S_ROOT/bin"
+CRD_DIR="$CACHE/prometheus-operator-crds/$PROM_OPERATOR_VERSION"
+STAMP_DIR="$CACHE/stamps"
+BUILD_ROOT="$CACHE/build"
+
+print_env() {
+  cat <<EOF
+SLO_CACHE=$CACHE
+K8S_VERSION=$K8S_VERSION
+ETCD_VERSION=$ETCD_VERSION
+PROM_OPERATOR_VERSION=$PROM_OPERATOR_VERSION
+K8S_BIN_DIR=$BIN_DIR
+PROM_OPERATOR_CRD_DIR=$CRD_DIR
+EOF
+}
+
+want_env=0
+crds_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --env) want_env=1 ;;
+    --crds-only) crds_only=1 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "build.sh: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+log() { echo "[cluster-build] $*" >&2; }
+
+stamp_value() { echo "$1 recipe=$RECIPE"; }
+stamp_ok() { # name value files...
+  local name=$1 value=$2; shift 2
+  [[ -f "$STAMP_DIR/$name" ]] && [[ "$(<"$STAMP_DIR/$name")" == "$value" ]] || return 1
+  local f
+  for f in "$@"; do [[ -s "$f" ]] || return 1; done
+}
+write_stamp() { mkdir -p "$STAMP_DIR"; echo "$2" >"$STAMP_DIR/$1.tmp"; mv -f "$STAMP_DIR/$1.tmp" "$STAMP_DIR/$1"; }
+
+K8S_STAMP=kubernetes-$K8S_VERSION
+K8S_STAMP_VALUE=$(stamp_value "k8s.io/kubernetes@$K8S_VERSION staging@$K8S_STAGING_VERSION")
+ETCD_STAMP=etcd-$ETCD_VERSION
+ETCD_STAMP_VALUE=$(stamp_value "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
+CRD_STAMP=prometheus-operator-crds-$PROM_OPERATOR_VERSION
+CRD_STAMP_VALUE=$(stamp_value "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION")
+
+crds_ok() { stamp_ok "$CRD_STAMP" "$CRD_STAMP_VALUE" "$CRD_DIR/monitoring.coreos.com_prometheusrules.yaml"; }
+all_ok() {
+  ((crds_only)) && { crds_ok; return; }
+  stamp_ok "$K8S_STAMP" "$K8S_STAMP_VALUE" "$BIN_DIR/kube-apiserver" "$BIN_DIR/kube-controller-manager" &&
+    stamp_ok "$ETCD_STAMP" "$ETCD_STAMP_VALUE" "$BIN_DIR/etcd" &&
+    crds_ok
+}
+
+# Fast path: warm cache, no Go toolchain needed.
+if all_ok; then
+  [[ $want_env == 1 ]] && print_env
+  exit 0
+fi
+
+# ---- slow path ----------------------------------------------------------------------------------
+mkdir -p "$CACHE" "$STAMP_DIR" "$BUILD_ROOT"
+# Serialize concurrent builders (parallel test sessions, make -j, ...).
+exec 9>"$CACHE/.build.lock"
+flock 9
+if all_ok; then  # somebody else finished while we waited
+  [[ $want_env == 1 ]] && print_env
+  exit 0
+fi
+
+GO="${GO:-$(command -v go || true)}"
+[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
+[[ -x "$GO" ]] || { echo "build.sh: Go toolchain not found (set GO=/path/to/go)" >&2; exit 1; }
+export GOTOOLCHAIN=local CGO_ENABLED=0
+unset GOFLAGS GOOS GOARCH GOWORK
+export GOWORK=off
+
+# go mod download -json MODULE@VERSION -> prints the requested JSON field.
+mod_field() { # module version field
+  "$GO" mod download -json "$1@$2" | sed -n "s/^[[:space:]]*\"$3\": \"\\(.*\\)\",\\{0,1\\}\$/\\1/p" | head -n1
+}
+
+build_k8s() {
+  stamp_ok "$K8S_STAMP" "$K8S_STAMP_VALUE" "$BIN_DIR/kube-apiserver" "$BIN_DIR/kube-controller-manager" && return 0
+  log "building kube-apiserver + kube-controller-manager from k8s.io/kubernetes@$K8S_VERSION (slow: minutes)"
+  local t0=$SECONDS dir="$BUILD_ROOT/kubernetes-$K8S_VERSION"
+  rm -rf "$dir"; mkdir -p "$dir"
+  local gomod commit info build_date
+  gomod=$(cd "$dir" && mod_field k8s.io/kubernetes "$K8S_VERSION" GoMod)
+  commit=$(cd "$dir" && mod_field k8s.io/kubernetes "$K8S_VERSION" Hash)
+  info=$(cd "$dir" && mod_field k8s.io/kubernetes "$K8S_VERSION" Info)
+  [[ -f "$gomod" ]] || { echo "build.sh: cannot download k8s.io/kubernetes@$K8S_VERSION" >&2; exit 1; }
+  build_date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info")
+  # Every staging module k8s.io/kubernetes replaces with ./staging/src/... gets pinned to its release.
+  local staging
+  staging=$(sed -n 's#^[[:space:]]*\(k8s\.io/[^[:space:]]*\)[[:space:]]*=>[[:space:]]*\./staging/src/.*#\1#p' "$gomod" | sort -u)
+  [[ -n "$staging" ]] || { echo "build.sh: found no staging replaces in $gomod" >&2; exit 1; }
+  {
+    echo "module slo-operator.local/k8s-build"
+    echo
+    echo "go 1.23.0"
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    echo "replace ("
+    local m
+    for m in $staging; do echo "	$m => $m $K8S_STAGING_VERSION"; done
+    echo ")"
+  } >"$dir/go.mod"
+  log "pinned $(wc -w <<<"$staging") staging modules to $K8S_STAGING_VERSION"
+  local minor=${K8S_VERSION#v}; minor=${minor#*.}; minor=${minor%%.*}
+  local major=${K8S_VERSION#v}; major=${major%%.*}
+  local ldflags="-s -w" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitCommit=$commit -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+  done
+  local out="$dir/out"; mkdir -p "$out"
+  (cd "$dir" && GOFLAGS=-mod=mod "$GO" build -trimpath -ldflags="$ldflags" -o "$out/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
+  mkdir -p "$BIN_DIR"
+  mv -f "$out/kube-apiserver" "$out/kube-controller-manager" "$BIN_DIR/"
+  write_stamp "$K8S_STAMP" "$K8S_STAMP_VALUE"
+  log "kubernetes $K8S_VERSION built in $((SECONDS - t0))s"
+}
+
+build_etcd() {
+  stamp_ok "$ETCD_STAMP" "$ETCD_STAMP_VALUE" "$BIN_DIR/etcd" && return 0
+  log "building etcd from go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  local t0=$SECONDS dir="$BUILD_ROOT/etcd-$ETCD_VERSION"
+  rm -rf "$dir"; mkdir -p "$dir"
+  local commit
+  commit=$(cd "$dir" && mod_field go.etcd.io/etcd/server/v3 "$ETCD_VERSION" Hash)
+  printf 'module slo-operator.local/etcd-build\n\ngo 1.22\n\nrequire go.etcd.io/etcd/server/v3 %s\n' \
+    "$ETCD_VERSION" >"$dir/go.mod"
+  local out="$dir/out"; mkdir -p "$out"
+  (cd "$dir" && GOFLAGS=-mod=mod "$GO" build -trimpath \
+    -ldflags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${commit:0:8}${commit:+-}$ETCD_VERSION" -o "$out/etcd" go.etcd.io/etcd/server/v3)
+  mkdir -p "$BIN_DIR"
+  mv -f "$out/etcd" "$BIN_DIR/etcd"
+  write_stamp "$ETCD_STAMP" "$ETCD_STAMP_VALUE"
+  log "etcd $ETCD_VERSION built in $((SECONDS - t0))s"
+}
+
+fetch_crds() {
+  crds_ok && return 0
+  log "extracting prometheus-operator CRDs from github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION"
+  local moddir src
+  moddir=$(cd "$BUILD_ROOT" && mod_field github.com/prometheus-operator/prometheus-operator "$PROM_OPERATOR_VERSION" Dir)
+  src="$moddir/example/prometheus-operator-crd"
+  compgen -G "$src/monitoring.coreos.com_*.yaml" >/dev/null ||
+    { echo "build.sh: no monitoring.coreos.com CRDs in $src" >&2; exit 1; }
+  local tmp="$CRD_DIR.tmp.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  cp "$src"/monitoring.coreos.com_*.yaml "$tmp/"
+  chmod 0644 "$tmp"/*.yaml
+  local f
+  for f in prometheusrules alertmanagerconfigs servicemonitors; do
+    [[ -s "$tmp/monitoring.coreos.com_$f.yaml" ]] || { echo "build.sh: missing CRD $f" >&2; exit 1; }
+  done
+  rm -rf "$CRD_DIR"; mkdir -p "$(dirname "$CRD_DIR")"; mv "$tmp" "$CRD_DIR"
+  write_stamp "$CRD_STAMP" "$CRD_STAMP_VALUE"
+  log "copied $(ls "$CRD_DIR" | wc -l) CRDs to $CRD_DIR"
+}
+
+fetch_crds
+if ((crds_only == 0)); then
+  build_etcd
+  build_k8s
+  log "ready: $BIN_DIR"
+fi
+[[ $want_env == 1 ]] && print_env
+exit 0

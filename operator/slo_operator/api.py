@@ -1,0 +1,508 @@
+"""The ``ServiceLevelObjective`` API (``slo.mlops.dev/v1alpha1``) as pydantic models.
+
+These models are the single source of truth: the CRD's OpenAPI schema (``make crds``) is generated from
+them, the CLI validates files with them, and the operator validates what the API server stored with
+them. Field descriptions become ``kubectl explain`` text, so they are written for users. Checks that the
+API server can run (bounds, patterns, CEL cross-field rules) are declared here too, so a bad SLO is
+refused at ``kubectl apply`` time; checks only Python can do (parsing PromQL selectors) run here and in
+the operator, which reports them as a ``Valid=False`` condition.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from slo_operator.durations import DURATION_PATTERN, WINDOW_PATTERN, DurationError, parse_duration, parse_window
+from slo_operator.selectors import LABEL_NAME, SelectorError, parse_selector
+
+ALERT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]{0,62}$"
+SERVICE_PATTERN = r"^[a-zA-Z0-9]([-a-zA-Z0-9_.]{0,61}[a-zA-Z0-9])?$"
+# Labels slo-operator sets itself on every generated series and alert; users may not override them.
+RESERVED_LABELS = frozenset({"slo", "namespace", "service", "severity", "window", "le", "alertname"})
+
+# CEL helper: seconds in a single-unit window such as "30d" (windows are restricted to that form).
+_SECS = (
+    "int({0}.substring(0, {0}.size() - 1)) * ({0}.endsWith('w') ? 604800 : {0}.endsWith('d') ? 86400 : "
+    "{0}.endsWith('h') ? 3600 : {0}.endsWith('m') ? 60 : 1)"
+)
+
+
+def cel_seconds(path: str) -> str:
+    """CEL expression for the seconds in the single-unit window at ``path``."""
+    return "(" + _SECS.format(path) + ")"
+
+
+Selector = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1024,
+        description=(
+            "A PromQL vector selector: a metric name with optional label matchers, e.g. "
+            '`bentoml_service_request_total{endpoint="/predict",http_response_code=~"5.."}`. '
+            "Nothing else (no functions, ranges, offset or operators): slo-operator builds the queries."
+        ),
+    ),
+]
+Window = Annotated[
+    str,
+    Field(
+        pattern=WINDOW_PATTERN,
+        max_length=8,
+        description="A window: one whole number and one unit of s, m, h, d or w, e.g. `5m`, `1h`, `30d`.",
+    ),
+]
+Duration = Annotated[
+    str,
+    Field(pattern=DURATION_PATTERN, max_length=32, description="A Prometheus duration, e.g. `200ms`, `1h`."),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, validate_default=True
+    )
+
+
+def _check_selector(value: str) -> str:
+    try:
+        parse_selector(value)
+    except SelectorError as exc:
+        raise ValueError(f"{value!r} {exc}") from None
+    return value
+
+
+class AvailabilityIndicator(_Model):
+    """Share of requests that did not fail, from two counters."""
+
+    errors: Selector = Field(description="Counter of failed requests (e.g. 5xx responses only).")
+    total: Selector = Field(description="Counter of all requests that count towards the SLO.")
+
+    _selectors = field_validator("errors", "total")(_check_selector)
+
+
+class LatencyIndicator(_Model):
+    """Share of requests served at or under a latency threshold, from a Prometheus histogram."""
+
+    histogram: Selector = Field(
+        description=(
+            "The histogram's base name with label matchers, e.g. "
+            '`http_request_duration_seconds{job="api"}`; slo-operator reads its `_bucket` series '
+            "(the bucket whose `le` equals the threshold) and its `_count` series."
+        )
+    )
+    threshold: Duration = Field(
+        description=(
+            "Requests at or under this duration are good, e.g. `200ms`. The histogram must have a bucket "
+            "with exactly this upper bound, otherwise the SLI cannot be measured."
+        )
+    )
+
+    _selectors = field_validator("histogram")(_check_selector)
+
+    @field_validator("histogram")
+    @classmethod
+    def _base_name(cls, value: str) -> str:
+        selector = parse_selector(value)
+        for suffix in ("_bucket", "_count", "_sum"):
+            if selector.metric.endswith(suffix):
+                raise ValueError(
+                    f"name the histogram without its {suffix} suffix "
+                    f"(e.g. {selector.metric.removesuffix(suffix)}); slo-operator adds _bucket and _count"
+                )
+        if "le" in selector.label_names():
+            raise ValueError("must not match on 'le': the bucket is chosen from threshold")
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, value: str) -> str:
+        try:
+            parse_duration(value)
+        except DurationError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class AccuracyIndicator(_Model):
+    """Share of predictions that ground-truth feedback found correct, from two counters."""
+
+    correct: Selector = Field(description="Counter of evaluated predictions that were correct.")
+    total: Selector = Field(description="Counter of predictions evaluated against ground truth.")
+
+    _selectors = field_validator("correct", "total")(_check_selector)
+
+
+class FreshnessIndicator(_Model):
+    """Share of time the data in use was younger than maxAge, from a gauge of unix timestamps."""
+
+    timestamp: Selector = Field(
+        description="Gauge of the unix time (seconds) when the features/model data were last updated."
+    )
+    max_age: Window = Field(description="Data older than this is stale, e.g. `1h`.")
+
+    _selectors = field_validator("timestamp")(_check_selector)
+
+
+class RatioIndicator(_Model):
+    """Generic ratio of two counters: give `good` or `bad`, and `total`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.good) != has(self.bad)",
+                    "message": "set exactly one of good or bad (together with total)",
+                }
+            ]
+        }
+    )
+
+    good: Selector | None = Field(default=None, description="Counter of good events.")
+    bad: Selector | None = Field(default=None, description="Counter of bad events.")
+    total: Selector = Field(description="Counter of all events.")
+
+    @field_validator("good", "bad", "total")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        return None if value is None else _check_selector(value)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RatioIndicator:
+        if (self.good is None) == (self.bad is None):
+            raise ValueError("set exactly one of good or bad (together with total)")
+        return self
+
+
+INDICATOR_KINDS = ("availability", "latency", "accuracy", "freshness", "ratio")
+
+
+class Indicator(_Model):
+    """What is measured: exactly one of the indicator kinds."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "[" + ", ".join(f"has(self.{k})" for k in INDICATOR_KINDS) + "]"
+                    ".filter(x, x).size() == 1",
+                    "message": "set exactly one indicator: availability, latency, accuracy, freshness or ratio",
+                }
+            ]
+        }
+    )
+
+    availability: AvailabilityIndicator | None = None
+    latency: LatencyIndicator | None = None
+    accuracy: AccuracyIndicator | None = None
+    freshness: FreshnessIndicator | None = None
+    ratio: RatioIndicator | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Indicator:
+        chosen = [k for k in INDICATOR_KINDS if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError(
+                "set exactly one indicator: availability, latency, accuracy, freshness or ratio"
+                + (f" (got {', '.join(chosen)})" if chosen else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in INDICATOR_KINDS if getattr(self, k) is not None)
+
+
+class Timeslices(_Model):
+    """Timeslice budgeting: the window is cut into slices; a slice is good when its SLI meets `goal`."""
+
+    slice_size: Window = Field(default="5m", description="Length of one slice, e.g. `5m`.")
+    goal: float = Field(
+        gt=0, le=100, description="Percent of good events a slice needs to count as good, e.g. 95."
+    )
+
+
+class BurnRateAlert(_Model):
+    """One multi-window burn-rate alert: fires when both windows burn faster than the threshold.
+
+    The threshold is derived: burning `budgetPercent` % of the error budget within `longWindow` means a
+    burn rate of budgetPercent/100 × window / longWindow (2% in 1h of 30d = 14.4).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"{cel_seconds('self.shortWindow')} < {cel_seconds('self.longWindow')}",
+                    "message": "shortWindow must be shorter than longWindow (typically 1/12 of it)",
+                }
+            ]
+        }
+    )
+
+    name: str = Field(
+        pattern=ALERT_NAME_PATTERN,
+        description="Alert name as Prometheus shows it, e.g. `SLOFastBurn` (letters, digits, underscore).",
+    )
+    severity: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="Value of the alert's `severity` label; routing sends `critical` to PagerDuty and "
+        "`warning` to Slack.",
+    )
+    budget_percent: float = Field(
+        gt=0, le=100, description="Percent of the whole error budget burnt within longWindow, e.g. 2."
+    )
+    long_window: Window = Field(description="Long window, e.g. `1h`; must not exceed the SLO window.")
+    short_window: Window = Field(
+        description="Short window, e.g. `5m`: makes the alert reset quickly after recovery."
+    )
+    for_: Duration | None = Field(
+        default=None,
+        alias="for",
+        description="Optional Prometheus `for:` hold time. Usually unset: the windows already debounce.",
+    )
+
+    @model_validator(mode="after")
+    def _windows(self) -> BurnRateAlert:
+        if parse_window(self.short_window) >= parse_window(self.long_window):
+            raise ValueError(
+                f"shortWindow ({self.short_window}) must be shorter than longWindow ({self.long_window})"
+            )
+        return self
+
+
+class NoDataAlert(_Model):
+    """Alert when the SLI's series are missing (scrape broken, metric renamed, selector wrong)."""
+
+    enabled: bool = Field(default=True, description="Whether to render the no-data alert.")
+    for_: Window = Field(default="15m", alias="for", description="How long data must be missing.")
+    severity: str = Field(default="warning", pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="Severity label.")
+
+
+class Alerting(_Model):
+    """Burn-rate alerts and what they carry."""
+
+    enabled: bool = Field(default=True, description="Set false to render recording rules only.")
+    burn_rates: list[BurnRateAlert] | None = Field(
+        default=None,
+        max_length=8,
+        description=(
+            "Burn-rate alerts. Default: SLOFastBurn (critical, 2% of the budget in 1h, windows 1h/5m) and "
+            "SLOSlowBurn (warning, 10% in 24h, windows 24h/1h), both scaled to the SLO window when it is "
+            "not 30d and never shorter than 5m."
+        ),
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels on every alert, e.g. `team: ml-platform`."
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Extra annotations on every alert, e.g. `runbook_url`."
+    )
+    no_data: NoDataAlert | None = Field(
+        default=None, description="Optional alert when the SLI has no data; off unless given."
+    )
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not LABEL_NAME.match(key):
+                raise ValueError(f"label name {key!r} is not a valid Prometheus label name")
+            if key in RESERVED_LABELS:
+                raise ValueError(f"label {key!r} is set by slo-operator; choose another name")
+        return value
+
+    @field_validator("burn_rates")
+    @classmethod
+    def _unique(cls, value: list[BurnRateAlert] | None) -> list[BurnRateAlert] | None:
+        names = [alert.name for alert in value or []]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"alert names must be unique (repeated: {', '.join(duplicates)})")
+        return value
+
+
+_WINDOW_RULES: list[dict[str, str]] = [
+    {
+        "rule": "!has(self.alerting) || !has(self.alerting.burnRates) || self.alerting.burnRates.all(b, "
+        f"{cel_seconds('b.longWindow')} <= {cel_seconds('self.window')})",
+        "message": "every alerting.burnRates[].longWindow must be at most the SLO window",
+    },
+    {
+        "rule": "!has(self.indicator.freshness) || !has(self.budgetingMethod) "
+        "|| self.budgetingMethod == 'Timeslices'",
+        "message": "freshness is measured in timeslices: leave budgetingMethod unset or set Timeslices",
+    },
+    {
+        "rule": "!has(self.budgetingMethod) || self.budgetingMethod != 'Timeslices' "
+        "|| has(self.timeslices) || has(self.indicator.freshness)",
+        "message": "budgetingMethod Timeslices needs timeslices.goal (and optionally timeslices.sliceSize)",
+    },
+]
+
+
+class ServiceLevelObjectiveSpec(_Model):
+    """The desired SLO: what is measured, the objective over a rolling window, and how to alert."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": _WINDOW_RULES})
+
+    service: str = Field(
+        pattern=SERVICE_PATTERN, description="Name of the service the SLO is about; becomes the `service` label."
+    )
+    description: str = Field(default="", max_length=1024, description="What the SLO promises, for humans.")
+    objective: float = Field(
+        gt=0,
+        lt=100,
+        description="Target percent of good events (or good timeslices) over the window, e.g. 99.9.",
+    )
+    window: Window = Field(default="30d", description="Rolling SLO window, e.g. `30d`, `7d`, `24h`.")
+    indicator: Indicator = Field(description="What is measured: exactly one of the indicator kinds.")
+    budgeting_method: Literal["Occurrences", "Timeslices"] | None = Field(
+        default=None,
+        description=(
+            "Occurrences (default for event indicators): the SLI is good events / all events, weighted "
+            "by traffic. Timeslices (default and only choice for freshness): the share of good slices."
+        ),
+    )
+    timeslices: Timeslices | None = Field(default=None, description="Slice size and per-slice goal.")
+    group_by: list[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Labels of the source series to keep: one SLI, budget and alert per distinct value set "
+        "(e.g. `[model_version]`). Empty: one SLI for everything the selectors match.",
+    )
+    alerting: Alerting = Field(default_factory=Alerting, description="Burn-rate and no-data alerts.")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        seconds = parse_window(value)
+        if seconds < 3600:
+            raise ValueError(f"{value!r}: an SLO window shorter than 1h cannot hold a meaningful budget")
+        return value
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: list[str]) -> list[str]:
+        for label in value:
+            if label in RESERVED_LABELS:
+                raise ValueError(f"cannot group by {label!r}: slo-operator sets that label itself")
+        if len(set(value)) != len(value):
+            raise ValueError("labels must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> ServiceLevelObjectiveSpec:
+        window = parse_window(self.window)
+        for i, alert in enumerate(self.alerting.burn_rates or []):
+            if parse_window(alert.long_window) > window:
+                raise ValueError(
+                    f"alerting.burnRates[{i}].longWindow ({alert.long_window}) must be at most the SLO "
+                    f"window ({self.window})"
+                )
+        is_freshness = self.indicator.freshness is not None
+        if is_freshness and self.budgeting_method == "Occurrences":
+            raise ValueError(
+                "budgetingMethod: freshness is measured in timeslices; leave it unset or set Timeslices"
+            )
+        if self.budgeting_method == "Timeslices" and self.timeslices is None and not is_freshness:
+            raise ValueError("timeslices: budgetingMethod Timeslices needs timeslices.goal")
+        if self.timeslices is not None and parse_window(self.timeslices.slice_size) > window:
+            raise ValueError("timeslices.sliceSize must be shorter than the SLO window")
+        return self
+
+    @property
+    def method(self) -> str:
+        if self.budgeting_method:
+            return self.budgeting_method
+        return "Timeslices" if self.indicator.freshness is not None else "Occurrences"
+
+
+# ---- status ---------------------------------------------------------------------------------------
+
+SLOState = Literal["Meeting", "AtRisk", "Violating", "NoData", "Unknown"]
+
+
+class Condition(_Model):
+    """A Kubernetes-convention condition (Ready, Valid, RulesApplied, PrometheusReachable, ...)."""
+
+    type: str = Field(description="Condition type, e.g. `Ready`.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase machine-readable reason.")
+    message: str = Field(default="", description="Human-readable explanation.")
+    last_transition_time: str = Field(description="When status last changed (RFC 3339).")
+    observed_generation: int | None = Field(default=None, description="Generation the condition is about.")
+
+
+class ErrorBudgetStatus(_Model):
+    """Error budget over the SLO window, in percent of the whole budget."""
+
+    remaining: float | None = Field(default=None, description="Percent of the budget left (negative: overspent).")
+    consumed: float | None = Field(default=None, description="Percent of the budget used.")
+
+
+class BurnRateStatus(_Model):
+    """One burn-rate alert's measured burn rates (1.0 spends the budget exactly over the window)."""
+
+    name: str = Field(description="Alert name.")
+    severity: str = Field(description="Alert severity.")
+    threshold: float = Field(description="Burn rate both windows must exceed for the alert to fire.")
+    long_window: str = Field(description="Long window.")
+    long_burn_rate: float | None = Field(default=None, description="Burn rate over the long window.")
+    short_window: str = Field(description="Short window.")
+    short_burn_rate: float | None = Field(default=None, description="Burn rate over the short window.")
+    firing: bool = Field(default=False, description="Both windows above the threshold now.")
+
+
+class ServiceLevelObjectiveStatus(_Model):
+    """What the operator measured and did; written by slo-operator only."""
+
+    observed_generation: int | None = Field(default=None, description="Generation last reconciled.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready, Valid, RulesApplied, ...")
+    sli: float | None = Field(default=None, description="Measured SLI over the window, percent.")
+    error_budget: ErrorBudgetStatus | None = Field(default=None, description="Error budget left and used.")
+    burn_rate: float | None = Field(
+        default=None, description="Current burn rate: over the first burn-rate alert's long window."
+    )
+    burn_rates: list[BurnRateStatus] = Field(default_factory=list, description="Per alert, both windows.")
+    time_to_exhaustion: str | None = Field(
+        default=None, description="At the current burn rate, when the budget runs out, e.g. `3d4h`."
+    )
+    state: SLOState | None = Field(default=None, description="Meeting, AtRisk, Violating, NoData or Unknown.")
+    last_evaluated: str | None = Field(default=None, description="When the numbers were read (RFC 3339).")
+
+
+class ObjectMeta(BaseModel):
+    """The part of metadata slo-operator reads (the API server owns the rest)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    namespace: str = Field(default="default", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    uid: str | None = None
+    generation: int | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class ServiceLevelObjective(BaseModel):
+    """A whole object as stored by the API server or written in a file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_version: Literal["slo.mlops.dev/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["ServiceLevelObjective"]
+    metadata: ObjectMeta
+    spec: ServiceLevelObjectiveSpec
+    status: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace

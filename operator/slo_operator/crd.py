@@ -1,0 +1,164 @@
+"""The CustomResourceDefinition, generated from the pydantic models in ``api``.
+
+Pydantic emits JSON Schema 2020-12; Kubernetes wants a *structural* OpenAPI v3.0 schema: no ``$ref``,
+no ``anyOf`` for optional fields, boolean ``exclusiveMinimum``, no ``additionalProperties: false`` next
+to ``properties``. ``structural()`` does that translation so the models stay the only source of truth;
+``make crds`` writes the result and a test fails when the committed file drifts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from slo_operator import API_GROUP, API_VERSION, KIND, PLURAL
+from slo_operator.api import ServiceLevelObjectiveSpec, ServiceLevelObjectiveStatus
+
+_DROP = {"title", "additionalProperties"}
+
+
+def structural(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Translate one pydantic JSON schema node into a structural OpenAPI v3.0 node."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    node = dict(schema)
+    node.pop("$defs", None)
+    if "$ref" in node:
+        target = defs[node.pop("$ref").rsplit("/", 1)[-1]]
+        resolved = structural(target, defs)
+        if "description" in node:  # the field's description wins over the model's docstring
+            resolved["description"] = node["description"]
+        return resolved
+    if "allOf" in node and len(node["allOf"]) == 1:
+        inner = structural(node.pop("allOf")[0], defs)
+        inner.update({k: v for k, v in node.items() if k in ("description", "default")})
+        node = inner
+    if "anyOf" in node:
+        options = [o for o in node.pop("anyOf") if o.get("type") != "null"]
+        if len(options) != 1:
+            raise ValueError(f"cannot express anyOf {options} structurally")
+        inner = structural(options[0], defs)
+        for key in ("description",):
+            if key in node:
+                inner[key] = node[key]
+        if node.get("default") is not None:
+            inner["default"] = node["default"]
+        node = inner
+    out: dict[str, Any] = {}
+    additional = node.get("additionalProperties")
+    for key, value in node.items():
+        if key in _DROP:
+            continue
+        if key == "default" and value is None:
+            continue
+        if key == "const":
+            out["enum"] = [value]
+        elif key == "exclusiveMinimum":
+            out["minimum"] = value
+            out["exclusiveMinimum"] = True
+        elif key == "exclusiveMaximum":
+            out["maximum"] = value
+            out["exclusiveMaximum"] = True
+        elif key == "properties":
+            out["properties"] = {name: structural(prop, defs) for name, prop in value.items()}
+        elif key == "items":
+            out["items"] = structural(value, defs)
+        else:
+            out[key] = value
+    if isinstance(additional, dict):
+        out["additionalProperties"] = structural(additional, defs)
+    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+        out["x-kubernetes-preserve-unknown-fields"] = True
+    if "default" in out and isinstance(out["default"], (dict, list)):
+        out.pop("default")  # object defaults would freeze today's defaults into stored objects
+    return out
+
+
+def _status_schema() -> dict[str, Any]:
+    schema = structural(ServiceLevelObjectiveStatus.model_json_schema(by_alias=True))
+    conditions = schema["properties"]["conditions"]
+    conditions["x-kubernetes-list-type"] = "map"
+    conditions["x-kubernetes-list-map-keys"] = ["type"]
+    return schema
+
+
+PRINTER_COLUMNS: list[dict[str, Any]] = [
+    {"name": "Objective", "type": "number", "jsonPath": ".spec.objective", "description": "Target, percent."},
+    {"name": "Window", "type": "string", "jsonPath": ".spec.window"},
+    {"name": "SLI", "type": "number", "jsonPath": ".status.sli", "description": "Measured SLI, percent."},
+    {"name": "Budget", "type": "number", "jsonPath": ".status.errorBudget.remaining",
+     "description": "Error budget remaining, percent."},
+    {"name": "Burn", "type": "number", "jsonPath": ".status.burnRate", "description": "Current burn rate."},
+    {"name": "State", "type": "string", "jsonPath": ".status.state"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {"name": "Service", "type": "string", "jsonPath": ".spec.service", "priority": 1},
+    {"name": "Exhausted-In", "type": "string", "jsonPath": ".status.timeToExhaustion", "priority": 1},
+    {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+     "priority": 1},
+    {"name": "Evaluated", "type": "date", "jsonPath": ".status.lastEvaluated", "priority": 1},
+]
+
+
+def custom_resource_definition() -> dict[str, Any]:
+    """The whole CRD object for ``servicelevelobjectives.slo.mlops.dev``."""
+    spec_schema = structural(ServiceLevelObjectiveSpec.model_json_schema(by_alias=True))
+    spec_schema["description"] = ServiceLevelObjectiveSpec.__doc__
+    status_schema = _status_schema()
+    status_schema["description"] = ServiceLevelObjectiveStatus.__doc__
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{PLURAL}.{API_GROUP}",
+            "labels": {"app.kubernetes.io/name": "slo-operator", "app.kubernetes.io/part-of": "slo-operator"},
+        },
+        "spec": {
+            "group": API_GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": "servicelevelobjective",
+                "shortNames": ["slo", "slos"],
+                "categories": ["mlops", "monitoring"],
+            },
+            "versions": [
+                {
+                    "name": API_VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "A ServiceLevelObjective: an objective for a service's indicator "
+                            "over a rolling window, turned by slo-operator into Prometheus recording rules, "
+                            "burn-rate alerts, alert routing and a dashboard, with the measured budget in status.",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec_schema,
+                                "status": status_schema,
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def render_crd_yaml() -> str:
+    """The CRD as YAML, byte-stable (the committed file is compared with this)."""
+    header = "# Generated by `make crds` from slo_operator.api. Do not edit by hand.\n"
+    return header + yaml.safe_dump(custom_resource_definition(), sort_keys=False, width=100, allow_unicode=True)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m slo_operator.crd`
+    import sys
+
+    sys.stdout.write(render_crd_yaml())

@@ -1,0 +1,226 @@
+"""A resolved SLO: the spec with every default applied and every number made exact.
+
+``resolve()`` is the one place where API defaults become concrete: the default burn-rate alerts scaled
+to the SLO window, each alert's burn-rate threshold, the base window read from raw series, and the
+budgeting method. Everything downstream (rules, dashboards, status) works from this model, never from
+the raw spec, so they cannot disagree about a default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+
+from slo_operator.api import BurnRateAlert, ServiceLevelObjective, ServiceLevelObjectiveSpec
+from slo_operator.durations import format_duration, parse_duration, parse_window
+from slo_operator.selectors import Selector, parse_selector
+
+THIRTY_DAYS = 30 * 86400
+# The shortest window slo-operator reads raw counters over. rate() needs several scrapes inside its
+# window to be meaningful; 5m covers scrape intervals up to ~1m (4+ samples). Default alert windows are
+# never scaled below it, so on a short SLO window (24h) the fast-burn alert cannot react faster than
+# about 5 minutes of data allows — see README "Short SLO windows".
+WINDOW_FLOOR = 300
+
+# (name, severity, budget percent, long window, short window) for a 30d SLO.
+DEFAULT_BURN_RATES: tuple[tuple[str, str, int, int, int], ...] = (
+    ("SLOFastBurn", "critical", 2, 3600, 300),
+    ("SLOSlowBurn", "warning", 10, 86400, 3600),
+)
+
+_CONTEXT = Context(prec=12, rounding=ROUND_HALF_EVEN)
+
+
+def exact(value: Decimal) -> str:
+    """A number as PromQL text: at most 12 significant digits, no exponent, no float artefacts."""
+    rounded = _CONTEXT.plus(value).normalize()
+    text = format(rounded, "f")
+    return text if text != "-0" else "0"
+
+
+@dataclass(frozen=True)
+class ResolvedAlert:
+    """A burn-rate alert with exact windows (seconds) and its derived threshold."""
+
+    name: str
+    severity: str
+    budget_percent: Decimal
+    long_window: int
+    short_window: int
+    threshold: Decimal
+    for_: str | None = None
+
+    @property
+    def long(self) -> str:
+        return format_duration(self.long_window)
+
+    @property
+    def short(self) -> str:
+        return format_duration(self.short_window)
+
+
+@dataclass(frozen=True)
+class SLO:
+    """Everything the generators need about one SLO, with defaults applied."""
+
+    name: str
+    namespace: str
+    service: str
+    description: str
+    objective: Decimal  # fraction, e.g. 0.999
+    window: int  # seconds
+    kind: str  # availability | latency | accuracy | freshness | ratio
+    method: str  # Occurrences | Timeslices
+    selectors: dict[str, Selector]
+    group_by: tuple[str, ...]
+    alerts: tuple[ResolvedAlert, ...]
+    alerting_enabled: bool
+    alert_labels: dict[str, str] = field(default_factory=dict)
+    alert_annotations: dict[str, str] = field(default_factory=dict)
+    no_data_for: str | None = None
+    no_data_severity: str = "warning"
+    latency_threshold: Decimal | None = None
+    max_age: int | None = None
+    slice_size: int | None = None
+    slice_goal: Decimal | None = None
+
+    @property
+    def error_budget(self) -> Decimal:
+        """Allowed fraction of bad events (or bad slices): 1 - objective."""
+        return 1 - self.objective
+
+    @property
+    def base_window(self) -> int:
+        """Window over which raw series are read; every other window is derived from it."""
+        if self.kind == "freshness":
+            return WINDOW_FLOOR
+        if self.method == "Timeslices" and self.slice_size is not None:
+            return self.slice_size
+        shortest = min((a.short_window for a in self.alerts), default=WINDOW_FLOOR)
+        return min(WINDOW_FLOOR, shortest)
+
+    @property
+    def windows(self) -> tuple[int, ...]:
+        """Every window that gets an error-ratio and burn-rate series, shortest first."""
+        found = {self.base_window, self.window}
+        for alert in self.alerts:
+            found.update((alert.long_window, alert.short_window))
+        return tuple(sorted(found))
+
+    @property
+    def current_burn_window(self) -> int:
+        """Window whose burn rate is "the" current burn rate: the first alert's long window (1h default)."""
+        return self.alerts[0].long_window if self.alerts else min(3600, self.window)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def burn_rate_threshold(budget_percent: Decimal, window: int, long_window: int) -> Decimal:
+    """Burn rate that spends ``budget_percent`` % of the budget within ``long_window``."""
+    return budget_percent / Decimal(100) * Decimal(window) / Decimal(long_window)
+
+
+def _round_minutes(seconds: Decimal) -> int:
+    minutes = int((seconds / 60).to_integral_value(rounding=ROUND_HALF_EVEN))
+    return max(1, minutes) * 60
+
+
+def default_alerts(window: int) -> tuple[ResolvedAlert, ...]:
+    """The two default alerts, their windows scaled by window/30d with the floor applied.
+
+    The short window never goes below WINDOW_FLOOR and the long window stays at least twice the short
+    one; the budget percentage is kept, so the threshold follows from the windows actually used.
+    """
+    scale = Decimal(window) / Decimal(THIRTY_DAYS)
+    alerts = []
+    for name, severity, percent, long30, short30 in DEFAULT_BURN_RATES:
+        short = max(WINDOW_FLOOR, _round_minutes(short30 * scale))
+        long = min(window, max(_round_minutes(long30 * scale), 2 * short))
+        budget = Decimal(percent)
+        alerts.append(
+            ResolvedAlert(name, severity, budget, long, short, burn_rate_threshold(budget, window, long))
+        )
+    return tuple(alerts)
+
+
+def _resolve_alert(alert: BurnRateAlert, window: int) -> ResolvedAlert:
+    long = parse_window(alert.long_window)
+    budget = Decimal(str(alert.budget_percent))
+    return ResolvedAlert(
+        name=alert.name,
+        severity=alert.severity,
+        budget_percent=budget,
+        long_window=long,
+        short_window=parse_window(alert.short_window),
+        threshold=burn_rate_threshold(budget, window, long),
+        for_=alert.for_,
+    )
+
+
+def resolve(obj: ServiceLevelObjective) -> SLO:
+    """The resolved model of a validated object."""
+    return resolve_spec(obj.metadata.name, obj.metadata.namespace, obj.spec)
+
+
+def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> SLO:
+    """The resolved model of a validated spec, named ``namespace/name``."""
+    window = parse_window(spec.window)
+    indicator = spec.indicator
+    selectors: dict[str, Selector] = {}
+    latency_threshold = None
+    max_age = None
+    if indicator.availability is not None:
+        selectors = {
+            "bad": parse_selector(indicator.availability.errors),
+            "total": parse_selector(indicator.availability.total),
+        }
+    elif indicator.latency is not None:
+        base = parse_selector(indicator.latency.histogram)
+        selectors = {"good": base.with_metric(base.metric + "_bucket"), "total": base.with_metric(base.metric + "_count")}
+        latency_threshold = parse_duration(indicator.latency.threshold)
+    elif indicator.accuracy is not None:
+        selectors = {
+            "good": parse_selector(indicator.accuracy.correct),
+            "total": parse_selector(indicator.accuracy.total),
+        }
+    elif indicator.freshness is not None:
+        selectors = {"timestamp": parse_selector(indicator.freshness.timestamp)}
+        max_age = parse_window(indicator.freshness.max_age)
+    elif indicator.ratio is not None:
+        ratio = indicator.ratio
+        selectors = {"total": parse_selector(ratio.total)}
+        if ratio.good is not None:
+            selectors["good"] = parse_selector(ratio.good)
+        if ratio.bad is not None:
+            selectors["bad"] = parse_selector(ratio.bad)
+
+    alerting = spec.alerting
+    if alerting.burn_rates is None:
+        alerts = default_alerts(window)
+    else:
+        alerts = tuple(_resolve_alert(a, window) for a in alerting.burn_rates)
+    no_data = alerting.no_data
+    return SLO(
+        name=name,
+        namespace=namespace,
+        service=spec.service,
+        description=spec.description,
+        objective=Decimal(str(spec.objective)) / Decimal(100),
+        window=window,
+        kind=indicator.kind,
+        method=spec.method,
+        selectors=selectors,
+        group_by=tuple(spec.group_by),
+        alerts=alerts,
+        alerting_enabled=alerting.enabled,
+        alert_labels=dict(alerting.labels),
+        alert_annotations=dict(alerting.annotations),
+        no_data_for=no_data.for_ if no_data is not None and no_data.enabled else None,
+        no_data_severity=no_data.severity if no_data is not None else "warning",
+        latency_threshold=latency_threshold,
+        max_age=max_age,
+        slice_size=parse_window(spec.timeslices.slice_size) if spec.timeslices else None,
+        slice_goal=Decimal(str(spec.timeslices.goal)) / Decimal(100) if spec.timeslices else None,
+    )

@@ -1,0 +1,72 @@
+"""Kubernetes objects and files rendered from resolved SLOs (pure functions, no I/O).
+
+``prometheus_rule()`` is the object the operator applies (and ``slo-operator render`` prints);
+``rule_file()`` is the plain ``groups:`` file for Prometheus servers without prometheus-operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from slo_operator.model import SLO
+from slo_operator.rules import RuleOptions, rule_groups
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "slo-operator"}
+NAME_LABEL = "slo.mlops.dev/name"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What differs between clusters: labels Prometheus selects rules by, evaluation intervals."""
+
+    rule_labels: dict[str, str] = field(default_factory=dict)
+    rules: RuleOptions = field(default_factory=RuleOptions)
+
+
+def child_labels(slo: SLO, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Labels on every object generated for an SLO: who manages it and which SLO it belongs to."""
+    return {**(extra or {}), **MANAGED_BY, NAME_LABEL: slo.name}
+
+
+def prometheus_rule(slo: SLO, options: RenderOptions | None = None) -> dict[str, Any]:
+    """The ``monitoring.coreos.com/v1`` PrometheusRule holding the SLO's rule groups."""
+    options = options or RenderOptions()
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": f"{slo.name}-slo",
+            "namespace": slo.namespace,
+            "labels": child_labels(slo, options.rule_labels),
+        },
+        "spec": {"groups": rule_groups(slo, options.rules)},
+    }
+
+
+def rule_file(slos: list[SLO], options: RenderOptions | None = None) -> dict[str, Any]:
+    """A Prometheus rule file (``groups:``) with every SLO's groups."""
+    options = options or RenderOptions()
+    groups: list[dict[str, Any]] = []
+    for slo in slos:
+        groups.extend(rule_groups(slo, options.rules))
+    return {"groups": groups}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks so rendered PromQL stays readable."""
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def to_yaml(documents: list[dict[str, Any]]) -> str:
+    """YAML stream of ``documents``, stable (keys in insertion order) for golden files and diffs."""
+    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)

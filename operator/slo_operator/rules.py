@@ -1,0 +1,158 @@
+"""Recording rules and multi-window multi-burn-rate alerts for one SLO (Prometheus rule groups).
+
+Cheap and accurate long windows: raw series are read once, over the base window (5m by default), into
+``slo:bad_events:rate`` and ``slo:total_events:rate``. Every longer window is a ratio of sums of those
+two recorded series (``sum_over_time(bad[W]) / sum_over_time(total[W])``), so each minute weighs by its
+traffic — unlike averaging short-window ratios — and a 30d window costs two series' samples instead of
+every raw series of every pod. Windows up to 6h live in the fast group (every 30s, with the alerts);
+longer ones in a slow group (every 2m, well inside Prometheus' 5m lookback).
+
+Zero traffic gives no data: denominators are filtered with ``> 0`` so no NaN can fire or hide an alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from slo_operator.durations import format_duration
+from slo_operator.model import SLO, ResolvedAlert
+from slo_operator.promql import (
+    BAD_EVENTS, BUDGET_REMAINING, BURN_RATE, ERROR_RATIO, OBJECTIVE, SLI, TIME_TO_EXHAUSTION, TOTAL_EVENTS,
+    WINDOW_SECONDS, base_series, number, recorded,
+)
+
+FAST_GROUP_MAX_WINDOW = 6 * 3600
+
+
+@dataclass(frozen=True)
+class RuleOptions:
+    """Deployment-wide choices about rule evaluation."""
+
+    fast_interval: str = "30s"
+    slow_interval: str = "2m"
+
+
+def series_labels(slo: SLO) -> dict[str, str]:
+    """Labels every recorded series and alert of the SLO carries."""
+    return {"slo": slo.name, "namespace": slo.namespace, "service": slo.service}
+
+
+def _record(name: str, expr: str, slo: SLO, **extra: str) -> dict[str, Any]:
+    return {"record": name, "expr": expr, "labels": {**series_labels(slo), **extra}}
+
+
+def _error_ratio(slo: SLO, window: int) -> dict[str, Any]:
+    label = format_duration(window)
+    if slo.method == "Occurrences" and window == slo.base_window:
+        expr = f"{recorded(BAD_EVENTS, slo)} / ({recorded(TOTAL_EVENTS, slo)} > 0)"
+    else:
+        expr = (
+            f"sum_over_time({recorded(BAD_EVENTS, slo)}[{label}])\n"
+            f"/\n(sum_over_time({recorded(TOTAL_EVENTS, slo)}[{label}]) > 0)"
+        )
+    return _record(ERROR_RATIO, expr, slo, window=label)
+
+
+def _burn_rate(slo: SLO, window: int) -> dict[str, Any]:
+    expr = f"{recorded(ERROR_RATIO, slo, window)} / {number(slo.error_budget)}"
+    return _record(BURN_RATE, expr, slo, window=format_duration(window))
+
+
+def _human(seconds: Decimal) -> str:
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{mins}m" if mins and not days else ""]
+    return "".join(parts) or "under a minute"
+
+
+def _burn_alert(slo: SLO, alert: ResolvedAlert) -> dict[str, Any]:
+    threshold = number(alert.threshold)
+    expr = (
+        f"{recorded(BURN_RATE, slo, alert.long_window)} > {threshold}\n"
+        f"and ignoring (window)\n"
+        f"{recorded(BURN_RATE, slo, alert.short_window)} > {threshold}"
+    )
+    exhausted_in = _human(Decimal(slo.window) / alert.threshold)
+    objective = number(slo.objective * 100)
+    rule: dict[str, Any] = {
+        "alert": alert.name,
+        "expr": expr,
+        "labels": {**slo.alert_labels, "severity": alert.severity, "slo": slo.name, "namespace": slo.namespace,
+                   "service": slo.service},
+        "annotations": {
+            "summary": (
+                f"SLO {slo.namespace}/{slo.name} ({slo.service}, {slo.kind} {objective}% over "
+                f"{format_duration(slo.window)}) is burning its error budget "
+                "{{ $value | printf \"%.1f\" }}x too fast"
+            ),
+            "description": (
+                f"Both the {alert.long} and the {alert.short} burn rates are above {threshold}: "
+                f"{number(alert.budget_percent)}% of the {format_duration(slo.window)} error budget is spent "
+                f"within {alert.long}, and at {threshold}x the whole budget lasts {exhausted_in}. "
+                f"Look at slo:error_ratio{{slo=\"{slo.name}\",namespace=\"{slo.namespace}\"}} by window and "
+                f"at the {slo.service} service's recent changes, errors and saturation."
+            ),
+            **slo.alert_annotations,
+        },
+    }
+    if alert.for_:
+        rule["for"] = alert.for_
+    return rule
+
+
+def _no_data_alert(slo: SLO) -> dict[str, Any]:
+    return {
+        "alert": "SLONoData",
+        "expr": f"absent({recorded(TOTAL_EVENTS, slo)})",
+        "for": slo.no_data_for,
+        "labels": {**slo.alert_labels, "severity": slo.no_data_severity, "slo": slo.name,
+                   "namespace": slo.namespace, "service": slo.service},
+        "annotations": {
+            "summary": f"SLO {slo.namespace}/{slo.name} ({slo.service}) has no data",
+            "description": (
+                f"No series match the SLO's indicator for {slo.no_data_for}: the SLI, budget and burn-rate "
+                "alerts are blind. Check the scrape target, the metric names and the selectors in the SLO."
+            ),
+            **slo.alert_annotations,
+        },
+    }
+
+
+def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, Any]]:
+    """The Prometheus rule groups (``groups:`` entries) for one SLO."""
+    options = options or RuleOptions()
+    bad, total = base_series(slo)
+    fast: list[dict[str, Any]] = [
+        _record(BAD_EVENTS, bad, slo, window=format_duration(slo.base_window)),
+        _record(TOTAL_EVENTS, total, slo, window=format_duration(slo.base_window)),
+    ]
+    slow: list[dict[str, Any]] = []
+    for window in slo.windows:
+        target = fast if window <= FAST_GROUP_MAX_WINDOW else slow
+        target.extend((_error_ratio(slo, window), _burn_rate(slo, window)))
+    slo_window = slo.window
+    remaining = f"1 - {recorded(ERROR_RATIO, slo, slo_window)} / {number(slo.error_budget)}"
+    slow.extend([
+        _record(SLI, f"1 - {recorded(ERROR_RATIO, slo, slo_window)}", slo),
+        _record(OBJECTIVE, f"vector({number(slo.objective)})", slo),
+        _record(WINDOW_SECONDS, f"vector({slo_window})", slo),
+        _record(BUDGET_REMAINING, remaining, slo),
+        _record(
+            TIME_TO_EXHAUSTION,
+            f"clamp_min({recorded(BUDGET_REMAINING, slo)}, 0) * {slo_window}\n"
+            f"/ ignoring (window) ({recorded(BURN_RATE, slo, slo.current_burn_window)} > 0)",
+            slo,
+        ),
+    ])
+    if slo.alerting_enabled:
+        fast.extend(_burn_alert(slo, alert) for alert in slo.alerts)
+        if slo.no_data_for:
+            fast.append(_no_data_alert(slo))
+    prefix = f"slo:{slo.namespace}:{slo.name}"
+    return [
+        {"name": f"{prefix}:fast", "interval": options.fast_interval, "rules": fast},
+        {"name": f"{prefix}:slow", "interval": options.slow_interval, "rules": slow},
+    ]
