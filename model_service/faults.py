@@ -92,9 +92,7 @@ class FaultInjector:
     def status(self) -> FaultStatus:
         with self._lock:
             config = self._current()
-            expires_in = (
-                max(self._expires_at - self._clock(), 0.0) if self._expires_at is not None else None
-            )
+            expires_in = max(self._expires_at - self._clock(), 0.0) if self._expires_at is not None else None
             return FaultStatus(
                 config=config,
                 active=config.active,

@@ -1,12 +1,14 @@
+# bentoml exports its decorators through a lazy module __getattr__, so mypy sees them as untyped.
+# mypy: disable-error-code="untyped-decorator"
 """The BentoML service: ``bentoml serve model_service.service:ModelService --port 3000``.
 
 Endpoints (all ``POST`` + JSON, as BentoML APIs are):
 
-``/predict``                 ``{"instances": [[30 floats], ...]}`` -> labels, probabilities, prediction ids
-``/feedback``                ``{"prediction_id": "...", "true_label": 0|1}`` -> whether the prediction was right
-``/features/refresh``        ``{"updated_at": <unix seconds, optional>}`` -> records a feature update
-``/admin/faults``            fault configuration (see ``model_service.faults``); needs MODEL_SERVICE_ADMIN_ENABLED
-``/admin/faults/status``     current faults and how many were injected
+``/predict``               ``{"instances": [[30 floats], ...]}`` -> labels, probabilities, prediction ids
+``/feedback``              ``{"prediction_id": "...", "true_label": 0|1}`` -> was the prediction right
+``/features/refresh``      ``{"updated_at": <unix seconds, optional>}`` -> records a feature update
+``/admin/faults``          fault configuration (``model_service.faults``); needs MODEL_SERVICE_ADMIN_ENABLED
+``/admin/faults/status``   current faults and how many were injected
 
 plus BentoML's ``GET /livez``, ``/readyz`` and ``/metrics``. Client errors are 4xx JSON bodies
 ``{"error": <code>, "detail": <text>}`` and are not recorded as SLI failures; 5xx are.
@@ -115,7 +117,9 @@ _settings = Settings.from_env()
 class ModelService:
     def __init__(self) -> None:
         self.settings = _settings
-        bundle = training.load_or_train(self.settings.model_dir, train_if_missing=self.settings.train_if_missing)
+        bundle = training.load_or_train(
+            self.settings.model_dir, train_if_missing=self.settings.train_if_missing
+        )
         self.model = bundle.model
         self.meta = bundle.metadata
         self.classes: list[int] = [int(c) for c in self.model.classes_]
@@ -170,20 +174,24 @@ class ModelService:
     # ------------------------------------------------------------------ model APIs
 
     @bentoml.api(route="/predict", output_spec=PredictResponse)
-    async def predict(self, instances: Annotated[list[FeatureRow], Field(min_length=1)]) -> PredictResponse | Response:
+    async def predict(
+        self, instances: Annotated[list[FeatureRow], Field(min_length=1)]
+    ) -> PredictResponse | Response:
         """Classify a batch of feature rows (each with ``n_features`` finite numbers)."""
         started = time.perf_counter()
         n_features = self.meta.n_features
         if len(instances) > self.settings.max_batch_rows:
             return client_error(
-                413, "batch_too_large", f"{len(instances)} rows; at most {self.settings.max_batch_rows} per request"
+                413,
+                "batch_too_large",
+                f"{len(instances)} rows; at most {self.settings.max_batch_rows} per request",
             )
         bad = [i for i, row in enumerate(instances) if len(row) != n_features]
         if bad:
             return client_error(
                 400,
                 "wrong_shape",
-                f"rows {bad[:10]} have {len(instances[bad[0]])} values where {n_features} features are expected",
+                f"rows {bad[:10]} have {len(instances[bad[0]])} values; {n_features} features expected",
             )
         delay, fail = self.faults.decide()
         if delay:
@@ -191,7 +199,9 @@ class ModelService:
         if fail:
             self.tracker.record_availability(False)
             self.tracker.record_latency(time.perf_counter() - started)
-            return JSONResponse({"error": "injected_fault", "detail": "fault injection: error_rate"}, status_code=500)
+            return JSONResponse(
+                {"error": "injected_fault", "detail": "fault injection: error_rate"}, status_code=500
+            )
         try:
             proba = self.model.predict_proba(np.asarray(instances, dtype=np.float64))
             idx = proba.argmax(axis=1)
@@ -231,10 +241,13 @@ class ModelService:
             return client_error(
                 404,
                 "unknown_prediction",
-                f"prediction {prediction_id} is unknown or older than {self.settings.feedback_ttl_seconds:g} s",
+                f"prediction {prediction_id} is unknown or older than the feedback TTL "
+                f"({self.settings.feedback_ttl_seconds:g} s)",
             )
         if outcome is FeedbackOutcome.DUPLICATE:
-            return client_error(409, "duplicate_feedback", f"prediction {prediction_id} already has its ground truth")
+            return client_error(
+                409, "duplicate_feedback", f"prediction {prediction_id} already has its ground truth"
+            )
         correct = self.tracker.record_accuracy(entry.label, true_label, entry.model_version)
         return FeedbackResponse(
             prediction_id=prediction_id,
@@ -271,14 +284,22 @@ class ModelService:
     # ------------------------------------------------------------------ admin (fault injection)
 
     def _admin_denied(self, ctx: bentoml.Context) -> Response | None:
+        # With a ``ctx`` parameter BentoML overwrites the status of a returned Response with
+        # ``ctx.response.status_code``: set both.
+        denied: JSONResponse | None = None
         if not self.settings.admin_enabled:
-            return client_error(404, "admin_disabled", "admin endpoints are off (MODEL_SERVICE_ADMIN_ENABLED=true)")
-        token = self.settings.admin_token
-        if token is not None:
+            denied = client_error(
+                404, "admin_disabled", "admin endpoints are off (MODEL_SERVICE_ADMIN_ENABLED=true)"
+            )
+        elif (token := self.settings.admin_token) is not None:
             supplied = ctx.request.headers.get("authorization", "")
             if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
-                return client_error(401, "unauthorized", "admin endpoints need Authorization: Bearer <token>")
-        return None
+                denied = client_error(
+                    401, "unauthorized", "admin endpoints need Authorization: Bearer <token>"
+                )
+        if denied is not None:
+            ctx.response.status_code = denied.status_code
+        return denied
 
     @bentoml.api(route="/admin/faults", output_spec=FaultStatus)
     async def admin_faults(self, config: FaultConfig, /, ctx: bentoml.Context) -> FaultStatus | Response:

@@ -31,6 +31,11 @@ from model_service.settings import LATENCY_BUCKETS
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+#: Placeholders in ``SLIQueries`` templates (plain text replacement, so selectors may hold any braces).
+WINDOW = "__WINDOW__"
+QUANTILE = "__QUANTILE__"
+LE = "__LE__"
+
 _WINDOW_RE = re.compile(r"^(?:[0-9]+(?:ms|[smhdwy]))+$")
 _LABEL_VALUE_RE = re.compile(r'^[^"\\\n]*$')
 
@@ -73,9 +78,23 @@ def go_float(value: float) -> str:
     return repr(float(value))
 
 
+def _sum_rate(metric: str, matchers: str) -> str:
+    """``sum(rate(metric{matchers}[WINDOW]))`` with the window left as a placeholder."""
+    return f"sum(rate({metric}{_braces(matchers)}[{WINDOW}]))"
+
+
+def _braces(matchers: str) -> str:
+    return "{" + matchers + "}" if matchers else ""
+
+
+def _join(*matchers: str) -> str:
+    return ",".join(m for m in matchers if m)
+
+
 @dataclass(frozen=True, slots=True)
 class SLIQueries:
-    """PromQL templates; ``{window}``, ``{quantile}`` and ``{le}`` are filled in per call.
+    """PromQL templates; the placeholders ``WINDOW``, ``QUANTILE`` and ``LE`` (module constants) are
+    replaced per call.
 
     ``availability`` / ``latency_good`` / ``accuracy`` yield a ratio in [0, 1]; ``latency_quantile``
     yields seconds; ``freshness_age`` yields seconds.
@@ -93,20 +112,17 @@ class SLIQueries:
 
         ``selector`` is extra label matchers, e.g. ``'namespace="ml",job="model-service"'``.
         """
-        base = f'endpoint="{_label_value(endpoint)}"' + (f",{selector}" if selector else "")
-        valid = f'{base},http_response_code!~"4.."'
-        good = f'{base},http_response_code=~"[123].."'
+        base = _join(f'endpoint="{_label_value(endpoint)}"', selector)
+        valid = _join(base, 'http_response_code!~"4.."')
+        good = _join(base, 'http_response_code=~"[123].."')
         req = MetricNames.BENTOML_REQUESTS
         dur = MetricNames.BENTOML_DURATION
         return cls(
-            availability=f"sum(rate({req}{{{good}}}[{{window}}])) / sum(rate({req}{{{valid}}}[{{window}}]))",
+            availability=f"{_sum_rate(req, good)} / {_sum_rate(req, valid)}",
             latency_quantile=(
-                f"histogram_quantile({{quantile}}, sum by (le) (rate({dur}_bucket{{{valid}}}[{{window}}])))"
+                f"histogram_quantile({QUANTILE}, sum by (le) (rate({dur}_bucket{_braces(valid)}[{WINDOW}])))"
             ),
-            latency_good=(
-                f'sum(rate({dur}_bucket{{{valid},le="{{le}}"}}[{{window}}]))'
-                f" / sum(rate({dur}_count{{{valid}}}[{{window}}]))"
-            ),
+            latency_good=_latency_good(dur, valid),
             accuracy=_accuracy_query(selector),
             freshness_age=_freshness_query(selector),
         )
@@ -114,32 +130,35 @@ class SLIQueries:
     @classmethod
     def tracker(cls, endpoint: str = "/predict", selector: str = "") -> SLIQueries:
         """Availability and latency from the tracker's own series (``MetricNames``)."""
-        base = f'endpoint="{_label_value(endpoint)}"' + (f",{selector}" if selector else "")
+        base = _join(f'endpoint="{_label_value(endpoint)}"', selector)
         req = MetricNames.REQUESTS
         dur = MetricNames.REQUEST_DURATION
         return cls(
-            availability=(
-                f'sum(rate({req}{{{base},outcome="success"}}[{{window}}])) / sum(rate({req}{{{base}}}[{{window}}]))'
+            availability=f"{_sum_rate(req, _join(base, _SUCCESS))} / {_sum_rate(req, base)}",
+            latency_quantile=(
+                f"histogram_quantile({QUANTILE}, sum by (le) (rate({dur}_bucket{_braces(base)}[{WINDOW}])))"
             ),
-            latency_quantile=f"histogram_quantile({{quantile}}, sum by (le) (rate({dur}_bucket{{{base}}}[{{window}}])))",
-            latency_good=(
-                f'sum(rate({dur}_bucket{{{base},le="{{le}}"}}[{{window}}])) / sum(rate({dur}_count{{{base}}}[{{window}}]))'
-            ),
+            latency_good=_latency_good(dur, base),
             accuracy=_accuracy_query(selector),
             freshness_age=_freshness_query(selector),
         )
 
 
+_SUCCESS = 'outcome="success"'
+_LE = f'le="{LE}"'
+
+
+def _latency_good(histogram: str, matchers: str) -> str:
+    good = _sum_rate(histogram + "_bucket", _join(matchers, _LE))
+    return f"{good} / {_sum_rate(histogram + '_count', matchers)}"
+
+
 def _accuracy_query(selector: str) -> str:
-    sel = f"{{{selector}}}" if selector else ""
-    return (
-        f"sum(rate({MetricNames.CORRECT}{sel}[{{window}}])) / sum(rate({MetricNames.EVALUATED}{sel}[{{window}}]))"
-    )
+    return f"{_sum_rate(MetricNames.CORRECT, selector)} / {_sum_rate(MetricNames.EVALUATED, selector)}"
 
 
 def _freshness_query(selector: str) -> str:
-    sel = f"{{{selector}}}" if selector else ""
-    return f"time() - max({MetricNames.FEATURES_UPDATED}{sel})"
+    return f"time() - max({MetricNames.FEATURES_UPDATED}{_braces(selector)})"
 
 
 @dataclass(slots=True)
@@ -292,9 +311,13 @@ class SLITracker:
     def record_predictions(self, count: int, model_version: str | None = None) -> None:
         if not self.enabled:
             return
-        self._ensure_metrics().predictions.labels(model_version=model_version or self.model_version).inc(count)
+        self._ensure_metrics().predictions.labels(model_version=model_version or self.model_version).inc(
+            count
+        )
 
-    def record_accuracy(self, prediction: int | str, actual: int | str, model_version: str | None = None) -> bool:
+    def record_accuracy(
+        self, prediction: int | str, actual: int | str, model_version: str | None = None
+    ) -> bool:
         """Count one evaluated prediction; returns whether it was correct."""
         correct = prediction == actual
         if not self.enabled:
@@ -363,13 +386,22 @@ class SLITracker:
         value = float(raw)
         return None if math.isnan(value) else value
 
-    def _ratio_percent(self, template: str, window: str, at: float | None, **fmt: str) -> float | None:
-        ratio = self.query(template.format(window=validate_window(window), **fmt), at)
+    @staticmethod
+    def _fill(template: str, window: str, quantile: float | None = None, le: str | None = None) -> str:
+        promql = template.replace(WINDOW, validate_window(window))
+        if quantile is not None:
+            promql = promql.replace(QUANTILE, repr(quantile))
+        if le is not None:
+            promql = promql.replace(LE, le)
+        return promql
+
+    def _ratio_percent(self, promql: str, at: float | None) -> float | None:
+        ratio = self.query(promql, at)
         return None if ratio is None or math.isinf(ratio) else 100.0 * ratio
 
     def calculate_availability_sli(self, window: str = "5m", at: float | None = None) -> float | None:
         """Percent of valid requests (4xx excluded) not answered with a 5xx over ``window``."""
-        return self._ratio_percent(self.queries.availability, window, at)
+        return self._ratio_percent(self._fill(self.queries.availability, window), at)
 
     def calculate_latency_sli(
         self, percentile: float = 99.0, window: str = "5m", at: float | None = None
@@ -382,7 +414,7 @@ class SLITracker:
         if not 0.0 < percentile < 100.0:
             raise ValueError("percentile must be in (0, 100), e.g. 99 for p99")
         seconds = self.query(
-            self.queries.latency_quantile.format(quantile=repr(percentile / 100.0), window=validate_window(window)),
+            self._fill(self.queries.latency_quantile, window, quantile=percentile / 100.0),
             at,
         )
         return None if seconds is None or math.isinf(seconds) else seconds * 1000.0
@@ -393,11 +425,13 @@ class SLITracker:
         """Percent of valid requests served within ``threshold_seconds`` (must be a bucket bound)."""
         if threshold_seconds not in self.buckets:
             raise ValueError(f"{threshold_seconds} is not a histogram bucket bound {self.buckets}")
-        return self._ratio_percent(self.queries.latency_good, window, at, le=go_float(threshold_seconds))
+        return self._ratio_percent(
+            self._fill(self.queries.latency_good, window, le=go_float(threshold_seconds)), at
+        )
 
     def calculate_accuracy_sli(self, window: str = "1h", at: float | None = None) -> float | None:
         """Percent of evaluated predictions that were correct (by ground-truth arrival time)."""
-        return self._ratio_percent(self.queries.accuracy, window, at)
+        return self._ratio_percent(self._fill(self.queries.accuracy, window), at)
 
     def calculate_feature_age_seconds(self, at: float | None = None) -> float | None:
         """Seconds since the features were last updated (freshness SLI input)."""

@@ -220,7 +220,9 @@ def load_or_train(model_dir: Path | None = None, *, train_if_missing: bool = Tru
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model_service.training", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m model_service.training", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--model-dir", type=Path, default=None, help="default: $MODEL_DIR or ~/.cache/...")
     parser.add_argument("--if-missing", action="store_true", help="train only if no model is saved yet")
     args = parser.parse_args(argv)

@@ -186,7 +186,7 @@ fetch_crds() {
   done
   rm -rf "$CRD_DIR"; mkdir -p "$(dirname "$CRD_DIR")"; mv "$tmp" "$CRD_DIR"
   write_stamp "$CRD_STAMP" "$CRD_STAMP_VALUE"
-  log "copied $(ls "$CRD_DIR" | wc -l) CRDs to $CRD_DIR"
+  log "copied $(find "$CRD_DIR" -name "*.yaml" | wc -l) CRDs to $CRD_DIR"
 }
 
 fetch_crds

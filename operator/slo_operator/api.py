@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from slo_operator.durations import DURATION_PATTERN, WINDOW_PATTERN, DurationError, parse_duration, parse_window
 from slo_operator.selectors import LABEL_NAME, SelectorError, parse_selector
@@ -345,6 +346,15 @@ _WINDOW_RULES: list[dict[str, str]] = [
 ]
 
 
+def _error_at(loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
+    """A validation error reported at ``loc`` below the model (a model validator's own errors would
+    otherwise all point at the model itself, e.g. ``spec``, instead of the field to fix)."""
+    return ValidationError.from_exception_data(
+        "ServiceLevelObjectiveSpec",
+        [InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)],
+    )
+
+
 class ServiceLevelObjectiveSpec(_Model):
     """The desired SLO: what is measured, the objective over a rolling window, and how to alert."""
 
@@ -400,19 +410,29 @@ class ServiceLevelObjectiveSpec(_Model):
         window = parse_window(self.window)
         for i, alert in enumerate(self.alerting.burn_rates or []):
             if parse_window(alert.long_window) > window:
-                raise ValueError(
+                raise _error_at(
+                    ("alerting", "burnRates", i, "longWindow"),
                     f"alerting.burnRates[{i}].longWindow ({alert.long_window}) must be at most the SLO "
-                    f"window ({self.window})"
+                    f"window ({self.window})",
+                    alert.long_window,
                 )
         is_freshness = self.indicator.freshness is not None
         if is_freshness and self.budgeting_method == "Occurrences":
-            raise ValueError(
-                "budgetingMethod: freshness is measured in timeslices; leave it unset or set Timeslices"
+            raise _error_at(
+                ("budgetingMethod",),
+                "budgetingMethod: freshness is measured in timeslices; leave it unset or set Timeslices",
+                self.budgeting_method,
             )
         if self.budgeting_method == "Timeslices" and self.timeslices is None and not is_freshness:
-            raise ValueError("timeslices: budgetingMethod Timeslices needs timeslices.goal")
+            raise _error_at(
+                ("timeslices",), "timeslices: budgetingMethod Timeslices needs timeslices.goal", None
+            )
         if self.timeslices is not None and parse_window(self.timeslices.slice_size) > window:
-            raise ValueError("timeslices.sliceSize must be shorter than the SLO window")
+            raise _error_at(
+                ("timeslices", "sliceSize"),
+                "timeslices.sliceSize must be shorter than the SLO window",
+                self.timeslices.slice_size,
+            )
         return self
 
     @property

@@ -16,15 +16,20 @@ def _decimal(value: float | int | Decimal) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+def _positive(value: float, name: str) -> None:
+    # Written as a chained comparison so NaN (false against everything) is refused too.
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+
+
 class ErrorBudgetCalculator:
     """Error budget of an SLO with ``slo_target`` percent good over a ``window_days`` rolling window."""
 
     def __init__(self, slo_target: float = 99.9, window_days: float = 30) -> None:
-        target = _decimal(slo_target)
-        if not Decimal(0) < target < Decimal(100):
+        if not 0 < slo_target < 100:  # also refuses NaN (Decimal would raise InvalidOperation instead)
             raise ValueError(f"slo_target must be between 0 and 100 (exclusive), got {slo_target}")
-        if window_days <= 0:
-            raise ValueError(f"window_days must be positive, got {window_days}")
+        _positive(window_days, "window_days")
+        target = _decimal(slo_target)
         self.slo_target = float(slo_target)
         self.window_days = float(window_days)
         self._allowed = (Decimal(100) - target) / Decimal(100)
@@ -46,8 +51,8 @@ class ErrorBudgetCalculator:
     def consumed_budget(self, current_error_rate: float, elapsed_days: float) -> float:
         """Fraction of the whole budget used after ``elapsed_days`` at ``current_error_rate``."""
         _check_rate(current_error_rate)
-        if elapsed_days < 0:
-            raise ValueError(f"elapsed_days must not be negative, got {elapsed_days}")
+        if not 0 <= elapsed_days < float("inf"):
+            raise ValueError(f"elapsed_days must be a finite number of days >= 0, got {elapsed_days}")
         return float(_decimal(current_error_rate) * _decimal(elapsed_days) / (self._allowed * self._window))
 
     def remaining_budget(self, current_error_rate: float, elapsed_days: float) -> float:
@@ -70,6 +75,9 @@ class ErrorBudgetCalculator:
 
     def burn_rate_threshold(self, budget_percent: float, long_window_hours: float) -> float:
         """Burn rate that spends ``budget_percent`` % of the budget within ``long_window_hours``."""
+        if not 0 < budget_percent <= 100:
+            raise ValueError(f"budget_percent must be in (0, 100], got {budget_percent}")
+        _positive(long_window_hours, "long_window_hours")
         hours = self._window * 24
         return float(_decimal(budget_percent) / Decimal(100) * hours / _decimal(long_window_hours))
 
@@ -78,6 +86,8 @@ class ErrorBudgetCalculator:
         _check_rate(current_error_rate)
         if current_error_rate == 0:
             raise ValueError("an error rate of 0 never fires an alert")
+        _positive(long_window_hours, "long_window_hours")
+        _positive(threshold, "threshold")
         hours = self._allowed / _decimal(current_error_rate) * _decimal(long_window_hours) * _decimal(threshold)
         return timedelta(hours=float(hours))
 

@@ -53,10 +53,11 @@ def structural(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> di
             continue
         if key == "const":
             out["enum"] = [value]
-        elif key == "exclusiveMinimum":
+        # isinstance(bool): a node already translated (anyOf/allOf re-walk it) keeps its numeric bound.
+        elif key == "exclusiveMinimum" and not isinstance(value, bool):
             out["minimum"] = value
             out["exclusiveMinimum"] = True
-        elif key == "exclusiveMaximum":
+        elif key == "exclusiveMaximum" and not isinstance(value, bool):
             out["maximum"] = value
             out["exclusiveMaximum"] = True
         elif key == "properties":

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from slo_operator.durations import format_duration
+from slo_operator.durations import format_duration, parse_duration
 from slo_operator.model import SLO, ResolvedAlert
 from slo_operator.promql import (
     BAD_EVENTS, BUDGET_REMAINING, BURN_RATE, ERROR_RATIO, OBJECTIVE, SLI, TIME_TO_EXHAUSTION, TOTAL_EVENTS,
@@ -43,15 +43,30 @@ def _record(name: str, expr: str, slo: SLO, **extra: str) -> dict[str, Any]:
     return {"record": name, "expr": expr, "labels": {**series_labels(slo), **extra}}
 
 
-def _error_ratio(slo: SLO, window: int) -> dict[str, Any]:
+def _window_sum(series: str, window: int, slo: SLO, options: RuleOptions) -> str:
+    """Sum of a base series' samples over ``window``, with the edges of the base window corrected.
+
+    Each sample of a base rate covers the base window b, so a plain ``sum_over_time`` over W weighs the
+    newest b of traffic on a ramp (and the b before the window on the opposite ramp): a fresh outage
+    would show up b/2 late. Adding ``k*series - k*(series offset W)`` with k = b / (2 × interval) makes
+    the sum cover (t-W, t] exactly when traffic is even within each edge. Only the fast windows need
+    it; on 1d and longer the edge is under 0.4% of the window and is left alone.
+    """
     label = format_duration(window)
+    summed = f"sum_over_time({series}[{label}])"
+    if slo.method != "Occurrences" or window > FAST_GROUP_MAX_WINDOW:
+        return summed
+    k = Decimal(slo.base_window) / (2 * parse_duration(options.fast_interval))
+    return f"({summed} + {number(k)} * ({series} - ({series} offset {label} or {series} * 0)))"
+
+
+def _error_ratio(slo: SLO, window: int, options: RuleOptions) -> dict[str, Any]:
+    label = format_duration(window)
+    bad, total = recorded(BAD_EVENTS, slo), recorded(TOTAL_EVENTS, slo)
     if slo.method == "Occurrences" and window == slo.base_window:
-        expr = f"{recorded(BAD_EVENTS, slo)} / ({recorded(TOTAL_EVENTS, slo)} > 0)"
+        expr = f"{bad} / ({total} > 0)"
     else:
-        expr = (
-            f"sum_over_time({recorded(BAD_EVENTS, slo)}[{label}])\n"
-            f"/\n(sum_over_time({recorded(TOTAL_EVENTS, slo)}[{label}]) > 0)"
-        )
+        expr = f"{_window_sum(bad, window, slo, options)}\n/\n({_window_sum(total, window, slo, options)} > 0)"
     return _record(ERROR_RATIO, expr, slo, window=label)
 
 
@@ -132,7 +147,7 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
     slow: list[dict[str, Any]] = []
     for window in slo.windows:
         target = fast if window <= FAST_GROUP_MAX_WINDOW else slow
-        target.extend((_error_ratio(slo, window), _burn_rate(slo, window)))
+        target.extend((_error_ratio(slo, window, options), _burn_rate(slo, window)))
     slo_window = slo.window
     remaining = f"1 - {recorded(ERROR_RATIO, slo, slo_window)} / {number(slo.error_budget)}"
     slow.extend([

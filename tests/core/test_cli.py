@@ -1,0 +1,214 @@
+"""The installed ``slo-operator`` console script, run as a user would (a real subprocess)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from slo_operator.crd import render_crd_yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = REPO / ".venv" / "bin" / "slo-operator"
+EXAMPLES = REPO / "manifests" / "examples"
+EXAMPLE_NAMES = {"model-accuracy", "model-availability", "feature-freshness", "model-latency"}
+
+BAD_FILE = """\
+apiVersion: slo.mlops.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata:
+  name: broken-one
+spec:
+  service: my service
+  objective: 150
+  window: 30d
+  indicator:
+    availability:
+      errors: rate(x[5m])
+      total: x
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: not-an-slo
+data:
+  objective: "is ignored"
+---
+apiVersion: slo.mlops.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata:
+  name: broken-two
+spec:
+  service: api
+  objective: 99
+  window: 45m
+  indicator: {}
+  alerting:
+    labels:
+      severity: page
+"""
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    if not CLI.exists():
+        pytest.fail(f"{CLI} is missing: run `make venv`")
+    return subprocess.run(
+        [str(CLI), *args], cwd=REPO, input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def documents(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if d is not None]
+
+
+def test_validate_examples() -> None:
+    result = run("validate", "-f", "manifests/examples")
+    assert result.returncode == 0, result.stderr
+    for name in EXAMPLE_NAMES:
+        assert f"ml-serving/{name}: valid" in result.stdout
+    assert result.stderr == ""
+
+
+def test_validate_bad_file_reports_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_FILE)
+    result = run("validate", "-f", str(bad))
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    expected = [
+        (f"{bad}#0", "spec.service", "pattern"),
+        (f"{bad}#0", "spec.objective", "less than 100"),
+        (f"{bad}#0", "spec.indicator.availability.errors", "plain vector selector"),
+        (f"{bad}#2", "spec.window", "shorter than 1h"),
+        (f"{bad}#2", "spec.indicator", "exactly one indicator"),
+        (f"{bad}#2", "spec.alerting.labels", "severity"),
+    ]
+    for source, field, hint in expected:
+        assert any(line.startswith(f"{source}: {field}: ") and hint in line for line in lines), (
+            f"missing {source}: {field}: ...{hint}... in:\n{result.stderr}"
+        )
+    assert len(lines) == len(expected), result.stderr
+    assert "not-an-slo" not in result.stderr  # other kinds in the same file are skipped
+    assert "valid" not in result.stdout
+
+
+def test_validate_one_bad_file_among_good_ones_fails(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_FILE)
+    result = run("validate", "-f", "manifests/examples", "-f", str(bad))
+    assert result.returncode != 0
+    assert "spec.objective" in result.stderr
+
+
+def test_validate_missing_file_and_empty_input(tmp_path: Path) -> None:
+    missing = run("validate", "-f", str(tmp_path / "nope.yaml"))
+    assert missing.returncode != 0
+    assert "no such file" in missing.stderr
+    other = tmp_path / "cm.yaml"
+    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    empty = run("validate", "-f", str(other))
+    assert empty.returncode != 0
+    assert "no ServiceLevelObjective documents found" in empty.stderr
+
+
+def test_validate_broken_yaml(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: slo.mlops.dev/v1alpha1\nkind: [unclosed\n")
+    result = run("validate", "-f", str(broken))
+    assert result.returncode != 0
+    assert f"{broken}: (file): " in result.stderr
+
+
+def test_render_examples_as_prometheus_rules() -> None:
+    result = run("render", "-f", "manifests/examples")
+    assert result.returncode == 0, result.stderr
+    docs = documents(result.stdout)
+    assert len(docs) == 4
+    assert {d["kind"] for d in docs} == {"PrometheusRule"}
+    assert {d["apiVersion"] for d in docs} == {"monitoring.coreos.com/v1"}
+    assert {d["metadata"]["name"] for d in docs} == {f"{n}-slo" for n in EXAMPLE_NAMES}
+    assert {d["metadata"]["namespace"] for d in docs} == {"ml-serving"}
+    for doc in docs:
+        assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "slo-operator"
+        groups = doc["spec"]["groups"]
+        assert [g["name"].rsplit(":", 1)[-1] for g in groups] == ["fast", "slow"]
+        assert all(g["rules"] for g in groups)
+
+
+def test_render_rule_file_format() -> None:
+    result = run("render", "-f", "manifests/examples", "--format", "rules")
+    assert result.returncode == 0, result.stderr
+    docs = documents(result.stdout)
+    assert len(docs) == 1
+    assert list(docs[0]) == ["groups"]
+    groups = docs[0]["groups"]
+    assert len(groups) == 8  # a fast and a slow group per SLO
+    assert {g["name"].split(":")[2] for g in groups} == EXAMPLE_NAMES
+    assert result.stdout.startswith("groups:")
+
+
+def test_render_reads_stdin() -> None:
+    text = (EXAMPLES / "latency.yaml").read_text()
+    result = run("render", "-f", "-", stdin=text)
+    assert result.returncode == 0, result.stderr
+    docs = documents(result.stdout)
+    assert [d["metadata"]["name"] for d in docs] == ["model-latency-slo"]
+    from_file = run("render", "-f", "manifests/examples/latency.yaml")
+    assert from_file.stdout == result.stdout
+
+
+def test_render_stdin_errors_name_stdin() -> None:
+    result = run("render", "-f", "-", stdin=BAD_FILE)
+    assert result.returncode != 0
+    assert "<stdin>#0: spec.objective: " in result.stderr
+    assert result.stdout == ""
+
+
+def test_render_rule_labels_land_on_metadata() -> None:
+    result = run("render", "-f", "manifests/examples", "--rule-label", "release=kps", "--rule-label", "tier=")
+    assert result.returncode == 0, result.stderr
+    for doc in documents(result.stdout):
+        labels = doc["metadata"]["labels"]
+        assert labels["release"] == "kps"
+        assert labels["tier"] == ""
+        assert labels["app.kubernetes.io/managed-by"] == "slo-operator"
+        # The rule labels are object metadata only, not alert or series labels.
+        for group in doc["spec"]["groups"]:
+            for rule in group["rules"]:
+                assert "release" not in rule.get("labels", {})
+
+
+def test_render_rule_label_cannot_override_managed_by() -> None:
+    result = run(
+        "render",
+        "-f",
+        "manifests/examples/latency.yaml",
+        "--rule-label",
+        "app.kubernetes.io/managed-by=someone-else",
+    )
+    assert result.returncode == 0, result.stderr
+    (doc,) = documents(result.stdout)
+    assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "slo-operator"
+
+
+def test_render_bad_rule_label() -> None:
+    result = run("render", "-f", "manifests/examples", "--rule-label", "release")
+    assert result.returncode != 0
+    assert "key=value" in result.stderr
+
+
+def test_crds_prints_the_crd() -> None:
+    result = run("crds")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == render_crd_yaml()
+    (crd,) = documents(result.stdout)
+    assert crd["kind"] == "CustomResourceDefinition"
+    assert crd["metadata"]["name"] == "servicelevelobjectives.slo.mlops.dev"
+
+
+def test_no_arguments_shows_help() -> None:
+    result = run()
+    assert "render" in result.stdout + result.stderr
+    assert "validate" in result.stdout + result.stderr
