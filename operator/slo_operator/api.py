@@ -10,17 +10,26 @@ the operator, which reports them as a ``Valid=False`` condition.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonValue
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from slo_operator.durations import DURATION_PATTERN, WINDOW_PATTERN, DurationError, parse_duration, parse_window
+from slo_operator.durations import (
+    DURATION_PATTERN,
+    WINDOW_PATTERN,
+    DurationError,
+    parse_duration,
+    parse_window,
+)
 from slo_operator.selectors import LABEL_NAME, SelectorError, parse_selector
 
 ALERT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]{0,62}$"
+SEVERITY_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 SERVICE_PATTERN = r"^[a-zA-Z0-9]([-a-zA-Z0-9_.]{0,61}[a-zA-Z0-9])?$"
 # Labels slo-operator sets itself on every generated series and alert; users may not override them.
 RESERVED_LABELS = frozenset({"slo", "namespace", "service", "severity", "window", "le", "alertname"})
@@ -191,7 +200,8 @@ class Indicator(_Model):
                 {
                     "rule": "[" + ", ".join(f"has(self.{k})" for k in INDICATOR_KINDS) + "]"
                     ".filter(x, x).size() == 1",
-                    "message": "set exactly one indicator: availability, latency, accuracy, freshness or ratio",
+                    "message": "set exactly one indicator: "
+                    "availability, latency, accuracy, freshness or ratio",
                 }
             ]
         }
@@ -221,10 +231,22 @@ class Indicator(_Model):
 class Timeslices(_Model):
     """Timeslice budgeting: the window is cut into slices; a slice is good when its SLI meets `goal`."""
 
-    slice_size: Window = Field(default="5m", description="Length of one slice, e.g. `5m`.")
+    slice_size: Window = Field(
+        default="5m",
+        description="Length of one slice, at least `1m` (raw counters are read over it), e.g. `5m`.",
+    )
     goal: float = Field(
         gt=0, le=100, description="Percent of good events a slice needs to count as good, e.g. 95."
     )
+
+    @field_validator("slice_size")
+    @classmethod
+    def _slice(cls, value: str) -> str:
+        if parse_window(value) < 60:
+            raise ValueError(
+                f"{value!r}: a slice shorter than 1m cannot hold several scrapes; use 1m or more"
+            )
+        return value
 
 
 class BurnRateAlert(_Model):
@@ -250,7 +272,7 @@ class BurnRateAlert(_Model):
         description="Alert name as Prometheus shows it, e.g. `SLOFastBurn` (letters, digits, underscore).",
     )
     severity: str = Field(
-        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        pattern=SEVERITY_PATTERN,
         description="Value of the alert's `severity` label; routing sends `critical` to PagerDuty and "
         "`warning` to Slack.",
     )
@@ -281,7 +303,7 @@ class NoDataAlert(_Model):
 
     enabled: bool = Field(default=True, description="Whether to render the no-data alert.")
     for_: Window = Field(default="15m", alias="for", description="How long data must be missing.")
-    severity: str = Field(default="warning", pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="Severity label.")
+    severity: str = Field(default="warning", pattern=SEVERITY_PATTERN, description="Severity label.")
 
 
 class Alerting(_Model):
@@ -327,7 +349,7 @@ class Alerting(_Model):
         return value
 
 
-_WINDOW_RULES: list[dict[str, str]] = [
+_WINDOW_RULES: list[JsonValue] = [
     {
         "rule": "!has(self.alerting) || !has(self.alerting.burnRates) || self.alerting.burnRates.all(b, "
         f"{cel_seconds('b.longWindow')} <= {cel_seconds('self.window')})",
@@ -361,7 +383,8 @@ class ServiceLevelObjectiveSpec(_Model):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": _WINDOW_RULES})
 
     service: str = Field(
-        pattern=SERVICE_PATTERN, description="Name of the service the SLO is about; becomes the `service` label."
+        pattern=SERVICE_PATTERN,
+        description="Name of the service the SLO is about; becomes the `service` label.",
     )
     description: str = Field(default="", max_length=1024, description="What the SLO promises, for humans.")
     objective: float = Field(
@@ -416,6 +439,16 @@ class ServiceLevelObjectiveSpec(_Model):
                     f"window ({self.window})",
                     alert.long_window,
                 )
+            budget = (100 - Decimal(str(self.objective))) / 100
+            threshold = Decimal(str(alert.budget_percent)) / 100 * window / parse_window(alert.long_window)
+            if threshold * budget >= 1:
+                raise _error_at(
+                    ("alerting", "burnRates", i, "budgetPercent"),
+                    f"alerting.burnRates[{i}]: spending {alert.budget_percent}% of the budget within "
+                    f"{alert.long_window} needs an error ratio of {threshold * budget:.0%}, which can never "
+                    "happen; lower budgetPercent or lengthen longWindow",
+                    alert.budget_percent,
+                )
         is_freshness = self.indicator.freshness is not None
         if is_freshness and self.budgeting_method == "Occurrences":
             raise _error_at(
@@ -427,7 +460,7 @@ class ServiceLevelObjectiveSpec(_Model):
             raise _error_at(
                 ("timeslices",), "timeslices: budgetingMethod Timeslices needs timeslices.goal", None
             )
-        if self.timeslices is not None and parse_window(self.timeslices.slice_size) > window:
+        if self.timeslices is not None and parse_window(self.timeslices.slice_size) >= window:
             raise _error_at(
                 ("timeslices", "sliceSize"),
                 "timeslices.sliceSize must be shorter than the SLO window",
@@ -461,7 +494,9 @@ class Condition(_Model):
 class ErrorBudgetStatus(_Model):
     """Error budget over the SLO window, in percent of the whole budget."""
 
-    remaining: float | None = Field(default=None, description="Percent of the budget left (negative: overspent).")
+    remaining: float | None = Field(
+        default=None, description="Percent of the budget left (negative: overspent)."
+    )
     consumed: float | None = Field(default=None, description="Percent of the budget used.")
 
 

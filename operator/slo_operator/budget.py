@@ -81,14 +81,18 @@ class ErrorBudgetCalculator:
         hours = self._window * 24
         return float(_decimal(budget_percent) / Decimal(100) * hours / _decimal(long_window_hours))
 
-    def time_to_fire(self, current_error_rate: float, long_window_hours: float, threshold: float) -> timedelta:
+    def time_to_fire(
+        self, current_error_rate: float, long_window_hours: float, threshold: float
+    ) -> timedelta:
         """How long an error rate takes to trip a burn-rate alert (SRE Workbook: (1-SLO)/e × W × t)."""
         _check_rate(current_error_rate)
         if current_error_rate == 0:
             raise ValueError("an error rate of 0 never fires an alert")
         _positive(long_window_hours, "long_window_hours")
         _positive(threshold, "threshold")
-        hours = self._allowed / _decimal(current_error_rate) * _decimal(long_window_hours) * _decimal(threshold)
+        hours = (
+            self._allowed / _decimal(current_error_rate) * _decimal(long_window_hours) * _decimal(threshold)
+        )
         return timedelta(hours=float(hours))
 
 

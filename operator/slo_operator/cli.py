@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     prometheusrule = "prometheusrule"
     rules = "rules"
 
@@ -44,11 +44,16 @@ Files = Annotated[
 def render(
     filename: Files,
     output_format: Annotated[
-        Format, typer.Option("--format", help="prometheusrule: PrometheusRule objects; rules: a Prometheus rule file.")
+        Format,
+        typer.Option(
+            "--format", help="prometheusrule: PrometheusRule objects; rules: a Prometheus rule file."
+        ),
     ] = Format.prometheusrule,
     rule_label: Annotated[
         list[str] | None,
-        typer.Option("--rule-label", help="Label for PrometheusRule objects, e.g. release=kube-prometheus-stack."),
+        typer.Option(
+            "--rule-label", help="Label for PrometheusRule objects, e.g. release=kube-prometheus-stack."
+        ),
     ] = None,
 ) -> None:
     """Print what slo-operator generates for the SLOs in FILE (YAML on stdout)."""
@@ -86,6 +91,74 @@ def crds() -> None:
     from slo_operator.crd import render_crd_yaml
 
     sys.stdout.write(render_crd_yaml())
+
+
+@app.command()
+def run(
+    prometheus_url: Annotated[
+        str | None, typer.Option(help="Prometheus base URL the status is read from (env SLO_OPERATOR_PROMETHEUS_URL).")
+    ] = None,
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option("--namespace", "-n", help="Watch only these namespaces (repeat); default all (env SLO_OPERATOR_NAMESPACES)."),
+    ] = None,
+    refresh_seconds: Annotated[
+        float | None, typer.Option(help="Seconds between status refreshes (env SLO_OPERATOR_REFRESH_SECONDS).")
+    ] = None,
+    rule_label: Annotated[
+        list[str] | None, typer.Option("--rule-label", help="Label for generated PrometheusRules, e.g. release=kps.")
+    ] = None,
+    fast_interval: Annotated[str | None, typer.Option(help="Evaluation interval of the fast rule group.")] = None,
+    slow_interval: Annotated[str | None, typer.Option(help="Evaluation interval of the slow rule group.")] = None,
+    liveness: Annotated[
+        str | None, typer.Option(help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz (env SLO_OPERATOR_LIVENESS).")
+    ] = None,
+    kubeconfig: Annotated[str | None, typer.Option(help="Kubeconfig file (default: in-cluster, else KUBECONFIG).")] = None,
+    log_format: Annotated[str, typer.Option(help="plain, full or json.")] = "json",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run the operator: reconcile SLOs into rules and keep their status current."""
+    import asyncio
+    import dataclasses
+    import os
+
+    import kopf
+
+    from slo_operator import handlers
+    from slo_operator.config import OperatorConfig
+
+    config = OperatorConfig.from_env()
+    overrides: dict[str, object] = {}
+    if prometheus_url:
+        overrides["prometheus_url"] = prometheus_url
+    if namespace:
+        overrides["namespaces"] = tuple(namespace)
+    if refresh_seconds is not None:
+        overrides["refresh_seconds"] = refresh_seconds
+    if rule_label:
+        overrides["rule_labels"] = {**config.rule_labels, **_parse_labels(rule_label)}
+    if fast_interval:
+        overrides["fast_interval"] = fast_interval
+    if slow_interval:
+        overrides["slow_interval"] = slow_interval
+    if liveness:
+        overrides["liveness"] = liveness
+    config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig
+    handlers.configure(config)
+    formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
+    if log_format not in formats:
+        raise typer.BadParameter("choose plain, full or json", param_hint="--log-format")
+    kopf.configure(verbose=verbose, log_format=formats[log_format])
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not config.namespaces,
+            namespaces=list(config.namespaces),
+            standalone=True,
+            liveness_endpoint=config.liveness or None,
+        )
+    )
 
 
 def main() -> None:  # pragma: no cover

@@ -16,7 +16,23 @@ import yaml
 from pydantic import ValidationError
 
 from slo_operator import API_GROUP, KIND
-from slo_operator.api import ServiceLevelObjective
+from slo_operator.api import (
+    ALERT_NAME_PATTERN,
+    LABEL_NAME_PATTERN,
+    SERVICE_PATTERN,
+    SEVERITY_PATTERN,
+    ServiceLevelObjective,
+)
+from slo_operator.durations import DURATION_PATTERN, WINDOW_PATTERN
+
+PATTERN_HINTS = {
+    WINDOW_PATTERN: "must be one number and one unit of s, m, h, d or w, e.g. 5m, 1h, 30d",
+    DURATION_PATTERN: "must be a Prometheus duration such as 200ms, 5m or 1h",
+    SERVICE_PATTERN: "must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+    ALERT_NAME_PATTERN: "must be letters, digits and '_', not starting with a digit, e.g. SLOFastBurn",
+    LABEL_NAME_PATTERN: "must be a Prometheus label name: letters, digits and '_', e.g. model_version",
+    SEVERITY_PATTERN: "must be lower-case letters, digits, '-' or '_', e.g. critical or warning",
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,9 @@ def problems_of(error: ValidationError, source: str) -> list[Problem]:
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown field; check the spelling against `kubectl explain slo.spec`"
+        elif item["type"] == "string_pattern_mismatch":
+            pattern = str((item.get("ctx") or {}).get("pattern", ""))
+            message = PATTERN_HINTS.get(pattern, message) + f" (got {item.get('input')!r})"
         problems.append(Problem(source, field_path(tuple(item["loc"])), message))
     return problems
 

@@ -127,21 +127,27 @@ def _round_minutes(seconds: Decimal) -> int:
     return max(1, minutes) * 60
 
 
-def default_alerts(window: int) -> tuple[ResolvedAlert, ...]:
+def default_alerts(window: int, error_budget: Decimal = Decimal("0.001")) -> tuple[ResolvedAlert, ...]:
     """The two default alerts, their windows scaled by window/30d with the floor applied.
 
-    The short window never goes below WINDOW_FLOOR and the long window stays at least twice the short
-    one; the budget percentage is kept, so the threshold follows from the windows actually used.
+    Scaled exactly, the windows keep the 30d profile's burn-rate thresholds (14.4 and 3): the formula
+    budget% × window / longWindow is invariant under scaling. When the floor lengthens a window (short
+    SLO windows such as 24h), the thresholds are kept and the budget share is derived from them instead,
+    so the page stays stricter than the warning and neither fires while the SLO is met. A threshold can
+    at most spend the whole budget within its long window (window / longWindow). For low objectives
+    (85% accuracy: at most 1/0.15 = 6.7x) a threshold is also capped at half the highest possible burn
+    rate (an error ratio of 50%), so the page can still fire.
     """
     scale = Decimal(window) / Decimal(THIRTY_DAYS)
     alerts = []
     for name, severity, percent, long30, short30 in DEFAULT_BURN_RATES:
         short = max(WINDOW_FLOOR, _round_minutes(short30 * scale))
         long = min(window, max(_round_minutes(long30 * scale), 2 * short))
-        budget = Decimal(percent)
-        alerts.append(
-            ResolvedAlert(name, severity, budget, long, short, burn_rate_threshold(budget, window, long))
-        )
+        profile = burn_rate_threshold(Decimal(percent), THIRTY_DAYS, long30)
+        reachable = max(Decimal(1), 1 / (2 * error_budget))
+        threshold = _CONTEXT.plus(min(profile, Decimal(window) / Decimal(long), reachable)).normalize()
+        budget = _CONTEXT.plus(threshold * Decimal(long) / Decimal(window) * 100).normalize()
+        alerts.append(ResolvedAlert(name, severity, budget, long, short, threshold))
     return tuple(alerts)
 
 
@@ -178,7 +184,10 @@ def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> 
         }
     elif indicator.latency is not None:
         base = parse_selector(indicator.latency.histogram)
-        selectors = {"good": base.with_metric(base.metric + "_bucket"), "total": base.with_metric(base.metric + "_count")}
+        selectors = {
+            "good": base.with_metric(base.metric + "_bucket"),
+            "total": base.with_metric(base.metric + "_count"),
+        }
         latency_threshold = parse_duration(indicator.latency.threshold)
     elif indicator.accuracy is not None:
         selectors = {
@@ -197,8 +206,9 @@ def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> 
             selectors["bad"] = parse_selector(ratio.bad)
 
     alerting = spec.alerting
+    objective = Decimal(str(spec.objective)) / Decimal(100)
     if alerting.burn_rates is None:
-        alerts = default_alerts(window)
+        alerts = default_alerts(window, 1 - objective)
     else:
         alerts = tuple(_resolve_alert(a, window) for a in alerting.burn_rates)
     no_data = alerting.no_data
@@ -207,7 +217,7 @@ def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> 
         namespace=namespace,
         service=spec.service,
         description=spec.description,
-        objective=Decimal(str(spec.objective)) / Decimal(100),
+        objective=objective,
         window=window,
         kind=indicator.kind,
         method=spec.method,

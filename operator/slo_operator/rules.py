@@ -19,8 +19,18 @@ from typing import Any
 from slo_operator.durations import format_duration, parse_duration
 from slo_operator.model import SLO, ResolvedAlert
 from slo_operator.promql import (
-    BAD_EVENTS, BUDGET_REMAINING, BURN_RATE, ERROR_RATIO, OBJECTIVE, SLI, TIME_TO_EXHAUSTION, TOTAL_EVENTS,
-    WINDOW_SECONDS, base_series, number, recorded,
+    BAD_EVENTS,
+    BUDGET_REMAINING,
+    BURN_RATE,
+    ERROR_RATIO,
+    OBJECTIVE,
+    SLI,
+    TIME_TO_EXHAUSTION,
+    TOTAL_EVENTS,
+    WINDOW_SECONDS,
+    base_series,
+    number,
+    recorded,
 )
 
 FAST_GROUP_MAX_WINDOW = 6 * 3600
@@ -66,7 +76,8 @@ def _error_ratio(slo: SLO, window: int, options: RuleOptions) -> dict[str, Any]:
     if slo.method == "Occurrences" and window == slo.base_window:
         expr = f"{bad} / ({total} > 0)"
     else:
-        expr = f"{_window_sum(bad, window, slo, options)}\n/\n({_window_sum(total, window, slo, options)} > 0)"
+        bad_sum, total_sum = _window_sum(bad, window, slo, options), _window_sum(total, window, slo, options)
+        expr = f"{bad_sum}\n/\n({total_sum} > 0)"
     return _record(ERROR_RATIO, expr, slo, window=label)
 
 
@@ -79,7 +90,11 @@ def _human(seconds: Decimal) -> str:
     minutes = int(seconds // 60)
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{mins}m" if mins and not days else ""]
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{mins}m" if mins and not days else "",
+    ]
     return "".join(parts) or "under a minute"
 
 
@@ -95,8 +110,13 @@ def _burn_alert(slo: SLO, alert: ResolvedAlert) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "alert": alert.name,
         "expr": expr,
-        "labels": {**slo.alert_labels, "severity": alert.severity, "slo": slo.name, "namespace": slo.namespace,
-                   "service": slo.service},
+        "labels": {
+            **slo.alert_labels,
+            "severity": alert.severity,
+            "slo": slo.name,
+            "namespace": slo.namespace,
+            "service": slo.service,
+        },
         "annotations": {
             "summary": (
                 f"SLO {slo.namespace}/{slo.name} ({slo.service}, {slo.kind} {objective}% over "

@@ -54,6 +54,16 @@ def example(name: str) -> SLO:
     )
 
 
+def derived_budget(alert: ResolvedAlert, window: int) -> Fraction:
+    """The exact budget share a default alert's threshold spends within its long window."""
+    return Fraction(alert.threshold) * Fraction(alert.long_window, window) * 100
+
+
+def close_to(value: Decimal, expected: Fraction) -> bool:
+    """``value`` is ``expected`` to the 12 significant digits model rounds derived numbers to."""
+    return abs(Fraction(value) - expected) <= expected * Fraction(5, 10**12)
+
+
 def summary(alert: ResolvedAlert) -> tuple[Any, ...]:
     return (
         alert.name,
@@ -113,16 +123,54 @@ def test_default_alerts_for_24_hours() -> None:
     assert (fast.short_window, slow.short_window) == (WINDOW_FLOOR, WINDOW_FLOOR)
     assert fast.long_window == 2 * WINDOW_FLOOR
     assert slow.long_window == 48 * 60  # 24h / 30
-    # The budget percentage is kept, so the thresholds follow from the windows actually used.
-    assert fast.threshold == Decimal("2.88")  # 2% * 24h / 10m
-    assert slow.threshold == Decimal(3)  # 10% * 24h / 48m
+    # The 30d thresholds are kept, so the budget share follows from the windows actually used.
+    assert fast.threshold == Decimal("14.4")
+    assert fast.budget_percent == Decimal(10)  # 14.4 * 10m / 24h
+    assert slow.threshold == Decimal(3)
+    assert slow.budget_percent == Decimal(10)  # 3 * 48m / 24h
+    assert fast.threshold > slow.threshold > 1
     assert (fast.long, fast.short, slow.long, slow.short) == ("10m", "5m", "48m", "5m")
+    assert exact(fast.budget_percent) == "10" and exact(slow.budget_percent) == "10"
 
 
 def test_24h_example_resolves_with_scaled_alerts() -> None:
     slo = example("accuracy")
     assert slo.window == DAY
-    assert slo.alerts == default_alerts(DAY)
+    assert slo.error_budget == Decimal("0.15")
+    assert slo.alerts == default_alerts(DAY, Decimal("0.15"))
+    fast, slow = slo.alerts
+    # At 85% the highest possible burn rate is 1/0.15 = 6.67: the page is capped at half of it.
+    assert exact(fast.threshold) == "3.33333333333"
+    assert abs(Fraction(fast.threshold) - Fraction(10, 3)) <= Fraction(1, 10**11)
+    assert fast.threshold * slo.error_budget <= Decimal("0.5")
+    assert close_to(fast.budget_percent, derived_budget(fast, DAY))  # 3.33 * 10m / 24h = 2.31%
+    assert slow.threshold == Decimal(3)  # under the cap, kept
+    assert slow.budget_percent == Decimal(10)
+    assert (fast.long_window, fast.short_window) == (600, WINDOW_FLOOR)
+    assert (slow.long_window, slow.short_window) == (48 * 60, WINDOW_FLOOR)
+
+
+@pytest.mark.parametrize(
+    ("objective", "fast", "slow"),
+    [
+        ("0.999", "14.4", "3"),
+        ("0.99", "14.4", "3"),
+        ("0.95", "10", "3"),  # 1 / (2 * 0.05)
+        ("0.85", "3.33333333333", "3"),
+        ("0.8", "2.5", "2.5"),
+        ("0.5", "1", "1"),  # never below 1: a burn rate of 1 spends exactly the budget
+        ("0.1", "1", "1"),
+    ],
+)
+def test_default_thresholds_are_capped_by_the_reachable_burn_rate(objective: str, fast: str, slow: str) -> None:
+    budget = 1 - Decimal(objective)
+    alerts = default_alerts(30 * DAY, budget)
+    assert [exact(a.threshold) for a in alerts] == [fast, slow]
+    assert [(a.long_window, a.short_window) for a in alerts] == [(3600, 300), (DAY, 3600)]
+    for alert in alerts:
+        # The windows are unchanged; the budget share is derived from the threshold.
+        assert close_to(alert.budget_percent, derived_budget(alert, 30 * DAY))
+        assert alert.threshold * budget <= Decimal("0.5") or alert.threshold == 1
 
 
 # Every window the API accepts is at least 1h; cover single-unit spellings up to a year.
@@ -132,6 +180,17 @@ api_windows = st.one_of(
     st.integers(1, 52).map(lambda w: w * 7 * DAY),
     st.integers(60, 60 * 24 * 365).map(lambda m: m * 60),
 )
+
+
+@given(api_windows, st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("0.9999"), places=4))
+def test_default_thresholds_are_ordered_and_reachable(window: int, error_budget: Decimal) -> None:
+    fast, slow = default_alerts(window, error_budget)
+    assert fast.threshold >= slow.threshold >= 1
+    for alert in (fast, slow):
+        assert alert.threshold <= Fraction(window, alert.long_window)  # at most the whole budget
+        assert alert.budget_percent <= 100
+        assert alert.threshold <= max(1, Fraction(1) / (2 * Fraction(error_budget)))
+        assert alert.threshold * error_budget < 1  # the error ratio can reach it
 
 
 @given(api_windows)

@@ -118,6 +118,14 @@ def test_sli_queries_match_the_traffic(stack: tuple[ServiceProcess, PrometheusPr
         timeout=20,
         what="feedback scraped",
     )
+    wait_until(
+        lambda: (
+            abs((_scalar(prom, "max(model_features_last_updated_timestamp_seconds)") or 0) - feature_time)
+            < 0.01
+        ),
+        timeout=20,
+        what="feature refresh scraped",
+    )
     at = _last_scrape(prom)  # the window ends on a sample that saw everything: no extrapolation either
     window = f"{round((at - window_start) * 1000)}ms"
 
@@ -125,6 +133,9 @@ def test_sli_queries_match_the_traffic(stack: tuple[ServiceProcess, PrometheusPr
     expected_good_latency = 100.0 * (ok + errors - faults["delays_injected"]) / (ok + errors)
     expected_accuracy = 100.0 * report.feedback_correct / ok
 
+    delays = faults["delays_injected"]
+    print(f"window={window} ok={ok} 5xx={errors} delays={delays} 4xx={report.invalid_requests}")
+    print(f"expected availability={expected_availability:.4f} good_latency={expected_good_latency:.4f}")
     with SLITracker(prom.url) as tracker:
         availability = tracker.calculate_availability_sli(window, at=at)
         assert availability == pytest.approx(expected_availability, abs=0.01)
@@ -140,6 +151,10 @@ def test_sli_queries_match_the_traffic(stack: tuple[ServiceProcess, PrometheusPr
         assert 300.0 <= p95 <= 500.0 and 300.0 <= p99 <= 500.0  # delayed ones sit in the (0.3, 0.5] bucket
         accuracy = tracker.calculate_accuracy_sli(window, at=at)
         assert accuracy == pytest.approx(expected_accuracy, abs=0.01)
+        print(
+            f"measured availability={availability} good_latency={good_latency} p50={p50} p95={p95} p99={p99}"
+        )
+        print(f"accuracy expected={expected_accuracy:.4f} measured={accuracy}")
         age = tracker.calculate_feature_age_seconds(at=at)
         assert age is not None and abs(age - (at - feature_time)) < 3.0
 

@@ -1,0 +1,141 @@
+"""kopf wiring: which events call which reconcile function. No logic of its own.
+
+- SLO created, changed or found at start-up -> ``reconcile_children`` and the conditions in status.
+- A child (any kind in ``CHILD_KINDS``) changed or deleted by someone else -> reconcile its SLO again;
+  server-side apply makes our own writes no-ops, so this converges without loops.
+- One background task refreshes the numbers of every SLO each ``refresh_seconds``: a LIST of SLOs plus a
+  constant number of Prometheus queries, whatever the number of SLOs.
+
+No timers, daemons or deletion handlers: kopf then puts no finalizer on SLOs, so deleting one never
+waits for the operator; children go with it through their owner references.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from slo_operator import API_GROUP, API_VERSION, PLURAL
+from slo_operator.children import CHILD_KINDS
+from slo_operator.config import OperatorConfig
+from slo_operator.kube import KubeClient, KubeError, load_credentials
+from slo_operator.prometheus import PrometheusClient
+from slo_operator.reconcile import refresh_all, reconcile_children, status_after_reconcile
+from slo_operator.render import MANAGED_BY, NAME_LABEL
+
+log = logging.getLogger("slo_operator")
+
+
+class _State:
+    config: OperatorConfig = OperatorConfig()
+    kube: KubeClient | None = None
+    prometheus: PrometheusClient | None = None
+    refresher: asyncio.Task[None] | None = None
+
+
+STATE = _State()
+
+
+def configure(config: OperatorConfig) -> None:
+    STATE.config = config
+
+
+def _kube() -> KubeClient:
+    if STATE.kube is None:
+        STATE.kube = KubeClient(load_credentials(), field_manager=STATE.config.field_manager)
+    return STATE.kube
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = "slo.mlops.dev/kopf-finalizer"
+    settings.posting.enabled = False  # Events are posted explicitly, on transitions only
+    settings.watching.server_timeout = 300
+    settings.networking.error_backoffs = [1, 2, 5, 10, 30]
+    _kube()
+    STATE.prometheus = PrometheusClient(STATE.config.prometheus_url, STATE.config.prometheus_timeout)
+    STATE.refresher = asyncio.create_task(_refresh_forever())
+    log.info("slo-operator started: prometheus=%s namespaces=%s refresh=%ss", STATE.config.prometheus_url,
+             ",".join(STATE.config.namespaces) or "*", STATE.config.refresh_seconds)
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    if STATE.refresher is not None:
+        STATE.refresher.cancel()
+
+
+async def _refresh_forever() -> None:
+    while True:
+        try:
+            assert STATE.prometheus is not None
+            report = await asyncio.to_thread(
+                refresh_all, _kube(), STATE.prometheus, STATE.config.namespaces, STATE.config.heartbeat_seconds
+            )
+            log.info("status refresh: slos=%d queries=%d writes=%d conflicts=%d prometheus=%s",
+                     report.slos, report.queries, report.writes, report.conflicts,
+                     "ok" if report.reachable else "unreachable")
+            for error in report.errors:
+                log.warning("status refresh: %s", error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # never let one bad cycle stop the refresher
+            log.exception("status refresh failed; retrying next cycle")
+        await asyncio.sleep(STATE.config.refresh_seconds)
+
+
+def _reconcile(body: dict[str, Any]) -> None:
+    kube = _kube()
+    outcome = reconcile_children(body, kube, STATE.config.render_options)
+    meta = body["metadata"]
+    status = status_after_reconcile(body, outcome)
+    current = body.get("status") or {}
+    if status["conditions"] != current.get("conditions") or status.get("observedGeneration", current.get(
+            "observedGeneration")) != current.get("observedGeneration"):
+        kube.patch_slo_status(meta["namespace"], meta["name"], status, None)
+    if not outcome.valid:
+        kube.post_event(body, "Warning", "InvalidSpec", "; ".join(outcome.problems))
+        log.warning("%s/%s invalid: %s", meta["namespace"], meta["name"], "; ".join(outcome.problems))
+        return
+    if outcome.error:
+        kube.post_event(body, "Warning", "ApplyFailed", outcome.error)
+        raise kopf.TemporaryError(f"applying children failed: {outcome.error}", delay=10)
+    if outcome.applied or outcome.deleted:
+        message = "applied " + ", ".join(outcome.applied) if outcome.applied else ""
+        if outcome.deleted:
+            message += ("; " if message else "") + "deleted " + ", ".join(outcome.deleted)
+        kube.post_event(body, "Normal", "RulesApplied", message)
+        log.info("%s/%s: %s", meta["namespace"], meta["name"], message)
+
+
+@kopf.on.resume(API_GROUP, API_VERSION, PLURAL)
+@kopf.on.create(API_GROUP, API_VERSION, PLURAL)
+@kopf.on.update(API_GROUP, API_VERSION, PLURAL, field="spec")
+def reconcile_slo(body: kopf.Body, **_: Any) -> None:
+    """An SLO appeared or its spec changed: make its children match."""
+    _reconcile(dict(body))
+
+
+def _child_changed(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
+    """A generated object was edited or deleted by someone else: restore it from its SLO."""
+    if event.get("type") not in ("MODIFIED", "DELETED"):
+        return
+    meta = body.get("metadata", {})
+    owner_name = (meta.get("labels") or {}).get(NAME_LABEL)
+    if not owner_name:
+        return
+    try:
+        owner = _kube().get_slo(meta["namespace"], owner_name)
+    except KubeError as exc:
+        log.warning("cannot read SLO %s/%s: %s", meta["namespace"], owner_name, exc)
+        return
+    if owner is None or owner["metadata"].get("deletionTimestamp"):
+        return  # the SLO is gone: its children go with it
+    _reconcile(owner)
+
+
+for _kind in CHILD_KINDS:
+    kopf.on.event(_kind.group, _kind.version, _kind.plural, labels=dict(MANAGED_BY))(_child_changed)

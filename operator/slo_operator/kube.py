@@ -1,0 +1,230 @@
+"""A thin Kubernetes API client: server-side apply, list, delete, status patches and Events.
+
+kopf watches and calls our handlers; writing objects goes through this small client instead of the
+generated ``kubernetes`` models, because server-side apply of arbitrary kinds (PrometheusRule today,
+AlertmanagerConfig and ConfigMap tomorrow) is one uniform HTTP call. Credentials come from the same
+places kopf uses: the in-cluster service account, else the kubeconfig.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from slo_operator import API_GROUP, API_VERSION, KIND, PLURAL
+from slo_operator.children import ChildKind
+
+log = logging.getLogger(__name__)
+
+SLO_KIND = ChildKind(f"{API_GROUP}/{API_VERSION}", KIND, PLURAL, lambda slo, options: None)
+RETRIABLE = {409, 429, 500, 502, 503, 504}
+
+
+class KubeError(RuntimeError):
+    """An API error with its HTTP status and the server's message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Credentials:
+    server: str
+    ca_file: str | None
+    cert_file: str | None
+    key_file: str | None
+    verify: bool
+    token: Any  # callable returning the Authorization header value, or None
+
+
+def load_credentials(kubeconfig: str | None = None) -> Credentials:
+    """In-cluster service account first (as kopf does), else the kubeconfig."""
+    from kubernetes import client, config  # imported here: heavy, and only the I/O edge needs it
+
+    configuration = client.Configuration()
+    try:
+        if kubeconfig:
+            raise config.ConfigException("explicit kubeconfig")
+        config.load_incluster_config(client_configuration=configuration)
+    except config.ConfigException:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+
+    def token() -> str | None:
+        value = configuration.get_api_key_with_prefix("authorization")
+        return str(value) if value else None
+
+    return Credentials(
+        server=configuration.host,
+        ca_file=configuration.ssl_ca_cert,
+        cert_file=configuration.cert_file,
+        key_file=configuration.key_file,
+        verify=bool(configuration.verify_ssl),
+        token=token,
+    )
+
+
+class _TokenAuth(httpx.Auth):
+    def __init__(self, credentials: Credentials) -> None:
+        self._credentials = credentials
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        header = self._credentials.token() if self._credentials.token else None
+        if header:
+            request.headers["Authorization"] = header
+        yield request
+
+
+def resource_path(kind: ChildKind, namespace: str, name: str | None = None) -> str:
+    base = f"/apis/{kind.api_version}" if kind.group else f"/api/{kind.version}"
+    path = f"{base}/namespaces/{namespace}/{kind.plural}"
+    return f"{path}/{name}" if name else path
+
+
+class KubeClient:
+    """The API calls the operator makes, each one an explicit, countable request."""
+
+    def __init__(self, credentials: Credentials, field_manager: str = "slo-operator", timeout: float = 30) -> None:
+        context = ssl.create_default_context(cafile=credentials.ca_file) if credentials.verify else False
+        if context and credentials.cert_file:
+            context.load_cert_chain(credentials.cert_file, credentials.key_file)
+        self.field_manager = field_manager
+        self._http = httpx.Client(
+            base_url=credentials.server, verify=context, auth=_TokenAuth(credentials), timeout=timeout
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, *, attempts: int = 4, **kwargs: Any) -> dict[str, Any]:
+        """One API call, retried with backoff on conflicts, throttling, server errors and lost connections."""
+        delay = 0.2
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt == attempts:
+                    raise KubeError(0, f"cannot reach the API server: {exc}") from exc
+            else:
+                if response.status_code < 400:
+                    return response.json() if response.content else {}
+                message = _message(response)
+                if response.status_code not in RETRIABLE or attempt == attempts:
+                    raise KubeError(response.status_code, message)
+                log.info("retrying %s %s after %s: %s", method, path, response.status_code, message)
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    # ---- generic objects --------------------------------------------------------------------------
+
+    def apply(self, kind: ChildKind, obj: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply: the object becomes exactly what we render; a no-op when it already is."""
+        metadata = obj["metadata"]
+        return self.request(
+            "PATCH",
+            resource_path(kind, metadata["namespace"], metadata["name"]),
+            params={"fieldManager": self.field_manager, "force": "true"},
+            content=json.dumps(obj),
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )
+
+    def list(self, kind: ChildKind, namespace: str, label_selector: str | None = None) -> list[dict[str, Any]]:
+        params = {"labelSelector": label_selector} if label_selector else None
+        result = self.request("GET", resource_path(kind, namespace), params=params)
+        return list(result.get("items", []))
+
+    def delete(self, kind: ChildKind, namespace: str, name: str) -> bool:
+        """Delete; False when it was already gone."""
+        try:
+            self.request(
+                "DELETE", resource_path(kind, namespace, name), json={"propagationPolicy": "Background"}
+            )
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    # ---- SLOs ------------------------------------------------------------------------------------------
+
+    def get_slo(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.request("GET", resource_path(SLO_KIND, namespace, name))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list_slos(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every SLO the operator watches: one LIST call per configured namespace (one for all)."""
+        if not namespaces:
+            result = self.request("GET", f"/apis/{API_GROUP}/{API_VERSION}/{PLURAL}")
+            return list(result.get("items", []))
+        items: list[dict[str, Any]] = []
+        for namespace in namespaces:
+            items.extend(self.list(SLO_KIND, namespace))
+        return items
+
+    def patch_slo_status(
+        self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None
+    ) -> dict[str, Any]:
+        """Merge-patch the status subresource; with a resourceVersion it fails (409) if the SLO moved on."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        return self.request(
+            "PATCH",
+            resource_path(SLO_KIND, namespace, name) + "/status",
+            content=json.dumps(body),
+            headers={"Content-Type": "application/merge-patch+json"},
+            attempts=1 if resource_version else 4,
+        )
+
+    def post_event(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        """A core/v1 Event on ``obj`` (shown by ``kubectl describe slo``)."""
+        metadata = obj["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{metadata['name']}.", "namespace": metadata["namespace"]},
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion"),
+                "kind": obj.get("kind"),
+                "name": metadata["name"],
+                "namespace": metadata["namespace"],
+                "uid": metadata.get("uid"),
+                "resourceVersion": metadata.get("resourceVersion"),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": "slo-operator"},
+            "reportingComponent": "slo-operator",
+            "reportingInstance": "slo-operator",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self.request("POST", f"/api/v1/namespaces/{metadata['namespace']}/events", json=event, attempts=2)
+        except KubeError as exc:  # an Event is best effort: never fail a reconcile over it
+            log.warning("could not post event %s on %s/%s: %s", reason, metadata["namespace"], metadata["name"], exc)
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    return str(body.get("message", body))[:1000]

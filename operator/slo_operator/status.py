@@ -1,0 +1,211 @@
+"""The SLO's ``.status``, computed from what the operator did and measured (pure functions).
+
+Conditions follow Kubernetes conventions: one entry per type, ``lastTransitionTime`` changes only when
+the status flips. ``Ready`` summarises the others. The measured numbers are rounded to what a person
+reads, so a refresh that changes nothing visible writes nothing (no status write storms).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slo_operator.durations import format_duration
+from slo_operator.model import SLO
+from slo_operator.prometheus import Measurement
+
+VALID = "Valid"
+RULES_APPLIED = "RulesApplied"
+PROMETHEUS_REACHABLE = "PrometheusReachable"
+BUDGET_EXHAUSTED = "BudgetExhausted"
+READY = "Ready"
+AT_RISK_REMAINING = 0.1  # below 10% of the budget left, an SLO is at risk even without a firing alert
+MEASURED_FIELDS = ("sli", "errorBudget", "burnRate", "burnRates", "timeToExhaustion", "state")
+
+
+def timestamp(now: datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_condition(
+    conditions: list[dict[str, Any]],
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int | None = None,
+) -> list[dict[str, Any]]:
+    """A new list with the condition set; lastTransitionTime is kept unless the status changes."""
+    previous = next((c for c in conditions if c.get("type") == type_), None)
+    changed = previous is None or previous.get("status") != status
+    condition = {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": timestamp(now) if changed or previous is None
+        else previous.get("lastTransitionTime", timestamp(now)),
+    }
+    if generation is not None:
+        condition["observedGeneration"] = generation
+    elif previous is not None and "observedGeneration" in previous:
+        condition["observedGeneration"] = previous["observedGeneration"]
+    return [c for c in conditions if c.get("type") != type_] + [condition]
+
+
+def condition_status(conditions: list[dict[str, Any]], type_: str) -> str | None:
+    return next((str(c.get("status")) for c in conditions if c.get("type") == type_), None)
+
+
+def with_ready(conditions: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Ready: spec valid, rules applied and Prometheus readable (where known)."""
+    problems = []
+    if condition_status(conditions, VALID) != "True":
+        problems.append("the spec is not valid")
+    if condition_status(conditions, RULES_APPLIED) != "True":
+        problems.append("the rules are not applied")
+    if condition_status(conditions, PROMETHEUS_REACHABLE) == "False":
+        problems.append("Prometheus is unreachable")
+    if problems:
+        return set_condition(conditions, READY, "False", "NotReady", "; ".join(problems), now)
+    return set_condition(conditions, READY, "True", "Ready", "rules applied and measured", now)
+
+
+def human_duration(seconds: float) -> str:
+    """``3d4h`` style, rounded to the minute (hours and minutes under a day)."""
+    if seconds <= 0:
+        return "0m"
+    minutes = max(1, round(seconds / 60))
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    return f"{hours}h{mins}m" if hours and mins else (f"{hours}h" if hours else f"{mins}m")
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The measured part of the status and whether any burn-rate alert is firing."""
+
+    fields: dict[str, Any]
+    firing: bool
+    exhausted: bool
+
+
+def measured_status(slo: SLO, measurement: Measurement | None) -> Measured:
+    """Status numbers for one SLO from its measurement (None: Prometheus has nothing for it)."""
+    if measurement is None or measurement.sli is None:
+        alerts = [
+            {"name": a.name, "severity": a.severity, "threshold": float(a.threshold),
+             "longWindow": a.long, "shortWindow": a.short, "firing": False}
+            for a in slo.alerts
+        ]
+        return Measured(
+            {"sli": None, "errorBudget": None, "burnRate": None, "burnRates": alerts,
+             "timeToExhaustion": None, "state": "NoData"},
+            firing=False, exhausted=False,
+        )
+    burn_rates = []
+    firing = False
+    for alert in slo.alerts:
+        long_rate = measurement.burn_rates.get(alert.long)
+        short_rate = measurement.burn_rates.get(alert.short)
+        is_firing = (long_rate is not None and short_rate is not None
+                     and long_rate > float(alert.threshold) and short_rate > float(alert.threshold))
+        firing = firing or is_firing
+        burn_rates.append({
+            "name": alert.name, "severity": alert.severity, "threshold": float(alert.threshold),
+            "longWindow": alert.long, "longBurnRate": _round(long_rate, 3),
+            "shortWindow": alert.short, "shortBurnRate": _round(short_rate, 3), "firing": is_firing,
+        })
+    remaining = measurement.remaining
+    current = measurement.burn_rates.get(format_duration(slo.current_burn_window))
+    exhausted = remaining is not None and remaining <= 0
+    if exhausted:
+        state = "Violating"
+    elif firing or (remaining is not None and remaining < AT_RISK_REMAINING):
+        state = "AtRisk"
+    else:
+        state = "Meeting"
+    tte = measurement.time_to_exhaustion
+    return Measured(
+        {
+            "sli": _round(measurement.sli * 100, 4),
+            "errorBudget": None if remaining is None else {
+                "remaining": round(remaining * 100, 2), "consumed": round((1 - remaining) * 100, 2)},
+            "burnRate": _round(current, 3),
+            "burnRates": burn_rates,
+            "timeToExhaustion": human_duration(tte) if tte is not None else None,
+            "state": state,
+        },
+        firing=firing, exhausted=exhausted,
+    )
+
+
+def refreshed_status(
+    slo: SLO,
+    current: dict[str, Any],
+    measurement: Measurement | None,
+    reachable: bool,
+    unreachable_reason: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The whole new status after a refresh. Prometheus down: numbers and lastEvaluated are kept."""
+    conditions = list(current.get("conditions") or [])
+    status = {k: current.get(k) for k in MEASURED_FIELDS}
+    status["lastEvaluated"] = current.get("lastEvaluated")
+    if not reachable:
+        conditions = set_condition(conditions, PROMETHEUS_REACHABLE, "False", "QueryFailed", unreachable_reason, now)
+        if status.get("state") is None:
+            status["state"] = "Unknown"
+    else:
+        conditions = set_condition(conditions, PROMETHEUS_REACHABLE, "True", "QueriesSucceeded",
+                                   "recorded SLO series read from Prometheus", now)
+        measured = measured_status(slo, measurement)
+        status.update(measured.fields)
+        status["lastEvaluated"] = timestamp(now)
+        if measured.exhausted:
+            conditions = set_condition(conditions, BUDGET_EXHAUSTED, "True", "BudgetSpent",
+                                       f"the {format_duration(slo.window)} error budget is used up "
+                                       f"(SLI {status['sli']}% < objective {float(slo.objective * 100)}%)", now)
+        else:
+            conditions = set_condition(conditions, BUDGET_EXHAUSTED, "False", "BudgetLeft",
+                                       "error budget left" if measured.fields["sli"] is not None else "no data",
+                                       now)
+    status["conditions"] = with_ready(conditions, now)
+    return status
+
+
+def needs_write(current: dict[str, Any], new: dict[str, Any], now: datetime, heartbeat_seconds: float) -> bool:
+    """Write only when something a reader sees changed, or lastEvaluated is older than the heartbeat."""
+    def visible(status: dict[str, Any]) -> dict[str, Any]:
+        return {k: status.get(k) for k in (*MEASURED_FIELDS, "conditions")}
+
+    if visible(current) != visible(new):
+        return True
+    last = current.get("lastEvaluated")
+    if new.get("lastEvaluated") == last:
+        return False
+    if not last:
+        return True
+    try:
+        age = (now - datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=now.tzinfo)).total_seconds()
+    except ValueError:
+        return True
+    return age >= heartbeat_seconds
+
+
+def transitions(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """Condition flips worth an Event: (type, old status, new status)."""
+    flips = []
+    for condition in after:
+        old = condition_status(before, condition["type"])
+        if old != condition["status"]:
+            flips.append((condition["type"], old or "", condition["status"]))
+    return flips
