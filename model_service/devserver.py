@@ -77,22 +77,40 @@ class _Process:
         if self._proc.poll() is not None:
             raise RuntimeError(f"{self.name} exited with {self._proc.returncode}:\n{self.log_tail()}")
 
+    def _descendants(self) -> list[Any]:
+        try:
+            import psutil  # a bentoml dependency
+        except ImportError:
+            return []
+        assert self._proc is not None
+        try:
+            children: list[Any] = psutil.Process(self._proc.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+        return children
+
     def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM the process (and its group), then SIGKILL what is left of it and its descendants.
+
+        BentoML's workers run in process groups of their own, so they are tracked by pid.
+        """
         proc = self._proc
         if proc is None:
             return
+        descendants = self._descendants()
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)  # the group we created: server + its workers
+                os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
-        # workers may outlive the arbiter for a moment; make sure the group is gone
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        for child in descendants:
+            with contextlib.suppress(Exception):
+                if child.is_running():
+                    child.kill()
         if self._log is not None:
             self._log.close()
         self._proc = None

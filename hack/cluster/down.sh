@@ -34,7 +34,7 @@ if [[ ! -e "$STATE_DIR/.slo-cluster" ]]; then
   exit 1
 fi
 exec 9>"$STATE_DIR/.lock"
-flock 9
+flock -w 120 9 || { echo "down.sh: another up.sh/down.sh holds $STATE_DIR/.lock" >&2; exit 1; }
 
 # pid_of NAME: the pid from NAME.pid if that process is alive and really is NAME.
 pid_of() {

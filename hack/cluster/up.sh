@@ -40,7 +40,7 @@ BIN="$K8S_BIN_DIR"
 
 touch "$STATE_DIR/.slo-cluster"   # marker: down.sh --purge only removes directories carrying it
 exec 9>"$STATE_DIR/.lock"
-flock 9
+flock -w "$TIMEOUT" 9 || die "another up.sh/down.sh holds $STATE_DIR/.lock"
 
 PKI="$STATE_DIR/pki"
 KUBECONFIG_OUT="$STATE_DIR/kubeconfig"
@@ -66,7 +66,7 @@ start() {
   } >>"$STATE_DIR/$name.log"
   # shellcheck disable=SC2016  # expanded by the inner bash
   setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$STATE_DIR/$name.pid" "$BIN/$name" "$@" \
-    </dev/null >>"$STATE_DIR/$name.log" 2>&1 &
+    </dev/null >>"$STATE_DIR/$name.log" 2>&1 9>&- &
   for _ in $(seq 50); do [[ -s "$STATE_DIR/$name.pid" ]] && break; sleep 0.02; done
 }
 
@@ -260,6 +260,7 @@ if ! running kube-apiserver; then
     --service-account-key-file="$PKI/sa.pub" \
     --service-account-signing-key-file="$PKI/sa.key" \
     --allow-privileged=true \
+    --endpoint-reconciler-type=none \
     --profiling=false \
     --v=1
 fi

@@ -306,6 +306,59 @@ class NoDataAlert(_Model):
     severity: str = Field(default="warning", pattern=SEVERITY_PATTERN, description="Severity label.")
 
 
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]{1,253}$"
+SLACK_CHANNEL_PATTERN = r"^[#@]?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
+
+
+class SecretKeySelector(_Model):
+    """A key of a Secret in the SLO's own namespace. Only this reference is stored in the SLO; the value
+    stays in the Secret, where Alertmanager (through prometheus-operator) reads it."""
+
+    name: str = Field(
+        pattern=SECRET_NAME_PATTERN, max_length=253, description="Name of the Secret (same namespace as the SLO)."
+    )
+    key: str = Field(pattern=SECRET_KEY_PATTERN, max_length=253, description="Key inside the Secret's data.")
+
+
+class PagerDutyRouting(_Model):
+    """Where `critical` alerts page: a PagerDuty service's Events API v2 integration."""
+
+    routing_key: SecretKeySelector = Field(
+        description="Secret key holding the Events API v2 integration (routing) key of the PagerDuty service."
+    )
+
+
+class SlackRouting(_Model):
+    """Where `warning` alerts (and any severity other than `critical`) are posted: a Slack webhook."""
+
+    api_url: SecretKeySelector = Field(
+        alias="apiURL", description="Secret key holding the Slack incoming-webhook URL."
+    )
+    channel: str | None = Field(
+        default=None,
+        pattern=SLACK_CHANNEL_PATTERN,
+        description="Channel, e.g. `#ml-alerts`. Default: the operator's default channel, else the webhook's own.",
+    )
+
+
+class Routing(_Model):
+    """Alert routing: slo-operator renders an AlertmanagerConfig sending this SLO's `critical` alerts to
+    PagerDuty and its `warning` alerts to Slack, grouped per SLO, with a firing critical alert silencing the
+    warning of the same SLO. A receiver left out here falls back to the operator's default (its
+    configuration); with no receiver from either, no AlertmanagerConfig is rendered."""
+
+    enabled: bool = Field(
+        default=True, description="Set false to render no AlertmanagerConfig, even when the operator has defaults."
+    )
+    pagerduty: PagerDutyRouting | None = Field(
+        default=None, description="PagerDuty receiver for `critical` alerts (Secret reference only)."
+    )
+    slack: SlackRouting | None = Field(
+        default=None, description="Slack receiver for `warning` alerts (Secret reference only)."
+    )
+
+
 class Alerting(_Model):
     """Burn-rate alerts and what they carry."""
 
@@ -327,6 +380,11 @@ class Alerting(_Model):
     )
     no_data: NoDataAlert | None = Field(
         default=None, description="Optional alert when the SLI has no data; off unless given."
+    )
+    routing: Routing | None = Field(
+        default=None,
+        description="Where the alerts go (AlertmanagerConfig: critical to PagerDuty, warning to Slack). "
+        "Unset: the operator's default receivers, if it has any.",
     )
 
     @field_validator("labels")

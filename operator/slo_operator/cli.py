@@ -96,24 +96,38 @@ def crds() -> None:
 @app.command()
 def run(
     prometheus_url: Annotated[
-        str | None, typer.Option(help="Prometheus base URL the status is read from (env SLO_OPERATOR_PROMETHEUS_URL).")
+        str | None,
+        typer.Option(help="Prometheus base URL the status is read from (env SLO_OPERATOR_PROMETHEUS_URL)."),
     ] = None,
     namespace: Annotated[
         list[str] | None,
-        typer.Option("--namespace", "-n", help="Watch only these namespaces (repeat); default all (env SLO_OPERATOR_NAMESPACES)."),
+        typer.Option(
+            "--namespace",
+            "-n",
+            help="Watch only these namespaces (repeat); default all (env SLO_OPERATOR_NAMESPACES).",
+        ),
     ] = None,
     refresh_seconds: Annotated[
-        float | None, typer.Option(help="Seconds between status refreshes (env SLO_OPERATOR_REFRESH_SECONDS).")
+        float | None,
+        typer.Option(help="Seconds between status refreshes (env SLO_OPERATOR_REFRESH_SECONDS)."),
     ] = None,
     rule_label: Annotated[
-        list[str] | None, typer.Option("--rule-label", help="Label for generated PrometheusRules, e.g. release=kps.")
+        list[str] | None,
+        typer.Option("--rule-label", help="Label for generated PrometheusRules, e.g. release=kps."),
     ] = None,
-    fast_interval: Annotated[str | None, typer.Option(help="Evaluation interval of the fast rule group.")] = None,
-    slow_interval: Annotated[str | None, typer.Option(help="Evaluation interval of the slow rule group.")] = None,
+    fast_interval: Annotated[
+        str | None, typer.Option(help="Evaluation interval of the fast rule group.")
+    ] = None,
+    slow_interval: Annotated[
+        str | None, typer.Option(help="Evaluation interval of the slow rule group.")
+    ] = None,
     liveness: Annotated[
-        str | None, typer.Option(help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz (env SLO_OPERATOR_LIVENESS).")
+        str | None,
+        typer.Option(help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz (env SLO_OPERATOR_LIVENESS)."),
     ] = None,
-    kubeconfig: Annotated[str | None, typer.Option(help="Kubeconfig file (default: in-cluster, else KUBECONFIG).")] = None,
+    kubeconfig: Annotated[
+        str | None, typer.Option(help="Kubeconfig file (default: in-cluster, else KUBECONFIG).")
+    ] = None,
     log_format: Annotated[str, typer.Option(help="plain, full or json.")] = "json",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:

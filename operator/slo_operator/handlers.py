@@ -23,7 +23,7 @@ from slo_operator.children import CHILD_KINDS
 from slo_operator.config import OperatorConfig
 from slo_operator.kube import KubeClient, KubeError, load_credentials
 from slo_operator.prometheus import PrometheusClient
-from slo_operator.reconcile import refresh_all, reconcile_children, status_after_reconcile
+from slo_operator.reconcile import reconcile_children, refresh_all, status_after_reconcile
 from slo_operator.render import MANAGED_BY, NAME_LABEL
 
 log = logging.getLogger("slo_operator")
@@ -55,11 +55,16 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False  # Events are posted explicitly, on transitions only
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10, 30]
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     _kube()
     STATE.prometheus = PrometheusClient(STATE.config.prometheus_url, STATE.config.prometheus_timeout)
     STATE.refresher = asyncio.create_task(_refresh_forever())
-    log.info("slo-operator started: prometheus=%s namespaces=%s refresh=%ss", STATE.config.prometheus_url,
-             ",".join(STATE.config.namespaces) or "*", STATE.config.refresh_seconds)
+    log.info(
+        "slo-operator started: prometheus=%s namespaces=%s refresh=%ss",
+        STATE.config.prometheus_url,
+        ",".join(STATE.config.namespaces) or "*",
+        STATE.config.refresh_seconds,
+    )
 
 
 @kopf.on.cleanup()
@@ -73,11 +78,20 @@ async def _refresh_forever() -> None:
         try:
             assert STATE.prometheus is not None
             report = await asyncio.to_thread(
-                refresh_all, _kube(), STATE.prometheus, STATE.config.namespaces, STATE.config.heartbeat_seconds
+                refresh_all,
+                _kube(),
+                STATE.prometheus,
+                STATE.config.namespaces,
+                STATE.config.heartbeat_seconds,
             )
-            log.info("status refresh: slos=%d queries=%d writes=%d conflicts=%d prometheus=%s",
-                     report.slos, report.queries, report.writes, report.conflicts,
-                     "ok" if report.reachable else "unreachable")
+            log.info(
+                "status refresh: slos=%d queries=%d writes=%d conflicts=%d prometheus=%s",
+                report.slos,
+                report.queries,
+                report.writes,
+                report.conflicts,
+                "ok" if report.reachable else "unreachable",
+            )
             for error in report.errors:
                 log.warning("status refresh: %s", error)
         except asyncio.CancelledError:
@@ -93,8 +107,9 @@ def _reconcile(body: dict[str, Any]) -> None:
     meta = body["metadata"]
     status = status_after_reconcile(body, outcome)
     current = body.get("status") or {}
-    if status["conditions"] != current.get("conditions") or status.get("observedGeneration", current.get(
-            "observedGeneration")) != current.get("observedGeneration"):
+    if status["conditions"] != current.get("conditions") or status.get(
+        "observedGeneration", current.get("observedGeneration")
+    ) != current.get("observedGeneration"):
         kube.patch_slo_status(meta["namespace"], meta["name"], status, None)
     if not outcome.valid:
         kube.post_event(body, "Warning", "InvalidSpec", "; ".join(outcome.problems))
@@ -119,7 +134,7 @@ def reconcile_slo(body: kopf.Body, **_: Any) -> None:
     _reconcile(dict(body))
 
 
-def _child_changed(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
+def _child_changed(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
     """A generated object was edited or deleted by someone else: restore it from its SLO."""
     if event.get("type") not in ("MODIFIED", "DELETED"):
         return

@@ -55,9 +55,11 @@ def load_credentials(kubeconfig: str | None = None) -> Credentials:
     try:
         if kubeconfig:
             raise config.ConfigException("explicit kubeconfig")
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=configuration
+        )
 
     def token() -> str | None:
         value = configuration.get_api_key_with_prefix("authorization")
@@ -93,10 +95,14 @@ def resource_path(kind: ChildKind, namespace: str, name: str | None = None) -> s
 class KubeClient:
     """The API calls the operator makes, each one an explicit, countable request."""
 
-    def __init__(self, credentials: Credentials, field_manager: str = "slo-operator", timeout: float = 30) -> None:
-        context = ssl.create_default_context(cafile=credentials.ca_file) if credentials.verify else False
-        if context and credentials.cert_file:
-            context.load_cert_chain(credentials.cert_file, credentials.key_file)
+    def __init__(
+        self, credentials: Credentials, field_manager: str = "slo-operator", timeout: float = 30
+    ) -> None:
+        context: ssl.SSLContext | bool = False
+        if credentials.verify:
+            context = ssl.create_default_context(cafile=credentials.ca_file)
+            if credentials.cert_file:
+                context.load_cert_chain(credentials.cert_file, credentials.key_file)
         self.field_manager = field_manager
         self._http = httpx.Client(
             base_url=credentials.server, verify=context, auth=_TokenAuth(credentials), timeout=timeout
@@ -138,7 +144,9 @@ class KubeClient:
             headers={"Content-Type": "application/apply-patch+yaml"},
         )
 
-    def list(self, kind: ChildKind, namespace: str, label_selector: str | None = None) -> list[dict[str, Any]]:
+    def list_objects(
+        self, kind: ChildKind, namespace: str, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
         params = {"labelSelector": label_selector} if label_selector else None
         result = self.request("GET", resource_path(kind, namespace), params=params)
         return list(result.get("items", []))
@@ -172,7 +180,7 @@ class KubeClient:
             return list(result.get("items", []))
         items: list[dict[str, Any]] = []
         for namespace in namespaces:
-            items.extend(self.list(SLO_KIND, namespace))
+            items.extend(self.list_objects(SLO_KIND, namespace))
         return items
 
     def patch_slo_status(
@@ -219,7 +227,9 @@ class KubeClient:
         try:
             self.request("POST", f"/api/v1/namespaces/{metadata['namespace']}/events", json=event, attempts=2)
         except KubeError as exc:  # an Event is best effort: never fail a reconcile over it
-            log.warning("could not post event %s on %s/%s: %s", reason, metadata["namespace"], metadata["name"], exc)
+            log.warning(
+                "could not post event %s on %s/%s: %s", reason, metadata["namespace"], metadata["name"], exc
+            )
 
 
 def _message(response: httpx.Response) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
-from slo_operator.api import BurnRateAlert, ServiceLevelObjective, ServiceLevelObjectiveSpec
+from slo_operator.api import BurnRateAlert, Routing, ServiceLevelObjective, ServiceLevelObjectiveSpec
 from slo_operator.durations import format_duration, parse_duration, parse_window
 from slo_operator.selectors import Selector, parse_selector
 
@@ -83,6 +83,7 @@ class SLO:
     max_age: int | None = None
     slice_size: int | None = None
     slice_goal: Decimal | None = None
+    routing: Routing | None = None  # spec.alerting.routing as written; defaults are merged in routing.py
 
     @property
     def error_budget(self) -> Decimal:
@@ -233,4 +234,5 @@ def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> 
         max_age=max_age,
         slice_size=parse_window(spec.timeslices.slice_size) if spec.timeslices else None,
         slice_goal=Decimal(str(spec.timeslices.goal)) / Decimal(100) if spec.timeslices else None,
+        routing=alerting.routing,
     )

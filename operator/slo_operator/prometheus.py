@@ -59,8 +59,9 @@ class PrometheusClient:
         except httpx.HTTPError as exc:
             raise PrometheusUnavailable(f"cannot reach Prometheus at {self.url}: {exc}") from exc
         if response.status_code >= 400:
-            raise PrometheusUnavailable(f"Prometheus at {self.url} answered {response.status_code}: "
-                                        f"{response.text[:300]}")
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.url} answered {response.status_code}: {response.text[:300]}"
+            )
         body = response.json()
         if body.get("status") != "success":
             raise PrometheusUnavailable(f"query failed: {body.get('error', body)}")

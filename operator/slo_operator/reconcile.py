@@ -18,8 +18,15 @@ from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import PrometheusClient, PrometheusUnavailable, fetch_measurements
 from slo_operator.render import NAME_LABEL, RenderOptions
 from slo_operator.status import (
-    BUDGET_EXHAUSTED, PROMETHEUS_REACHABLE, RULES_APPLIED, VALID, needs_write, refreshed_status, set_condition,
-    transitions, with_ready,
+    BUDGET_EXHAUSTED,
+    PROMETHEUS_REACHABLE,
+    RULES_APPLIED,
+    VALID,
+    needs_write,
+    refreshed_status,
+    set_condition,
+    transitions,
+    with_ready,
 )
 
 log = logging.getLogger(__name__)
@@ -63,7 +70,7 @@ def reconcile_children(body: dict[str, Any], kube: KubeClient, options: RenderOp
         for kind in CHILD_KINDS:
             existing = {
                 item["metadata"]["name"]: item["metadata"].get("resourceVersion")
-                for item in kube.list(kind, namespace, f"{NAME_LABEL}={name}")
+                for item in kube.list_objects(kind, namespace, f"{NAME_LABEL}={name}")
                 if _owned_by(item, body)
             }
             wanted = {obj["metadata"]["name"]: obj for k, obj in desired if k is kind}
@@ -98,17 +105,28 @@ def status_after_reconcile(
     if not outcome.valid:
         message = "; ".join(outcome.problems)
         conditions = set_condition(conditions, VALID, "False", "InvalidSpec", message, now, generation)
-        conditions = set_condition(conditions, RULES_APPLIED, "False", "InvalidSpec",
-                                   "nothing applied until the spec is fixed", now, generation)
+        conditions = set_condition(
+            conditions,
+            RULES_APPLIED,
+            "False",
+            "InvalidSpec",
+            "nothing applied until the spec is fixed",
+            now,
+            generation,
+        )
     else:
-        conditions = set_condition(conditions, VALID, "True", "SpecValid", "the spec is valid", now, generation)
+        conditions = set_condition(
+            conditions, VALID, "True", "SpecValid", "the spec is valid", now, generation
+        )
         if outcome.error:
-            conditions = set_condition(conditions, RULES_APPLIED, "False", "ApplyFailed", outcome.error, now,
-                                       generation)
+            conditions = set_condition(
+                conditions, RULES_APPLIED, "False", "ApplyFailed", outcome.error, now, generation
+            )
         else:
             children = ", ".join(outcome.applied + outcome.unchanged) or "none"
-            conditions = set_condition(conditions, RULES_APPLIED, "True", "Applied", f"children: {children}", now,
-                                       generation)
+            conditions = set_condition(
+                conditions, RULES_APPLIED, "True", "Applied", f"children: {children}", now, generation
+            )
     result: dict[str, Any] = {"conditions": with_ready(conditions, now)}
     if outcome.valid and not outcome.error:
         result["observedGeneration"] = generation
@@ -160,7 +178,7 @@ def refresh_all(
         metadata = body["metadata"]
         if metadata.get("deletionTimestamp"):
             continue
-        slo, problems = validate(body)
+        slo, _problems = validate(body)
         if slo is None:
             continue  # the handler reports invalid specs; there is nothing to measure
         current = body.get("status") or {}
@@ -179,7 +197,10 @@ def refresh_all(
             continue
         report.writes += 1
         for type_, _old, new_status in transitions(current.get("conditions") or [], new["conditions"]):
-            if (type_, new_status) in EVENTS and not (type_ == PROMETHEUS_REACHABLE and not _old):
+            # A first successful read is not news; a first failure is.
+            if (type_, new_status) in EVENTS and not (
+                type_ == PROMETHEUS_REACHABLE and new_status == "True" and not _old
+            ):
                 event_type, event_reason = EVENTS[(type_, new_status)]
                 message = next(c["message"] for c in new["conditions"] if c["type"] == type_)
                 kube.post_event(body, event_type, event_reason, message)

@@ -45,7 +45,8 @@ def set_condition(
         "status": status,
         "reason": reason,
         "message": message,
-        "lastTransitionTime": timestamp(now) if changed or previous is None
+        "lastTransitionTime": timestamp(now)
+        if changed or previous is None
         else previous.get("lastTransitionTime", timestamp(now)),
     }
     if generation is not None:
@@ -102,28 +103,52 @@ def measured_status(slo: SLO, measurement: Measurement | None) -> Measured:
     """Status numbers for one SLO from its measurement (None: Prometheus has nothing for it)."""
     if measurement is None or measurement.sli is None:
         alerts = [
-            {"name": a.name, "severity": a.severity, "threshold": float(a.threshold),
-             "longWindow": a.long, "shortWindow": a.short, "firing": False}
+            {
+                "name": a.name,
+                "severity": a.severity,
+                "threshold": float(a.threshold),
+                "longWindow": a.long,
+                "shortWindow": a.short,
+                "firing": False,
+            }
             for a in slo.alerts
         ]
         return Measured(
-            {"sli": None, "errorBudget": None, "burnRate": None, "burnRates": alerts,
-             "timeToExhaustion": None, "state": "NoData"},
-            firing=False, exhausted=False,
+            {
+                "sli": None,
+                "errorBudget": None,
+                "burnRate": None,
+                "burnRates": alerts,
+                "timeToExhaustion": None,
+                "state": "NoData",
+            },
+            firing=False,
+            exhausted=False,
         )
     burn_rates = []
     firing = False
     for alert in slo.alerts:
         long_rate = measurement.burn_rates.get(alert.long)
         short_rate = measurement.burn_rates.get(alert.short)
-        is_firing = (long_rate is not None and short_rate is not None
-                     and long_rate > float(alert.threshold) and short_rate > float(alert.threshold))
+        is_firing = (
+            long_rate is not None
+            and short_rate is not None
+            and long_rate > float(alert.threshold)
+            and short_rate > float(alert.threshold)
+        )
         firing = firing or is_firing
-        burn_rates.append({
-            "name": alert.name, "severity": alert.severity, "threshold": float(alert.threshold),
-            "longWindow": alert.long, "longBurnRate": _round(long_rate, 3),
-            "shortWindow": alert.short, "shortBurnRate": _round(short_rate, 3), "firing": is_firing,
-        })
+        burn_rates.append(
+            {
+                "name": alert.name,
+                "severity": alert.severity,
+                "threshold": float(alert.threshold),
+                "longWindow": alert.long,
+                "longBurnRate": _round(long_rate, 3),
+                "shortWindow": alert.short,
+                "shortBurnRate": _round(short_rate, 3),
+                "firing": is_firing,
+            }
+        )
     remaining = measurement.remaining
     current = measurement.burn_rates.get(format_duration(slo.current_burn_window))
     exhausted = remaining is not None and remaining <= 0
@@ -137,14 +162,16 @@ def measured_status(slo: SLO, measurement: Measurement | None) -> Measured:
     return Measured(
         {
             "sli": _round(measurement.sli * 100, 4),
-            "errorBudget": None if remaining is None else {
-                "remaining": round(remaining * 100, 2), "consumed": round((1 - remaining) * 100, 2)},
+            "errorBudget": None
+            if remaining is None
+            else {"remaining": round(remaining * 100, 2), "consumed": round((1 - remaining) * 100, 2)},
             "burnRate": _round(current, 3),
             "burnRates": burn_rates,
             "timeToExhaustion": human_duration(tte) if tte is not None else None,
             "state": state,
         },
-        firing=firing, exhausted=exhausted,
+        firing=firing,
+        exhausted=exhausted,
     )
 
 
@@ -161,29 +188,51 @@ def refreshed_status(
     status = {k: current.get(k) for k in MEASURED_FIELDS}
     status["lastEvaluated"] = current.get("lastEvaluated")
     if not reachable:
-        conditions = set_condition(conditions, PROMETHEUS_REACHABLE, "False", "QueryFailed", unreachable_reason, now)
+        conditions = set_condition(
+            conditions, PROMETHEUS_REACHABLE, "False", "QueryFailed", unreachable_reason, now
+        )
         if status.get("state") is None:
             status["state"] = "Unknown"
     else:
-        conditions = set_condition(conditions, PROMETHEUS_REACHABLE, "True", "QueriesSucceeded",
-                                   "recorded SLO series read from Prometheus", now)
+        conditions = set_condition(
+            conditions,
+            PROMETHEUS_REACHABLE,
+            "True",
+            "QueriesSucceeded",
+            "recorded SLO series read from Prometheus",
+            now,
+        )
         measured = measured_status(slo, measurement)
         status.update(measured.fields)
         status["lastEvaluated"] = timestamp(now)
         if measured.exhausted:
-            conditions = set_condition(conditions, BUDGET_EXHAUSTED, "True", "BudgetSpent",
-                                       f"the {format_duration(slo.window)} error budget is used up "
-                                       f"(SLI {status['sli']}% < objective {float(slo.objective * 100)}%)", now)
+            conditions = set_condition(
+                conditions,
+                BUDGET_EXHAUSTED,
+                "True",
+                "BudgetSpent",
+                f"the {format_duration(slo.window)} error budget is used up "
+                f"(SLI {status['sli']}% < objective {float(slo.objective * 100)}%)",
+                now,
+            )
         else:
-            conditions = set_condition(conditions, BUDGET_EXHAUSTED, "False", "BudgetLeft",
-                                       "error budget left" if measured.fields["sli"] is not None else "no data",
-                                       now)
+            conditions = set_condition(
+                conditions,
+                BUDGET_EXHAUSTED,
+                "False",
+                "BudgetLeft",
+                "error budget left" if measured.fields["sli"] is not None else "no data",
+                now,
+            )
     status["conditions"] = with_ready(conditions, now)
     return status
 
 
-def needs_write(current: dict[str, Any], new: dict[str, Any], now: datetime, heartbeat_seconds: float) -> bool:
+def needs_write(
+    current: dict[str, Any], new: dict[str, Any], now: datetime, heartbeat_seconds: float
+) -> bool:
     """Write only when something a reader sees changed, or lastEvaluated is older than the heartbeat."""
+
     def visible(status: dict[str, Any]) -> dict[str, Any]:
         return {k: status.get(k) for k in (*MEASURED_FIELDS, "conditions")}
 

@@ -78,7 +78,7 @@ def test_validate_bad_file_reports_every_problem(tmp_path: Path) -> None:
     assert result.returncode != 0
     lines = result.stderr.splitlines()
     expected = [
-        (f"{bad}#0", "spec.service", "pattern"),
+        (f"{bad}#0", "spec.service", "starting and ending with a letter or digit (got 'my service')"),
         (f"{bad}#0", "spec.objective", "less than 100"),
         (f"{bad}#0", "spec.indicator.availability.errors", "plain vector selector"),
         (f"{bad}#2", "spec.window", "shorter than 1h"),

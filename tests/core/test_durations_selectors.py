@@ -173,6 +173,8 @@ def test_single_unit_windows_round_trip(n: int, unit: str) -> None:
         ('x{a="back\\\\slash"}', "x", (Matcher("a", "=", "back\\slash"),)),
         ('x{a="line\\nbreak"}', "x", (Matcher("a", "=", "line\nbreak"),)),
         ('x{a=~"5\\\\d+"}', "x", (Matcher("a", "=~", "5\\d+"),)),
+        # RE2 syntax Python's re rejects (\z, end of text): regexes are checked by the PromQL parser.
+        ('x{a=~"\\\\z"}', "x", (Matcher("a", "=~", "\\z"),)),
     ],
 )
 def test_parse_selector(text: str, metric: str, matchers: tuple[Matcher, ...]) -> None:

@@ -15,6 +15,7 @@ from slo_operator import model
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import (
     SLO,
+    THIRTY_DAYS,
     WINDOW_FLOOR,
     ResolvedAlert,
     burn_rate_threshold,
@@ -162,7 +163,9 @@ def test_24h_example_resolves_with_scaled_alerts() -> None:
         ("0.1", "1", "1"),
     ],
 )
-def test_default_thresholds_are_capped_by_the_reachable_burn_rate(objective: str, fast: str, slow: str) -> None:
+def test_default_thresholds_are_capped_by_the_reachable_burn_rate(
+    objective: str, fast: str, slow: str
+) -> None:
     budget = 1 - Decimal(objective)
     alerts = default_alerts(30 * DAY, budget)
     assert [exact(a.threshold) for a in alerts] == [fast, slow]
@@ -189,8 +192,11 @@ def test_default_thresholds_are_ordered_and_reachable(window: int, error_budget:
     for alert in (fast, slow):
         assert alert.threshold <= Fraction(window, alert.long_window)  # at most the whole budget
         assert alert.budget_percent <= 100
-        assert alert.threshold <= max(1, Fraction(1) / (2 * Fraction(error_budget)))
+        # At most half the highest possible burn rate (up to the 12 significant digits kept).
+        reachable = max(Fraction(1), 1 / (2 * Fraction(error_budget)))
+        assert Fraction(alert.threshold) <= reachable * (1 + Fraction(5, 10**12))
         assert alert.threshold * error_budget < 1  # the error ratio can reach it
+        assert close_to(alert.budget_percent, derived_budget(alert, window))
 
 
 @given(api_windows)
@@ -210,11 +216,20 @@ def test_scaled_windows_respect_floor_and_order(window: int) -> None:
 
 @given(api_windows)
 def test_scaled_thresholds_follow_the_formula_exactly(window: int) -> None:
-    for alert in default_alerts(window):
+    for alert, (_, _, percent, long30, _) in zip(
+        default_alerts(window), model.DEFAULT_BURN_RATES, strict=True
+    ):
+        # The 30d profile's threshold is kept, capped at spending the whole budget within the long window.
+        profile = Fraction(percent, 100) * Fraction(THIRTY_DAYS, long30)
+        assert Fraction(alert.threshold) == min(profile, Fraction(window, alert.long_window))
         expected = Fraction(alert.budget_percent) / 100 * Fraction(window, alert.long_window)
-        # Exact whenever the quotient terminates, and within Decimal's 28 digits otherwise.
-        assert abs(Fraction(alert.threshold) - expected) <= expected * Fraction(1, 10**26)
-        assert alert.threshold == burn_rate_threshold(alert.budget_percent, window, alert.long_window)
+        if Fraction(alert.budget_percent) == derived_budget(alert, window):
+            # The derived budget share terminates: threshold == budget% / 100 * window / long, exactly.
+            assert Fraction(alert.threshold) == expected
+            assert alert.threshold == burn_rate_threshold(alert.budget_percent, window, alert.long_window)
+        else:
+            # It is rounded to 12 significant digits (3h: 3 * 10m / 3h = 16.66...%).
+            assert abs(Fraction(alert.threshold) - expected) <= expected * Fraction(5, 10**12)
 
 
 @given(st.integers(2, 1000))
@@ -226,19 +241,19 @@ def test_windows_scale_linearly_when_no_floor_applies(days: int) -> None:
     ):
         if short30 * days / 30 >= WINDOW_FLOOR:
             assert abs(alert.short_window - short30 * days / 30) <= 30
+        # The 30d thresholds (14.4 and 3) are kept on every window of 2d or more.
+        assert alert.threshold == burn_rate_threshold(Decimal(percent), THIRTY_DAYS, long30)
         if long30 * days / 30 >= 2 * alert.short_window:
             assert abs(alert.long_window - long30 * days / 30) <= 30
-        assert alert.budget_percent == percent
+            # Long windows of the defaults scale to whole minutes, so the budget share is kept exactly.
+            assert alert.long_window * 30 == long30 * days
+            assert alert.budget_percent == percent
+        else:
+            # A floored long window is longer: the same threshold spends more of the budget.
+            assert alert.long_window > long30 * days / 30
+            assert alert.budget_percent > percent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "design issue: on short SLO windows the floored long window keeps the budget percentage, so "
-        "the critical fast-burn threshold drops below the slow-burn one (24h: 2.88 < 3) and below 1 "
-        "(1h window: 0.12, i.e. it pages while the SLO is being met)"
-    ),
-)
 @pytest.mark.parametrize("window", [3600, 6 * 3600, DAY], ids=["1h", "6h", "24h"])
 def test_default_thresholds_stay_meaningful_on_short_windows(window: int) -> None:
     fast, slow = default_alerts(window)

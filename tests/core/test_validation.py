@@ -90,10 +90,15 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("objective-abc", doc(objective="abc"), "spec.objective", "valid number"),
     ("objective-missing", doc(objective=None), "spec.objective", "required"),
     # window
-    ("window-30x", doc(window="30x"), "spec.window", "pattern"),
-    ("window-0d", doc(window="0d"), "spec.window", "pattern"),
-    ("window-with-space", doc(window="30 d"), "spec.window", "pattern"),
-    ("window-two-units", doc(window="1d12h"), "spec.window", "pattern"),
+    (
+        "window-30x",
+        doc(window="30x"),
+        "spec.window",
+        "must be one number and one unit of s, m, h, d or w, e.g. 5m, 1h, 30d (got '30x')",
+    ),
+    ("window-0d", doc(window="0d"), "spec.window", "one number and one unit of s, m, h, d or w"),
+    ("window-with-space", doc(window="30 d"), "spec.window", "(got '30 d')"),
+    ("window-two-units", doc(window="1d12h"), "spec.window", "one number and one unit of s, m, h, d or w"),
     ("window-45m-too-short", doc(window="45m"), "spec.window", "shorter than 1h"),
     # indicator
     (
@@ -156,7 +161,24 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "burn-alert-name",
         doc(alerting={"burnRates": [burn(name="fast-burn")]}),
         "spec.alerting.burnRates[0].name",
-        "pattern",
+        "letters, digits and '_', not starting with a digit",
+    ),
+    (
+        "burn-alert-severity",
+        doc(alerting={"burnRates": [burn(severity="Critical")]}),
+        "spec.alerting.burnRates[0].severity",
+        "must be lower-case letters, digits, '-' or '_', e.g. critical or warning (got 'Critical')",
+    ),
+    (
+        "burn-threshold-unreachable",
+        # 100% of an 85% SLO's 24h budget within 1h is a burn rate of 24: an error ratio of 360%.
+        doc(
+            objective=85,
+            window="24h",
+            alerting={"burnRates": [burn(budgetPercent=100, longWindow="1h", shortWindow="5m")]},
+        ),
+        "spec.alerting.burnRates[0].budgetPercent",
+        "can never happen",
     ),
     # selectors that are not plain vector selectors
     ("promql-rate", errors_selector("rate(x[5m])"), SELECTOR, "plain vector selector"),
@@ -175,7 +197,7 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("inject-newline", errors_selector('x{a="1"}\nvector(1)'), SELECTOR, "not valid PromQL"),
     ("inject-newline-or", errors_selector('x{a="1"}\nor vector(1)'), SELECTOR, "plain vector selector"),
     ("no-metric-name", errors_selector('{a="1"}'), SELECTOR, "must name a metric"),
-    ("invalid-regex", errors_selector('x{a=~"(("}'), SELECTOR, "regex"),
+    ("invalid-regex", errors_selector('x{a=~"(("}'), SELECTOR, "illegal regex"),
     ("name-twice", errors_selector('x{__name__="y"}'), SELECTOR, "metric name"),
     ("or-in-braces", errors_selector('x{a="1" or b="2"}'), SELECTOR, "'or'"),
     (
@@ -203,7 +225,12 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "spec.indicator.latency.histogram",
         "must not match on 'le'",
     ),
-    ("threshold-fast", latency(threshold="fast"), "spec.indicator.latency.threshold", "pattern"),
+    (
+        "threshold-fast",
+        latency(threshold="fast"),
+        "spec.indicator.latency.threshold",
+        "must be a Prometheus duration such as 200ms, 5m or 1h (got 'fast')",
+    ),
     (
         "threshold-units-order",
         latency(threshold="200ms1s"),
@@ -248,7 +275,7 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     # groupBy
     ("group-by-slo", doc(groupBy=["slo"]), "spec.groupBy", "cannot group by 'slo'"),
     ("group-by-duplicate", doc(groupBy=["pod", "pod"]), "spec.groupBy", "unique"),
-    ("group-by-invalid", doc(groupBy=["a-b"]), "spec.groupBy[0]", "pattern"),
+    ("group-by-invalid", doc(groupBy=["a-b"]), "spec.groupBy[0]", "must be a Prometheus label name"),
     # budgeting method
     (
         "freshness-occurrences",
@@ -263,11 +290,28 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "spec.timeslices.sliceSize",
         "shorter than the SLO window",
     ),
+    (
+        "slice-equal-to-window",
+        doc(window="1h", budgetingMethod="Timeslices", timeslices={"goal": 95, "sliceSize": "1h"}),
+        "spec.timeslices.sliceSize",
+        "shorter than the SLO window",
+    ),
+    (
+        "slice-under-a-minute",
+        doc(budgetingMethod="Timeslices", timeslices={"goal": 95, "sliceSize": "30s"}),
+        "spec.timeslices.sliceSize",
+        "1m",
+    ),
     ("budgeting-method-typo", doc(budgetingMethod="Timeslice"), "spec.budgetingMethod", "Occurrences"),
     # object
     ("wrong-api-version", top(apiVersion="slo.mlops.dev/v1"), "apiVersion", "slo.mlops.dev/v1alpha1"),
     ("wrong-kind", top(kind="SLO"), "kind", "ServiceLevelObjective"),
-    ("service-with-spaces", doc(service="my service"), "spec.service", "pattern"),
+    (
+        "service-with-spaces",
+        doc(service="my service"),
+        "spec.service",
+        "starting and ending with a letter or digit (got 'my service')",
+    ),
     ("metadata-name-uppercase", top(metadata={"name": "Bad_Name"}), "metadata.name", "pattern"),
     ("spec-missing", top(spec=None), "spec", "valid dictionary"),
 ]
@@ -336,6 +380,21 @@ VALID: list[tuple[str, dict[str, Any]]] = [
         doc(alerting={"enabled": False, "labels": {"team": "x"}, "annotations": {"runbook_url": "u"}}),
     ),
     ("escaped-values", errors_selector('x{path="a\\"b\\\\c",code=~"5\\\\d\\\\d"}')),
+    # Valid RE2 that Python's re rejects (\z): the PromQL parser, not re, decides.
+    ("re2-regex", errors_selector('x{a=~"\\\\z"}')),
+    (
+        "slice-just-under-window",
+        doc(window="1h", budgetingMethod="Timeslices", timeslices={"goal": 95, "sliceSize": "59m"}),
+    ),
+    (
+        "burn-threshold-reachable-on-low-objective",
+        # 10% of an 85% SLO's 24h budget within 1h: burn rate 2.4, an error ratio of 36%.
+        doc(
+            objective=85,
+            window="24h",
+            alerting={"burnRates": [burn(budgetPercent=10, longWindow="1h", shortWindow="5m")]},
+        ),
+    ),
 ]
 
 

@@ -255,3 +255,25 @@ def test_tracking_off_and_admin_off(model_dir: Path, tmp_path: Path) -> None:
         assert snap.value(REQ, endpoint="/predict", http_response_code="200") == 1
         assert not snap.has("model_service_requests_total")
         assert not snap.has("model_predictions_evaluated_total")
+
+
+def test_traffic_cli(service: ServiceProcess) -> None:
+    from typer.testing import CliRunner
+
+    from model_service.traffic import app
+
+    runner = CliRunner()
+    token = ["--url", service.url, "--token", service.env["MODEL_SERVICE_ADMIN_TOKEN"]]
+    result = runner.invoke(app, ["faults", "set", *token, "--error-rate", "1.0", "--duration", "30"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["active"] is True
+    args = ["load", "--url", service.url, "--rate", "50", "--count", "10", "--feedback-fraction", "0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["predict_status"] == {"500": 10}
+    result = runner.invoke(app, ["faults", "clear", *token])
+    assert result.exit_code == 0 and json.loads(result.output)["active"] is False
+    result = runner.invoke(app, ["refresh-features", "--url", service.url])
+    assert result.exit_code == 0 and json.loads(result.output)["age_seconds"] < 5
+    refused = runner.invoke(app, ["load", "--url", "http://10.0.0.1:3000", "--count", "1"])
+    assert refused.exit_code != 0 and "loopback" in refused.output

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import SLO, resolve
 from slo_operator.render import rule_file, to_yaml
@@ -39,7 +38,10 @@ def slo_from(document: dict[str, Any]) -> SLO:
 
 
 def run_promtool_test(
-    tmp_path: Path, slos: list[SLO], tests: list[dict[str, Any]], evaluation_interval: str = "30s",
+    tmp_path: Path,
+    slos: list[SLO],
+    tests: list[dict[str, Any]],
+    evaluation_interval: str = "30s",
     strip_annotations: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     rules = tmp_path / "rules.yaml"
@@ -57,7 +59,11 @@ def run_promtool_test(
     test_file = tmp_path / "test.yaml"
     test_file.write_text(yaml.safe_dump(spec, sort_keys=False, width=200))
     return subprocess.run(
-        [promtool(), "test", "rules", test_file.name], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        [promtool(), "test", "rules", test_file.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from harness import alert_labels, assert_passes, counter, example, run_promtool_test, slo_from
-
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.durations import parse_duration
 from slo_operator.model import SLO, resolve
@@ -39,7 +38,9 @@ def calculator(slo: SLO) -> ErrorBudgetCalculator:
 
 
 def alert_check(slo: SLO, at: int, name: str, severity: str | None) -> dict[str, Any]:
-    expected = [] if severity is None else [{"exp_labels": alert_labels(slo, severity, window=_long(slo, name))}]
+    expected = (
+        [] if severity is None else [{"exp_labels": alert_labels(slo, severity, window=_long(slo, name))}]
+    )
     return {"eval_time": f"{at}s", "alertname": name, "exp_alerts": expected}
 
 
@@ -68,18 +69,23 @@ def test_total_outage_pages_within_time_to_fire_and_resolves_after_short_window(
     # The outage is visible from the first scrape after it starts.
     deadline = fires_by(start + SCRAPE + ttf)
     recovered = start + outage
-    tests = [{
-        "interval": f"{SCRAPE}s",
-        "input_series": availability_series(samples(start), [(1.0, samples(outage)), (0.0, samples(3600))]),
-        "alert_rule_test": [
-            alert_check(slo, start, "SLOFastBurn", None),
-            alert_check(slo, deadline - STEP, "SLOFastBurn", None) if deadline - STEP > start + SCRAPE else
-            alert_check(slo, start, "SLOFastBurn", None),
-            alert_check(slo, deadline, "SLOFastBurn", "critical"),
-            alert_check(slo, recovered, "SLOFastBurn", "critical"),
-            alert_check(slo, recovered + fast.short_window + STEP, "SLOFastBurn", None),
-        ],
-    }]
+    tests = [
+        {
+            "interval": f"{SCRAPE}s",
+            "input_series": availability_series(
+                samples(start), [(1.0, samples(outage)), (0.0, samples(3600))]
+            ),
+            "alert_rule_test": [
+                alert_check(slo, start, "SLOFastBurn", None),
+                alert_check(slo, deadline - STEP, "SLOFastBurn", None)
+                if deadline - STEP > start + SCRAPE
+                else alert_check(slo, start, "SLOFastBurn", None),
+                alert_check(slo, deadline, "SLOFastBurn", "critical"),
+                alert_check(slo, recovered, "SLOFastBurn", "critical"),
+                alert_check(slo, recovered + fast.short_window + STEP, "SLOFastBurn", None),
+            ],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
@@ -87,18 +93,20 @@ def test_burn_of_four_warns_but_does_not_page(tmp_path: Path) -> None:
     slo = resolve(example("availability"))
     error_ratio = float(4 * slo.error_budget)  # burn rate 4: above slow (3), below fast (14.4)
     hours = 26
-    tests = [{
-        "interval": "1m",
-        "input_series": [
-            {"series": OK, "values": counter(0, [(600 * (1 - error_ratio), hours * 60)])},
-            {"series": ERR, "values": counter(0, [(600 * error_ratio, hours * 60)])},
-        ],
-        "alert_rule_test": [
-            alert_check(slo, hours * 3600, "SLOSlowBurn", "warning"),
-            alert_check(slo, hours * 3600, "SLOFastBurn", None),
-            alert_check(slo, 2 * 3600, "SLOFastBurn", None),
-        ],
-    }]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": OK, "values": counter(0, [(600 * (1 - error_ratio), hours * 60)])},
+                {"series": ERR, "values": counter(0, [(600 * error_ratio, hours * 60)])},
+            ],
+            "alert_rule_test": [
+                alert_check(slo, hours * 3600, "SLOSlowBurn", "warning"),
+                alert_check(slo, hours * 3600, "SLOFastBurn", None),
+                alert_check(slo, 2 * 3600, "SLOFastBurn", None),
+            ],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
@@ -106,42 +114,59 @@ def test_burn_below_one_for_days_alerts_nothing(tmp_path: Path) -> None:
     slo = resolve(example("availability"))
     error_ratio = float(slo.error_budget) * 0.9
     days = 3
-    checks = [alert_check(slo, h * 3600, name, None) for h in range(1, days * 24 + 1, 7)
-              for name in ("SLOFastBurn", "SLOSlowBurn")]
-    tests = [{
-        "interval": "1m",
-        "input_series": [
-            {"series": OK, "values": counter(0, [(600 * (1 - error_ratio), days * 1440)])},
-            {"series": ERR, "values": counter(0, [(600 * error_ratio, days * 1440)])},
-        ],
-        "alert_rule_test": checks,
-        "promql_expr_test": [{
-            "expr": 'round(slo:burn_rate{window="30d"}, 0.001)',
-            "eval_time": f"{days}d",
-            "exp_samples": [{"labels": '{namespace="ml-serving",service="iris-classifier",'
-                                       'slo="model-availability",window="30d"}', "value": 0.9}],
-        }],
-    }]
+    checks = [
+        alert_check(slo, h * 3600, name, None)
+        for h in range(1, days * 24 + 1, 7)
+        for name in ("SLOFastBurn", "SLOSlowBurn")
+    ]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": OK, "values": counter(0, [(600 * (1 - error_ratio), days * 1440)])},
+                {"series": ERR, "values": counter(0, [(600 * error_ratio, days * 1440)])},
+            ],
+            "alert_rule_test": checks,
+            "promql_expr_test": [
+                {
+                    "expr": 'round(slo:burn_rate{window="30d"}, 0.001)',
+                    "eval_time": f"{days}d",
+                    "exp_samples": [
+                        {
+                            "labels": '{namespace="ml-serving",service="iris-classifier",'
+                            'slo="model-availability",window="30d"}',
+                            "value": 0.9,
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
 def test_zero_traffic_is_no_data_never_an_alert(tmp_path: Path) -> None:
     slo = resolve(example("availability"))
-    tests = [{
-        "interval": "1m",
-        "input_series": [
-            {"series": OK, "values": "0x300"},
-            {"series": ERR, "values": "0x300"},
-        ],
-        "alert_rule_test": [alert_check(slo, t, n, None) for t in (600, 3600, 4 * 3600)
-                            for n in ("SLOFastBurn", "SLOSlowBurn", "SLONoData")],
-        "promql_expr_test": [
-            {"expr": "slo:error_ratio", "eval_time": "4h", "exp_samples": []},
-            {"expr": "slo:burn_rate", "eval_time": "4h", "exp_samples": []},
-            {"expr": "slo:sli:ratio", "eval_time": "4h", "exp_samples": []},
-            {"expr": "slo:time_to_exhaustion:seconds", "eval_time": "4h", "exp_samples": []},
-        ],
-    }]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": OK, "values": "0x300"},
+                {"series": ERR, "values": "0x300"},
+            ],
+            "alert_rule_test": [
+                alert_check(slo, t, n, None)
+                for t in (600, 3600, 4 * 3600)
+                for n in ("SLOFastBurn", "SLOSlowBurn", "SLONoData")
+            ],
+            "promql_expr_test": [
+                {"expr": "slo:error_ratio", "eval_time": "4h", "exp_samples": []},
+                {"expr": "slo:burn_rate", "eval_time": "4h", "exp_samples": []},
+                {"expr": "slo:sli:ratio", "eval_time": "4h", "exp_samples": []},
+                {"expr": "slo:time_to_exhaustion:seconds", "eval_time": "4h", "exp_samples": []},
+            ],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
@@ -149,16 +174,30 @@ def test_missing_series_fires_no_data_alert(tmp_path: Path) -> None:
     slo = resolve(example("availability"))
     assert slo.no_data_for is not None
     after = int(parse_duration(slo.no_data_for))
-    tests = [{
-        "interval": "1m",
-        "input_series": [{"series": 'unrelated_metric{job="x"}', "values": "1x120"}],
-        "alert_rule_test": [
-            alert_check(slo, 60, "SLONoData", None),
-            {"eval_time": f"{after + 120}s", "alertname": "SLONoData", "exp_alerts": [{"exp_labels": {
-                "slo": slo.name, "namespace": slo.namespace, "service": slo.service, "severity": "warning",
-                **slo.alert_labels}}]},
-        ],
-    }]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [{"series": 'unrelated_metric{job="x"}', "values": "1x120"}],
+            "alert_rule_test": [
+                alert_check(slo, 60, "SLONoData", None),
+                {
+                    "eval_time": f"{after + 120}s",
+                    "alertname": "SLONoData",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                "slo": slo.name,
+                                "namespace": slo.namespace,
+                                "service": slo.service,
+                                "severity": "warning",
+                                **slo.alert_labels,
+                            }
+                        }
+                    ],
+                },
+            ],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
@@ -168,11 +207,15 @@ def _histogram(prefix: str, steps: list[tuple[float, float, int]]) -> list[dict[
     fast_share = [(rps * (1 - slow), n) for rps, slow, n in steps]
     series = []
     for le, portion in (("0.1", 0.5), ("0.2", 1.0)):
-        series.append({"series": f'{prefix}_bucket{{{labels},le="{le}"}}',
-                       "values": counter(0, [(v * portion, n) for v, n in fast_share])})
+        series.append(
+            {
+                "series": f'{prefix}_bucket{{{labels},le="{le}"}}',
+                "values": counter(0, [(v * portion, n) for v, n in fast_share]),
+            }
+        )
     total = [(rps, n) for rps, _, n in steps]
     series.append({"series": f'{prefix}_bucket{{{labels},le="+Inf"}}', "values": counter(0, total)})
-    series.append({"series": f'{prefix}_count{{{labels}}}', "values": counter(0, total)})
+    series.append({"series": f"{prefix}_count{{{labels}}}", "values": counter(0, total)})
     return series
 
 
@@ -181,17 +224,25 @@ def test_latency_slow_share_above_budget_pages(tmp_path: Path) -> None:
     fast = slo.alerts[0]
     slow_share = 0.9  # budget is 5% slow requests; 90% slow burns at 18x > 14.4
     start = 3600
-    ttf = calculator(slo).time_to_fire(slow_share, fast.long_window / 3600, float(fast.threshold)).total_seconds()
+    ttf = (
+        calculator(slo)
+        .time_to_fire(slow_share, fast.long_window / 3600, float(fast.threshold))
+        .total_seconds()
+    )
     deadline = fires_by(start + SCRAPE + ttf)
-    tests = [{
-        "interval": f"{SCRAPE}s",
-        "input_series": _histogram("bentoml_service_request_duration_seconds",
-                                   [(PER_SAMPLE, 0.01, samples(start)), (PER_SAMPLE, slow_share, samples(3600))]),
-        "alert_rule_test": [
-            alert_check(slo, start, "SLOFastBurn", None),
-            alert_check(slo, deadline, "SLOFastBurn", "critical"),
-        ],
-    }]
+    tests = [
+        {
+            "interval": f"{SCRAPE}s",
+            "input_series": _histogram(
+                "bentoml_service_request_duration_seconds",
+                [(PER_SAMPLE, 0.01, samples(start)), (PER_SAMPLE, slow_share, samples(3600))],
+            ),
+            "alert_rule_test": [
+                alert_check(slo, start, "SLOFastBurn", None),
+                alert_check(slo, deadline, "SLOFastBurn", "critical"),
+            ],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
@@ -199,12 +250,14 @@ def test_latency_threshold_without_bucket_is_no_data_not_an_outage(tmp_path: Pat
     document = example("latency").model_dump(by_alias=True, exclude_none=True)
     document["spec"]["indicator"]["latency"]["threshold"] = "300ms"  # no le="0.3" bucket exists
     slo = slo_from(document)
-    tests = [{
-        "interval": f"{SCRAPE}s",
-        "input_series": _histogram("bentoml_service_request_duration_seconds", [(PER_SAMPLE, 0.0, 480)]),
-        "alert_rule_test": [alert_check(slo, 7200, "SLOFastBurn", None)],
-        "promql_expr_test": [{"expr": "slo:error_ratio", "eval_time": "2h", "exp_samples": []}],
-    }]
+    tests = [
+        {
+            "interval": f"{SCRAPE}s",
+            "input_series": _histogram("bentoml_service_request_duration_seconds", [(PER_SAMPLE, 0.0, 480)]),
+            "alert_rule_test": [alert_check(slo, 7200, "SLOFastBurn", None)],
+            "promql_expr_test": [{"expr": "slo:error_ratio", "eval_time": "2h", "exp_samples": []}],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
@@ -220,19 +273,31 @@ def test_stale_features_fire_freshness_alert(tmp_path: Path) -> None:
     deadline = fires_by(stale_from + needed) + STEP
     minutes = 5 * 60
     timestamps = " ".join([f"0+60x{last_update // 60}", f"{last_update}x{minutes - last_update // 60}"])
-    tests = [{
-        "interval": "1m",
-        "input_series": [{"series": "model_features_last_updated_timestamp_seconds", "values": timestamps}],
-        "alert_rule_test": [
-            alert_check(slo, stale_from - 60, "SLOFastBurn", None),
-            alert_check(slo, deadline, "SLOFastBurn", "critical"),
-        ],
-        "promql_expr_test": [{
-            "expr": 'slo:error_ratio{window="5m"}', "eval_time": f"{stale_from - 600}s",
-            "exp_samples": [{"labels": 'slo:error_ratio{namespace="ml-serving",service="iris-classifier",'
-                                       'slo="feature-freshness",window="5m"}', "value": 0}],
-        }],
-    }]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": "model_features_last_updated_timestamp_seconds", "values": timestamps}
+            ],
+            "alert_rule_test": [
+                alert_check(slo, stale_from - 60, "SLOFastBurn", None),
+                alert_check(slo, deadline, "SLOFastBurn", "critical"),
+            ],
+            "promql_expr_test": [
+                {
+                    "expr": 'slo:error_ratio{window="5m"}',
+                    "eval_time": f"{stale_from - 600}s",
+                    "exp_samples": [
+                        {
+                            "labels": 'slo:error_ratio{namespace="ml-serving",service="iris-classifier",'
+                            'slo="feature-freshness",window="5m"}',
+                            "value": 0,
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
@@ -243,20 +308,27 @@ def test_delayed_accuracy_feedback_is_no_data_then_alerts_on_bad_labels(tmp_path
     wrong = 0.6  # then 60% of the evaluated predictions turn out wrong: burn 0.6/0.15 = 4 > 3.33
     assert wrong / float(slo.error_budget) > float(fast.threshold)
     feedback = samples(3600)
-    tests = [{
-        "interval": f"{SCRAPE}s",
-        "input_series": [
-            {"series": "model_predictions_evaluated_total", "values": counter(0, [(0, samples(gap)), (20, feedback)])},
-            {"series": "model_predictions_correct_total",
-             "values": counter(0, [(0, samples(gap)), (20 * (1 - wrong), feedback)])},
-        ],
-        "alert_rule_test": [
-            alert_check(slo, gap, "SLOFastBurn", None),
-            alert_check(slo, gap, "SLOSlowBurn", None),
-            alert_check(slo, gap + fast.long_window + STEP, "SLOFastBurn", "critical"),
-        ],
-        "promql_expr_test": [{"expr": "slo:error_ratio", "eval_time": f"{gap}s", "exp_samples": []}],
-    }]
+    tests = [
+        {
+            "interval": f"{SCRAPE}s",
+            "input_series": [
+                {
+                    "series": "model_predictions_evaluated_total",
+                    "values": counter(0, [(0, samples(gap)), (20, feedback)]),
+                },
+                {
+                    "series": "model_predictions_correct_total",
+                    "values": counter(0, [(0, samples(gap)), (20 * (1 - wrong), feedback)]),
+                },
+            ],
+            "alert_rule_test": [
+                alert_check(slo, gap, "SLOFastBurn", None),
+                alert_check(slo, gap, "SLOSlowBurn", None),
+                alert_check(slo, gap + fast.long_window + STEP, "SLOFastBurn", "critical"),
+            ],
+            "promql_expr_test": [{"expr": "slo:error_ratio", "eval_time": f"{gap}s", "exp_samples": []}],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
@@ -264,13 +336,18 @@ def test_delayed_accuracy_feedback_is_no_data_then_alerts_on_bad_labels(tmp_path
 def test_accuracy_within_objective_alerts_nothing(tmp_path: Path, wrong: float) -> None:
     slo = resolve(example("accuracy"))
     n = samples(6 * 3600)
-    tests = [{
-        "interval": f"{SCRAPE}s",
-        "input_series": [
-            {"series": "model_predictions_evaluated_total", "values": counter(0, [(20, n)])},
-            {"series": "model_predictions_correct_total", "values": counter(0, [(20 * (1 - wrong), n)])},
-        ],
-        "alert_rule_test": [alert_check(slo, t, name, None) for t in (3600, 6 * 3600)
-                            for name in ("SLOFastBurn", "SLOSlowBurn")],
-    }]
+    tests = [
+        {
+            "interval": f"{SCRAPE}s",
+            "input_series": [
+                {"series": "model_predictions_evaluated_total", "values": counter(0, [(20, n)])},
+                {"series": "model_predictions_correct_total", "values": counter(0, [(20 * (1 - wrong), n)])},
+            ],
+            "alert_rule_test": [
+                alert_check(slo, t, name, None)
+                for t in (3600, 6 * 3600)
+                for name in ("SLOFastBurn", "SLOSlowBurn")
+            ],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from harness import assert_passes, counter, example, run_promtool_test
-
 from slo_operator.model import resolve
 
 OK = 'bentoml_service_request_total{endpoint="/predict",http_response_code="200"}'
@@ -32,7 +31,7 @@ def per_minute() -> list[tuple[float, float]]:
 
 
 def true_error_ratio(at_minute: int, window_minutes: int) -> float:
-    minutes = per_minute()[max(0, at_minute - window_minutes):at_minute]
+    minutes = per_minute()[max(0, at_minute - window_minutes) : at_minute]
     return sum(e for _, e in minutes) / sum(r for r, _ in minutes)
 
 
@@ -53,24 +52,33 @@ TIMES = (1500, 1510, 1520, 1530, 1745)  # minutes: phase starts, middles and end
 def test_derived_window_within_one_percent_of_truth(tmp_path: Path, window: int) -> None:
     slo = resolve(example("availability"))
     label = {60: "1h", 360: "6h", 1440: "1d"}[window]
-    derived = f'slo:error_ratio{{window="{label}"}}' if label != "6h" else (
+    derived = (
+        f'slo:error_ratio{{window="{label}"}}'
+        if label != "6h"
         # 6h is not an alert window of the default profile: derive it the same way, from the base series.
-        "sum_over_time(slo:bad_events:rate[6h]) / sum_over_time(slo:total_events:rate[6h])"
+        else ("sum_over_time(slo:bad_events:rate[6h]) / sum_over_time(slo:total_events:rate[6h])")
     )
-    labels = ('{namespace="ml-serving",service="iris-classifier",slo="model-availability",'
-              f'window="{"5m" if label == "6h" else label}"}}')
-    tests = [{
-        "interval": "1m",
-        "input_series": [
-            {"series": OK, "values": counter(0, steps(0))},
-            {"series": ERR, "values": counter(0, steps(1))},
-        ],
-        "promql_expr_test": [{
-            "expr": f"abs(({derived}) / {true_error_ratio(at, window)!r} - 1) < bool 0.01",
-            "eval_time": f"{at}m",
-            "exp_samples": [{"labels": labels, "value": 1}],
-        } for at in TIMES],
-    }]
+    labels = (
+        '{namespace="ml-serving",service="iris-classifier",slo="model-availability",'
+        f'window="{"5m" if label == "6h" else label}"}}'
+    )
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": OK, "values": counter(0, steps(0))},
+                {"series": ERR, "values": counter(0, steps(1))},
+            ],
+            "promql_expr_test": [
+                {
+                    "expr": f"abs(({derived}) / {true_error_ratio(at, window)!r} - 1) < bool 0.01",
+                    "eval_time": f"{at}m",
+                    "exp_samples": [{"labels": labels, "value": 1}],
+                }
+                for at in TIMES
+            ],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
@@ -79,17 +87,28 @@ def test_averaging_short_ratios_would_be_wrong_here(tmp_path: Path) -> None:
     slo = resolve(example("availability"))
     at, window = 1530, 360
     truth = true_error_ratio(at, window)
-    tests = [{
-        "interval": "1m",
-        "input_series": [
-            {"series": OK, "values": counter(0, steps(0))},
-            {"series": ERR, "values": counter(0, steps(1))},
-        ],
-        "promql_expr_test": [{
-            "expr": f'abs(avg_over_time(slo:error_ratio{{window="5m"}}[6h]) / {truth!r} - 1) > bool 0.5',
-            "eval_time": f"{at}m",
-            "exp_samples": [{"labels": '{namespace="ml-serving",service="iris-classifier",'
-                                       'slo="model-availability",window="5m"}', "value": 1}],
-        }],
-    }]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": OK, "values": counter(0, steps(0))},
+                {"series": ERR, "values": counter(0, steps(1))},
+            ],
+            "promql_expr_test": [
+                {
+                    "expr": (
+                        f'abs(avg_over_time(slo:error_ratio{{window="5m"}}[6h]) / {truth!r} - 1) > bool 0.5'
+                    ),
+                    "eval_time": f"{at}m",
+                    "exp_samples": [
+                        {
+                            "labels": '{namespace="ml-serving",service="iris-classifier",'
+                            'slo="model-availability",window="5m"}',
+                            "value": 1,
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
