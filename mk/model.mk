@@ -26,22 +26,22 @@ MODEL_DIR_ARG := $(if $(MODEL_DIR),--model-dir $(MODEL_DIR))
 
 .PHONY: model model-serve model-traffic model-test model-bench model-image
 
-model:
+model: ## Train the classifier into MODEL_DIR (default ~/.cache/slo-operator/model-service)
 	$(MODEL_ENV) $(MODEL_PYTHON) -m model_service.training $(MODEL_DIR_ARG)
 
-model-serve:
+model-serve: ## bentoml serve the model service on 127.0.0.1:3000 (MODEL_PORT; MODEL_ADMIN=true: faults)
 	$(MODEL_ENV) $(MODEL_PYTHON) -m model_service.training --if-missing $(MODEL_DIR_ARG)
 	$(MODEL_ENV) MODEL_SERVICE_ADMIN_ENABLED=$(MODEL_ADMIN) \
 		$(MODEL_BENTOML) serve model_service.service:ModelService --host $(MODEL_HOST) --port $(MODEL_PORT)
 
-model-traffic:
+model-traffic: ## Load generator against the local service (MODEL_TRAFFIC_ARGS=...)
 	$(MODEL_ENV) $(MODEL_PYTHON) -m model_service.traffic load --url http://127.0.0.1:$(MODEL_PORT) $(MODEL_TRAFFIC_ARGS)
 
-model-test:
+model-test: ## pytest tests/model_service (real bentoml serve + prometheus)
 	BENTOML_DO_NOT_TRACK=true $(MODEL_PYTHON) -m pytest tests/model_service -q
 
-model-bench:
+model-bench: ## Latency/throughput benchmark, SLI tracking on vs off
 	BENTOML_DO_NOT_TRACK=true $(MODEL_PYTHON) bench/model_service_bench.py $(MODEL_BENCH_ARGS)
 
-model-image:
+model-image: ## docker build the model service image (MODEL_IMAGE)
 	docker build -f model_service/Dockerfile -t $(MODEL_IMAGE) .

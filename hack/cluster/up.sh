@@ -193,13 +193,33 @@ write_kubeconfig "$KUBECONFIG_OUT" admin
 write_kubeconfig "$STATE_DIR/kube-controller-manager.kubeconfig" kube-controller-manager
 
 # ---- fast path: already up -----------------------------------------------------------------------
+# all_established NAMES: every named CRD exists and has condition Established=True (one cheap GET).
+all_established() {
+  local got
+  # shellcheck disable=SC2086
+  got=$(kc get $1 -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Established")].status}{"\n"}{end}' \
+    2>/dev/null) || return 1
+  [[ "$(grep -c '^True$' <<<"$got")" == "$(wc -l <<<"$1")" ]]
+}
+
 apply_crds() {
-  local files=() f
+  local files=() paths=() f
   for f in "$REPO"/crds/*.yaml "$REPO"/crds/*.yml "$PROM_OPERATOR_CRD_DIR"/*.yaml; do
-    [[ -f "$f" ]] && files+=(-f "$f")
+    [[ -f "$f" ]] && files+=(-f "$f") && paths+=("$f")
   done
   ((${#files[@]})) || return 0
-  local names
+  # Skip the (slow, ~3s) apply when exactly these files were applied to this cluster before and their
+  # CRDs are still Established. SLO_FORCE_CRD_APPLY=1 always applies.
+  local stamp="$STATE_DIR/crds.applied" sum names
+  sum=$(sha256sum "${paths[@]}" | sha256sum | cut -d' ' -f1)
+  if [[ "${SLO_FORCE_CRD_APPLY:-0}" != 1 && -f "$stamp" && "$(head -n1 "$stamp")" == "$sum" ]]; then
+    names=$(tail -n +2 "$stamp")
+    if [[ -n "$names" ]] && all_established "$names"; then
+      log "CRDs unchanged and established ($(wc -l <<<"$names")) ($(elapsed))"
+      return 0
+    fi
+  fi
+  rm -f "$stamp"
   names=$(kc apply --server-side --force-conflicts --field-manager=slo-cluster-up -o name "${files[@]}")
   names=$(grep '^customresourcedefinition' <<<"$names" || true)
   if [[ -n "$names" ]]; then
@@ -207,6 +227,7 @@ apply_crds() {
     # shellcheck disable=SC2086
     kc wait --for=condition=Established --timeout="$(( remaining > 5 ? remaining : 5 ))s" $names >/dev/null
   fi
+  printf '%s\n%s\n' "$sum" "$names" >"$stamp"
   log "applied and established $(wc -l <<<"$names") CRDs ($(elapsed))"
 }
 
@@ -233,6 +254,7 @@ if ! running etcd; then
     --initial-cluster="slo-dev=http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster-state=new \
     --unsafe-no-fsync="${SLO_ETCD_UNSAFE_NO_FSYNC:-true}" \
+    --heartbeat-interval=50 --election-timeout=300 \
     --quota-backend-bytes=$((2 * 1024 * 1024 * 1024)) \
     --auto-compaction-mode=periodic --auto-compaction-retention=5m \
     --log-level=warn

@@ -316,7 +316,9 @@ class SecretKeySelector(_Model):
     stays in the Secret, where Alertmanager (through prometheus-operator) reads it."""
 
     name: str = Field(
-        pattern=SECRET_NAME_PATTERN, max_length=253, description="Name of the Secret (same namespace as the SLO)."
+        pattern=SECRET_NAME_PATTERN,
+        max_length=253,
+        description="Name of the Secret (in the same namespace as the SLO).",
     )
     key: str = Field(pattern=SECRET_KEY_PATTERN, max_length=253, description="Key inside the Secret's data.")
 
@@ -338,7 +340,8 @@ class SlackRouting(_Model):
     channel: str | None = Field(
         default=None,
         pattern=SLACK_CHANNEL_PATTERN,
-        description="Channel, e.g. `#ml-alerts`. Default: the operator's default channel, else the webhook's own.",
+        description="Channel, e.g. `#ml-alerts`. Default: the operator's default channel, else the "
+        "webhook's own.",
     )
 
 
@@ -349,7 +352,8 @@ class Routing(_Model):
     configuration); with no receiver from either, no AlertmanagerConfig is rendered."""
 
     enabled: bool = Field(
-        default=True, description="Set false to render no AlertmanagerConfig, even when the operator has defaults."
+        default=True,
+        description="Set false to render no AlertmanagerConfig, even when the operator has defaults.",
     )
     pagerduty: PagerDutyRouting | None = Field(
         default=None, description="PagerDuty receiver for `critical` alerts (Secret reference only)."

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slo_operator.model import SLO
-from slo_operator.render import RenderOptions, prometheus_rule
+from slo_operator.render import RenderOptions, alertmanager_config, dashboard_configmap, prometheus_rule
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,14 @@ class ChildKind:
 
 PROMETHEUS_RULE = ChildKind("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules", prometheus_rule)
 
-CHILD_KINDS: tuple[ChildKind, ...] = (PROMETHEUS_RULE,)
+ALERTMANAGER_CONFIG = ChildKind(
+    "monitoring.coreos.com/v1alpha1", "AlertmanagerConfig", "alertmanagerconfigs", alertmanager_config
+)
+
+# Core group ("v1"): resource_path() and kopf's watch both handle the empty group.
+DASHBOARD_CONFIGMAP = ChildKind("v1", "ConfigMap", "configmaps", dashboard_configmap)
+
+CHILD_KINDS: tuple[ChildKind, ...] = (PROMETHEUS_RULE, ALERTMANAGER_CONFIG, DASHBOARD_CONFIGMAP)
 
 
 def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:

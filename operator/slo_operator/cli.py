@@ -10,7 +10,8 @@ import typer
 
 from slo_operator.loader import load
 from slo_operator.model import resolve
-from slo_operator.render import RenderOptions, prometheus_rule, rule_file, to_yaml
+from slo_operator.render import RenderOptions, alertmanager_config, prometheus_rule, rule_file, to_yaml
+from slo_operator.routing import FileReceivers, alertmanager_file
 
 app = typer.Typer(
     name="slo-operator",
@@ -23,6 +24,10 @@ app = typer.Typer(
 class Format(StrEnum):
     prometheusrule = "prometheusrule"
     rules = "rules"
+    alertmanagerconfig = "alertmanagerconfig"
+    alertmanager = "alertmanager"
+    dashboard = "dashboard"
+    overview_dashboard = "overview-dashboard"
 
 
 def _parse_labels(values: list[str]) -> dict[str, str]:
@@ -46,7 +51,13 @@ def render(
     output_format: Annotated[
         Format,
         typer.Option(
-            "--format", help="prometheusrule: PrometheusRule objects; rules: a Prometheus rule file."
+            "--format",
+            help="prometheusrule: PrometheusRule objects; rules: a Prometheus rule file; alertmanagerconfig: "
+            "AlertmanagerConfig objects (receivers from spec.alerting.routing, defaults from SLO_OPERATOR_* "
+            "as the operator reads them); alertmanager: a complete alertmanager.yml (receivers from the "
+            "options below only); dashboard: a Grafana dashboard ConfigMap per SLO (sidecar label and folder "
+            "from SLO_OPERATOR_DASHBOARD_*); overview-dashboard: the ConfigMap of the board of all SLOs (it "
+            "finds them in Prometheus; the files are only validated).",
         ),
     ] = Format.prometheusrule,
     rule_label: Annotated[
@@ -54,6 +65,30 @@ def render(
         typer.Option(
             "--rule-label", help="Label for PrometheusRule objects, e.g. release=kube-prometheus-stack."
         ),
+    ] = None,
+    pagerduty_routing_key_file: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SLO_OPERATOR_PAGERDUTY_ROUTING_KEY_FILE",
+            help="--format alertmanager: file Alertmanager reads the PagerDuty routing key from (critical).",
+        ),
+    ] = None,
+    pagerduty_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SLO_OPERATOR_PAGERDUTY_URL", help="PagerDuty Events API v2 URL (default: PagerDuty's)."
+        ),
+    ] = None,
+    slack_api_url_file: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SLO_OPERATOR_SLACK_API_URL_FILE",
+            help="--format alertmanager: file Alertmanager reads the Slack webhook URL from (warning).",
+        ),
+    ] = None,
+    slack_channel: Annotated[
+        str | None,
+        typer.Option(envvar="SLO_OPERATOR_SLACK_CHANNEL", help="Default Slack channel, e.g. '#slo-alerts'."),
     ] = None,
 ) -> None:
     """Print what slo-operator generates for the SLOs in FILE (YAML on stdout)."""
@@ -66,6 +101,37 @@ def render(
     slos = [resolve(obj) for obj in objects]
     if output_format is Format.rules:
         sys.stdout.write(to_yaml([rule_file(slos, options)]))
+    elif output_format is Format.alertmanager:
+        endpoints = FileReceivers(
+            pagerduty_routing_key_file, pagerduty_url, slack_api_url_file, slack_channel
+        )
+        try:
+            sys.stdout.write(to_yaml([alertmanager_file(slos, endpoints)]))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--format alertmanager") from None
+    elif output_format is Format.alertmanagerconfig:
+        from slo_operator.config import OperatorConfig
+
+        try:
+            options = OperatorConfig.from_env().render_options
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="SLO_OPERATOR_*") from None
+        configs = [alertmanager_config(slo, options) for slo in slos]
+        sys.stdout.write(to_yaml([config for config in configs if config is not None]))
+    elif output_format in (Format.dashboard, Format.overview_dashboard):
+        from slo_operator.config import OperatorConfig
+        from slo_operator.dashboards import overview_configmap
+        from slo_operator.render import dashboard_configmap
+
+        try:
+            options = OperatorConfig.from_env().render_options
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="SLO_OPERATOR_*") from None
+        if output_format is Format.overview_dashboard:
+            sys.stdout.write(to_yaml([overview_configmap(options.dashboards)]))
+        else:
+            maps = [dashboard_configmap(slo, options) for slo in slos]
+            sys.stdout.write(to_yaml([m for m in maps if m is not None]))
     else:
         sys.stdout.write(to_yaml([prometheus_rule(slo, options) for slo in slos]))
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from slo_operator.api import SecretKeySelector
+from slo_operator.dashboards import DashboardOptions
 from slo_operator.render import RenderOptions
+from slo_operator.routing import RoutingOptions
 from slo_operator.rules import RuleOptions
 
 
@@ -21,6 +24,21 @@ def _labels(text: str) -> dict[str, str]:
             raise ValueError(f"{item!r}: write labels as key=value[,key=value]")
         labels[key.strip()] = value.strip()
     return labels
+
+
+def secret_ref(text: str, setting: str = "secret") -> SecretKeySelector | None:
+    """``name/key`` as a Secret key reference (empty: none); the Secret lives in each SLO's namespace."""
+    if not text.strip():
+        return None
+    name, sep, key = text.strip().partition("/")
+    try:
+        if not sep:
+            raise ValueError("no '/'")
+        return SecretKeySelector(name=name, key=key)
+    except ValueError:  # pydantic's ValidationError included
+        raise ValueError(
+            f"{setting}={text!r}: write a Secret key reference as name/key, e.g. pagerduty/routing-key"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -37,12 +55,40 @@ class OperatorConfig:
     slow_interval: str = "2m"
     field_manager: str = "slo-operator"
     liveness: str = "http://0.0.0.0:8080/healthz"
+    # Default alert receivers (see routing.py), for SLOs whose spec.alerting.routing does not name them.
+    pagerduty_secret: str = ""  # name/key of the Secret key holding the PagerDuty routing key
+    slack_secret: str = ""  # name/key of the Secret key holding the Slack webhook URL
+    slack_channel: str = ""
+    pagerduty_url: str = ""  # Events API v2 endpoint; empty: Alertmanager's default
+    alertmanager_config_labels: dict[str, str] = field(default_factory=dict)
+    # Grafana dashboards (see dashboards.py): one ConfigMap per SLO, found by Grafana's sidecar.
+    dashboards: bool = True
+    dashboard_labels: dict[str, str] = field(default_factory=lambda: dict(DashboardOptions().labels))
+    dashboard_folder_annotation: str = DashboardOptions.folder_annotation
+    dashboard_folder: str = DashboardOptions.folder
+
+    def __post_init__(self) -> None:
+        secret_ref(self.pagerduty_secret, "SLO_OPERATOR_PAGERDUTY_SECRET")  # fail at start-up, not per SLO
+        secret_ref(self.slack_secret, "SLO_OPERATOR_SLACK_SECRET")
 
     @property
     def render_options(self) -> RenderOptions:
         return RenderOptions(
             rule_labels=dict(self.rule_labels),
             rules=RuleOptions(fast_interval=self.fast_interval, slow_interval=self.slow_interval),
+            dashboards=DashboardOptions(
+                enabled=self.dashboards,
+                labels=dict(self.dashboard_labels),
+                folder_annotation=self.dashboard_folder_annotation,
+                folder=self.dashboard_folder,
+            ),
+            routing=RoutingOptions(
+                pagerduty_routing_key=secret_ref(self.pagerduty_secret),
+                slack_api_url=secret_ref(self.slack_secret),
+                slack_channel=self.slack_channel or None,
+                pagerduty_url=self.pagerduty_url or None,
+                labels=dict(self.alertmanager_config_labels),
+            ),
         )
 
     @classmethod
@@ -63,4 +109,14 @@ class OperatorConfig:
             fast_interval=get("FAST_INTERVAL", default.fast_interval),
             slow_interval=get("SLOW_INTERVAL", default.slow_interval),
             liveness=get("LIVENESS", default.liveness),
+            pagerduty_secret=get("PAGERDUTY_SECRET", ""),
+            slack_secret=get("SLACK_SECRET", ""),
+            slack_channel=get("SLACK_CHANNEL", ""),
+            pagerduty_url=get("PAGERDUTY_URL", ""),
+            alertmanager_config_labels=_labels(get("ALERTMANAGER_CONFIG_LABELS", "")),
+            dashboards=get("DASHBOARDS", "true").strip().lower() not in ("false", "0", "no", "off"),
+            dashboard_labels=_labels(get("DASHBOARD_LABELS", "grafana_dashboard=1")),
+            dashboard_folder_annotation=get("DASHBOARD_FOLDER_ANNOTATION",
+                                            default.dashboard_folder_annotation),
+            dashboard_folder=get("DASHBOARD_FOLDER", default.dashboard_folder),
         )

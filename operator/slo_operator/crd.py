@@ -64,8 +64,8 @@ def structural(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> di
             out["properties"] = {name: structural(prop, defs) for name, prop in value.items()}
         elif key == "items":
             out["items"] = structural(value, defs)
-        else:
-            out[key] = value
+        else:  # lists copied: a model used twice must not share nodes (YAML would print &anchors)
+            out[key] = list(value) if isinstance(value, list) else value
     if isinstance(additional, dict):
         out["additionalProperties"] = structural(additional, defs)
     if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:

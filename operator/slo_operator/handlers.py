@@ -23,7 +23,7 @@ from slo_operator.children import CHILD_KINDS
 from slo_operator.config import OperatorConfig
 from slo_operator.kube import KubeClient, KubeError, load_credentials
 from slo_operator.prometheus import PrometheusClient
-from slo_operator.reconcile import reconcile_children, refresh_all, status_after_reconcile
+from slo_operator.reconcile import reconcile_children, refresh_all, routing_event, status_after_reconcile
 from slo_operator.render import MANAGED_BY, NAME_LABEL
 
 log = logging.getLogger("slo_operator")
@@ -83,6 +83,7 @@ async def _refresh_forever() -> None:
                 STATE.prometheus,
                 STATE.config.namespaces,
                 STATE.config.heartbeat_seconds,
+                options=STATE.config.render_options,
             )
             log.info(
                 "status refresh: slos=%d queries=%d writes=%d conflicts=%d prometheus=%s",
@@ -111,6 +112,9 @@ def _reconcile(body: dict[str, Any]) -> None:
         "observedGeneration", current.get("observedGeneration")
     ) != current.get("observedGeneration"):
         kube.patch_slo_status(meta["namespace"], meta["name"], status, None)
+    event = routing_event(current, status)
+    if event is not None:  # a Secret reference of the alert routing broke or was fixed
+        kube.post_event(body, *event)
     if not outcome.valid:
         kube.post_event(body, "Warning", "InvalidSpec", "; ".join(outcome.problems))
         log.warning("%s/%s invalid: %s", meta["namespace"], meta["name"], "; ".join(outcome.problems))

@@ -62,7 +62,7 @@ def load_credentials(kubeconfig: str | None = None) -> Credentials:
         )
 
     def token() -> str | None:
-        value = configuration.get_api_key_with_prefix("authorization")
+        value = configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
         return str(value) if value else None
 
     return Credentials(
@@ -172,6 +172,22 @@ class KubeClient:
             if exc.status == 404:
                 return None
             raise
+
+    # ---- Secrets (alert routing) ---------------------------------------------------------------------
+
+    def get_secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
+        """The data keys of one named Secret, or None when it does not exist.
+
+        Only ``get`` on the named Secret (no list/watch): the operator checks that the references its
+        AlertmanagerConfigs carry resolve. The values are dropped here, never returned or logged.
+        """
+        try:
+            secret = self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", attempts=2)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return frozenset((secret.get("data") or {}).keys())
 
     def list_slos(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Every SLO the operator watches: one LIST call per configured namespace (one for all)."""

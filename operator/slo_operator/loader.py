@@ -19,8 +19,11 @@ from slo_operator import API_GROUP, KIND
 from slo_operator.api import (
     ALERT_NAME_PATTERN,
     LABEL_NAME_PATTERN,
+    SECRET_KEY_PATTERN,
+    SECRET_NAME_PATTERN,
     SERVICE_PATTERN,
     SEVERITY_PATTERN,
+    SLACK_CHANNEL_PATTERN,
     ServiceLevelObjective,
 )
 from slo_operator.durations import DURATION_PATTERN, WINDOW_PATTERN
@@ -32,6 +35,9 @@ PATTERN_HINTS = {
     ALERT_NAME_PATTERN: "must be letters, digits and '_', not starting with a digit, e.g. SLOFastBurn",
     LABEL_NAME_PATTERN: "must be a Prometheus label name: letters, digits and '_', e.g. model_version",
     SEVERITY_PATTERN: "must be lower-case letters, digits, '-' or '_', e.g. critical or warning",
+    SECRET_NAME_PATTERN: "must be a Secret name: lower-case letters, digits, '-' and '.', e.g. pagerduty",
+    SECRET_KEY_PATTERN: "must be a Secret data key: letters, digits, '-', '_' and '.', e.g. routing-key",
+    SLACK_CHANNEL_PATTERN: "must be a Slack channel such as #ml-alerts (letters, digits, '.', '_', '-')",
 }
 
 

@@ -17,9 +17,11 @@ from slo_operator.loader import parse_object
 from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import PrometheusClient, PrometheusUnavailable, fetch_measurements
 from slo_operator.render import NAME_LABEL, RenderOptions
+from slo_operator.routing import secret_references
 from slo_operator.status import (
     BUDGET_EXHAUSTED,
     PROMETHEUS_REACHABLE,
+    ROUTING_READY,
     RULES_APPLIED,
     VALID,
     needs_write,
@@ -41,6 +43,7 @@ class Outcome:
     deleted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     error: str | None = None
+    routing: tuple[str, str, str] | None = None  # RoutingReady (status, reason, message); None: not checked
 
     @property
     def valid(self) -> bool:
@@ -66,14 +69,21 @@ def reconcile_children(body: dict[str, Any], kube: KubeClient, options: RenderOp
     outcome = Outcome()
     namespace, name = slo.namespace, slo.name
     desired = desired_children(slo, body, options)
+    outcome.routing = check_routing(slo, kube, options)
     try:
         for kind in CHILD_KINDS:
+            wanted = {obj["metadata"]["name"]: obj for k, obj in desired if k is kind}
+            try:
+                found = kube.list_objects(kind, namespace, f"{NAME_LABEL}={name}")
+            except KubeError as exc:
+                if exc.status == 404 and not wanted:
+                    continue  # the kind's CRD is not installed (no AlertmanagerConfig CRD) and none is wanted
+                raise
             existing = {
                 item["metadata"]["name"]: item["metadata"].get("resourceVersion")
-                for item in kube.list_objects(kind, namespace, f"{NAME_LABEL}={name}")
+                for item in found
                 if _owned_by(item, body)
             }
-            wanted = {obj["metadata"]["name"]: obj for k, obj in desired if k is kind}
             for child_name, obj in wanted.items():
                 applied = kube.apply(kind, obj)
                 label = f"{kind.kind}/{child_name}"
@@ -87,6 +97,67 @@ def reconcile_children(body: dict[str, Any], kube: KubeClient, options: RenderOp
     except KubeError as exc:
         outcome.error = str(exc)
     return outcome
+
+
+def check_routing(
+    slo: SLO,
+    kube: KubeClient,
+    options: RenderOptions,
+    cache: dict[tuple[str, str], frozenset[str] | None] | None = None,
+) -> tuple[str, str, str]:
+    """The RoutingReady condition (status, reason, message): do the Secret keys the SLO's
+    AlertmanagerConfig refers to exist in its namespace?
+
+    prometheus-operator skips an AlertmanagerConfig whose Secret is missing and says so only in its own
+    log, so a typo would silently lose every page of the SLO; this puts it in the SLO's status and Events.
+    Only the named Secrets are read (RBAC ``get`` on secrets); without that permission the condition is
+    Unknown and nothing else changes. ``cache`` shares lookups between SLOs within one refresh cycle.
+    """
+    uses = secret_references(slo, options.routing)
+    if not uses:
+        return (
+            "True",
+            "NotConfigured",
+            "no receiver in spec.alerting.routing or the operator's defaults: no AlertmanagerConfig",
+        )
+    cache = {} if cache is None else cache
+    problems: list[tuple[str, str]] = []
+    for use in uses:
+        ref = f"Secret {slo.namespace}/{use.secret.name}"
+        lookup = (slo.namespace, use.secret.name)
+        try:
+            if lookup not in cache:
+                cache[lookup] = kube.get_secret_keys(*lookup)
+        except KubeError as exc:
+            reason = "SecretCheckForbidden" if exc.status == 403 else "SecretCheckFailed"
+            return "Unknown", reason, f"cannot check {ref} ({use.source}): {exc}"
+        keys = cache[lookup]
+        if keys is None:
+            problems.append(("SecretNotFound", f"{use.receiver}: {ref} not found ({use.source})"))
+        elif use.secret.key not in keys:
+            problems.append(
+                ("KeyNotFound", f"{use.receiver}: {ref} has no key {use.secret.key!r} ({use.source})")
+            )
+    if problems:
+        message = "; ".join(text for _, text in problems)
+        return "False", problems[0][0], f"{message}; prometheus-operator ignores the SLO's AlertmanagerConfig"
+    return "True", "SecretsFound", "receivers " + ", ".join(u.receiver for u in uses) + ": Secret keys found"
+
+
+def routing_event(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The Event (type, reason, message) for a RoutingReady change between two statuses, if any: a
+    Warning when it turns False or its problem changes, a Normal one when it recovers."""
+
+    def get(status: dict[str, Any]) -> dict[str, Any]:
+        return next((c for c in status.get("conditions") or [] if c.get("type") == ROUTING_READY), {})
+
+    old, new = get(before), get(after)
+    changed = (old.get("status"), old.get("message")) != ("False", new.get("message"))
+    if new.get("status") == "False" and changed:
+        return "Warning", str(new.get("reason")), str(new.get("message"))
+    if new.get("status") == "True" and old.get("status") == "False":
+        return "Normal", "RoutingReady", str(new.get("message"))
+    return None
 
 
 def _owned_by(child: dict[str, Any], owner: dict[str, Any]) -> bool:
@@ -118,6 +189,8 @@ def status_after_reconcile(
         conditions = set_condition(
             conditions, VALID, "True", "SpecValid", "the spec is valid", now, generation
         )
+        if outcome.routing is not None:
+            conditions = set_condition(conditions, ROUTING_READY, *outcome.routing, now, generation)
         if outcome.error:
             conditions = set_condition(
                 conditions, RULES_APPLIED, "False", "ApplyFailed", outcome.error, now, generation
@@ -160,9 +233,15 @@ def refresh_all(
     namespaces: tuple[str, ...] = (),
     heartbeat_seconds: float = 300.0,
     now: datetime | None = None,
+    options: RenderOptions | None = None,
 ) -> RefreshReport:
-    """Read every SLO's numbers (constant number of queries) and write the statuses that changed."""
+    """Read every SLO's numbers (constant number of queries) and write the statuses that changed.
+
+    With ``options``, the Secret references of alert routing are checked again too (one GET per distinct
+    Secret per cycle), so creating a missing Secret, or deleting one, shows up without a spec change.
+    """
     now = now or datetime.now(UTC)
+    secrets: dict[tuple[str, str], frozenset[str] | None] = {}
     report = RefreshReport()
     bodies = kube.list_slos(namespaces)
     report.slos = len(bodies)
@@ -185,6 +264,10 @@ def refresh_all(
         new = refreshed_status(
             slo, current, measurements.get((slo.namespace, slo.name)), report.reachable, reason, now
         )
+        if options is not None and secret_references(slo, options.routing):
+            routing = check_routing(slo, kube, options, secrets)
+            conditions = set_condition(new["conditions"], ROUTING_READY, *routing, now)
+            new["conditions"] = with_ready(conditions, now)
         if not needs_write(current, new, now, heartbeat_seconds):
             continue
         try:
@@ -204,4 +287,7 @@ def refresh_all(
                 event_type, event_reason = EVENTS[(type_, new_status)]
                 message = next(c["message"] for c in new["conditions"] if c["type"] == type_)
                 kube.post_event(body, event_type, event_reason, message)
+        event = routing_event(current, new)
+        if event is not None:
+            kube.post_event(body, *event)
     return report

@@ -11,7 +11,11 @@ from typing import Any
 
 import yaml
 
+from slo_operator.dashboards import DashboardOptions
+from slo_operator.dashboards import dashboard_configmap as _dashboard_configmap
 from slo_operator.model import SLO
+from slo_operator.routing import RoutingOptions
+from slo_operator.routing import alertmanager_config as _alertmanager_config
 from slo_operator.rules import RuleOptions, rule_groups
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "slo-operator"}
@@ -24,6 +28,8 @@ class RenderOptions:
 
     rule_labels: dict[str, str] = field(default_factory=dict)
     rules: RuleOptions = field(default_factory=RuleOptions)
+    dashboards: DashboardOptions = field(default_factory=DashboardOptions)
+    routing: RoutingOptions = field(default_factory=RoutingOptions)
 
 
 def child_labels(slo: SLO, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -44,6 +50,20 @@ def prometheus_rule(slo: SLO, options: RenderOptions | None = None) -> dict[str,
         },
         "spec": {"groups": rule_groups(slo, options.rules)},
     }
+
+
+def alertmanager_config(slo: SLO, options: RenderOptions | None = None) -> dict[str, Any] | None:
+    """The ``monitoring.coreos.com/v1alpha1`` AlertmanagerConfig routing the SLO's alerts (see ``routing``);
+    None when neither the SLO nor the operator's defaults name a receiver."""
+    options = options or RenderOptions()
+    return _alertmanager_config(slo, options.routing, child_labels(slo, options.routing.labels))
+
+
+def dashboard_configmap(slo: SLO, options: RenderOptions | None = None) -> dict[str, Any] | None:
+    """The ConfigMap holding the SLO's Grafana dashboard (see ``dashboards``); None when they are off."""
+    options = options or RenderOptions()
+    labels = child_labels(slo, options.dashboards.labels)
+    return _dashboard_configmap(slo, options.dashboards, labels, options.rules.fast_interval)
 
 
 def rule_file(slos: list[SLO], options: RenderOptions | None = None) -> dict[str, Any]:

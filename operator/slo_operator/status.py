@@ -19,6 +19,7 @@ VALID = "Valid"
 RULES_APPLIED = "RulesApplied"
 PROMETHEUS_REACHABLE = "PrometheusReachable"
 BUDGET_EXHAUSTED = "BudgetExhausted"
+ROUTING_READY = "RoutingReady"  # the Secrets the AlertmanagerConfig refers to exist (see reconcile.py)
 READY = "Ready"
 AT_RISK_REMAINING = 0.1  # below 10% of the budget left, an SLO is at risk even without a firing alert
 MEASURED_FIELDS = ("sli", "errorBudget", "burnRate", "burnRates", "timeToExhaustion", "state")
@@ -53,7 +54,10 @@ def set_condition(
         condition["observedGeneration"] = generation
     elif previous is not None and "observedGeneration" in previous:
         condition["observedGeneration"] = previous["observedGeneration"]
-    return [c for c in conditions if c.get("type") != type_] + [condition]
+    if previous is None:
+        return [*conditions, condition]
+    # Replaced in place: a stable order keeps an unchanged status byte-identical (no needless writes).
+    return [condition if c.get("type") == type_ else c for c in conditions]
 
 
 def condition_status(conditions: list[dict[str, Any]], type_: str) -> str | None:
@@ -69,6 +73,8 @@ def with_ready(conditions: list[dict[str, Any]], now: datetime) -> list[dict[str
         problems.append("the rules are not applied")
     if condition_status(conditions, PROMETHEUS_REACHABLE) == "False":
         problems.append("Prometheus is unreachable")
+    if condition_status(conditions, ROUTING_READY) == "False":
+        problems.append("alert routing refers to a missing Secret")
     if problems:
         return set_condition(conditions, READY, "False", "NotReady", "; ".join(problems), now)
     return set_condition(conditions, READY, "True", "Ready", "rules applied and measured", now)

@@ -112,6 +112,13 @@ def crd_files() -> list[Path]:
     return [*ours, *sorted(prometheus_operator_crd_dir().glob("*.yaml"))]
 
 
+def crds_established(kubeconfig: Path | str, names: Sequence[str]) -> bool:
+    """True if every named CRD (``crd/x`` or ``customresourcedefinition.../x``) is Established."""
+    jsonpath = '{range .items[*]}{.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}'
+    proc = kubectl("get", *names, "-o", f"jsonpath={jsonpath}", kubeconfig=kubeconfig, check=False)
+    return proc.returncode == 0 and proc.stdout.split().count("True") == len(names)
+
+
 def apply_crds(
     kubeconfig: Path | str, files: Sequence[Path] | None = None, timeout: float = 120.0
 ) -> list[str]:
@@ -125,14 +132,7 @@ def apply_crds(
     out = kubectl(*args, kubeconfig=kubeconfig, timeout=timeout).stdout
     names = [n for n in out.split() if n.startswith("customresourcedefinition")]
     if names:
-        kubectl(
-            "wait",
-            "--for=condition=Established",
-            f"--timeout={int(timeout)}s",
-            *names,
-            kubeconfig=kubeconfig,
-            timeout=timeout + 10,
-        )
+        wait_for(lambda: crds_established(kubeconfig, names), timeout, 0.2, f"CRDs Established: {names}")
     return names
 
 

@@ -1,0 +1,395 @@
+"""Test-side helpers for alert routing: a prometheus-operator-style converter, amtool, real Alertmanager and
+Prometheus processes, fake PagerDuty / Slack endpoints and an exporter with injectable incidents.
+
+Nothing here is used by the operator: the converter is a second, independent reading of the
+AlertmanagerConfig (v1alpha1) semantics, so the rendered objects are checked against what
+prometheus-operator would hand to Alertmanager, not against our own code.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import yaml
+from support.processes import free_port
+
+from slo_operator.api import ServiceLevelObjective
+from slo_operator.model import SLO, resolve
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "manifests" / "examples"
+GOLDEN = REPO / "tests" / "golden"
+
+ROUTING = {
+    "pagerduty": {"routingKey": {"name": "pagerduty", "key": "routing-key"}},
+    "slack": {"apiURL": {"name": "slack-webhook", "key": "url"}, "channel": "#ml-alerts"},
+}
+
+T = TypeVar("T")
+
+
+def poll(predicate: Callable[[], T], timeout: float, message: str, interval: float = 0.1) -> T:
+    """Return the first truthy value of ``predicate`` (exceptions count as not yet) or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {message}") from last
+        time.sleep(interval)
+
+
+def example_document(name: str, routing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An example SLO document from manifests/examples, with ``spec.alerting.routing`` set when given."""
+    document: dict[str, Any] = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+    if routing is not None:
+        document["spec"].setdefault("alerting", {})["routing"] = copy.deepcopy(routing)
+    return document
+
+
+def slo_of(document: dict[str, Any]) -> SLO:
+    return resolve(ServiceLevelObjective.model_validate(document))
+
+
+# ---- prometheus-operator's conversion, re-implemented for tests ---------------------------------------
+
+_SPECIAL = {"apiURL": "api_url", "routingKey": "routing_key"}
+
+
+def snake(key: str) -> str:
+    return _SPECIAL.get(key) or re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def matcher_text(matcher: dict[str, Any]) -> str:
+    """``Matcher.String()`` of prometheus-operator: name, operator, Go-quoted value."""
+    return f"{matcher['name']}{matcher.get('matchType', '=')}{json.dumps(matcher.get('value', ''))}"
+
+
+def _secret(secrets: dict[tuple[str, str], dict[str, str]], namespace: str, ref: dict[str, str]) -> str:
+    try:
+        return secrets[(namespace, ref["name"])][ref["key"]]
+    except KeyError:
+        # prometheus-operator rejects the whole AlertmanagerConfig when a Secret key is missing.
+        raise KeyError(f"secret {namespace}/{ref['name']} key {ref['key']} not found") from None
+
+
+def _route(route: dict[str, Any], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in route.items():
+        if key == "receiver":
+            out["receiver"] = prefix + value if value else value
+        elif key == "matchers":
+            out["matchers"] = [matcher_text(m) for m in value]
+        elif key == "routes":
+            out["routes"] = [_route(child, prefix) for child in value]
+        else:
+            out[snake(key)] = value
+    return out
+
+
+def _integration(config: dict[str, Any], namespace: str, secrets: dict[tuple[str, str], dict[str, str]]
+                 ) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if key in ("routingKey", "apiURL"):
+            out[snake(key)] = _secret(secrets, namespace, value)
+        elif key == "details":
+            out["details"] = {item["key"]: item["value"] for item in value}
+        else:
+            out[snake(key)] = value
+    return out
+
+
+def convert(objects: list[dict[str, Any]], secrets: dict[tuple[str, str], dict[str, str]],
+            enforce_namespace: bool = True) -> dict[str, Any]:
+    """Alertmanager configuration prometheus-operator generates from AlertmanagerConfig objects (on top of a
+    base configuration routing everything else to ``null``), matcher strategy OnNamespace by default."""
+    routes: list[dict[str, Any]] = []
+    receivers: list[dict[str, Any]] = [{"name": "null"}]
+    inhibit_rules: list[dict[str, Any]] = []
+    for obj in objects:
+        assert obj["apiVersion"] == "monitoring.coreos.com/v1alpha1" and obj["kind"] == "AlertmanagerConfig"
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        prefix = f"{namespace}/{name}/"
+        ns_matcher = matcher_text({"name": "namespace", "value": namespace, "matchType": "="})
+        spec = obj["spec"]
+        top = _route(spec["route"], prefix)
+        if enforce_namespace:
+            top["matchers"] = [*top.get("matchers", []), ns_matcher]
+        top["continue"] = True  # every AlertmanagerConfig's route continues to the next one
+        routes.append(top)
+        for receiver in spec.get("receivers", []):
+            converted: dict[str, Any] = {"name": prefix + receiver["name"]}
+            for kind in ("pagerdutyConfigs", "slackConfigs"):
+                if kind in receiver:
+                    converted[snake(kind)] = [_integration(c, namespace, secrets) for c in receiver[kind]]
+            receivers.append(converted)
+        for rule in spec.get("inhibitRules", []):
+            source = [matcher_text(m) for m in rule.get("sourceMatch", [])]
+            target = [matcher_text(m) for m in rule.get("targetMatch", [])]
+            if enforce_namespace:
+                source += [ns_matcher] if ns_matcher not in source else []
+                target += [ns_matcher] if ns_matcher not in target else []
+            inhibit_rules.append({"source_matchers": source, "target_matchers": target,
+                                  "equal": list(rule.get("equal", []))})
+    return {
+        "route": {"receiver": "null", "group_by": ["namespace"], "routes": routes},
+        "receivers": receivers,
+        "inhibit_rules": inhibit_rules,
+    }
+
+
+# ---- amtool ----------------------------------------------------------------------------------------
+
+
+def amtool() -> str:
+    path = shutil.which("amtool")
+    if path is None:
+        raise RuntimeError("amtool not found: run `make tools` (Debian package prometheus-alertmanager)")
+    return path
+
+
+def check_config(path: Path) -> None:
+    result = subprocess.run([amtool(), "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"amtool check-config {path} failed:\n{result.stdout}\n{result.stderr}"
+
+
+def route_receivers(path: Path, labels: dict[str, str]) -> list[str]:
+    """The receivers Alertmanager picks for an alert with ``labels`` (``amtool config routes test``)."""
+    result = subprocess.run(
+        [amtool(), "config", "routes", "test", f"--config.file={path}", *(f"{k}={v}" for k, v in labels.items())],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [name.strip() for name in result.stdout.strip().split(",") if name.strip()]
+
+
+# ---- fake PagerDuty Events v2 and Slack webhook ----------------------------------------------------------
+
+
+@dataclass
+class Delivery:
+    at: float  # time.monotonic()
+    path: str
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeReceivers:
+    """One loopback HTTP server speaking PagerDuty Events API v2 (``POST /v2/enqueue``) and a Slack
+    incoming webhook (``POST /slack/<anything>``); every request is recorded."""
+
+    port: int = field(default_factory=free_port)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with receiver._lock:
+                    receiver.deliveries.append(Delivery(time.monotonic(), self.path, body))
+                if self.path == "/v2/enqueue":
+                    reply = json.dumps({"status": "success", "message": "Event processed",
+                                        "dedup_key": body.get("dedup_key", "")}).encode()
+                    self.send_response(202)
+                    self.send_header("Content-Type", "application/json")
+                elif self.path.startswith("/slack/"):
+                    reply = b"ok"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                else:
+                    reply = b"not found"
+                    self.send_response(404)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def pagerduty_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v2/enqueue"
+
+    @property
+    def slack_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack/T000/B000/XXXX"
+
+    def pagerduty(self) -> list[Delivery]:
+        with self._lock:
+            return [d for d in self.deliveries if d.path == "/v2/enqueue"]
+
+    def slack(self) -> list[Delivery]:
+        with self._lock:
+            return [d for d in self.deliveries if d.path.startswith("/slack/")]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ---- real processes ----------------------------------------------------------------------------------
+
+
+class _Process:
+    binary = ""
+    name = ""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"{self.name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def args(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen([self.binary, *self.args()], stdout=log, stderr=subprocess.STDOUT)
+        poll(self._ready, 30, f"{self.name} ready")
+
+    def _ready(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited:\n{self.log()}")
+        return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+class Alertmanager(_Process):
+    """The Debian ``prometheus-alertmanager`` on loopback, clustering off, with a given configuration."""
+
+    binary = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+    name = "alertmanager"
+
+    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+        super().__init__(workdir)
+        self.config_path = workdir / "alertmanager.yml"
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def args(self) -> list[str]:
+        return [f"--config.file={self.config_path}", f"--storage.path={self.workdir / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=",
+                "--log.level=debug"]
+
+    def alerts(self, **filters: str) -> list[dict[str, Any]]:
+        params = [("filter", f'{k}="{v}"') for k, v in filters.items()]
+        response = httpx.get(f"{self.url}/api/v2/alerts", params=params, timeout=5)
+        response.raise_for_status()
+        return list(response.json())
+
+    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        httpx.post(f"{self.url}/api/v2/alerts", json=alerts, timeout=5).raise_for_status()
+
+
+class Prometheus(_Process):
+    """The Debian Prometheus on loopback: scrapes the exporter every second, evaluates the given rule
+    groups and sends alerts to the given Alertmanager."""
+
+    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+    name = "prometheus"
+
+    def __init__(self, workdir: Path, target: str, groups: list[dict[str, Any]], alertmanager: str) -> None:
+        super().__init__(workdir)
+        rules = workdir / "rules.yaml"
+        rules.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+        self.config_path = workdir / "prometheus.yml"
+        self.config_path.write_text(yaml.safe_dump({
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(rules)],
+            "scrape_configs": [{"job_name": "app", "static_configs": [{"targets": [target]}]}],
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+        }))
+
+    def args(self) -> list[str]:
+        return [f"--config.file={self.config_path}", f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1d"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        body = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5).json()
+        assert body["status"] == "success", body
+        return list(body["data"]["result"])
+
+
+class Traffic:
+    """A prometheus_client exporter: per scenario, ``rate`` requests/s of which ``error_ratio`` fail.
+
+    ``set_error_ratio`` injects or ends an incident and returns the monotonic time it took effect.
+    """
+
+    def __init__(self, scenarios: list[str], rate: float = 100.0, tick: float = 0.1) -> None:
+        from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter("app_requests", "requests", ["scenario"], registry=self.registry)
+        self.errors = Counter("app_request_errors", "failed requests", ["scenario"], registry=self.registry)
+        self.ratios = dict.fromkeys(scenarios, 0.0)
+        for scenario in scenarios:  # series exist from the first scrape, errors at 0
+            self.requests.labels(scenario)
+            self.errors.labels(scenario)
+        self.per_tick, self.tick = rate * tick, tick
+        self.port = free_port()
+        self.server, self.thread = start_http_server(self.port, addr="127.0.0.1", registry=self.registry)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._run, daemon=True)
+        self._worker.start()
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def set_error_ratio(self, scenario: str, ratio: float) -> float:
+        with self._lock:
+            self.ratios[scenario] = ratio
+            return time.monotonic()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick):
+            with self._lock:
+                for scenario, ratio in self.ratios.items():
+                    self.requests.labels(scenario).inc(self.per_tick)
+                    self.errors.labels(scenario).inc(self.per_tick * ratio)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.server.shutdown()
