@@ -396,3 +396,32 @@ def test_restart_causes_no_writes(kubeconfig: Path, operator: OperatorProcess, n
         message="two refreshes after restart",
     )
     assert versions() == settled, "restarting the operator must not write to SLOs or their children"
+
+
+def test_killed_mid_reconcile_converges_without_duplicates(
+    kubeconfig: Path, operator: OperatorProcess, namespace: str
+) -> None:
+    operator.stop()
+    documents = example_documents(namespace)
+    apply(documents, kubeconfig)
+
+    def rules() -> list[dict[str, Any]]:
+        listed = kubectl("get", "prometheusrule", "-n", namespace, "-o", "json", kubeconfig=kubeconfig).stdout
+        return list(json.loads(listed)["items"])
+
+    operator.start()
+    wait_for(lambda: len(rules()) >= 1, 30, interval=0.05, message="first PrometheusRule")
+    operator.stop(kill=True)  # SIGKILL while the others are being applied
+    operator.start()
+    names = [d["metadata"]["name"] for d in documents]
+    wait_rules(namespace, names, kubeconfig)
+    for name in names:
+        wait_for(
+            lambda n=name: (condition(get("slo", n, namespace, kubeconfig), "RulesApplied") or {}).get("status")
+            == "True",
+            30,
+            message=f"RulesApplied on {name}",
+        )
+    found = sorted(r["metadata"]["name"] for r in rules())
+    assert found == sorted(f"{n}-slo" for n in names)
+    assert all(len(r["metadata"]["ownerReferences"]) == 1 for r in rules())

@@ -1,0 +1,127 @@
+"""KubeClient against a real HTTP server that plays an API server misbehaving on purpose.
+
+The real control plane will not produce a 409, a 500 or a dropped connection on demand; this server
+answers each request from a script, so retries and their limits are observable.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from slo_operator.children import PROMETHEUS_RULE
+from slo_operator.kube import Credentials, KubeClient, KubeError
+
+
+class ScriptedAPI:
+    def __init__(self) -> None:
+        self.script: list[tuple[int, dict[str, Any]]] = []
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                api.requests.append((self.command, self.path, dict(self.headers), body))
+                status, payload = api.script.pop(0) if api.script else (200, {"metadata": {}})
+                if status == 0:  # drop the connection without an answer
+                    self.close_connection = True
+                    self.wfile.flush()
+                    self.connection.close()
+                    return
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PATCH = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture()
+def api() -> Iterator[ScriptedAPI]:
+    server = ScriptedAPI()
+    yield server
+    server.server.shutdown()
+
+
+def client(api: ScriptedAPI) -> KubeClient:
+    creds = Credentials(server=api.url, ca_file=None, cert_file=None, key_file=None, verify=False,
+                        token=lambda: "Bearer t0ken")
+    return KubeClient(creds)
+
+
+RULE = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+        "metadata": {"name": "r", "namespace": "ns"}, "spec": {"groups": []}}
+
+
+def test_apply_is_server_side_apply_with_our_field_manager(api: ScriptedAPI) -> None:
+    client(api).apply(PROMETHEUS_RULE, RULE)
+    method, path, headers, body = api.requests[0]
+    assert method == "PATCH"
+    assert path.startswith("/apis/monitoring.coreos.com/v1/namespaces/ns/prometheusrules/r?")
+    assert "fieldManager=slo-operator" in path and "force=true" in path
+    assert headers["Content-Type"] == "application/apply-patch+yaml"
+    assert headers["Authorization"] == "Bearer t0ken"
+    assert json.loads(body) == RULE
+
+
+def test_conflicts_and_server_errors_are_retried(api: ScriptedAPI) -> None:
+    api.script = [(409, {"message": "conflict"}), (500, {"message": "etcd hiccup"}),
+                  (200, {"metadata": {"resourceVersion": "7"}})]
+    result = client(api).apply(PROMETHEUS_RULE, RULE)
+    assert result["metadata"]["resourceVersion"] == "7"
+    assert len(api.requests) == 3
+
+
+def test_dropped_connection_is_retried(api: ScriptedAPI) -> None:
+    api.script = [(0, {}), (200, {"items": [{"metadata": {"name": "a"}}]})]
+    items = client(api).list_objects(PROMETHEUS_RULE, "ns", "slo.mlops.dev/name=x")
+    assert [i["metadata"]["name"] for i in items] == ["a"]
+    assert "labelSelector=slo.mlops.dev%2Fname%3Dx" in api.requests[-1][1]
+
+
+def test_retries_stop_and_the_error_says_why(api: ScriptedAPI) -> None:
+    api.script = [(503, {"message": "unavailable"})] * 4
+    with pytest.raises(KubeError) as info:
+        client(api).apply(PROMETHEUS_RULE, RULE)
+    assert info.value.status == 503 and "unavailable" in str(info.value)
+    assert len(api.requests) == 4
+
+
+def test_forbidden_is_not_retried(api: ScriptedAPI) -> None:
+    api.script = [(403, {"message": "cannot patch prometheusrules"})]
+    with pytest.raises(KubeError) as info:
+        client(api).apply(PROMETHEUS_RULE, RULE)
+    assert info.value.status == 403 and len(api.requests) == 1
+
+
+def test_status_patch_with_resource_version_is_not_retried_on_conflict(api: ScriptedAPI) -> None:
+    api.script = [(409, {"message": "the object has been modified"})]
+    with pytest.raises(KubeError) as info:
+        client(api).patch_slo_status("ns", "x", {"state": "Meeting"}, "41")
+    assert info.value.status == 409 and len(api.requests) == 1
+    _, path, headers, body = api.requests[0]
+    assert path == "/apis/slo.mlops.dev/v1alpha1/namespaces/ns/servicelevelobjectives/x/status"
+    assert headers["Content-Type"] == "application/merge-patch+json"
+    assert json.loads(body) == {"status": {"state": "Meeting"}, "metadata": {"resourceVersion": "41"}}
+
+
+def test_delete_of_missing_object_is_not_an_error(api: ScriptedAPI) -> None:
+    api.script = [(404, {"message": "not found"})]
+    assert client(api).delete(PROMETHEUS_RULE, "ns", "gone") is False
