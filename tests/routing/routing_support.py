@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -349,6 +350,15 @@ class Prometheus(_Process):
         assert body["status"] == "success", body
         return list(body["data"]["result"])
 
+    def fired_at(self, alertname: str, slo: str) -> float | None:
+        """Unix time the alert became active (Prometheus' ``activeAt``), None while it is not."""
+        body = httpx.get(f"{self.url}/api/v1/alerts", timeout=5).json()
+        for alert in body["data"]["alerts"]:
+            if alert["labels"].get("alertname") == alertname and alert["labels"].get("slo") == slo:
+                stamp = re.sub(r"(\.\d{6})\d*", r"\1", alert["activeAt"]).replace("Z", "+00:00")
+                return datetime.fromisoformat(stamp).timestamp()
+        return None
+
 
 class Traffic:
     """A prometheus_client exporter: per scenario, ``rate`` requests/s of which ``error_ratio`` fail.
@@ -378,10 +388,11 @@ class Traffic:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def set_error_ratio(self, scenario: str, ratio: float) -> float:
+    def set_error_ratio(self, scenario: str, ratio: float) -> tuple[float, float]:
+        """Takes effect at the next tick; returns (monotonic, unix) time of the change."""
         with self._lock:
             self.ratios[scenario] = ratio
-            return time.monotonic()
+            return time.monotonic(), time.time()
 
     def _run(self) -> None:
         while not self._stop.wait(self.tick):

@@ -217,7 +217,7 @@ def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(tmp_path: Path,
              "30 s of recorded traffic", interval=0.5)
         assert prometheus.query("ALERTS") == [] and receivers.deliveries == []
 
-        started = traffic.set_error_ratio("payments", 1.0)
+        started, started_unix = traffic.set_error_ratio("payments", 1.0)
         traffic.set_error_ratio("search", 0.05)
         (page,) = poll(lambda: _pagerduty_events(receivers, fast.name, "trigger"), 40, "PagerDuty page")
         (post,) = poll(lambda: _slack_messages(receivers, slow.name, "FIRING"), 60, "Slack warning")
@@ -228,12 +228,14 @@ def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(tmp_path: Path,
         expected_page = calculator.time_to_fire(1.0, fast_alert.long_window / 3600, float(fast_alert.threshold))
         expected_post = calculator.time_to_fire(0.05, slow_alert.long_window / 3600, float(slow_alert.threshold))
         page_after, post_after = page.at - started, post.at - started
+        page_fired = (prometheus.fired_at("SLOFastBurn", fast.name) or 0) - started_unix
+        post_fired = (prometheus.fired_at("SLOSlowBurn", slow.name) or 0) - started_unix
         print(f"\nPagerDuty (critical, 100% errors, {fast_alert.threshold}x over {fast_alert.long}/"
-              f"{fast_alert.short}): delivered {page_after:.1f}s after incident start; "
-              f"time_to_fire {expected_page.total_seconds():.2f}s")
+              f"{fast_alert.short}): time_to_fire {expected_page.total_seconds():.2f}s; Prometheus fired at "
+              f"{page_fired:.1f}s, delivered {page_after:.1f}s after incident start")
         print(f"Slack (warning, 5% errors = 5x burn, {slow_alert.threshold}x over {slow_alert.long}/"
-              f"{slow_alert.short}): delivered {post_after:.1f}s after incident start; "
-              f"time_to_fire {expected_post.total_seconds():.2f}s")
+              f"{slow_alert.short}): time_to_fire {expected_post.total_seconds():.2f}s; Prometheus fired at "
+              f"{post_fired:.1f}s, delivered {post_after:.1f}s after incident start")
         # Delivery = firing + up to one scrape, one rule evaluation, group_wait (1 s) and the HTTP hop.
         assert expected_page.total_seconds() * 0.5 <= page_after <= expected_page.total_seconds() + 8
         assert expected_post.total_seconds() * 0.5 <= post_after <= expected_post.total_seconds() + 8
@@ -245,7 +247,7 @@ def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(tmp_path: Path,
         assert post.body["channel"] == "#search" and "SLOSlowBurn" in _slack_text(post)
         assert _pagerduty_events(receivers, slow.name, "trigger") == []  # a 5x burn never pages
 
-        recovered = traffic.set_error_ratio("payments", 0.0)
+        recovered, _ = traffic.set_error_ratio("payments", 0.0)
         traffic.set_error_ratio("search", 0.0)
         (resolve,) = poll(lambda: _pagerduty_events(receivers, fast.name, "resolve"), 40, "PagerDuty resolve")
         (resolved,) = poll(lambda: _slack_messages(receivers, slow.name, "RESOLVED"), 40, "Slack resolved")
