@@ -37,8 +37,9 @@ lint: venv ## ruff
 typecheck: venv ## mypy (strict on slo_operator)
 	$(BIN)/mypy
 
-crds: venv ## Regenerate the CRD from the API models
+crds: venv ## Regenerate the CRD from the API models (and its copy in the Helm chart)
 	$(PY) -m slo_operator.crd > $(CRD)
+	cp $(CRD) helm/slo-operator/crds/
 
 unit: venv tools ## pytest only
 	$(BIN)/pytest -q

@@ -306,7 +306,8 @@ class NoDataAlert(_Model):
     severity: str = Field(default="warning", pattern=SEVERITY_PATTERN, description="Severity label.")
 
 
-SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+# A DNS subdomain, like metadata.name (written differently so the loader's hint for it names Secrets).
+SECRET_NAME_PATTERN = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
 SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]{1,253}$"
 SLACK_CHANNEL_PATTERN = r"^[#@]?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 

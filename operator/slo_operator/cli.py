@@ -194,6 +194,21 @@ def run(
     kubeconfig: Annotated[
         str | None, typer.Option(help="Kubeconfig file (default: in-cluster, else KUBECONFIG).")
     ] = None,
+    pagerduty_secret: Annotated[
+        str | None,
+        typer.Option(help="Default PagerDuty routing-key Secret as name/key, in each SLO's namespace "
+                     "(env SLO_OPERATOR_PAGERDUTY_SECRET)."),
+    ] = None,
+    slack_secret: Annotated[
+        str | None,
+        typer.Option(help="Default Slack webhook-URL Secret as name/key (env SLO_OPERATOR_SLACK_SECRET)."),
+    ] = None,
+    slack_channel: Annotated[
+        str | None, typer.Option(help="Default Slack channel (env SLO_OPERATOR_SLACK_CHANNEL).")
+    ] = None,
+    pagerduty_url: Annotated[
+        str | None, typer.Option(help="PagerDuty Events API v2 URL (env SLO_OPERATOR_PAGERDUTY_URL).")
+    ] = None,
     log_format: Annotated[str, typer.Option(help="plain, full or json.")] = "json",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
@@ -223,7 +238,13 @@ def run(
         overrides["slow_interval"] = slow_interval
     if liveness:
         overrides["liveness"] = liveness
-    config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
+    routing = {"pagerduty_secret": pagerduty_secret, "slack_secret": slack_secret,
+               "slack_channel": slack_channel, "pagerduty_url": pagerduty_url}
+    overrides.update({key: value for key, value in routing.items() if value is not None})
+    try:
+        config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
+    except ValueError as exc:  # e.g. a default Secret reference that is not name/key
+        raise typer.BadParameter(str(exc)) from None
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
     handlers.configure(config)

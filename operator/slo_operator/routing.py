@@ -70,6 +70,17 @@ SLACK_TEXT = (
 )
 
 
+def _pagerduty_texts() -> dict[str, Any]:
+    """What a page says: PagerDuty severity, the SLO's service as component and namespace as group."""
+    return {
+        "severity": CRITICAL,
+        "class": "slo-burn-rate",
+        "component": "{{ .CommonLabels.service }}",
+        "group": "{{ .CommonLabels.namespace }}",
+        "description": PAGERDUTY_DESCRIPTION,
+    }
+
+
 @dataclass(frozen=True)
 class RoutingOptions:
     """Deployment-wide routing defaults (operator configuration), used where an SLO's spec says nothing.
@@ -189,11 +200,7 @@ def alertmanager_config_spec(slo: SLO, options: RoutingOptions) -> dict[str, Any
         pagerduty: dict[str, Any] = {
             "routingKey": {"name": found.pagerduty.secret.name, "key": found.pagerduty.secret.key},
             "sendResolved": True,
-            "severity": CRITICAL,
-            "class": "slo-burn-rate",
-            "component": "{{ .CommonLabels.service }}",
-            "group": "{{ .CommonLabels.namespace }}",
-            "description": PAGERDUTY_DESCRIPTION,
+            **_pagerduty_texts(),
             "details": [{"key": key, "value": value} for key, value in PAGERDUTY_DETAILS],
         }
         if options.pagerduty_url:
@@ -309,11 +316,7 @@ def alertmanager_file(
             pagerduty: dict[str, Any] = {
                 "routing_key_file": endpoints.pagerduty_routing_key_file,
                 "send_resolved": True,
-                "severity": CRITICAL,
-                "class": "slo-burn-rate",
-                "component": "{{ .CommonLabels.service }}",
-                "group": "{{ .CommonLabels.namespace }}",
-                "description": PAGERDUTY_DESCRIPTION,
+                **_pagerduty_texts(),
                 "details": dict(PAGERDUTY_DETAILS),
             }
             if endpoints.pagerduty_url:
@@ -330,19 +333,23 @@ def alertmanager_file(
                 slack["channel"] = channel
             file_receivers.append({"name": prefix + SLACK, "slack_configs": [slack]})
         slo_matchers = [_text_matcher(k, v) for k, v in _slo_matchers(slo)]
-        routes.append({
-            "receiver": prefix + SLACK if has_slack else NONE,
-            "matchers": slo_matchers,
-            "routes": [
-                {"receiver": prefix + receiver, "matchers": [_text_matcher("severity", severity)]}
-                for severity, receiver in _routes(has_pagerduty, has_slack)
-            ],
-        })
-        inhibit_rules.append({
-            "source_matchers": [_text_matcher("severity", CRITICAL), *slo_matchers],
-            "target_matchers": [_text_matcher("severity", WARNING), *slo_matchers],
-            "equal": _equal(slo),
-        })
+        routes.append(
+            {
+                "receiver": prefix + SLACK if has_slack else NONE,
+                "matchers": slo_matchers,
+                "routes": [
+                    {"receiver": prefix + receiver, "matchers": [_text_matcher("severity", severity)]}
+                    for severity, receiver in _routes(has_pagerduty, has_slack)
+                ],
+            }
+        )
+        inhibit_rules.append(
+            {
+                "source_matchers": [_text_matcher("severity", CRITICAL), *slo_matchers],
+                "target_matchers": [_text_matcher("severity", WARNING), *slo_matchers],
+                "equal": _equal(slo),
+            }
+        )
     return {
         "route": {
             "receiver": NONE,

@@ -2,7 +2,7 @@
 
 How it is built (about half a minute):
 
-1. ``traffic_openmetrics`` writes 24 hours of the example SLOs' source series (scraped every 30 s) with
+1. ``traffic_openmetrics`` writes 8 hours of the example SLOs' source series (scraped every 30 s) with
    known error ratios and incidents in the last hour, as OpenMetrics;
    ``promtool tsdb create-blocks-from openmetrics`` turns them into TSDB blocks.
 2. The recording rules are backfilled with ``promtool tsdb create-blocks-from rules`` against a
@@ -42,11 +42,11 @@ from slo_operator.render import rule_file, to_yaml
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests" / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures.yaml"
-HOURS = 24
+HOURS = 8
 SCRAPE = 30  # seconds between samples of the source series
 INCIDENT_MINUTES = 65  # availability: errors at 1.6% (burn 16 > 14.4) in the last 65 minutes
 ACCURACY_INCIDENT_MINUTES = 50  # accuracy: 55% wrong (burn 3.7 > both thresholds) in the last 50 minutes
-STALE_FROM, STALE_TO = 600, 537  # freshness: no feature update between these minutes before the end
+STALE_FROM, STALE_TO = 300, 237  # freshness: no feature update between these minutes before the end
 # Alerts the traffic makes fire: availability's fast burn, accuracy's fast and slow burns, and the
 # checkout SLO's slow burn on route /pay.
 FIRING_ALERTS = 4

@@ -452,7 +452,7 @@ def build(workdir: Path, log: Callable[[str], None] = lambda _: None) -> tuple[P
     write_openmetrics(data)
     timings["openmetrics"] = time.monotonic() - clock
     clock = time.monotonic()
-    run([promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(data), str(tsdb)], timeout=600)
+    run([promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", "--max-block-duration=800h", str(data), str(tsdb)], timeout=600)
     data.unlink()
     timings["backfill raw"] = time.monotonic() - clock
     rules = rule_file(slos(), RenderOptions(rules=RULE_OPTIONS))
@@ -467,7 +467,7 @@ def build(workdir: Path, log: Callable[[str], None] = lambda _: None) -> tuple[P
             path = workdir / f"rules-{depth}.yaml"
             path.write_text(to_yaml([level]))
             out = workdir / f"blocks-{depth}"
-            run([promtool, "tsdb", "create-blocks-from", "rules", "-q", f"--url={server.url}",
+            run([promtool, "tsdb", "create-blocks-from", "rules", "-q", "--max-block-duration=800h", f"--url={server.url}",
                  f"--start={int(DATA_START.timestamp())}", f"--end={int(DATA_END.timestamp())}",
                  f"--output-dir={out}", f"--eval-interval={EVAL}s", str(path)], timeout=600)
             server.stop()

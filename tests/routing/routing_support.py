@@ -25,14 +25,13 @@ from typing import Any, TypeVar
 
 import httpx
 import yaml
-from support.processes import free_port
-
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import SLO, resolve
+from support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests" / "examples"
-GOLDEN = REPO / "tests" / "golden"
+GOLDEN = REPO / "tests" / "routing" / "golden"
 
 ROUTING = {
     "pagerduty": {"routingKey": {"name": "pagerduty", "key": "routing-key"}},
@@ -43,7 +42,7 @@ T = TypeVar("T")
 
 
 def poll(predicate: Callable[[], T], timeout: float, message: str, interval: float = 0.1) -> T:
-    """Return the first truthy value of ``predicate`` (exceptions count as not yet) or fail at the deadline."""
+    """The first truthy value of ``predicate`` (exceptions count as not yet); fails at the deadline."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while True:
@@ -106,8 +105,9 @@ def _route(route: dict[str, Any], prefix: str) -> dict[str, Any]:
     return out
 
 
-def _integration(config: dict[str, Any], namespace: str, secrets: dict[tuple[str, str], dict[str, str]]
-                 ) -> dict[str, Any]:
+def _integration(
+    config: dict[str, Any], namespace: str, secrets: dict[tuple[str, str], dict[str, str]]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in config.items():
         if key in ("routingKey", "apiURL"):
@@ -119,8 +119,11 @@ def _integration(config: dict[str, Any], namespace: str, secrets: dict[tuple[str
     return out
 
 
-def convert(objects: list[dict[str, Any]], secrets: dict[tuple[str, str], dict[str, str]],
-            enforce_namespace: bool = True) -> dict[str, Any]:
+def convert(
+    objects: list[dict[str, Any]],
+    secrets: dict[tuple[str, str], dict[str, str]],
+    enforce_namespace: bool = True,
+) -> dict[str, Any]:
     """Alertmanager configuration prometheus-operator generates from AlertmanagerConfig objects (on top of a
     base configuration routing everything else to ``null``), matcher strategy OnNamespace by default."""
     routes: list[dict[str, Any]] = []
@@ -149,8 +152,9 @@ def convert(objects: list[dict[str, Any]], secrets: dict[tuple[str, str], dict[s
             if enforce_namespace:
                 source += [ns_matcher] if ns_matcher not in source else []
                 target += [ns_matcher] if ns_matcher not in target else []
-            inhibit_rules.append({"source_matchers": source, "target_matchers": target,
-                                  "equal": list(rule.get("equal", []))})
+            inhibit_rules.append(
+                {"source_matchers": source, "target_matchers": target, "equal": list(rule.get("equal", []))}
+            )
     return {
         "route": {"receiver": "null", "group_by": ["namespace"], "routes": routes},
         "receivers": receivers,
@@ -176,8 +180,17 @@ def check_config(path: Path) -> None:
 def route_receivers(path: Path, labels: dict[str, str]) -> list[str]:
     """The receivers Alertmanager picks for an alert with ``labels`` (``amtool config routes test``)."""
     result = subprocess.run(
-        [amtool(), "config", "routes", "test", f"--config.file={path}", *(f"{k}={v}" for k, v in labels.items())],
-        capture_output=True, text=True, timeout=60,
+        [
+            amtool(),
+            "config",
+            "routes",
+            "test",
+            f"--config.file={path}",
+            *(f"{k}={v}" for k, v in labels.items()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return [name.strip() for name in result.stdout.strip().split(",") if name.strip()]
@@ -205,14 +218,19 @@ class FakeReceivers:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with receiver._lock:
                     receiver.deliveries.append(Delivery(time.monotonic(), self.path, body))
                 if self.path == "/v2/enqueue":
-                    reply = json.dumps({"status": "success", "message": "Event processed",
-                                        "dedup_key": body.get("dedup_key", "")}).encode()
+                    reply = json.dumps(
+                        {
+                            "status": "success",
+                            "message": "Event processed",
+                            "dedup_key": body.get("dedup_key", ""),
+                        }
+                    ).encode()
                     self.send_response(202)
                     self.send_header("Content-Type", "application/json")
                 elif self.path.startswith("/slack/"):
@@ -308,9 +326,13 @@ class Alertmanager(_Process):
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def args(self) -> list[str]:
-        return [f"--config.file={self.config_path}", f"--storage.path={self.workdir / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=",
-                "--log.level=debug"]
+        return [
+            f"--config.file={self.config_path}",
+            f"--storage.path={self.workdir / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",
+            "--log.level=debug",
+        ]
 
     def alerts(self, **filters: str) -> list[dict[str, Any]]:
         params = [("filter", f'{k}="{v}"') for k, v in filters.items()]
@@ -334,16 +356,24 @@ class Prometheus(_Process):
         rules = workdir / "rules.yaml"
         rules.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
         self.config_path = workdir / "prometheus.yml"
-        self.config_path.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(rules)],
-            "scrape_configs": [{"job_name": "app", "static_configs": [{"targets": [target]}]}],
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
-        }))
+        self.config_path.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(rules)],
+                    "scrape_configs": [{"job_name": "app", "static_configs": [{"targets": [target]}]}],
+                    "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+                }
+            )
+        )
 
     def args(self) -> list[str]:
-        return [f"--config.file={self.config_path}", f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1d"]
+        return [
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--storage.tsdb.retention.time=1d",
+        ]
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         body = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5).json()

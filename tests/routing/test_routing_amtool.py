@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 from routing_support import ROUTING, check_config, convert, example_document, route_receivers, slo_of
-
 from slo_operator.render import alertmanager_config
 from slo_operator.routing import FileReceivers, alertmanager_file
 
@@ -22,8 +21,13 @@ SECRETS = {
 
 
 def _alert(severity: str, slo: str = NAME, namespace: str = NS) -> dict[str, str]:
-    return {"alertname": "SLOFastBurn", "severity": severity, "slo": slo, "namespace": namespace,
-            "service": "iris-classifier"}
+    return {
+        "alertname": "SLOFastBurn",
+        "severity": severity,
+        "slo": slo,
+        "namespace": namespace,
+        "service": "iris-classifier",
+    }
 
 
 def _write(tmp_path: Path, config: dict[str, Any]) -> Path:
@@ -66,7 +70,10 @@ def test_converted_config_resolves_secret_keys_and_keeps_the_templates(tmp_path:
     assert pagerduty["details"]["slo"] == "{{ .CommonLabels.namespace }}/{{ .CommonLabels.slo }}"
     assert config["receivers"][2]["slack_configs"][0]["api_url"] == SECRETS[(NS, "slack-webhook")]["url"]
     assert config["inhibit_rules"][0]["source_matchers"] == [
-        'severity="critical"', f'namespace="{NS}"', f'slo="{NAME}"']
+        'severity="critical"',
+        f'namespace="{NS}"',
+        f'slo="{NAME}"',
+    ]
 
 
 def test_missing_secret_key_makes_the_conversion_fail_like_prometheus_operator() -> None:
@@ -77,8 +84,10 @@ def test_missing_secret_key_makes_the_conversion_fail_like_prometheus_operator()
 
 
 def test_several_slos_merge_into_one_valid_configuration(tmp_path: Path) -> None:
-    objects = [alertmanager_config(slo_of(example_document(name, ROUTING))) for name in
-               ("availability", "latency", "accuracy", "freshness")]
+    objects = [
+        alertmanager_config(slo_of(example_document(name, ROUTING)))
+        for name in ("availability", "latency", "accuracy", "freshness")
+    ]
     secrets: dict[tuple[str, str], dict[str, str]] = {}
     for obj in objects:
         assert obj is not None
@@ -98,8 +107,9 @@ def test_rendered_alertmanager_yml_passes_amtool_and_routes_each_severity(tmp_pa
     for secret in ("pd", "slack"):
         (tmp_path / secret).write_text("not-a-real-secret")
     slos = [slo_of(example_document(name)) for name in ("availability", "latency")]
-    endpoints = FileReceivers(str(tmp_path / "pd"), "http://127.0.0.1:9/v2/enqueue", str(tmp_path / "slack"),
-                              "#slo-alerts")
+    endpoints = FileReceivers(
+        str(tmp_path / "pd"), "http://127.0.0.1:9/v2/enqueue", str(tmp_path / "slack"), "#slo-alerts"
+    )
     path = _write(tmp_path, alertmanager_file(slos, endpoints))
     for slo in slos:
         prefix = f"{slo.namespace}/{slo.name}/"
@@ -112,6 +122,8 @@ def test_rendered_alertmanager_yml_passes_amtool_and_routes_each_severity(tmp_pa
 def test_rendered_alertmanager_yml_with_pagerduty_only(tmp_path: Path) -> None:
     (tmp_path / "pd").write_text("not-a-real-secret")
     slo = slo_of(example_document("availability"))
-    path = _write(tmp_path, alertmanager_file([slo], FileReceivers(pagerduty_routing_key_file=str(tmp_path / "pd"))))
+    path = _write(
+        tmp_path, alertmanager_file([slo], FileReceivers(pagerduty_routing_key_file=str(tmp_path / "pd")))
+    )
     assert route_receivers(path, _alert("critical")) == [f"{NS}/{NAME}/pagerduty"]
     assert route_receivers(path, _alert("warning")) == ["none"]

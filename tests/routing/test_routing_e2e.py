@@ -28,7 +28,6 @@ from routing_support import (
     poll,
     slo_of,
 )
-
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.model import SLO
 from slo_operator.render import RenderOptions, alertmanager_config, prometheus_rule
@@ -44,32 +43,46 @@ TIMING = {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"}
 def _slo(name: str, scenario: str, channel: str) -> SLO:
     """A 99% / 1h availability SLO with second-scale burn-rate windows:
     fast (critical) 14.4x over 20s and 5s; slow (warning) 1.5x over 30s and 5s."""
-    return slo_of({
-        "apiVersion": "slo.mlops.dev/v1alpha1",
-        "kind": "ServiceLevelObjective",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "service": "checkout",
-            "objective": 99,
-            "window": "1h",
-            "indicator": {"availability": {
-                "errors": f'app_request_errors_total{{scenario="{scenario}"}}',
-                "total": f'app_requests_total{{scenario="{scenario}"}}',
-            }},
-            "alerting": {
-                "burnRates": [
-                    {"name": "SLOFastBurn", "severity": "critical", "budgetPercent": 8,
-                     "longWindow": "20s", "shortWindow": "5s"},
-                    {"name": "SLOSlowBurn", "severity": "warning", "budgetPercent": 1.25,
-                     "longWindow": "30s", "shortWindow": "5s"},
-                ],
-                "routing": {
-                    "pagerduty": {"routingKey": {"name": "pagerduty", "key": "routing-key"}},
-                    "slack": {"apiURL": {"name": "slack-webhook", "key": "url"}, "channel": channel},
+    return slo_of(
+        {
+            "apiVersion": "slo.mlops.dev/v1alpha1",
+            "kind": "ServiceLevelObjective",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "service": "checkout",
+                "objective": 99,
+                "window": "1h",
+                "indicator": {
+                    "availability": {
+                        "errors": f'app_request_errors_total{{scenario="{scenario}"}}',
+                        "total": f'app_requests_total{{scenario="{scenario}"}}',
+                    }
+                },
+                "alerting": {
+                    "burnRates": [
+                        {
+                            "name": "SLOFastBurn",
+                            "severity": "critical",
+                            "budgetPercent": 8,
+                            "longWindow": "20s",
+                            "shortWindow": "5s",
+                        },
+                        {
+                            "name": "SLOSlowBurn",
+                            "severity": "warning",
+                            "budgetPercent": 1.25,
+                            "longWindow": "30s",
+                            "shortWindow": "5s",
+                        },
+                    ],
+                    "routing": {
+                        "pagerduty": {"routingKey": {"name": "pagerduty", "key": "routing-key"}},
+                        "slack": {"apiURL": {"name": "slack-webhook", "key": "url"}, "channel": channel},
+                    },
                 },
             },
-        },
-    })
+        }
+    )
 
 
 @pytest.fixture
@@ -88,7 +101,10 @@ def _options(receivers: FakeReceivers) -> RenderOptions:
 
 def _alertmanager_config(slos: list[SLO], receivers: FakeReceivers) -> dict[str, Any]:
     objects = [alertmanager_config(slo, _options(receivers)) for slo in slos]
-    secrets = {(NS, "pagerduty"): {"routing-key": ROUTING_KEY}, (NS, "slack-webhook"): {"url": receivers.slack_url}}
+    secrets = {
+        (NS, "pagerduty"): {"routing-key": ROUTING_KEY},
+        (NS, "slack-webhook"): {"url": receivers.slack_url},
+    }
     return convert([obj for obj in objects if obj is not None], secrets)
 
 
@@ -97,12 +113,18 @@ def _slack_text(delivery: Delivery) -> str:
 
 
 def _pagerduty_events(receivers: FakeReceivers, slo: str, action: str) -> list[Delivery]:
-    return [d for d in receivers.pagerduty() if d.body.get("event_action") == action
-            and (action == "resolve" or f"{NS}/{slo}" in d.body["payload"]["summary"])]
+    return [
+        d
+        for d in receivers.pagerduty()
+        if d.body.get("event_action") == action
+        and (action == "resolve" or f"{NS}/{slo}" in d.body["payload"]["summary"])
+    ]
 
 
 def _slack_messages(receivers: FakeReceivers, slo: str, status: str) -> list[Delivery]:
-    return [d for d in receivers.slack() if f"{NS}/{slo}" in _slack_text(d) and f"[{status}" in _slack_text(d)]
+    return [
+        d for d in receivers.slack() if f"{NS}/{slo}" in _slack_text(d) and f"[{status}" in _slack_text(d)
+    ]
 
 
 def _suppressed_by_critical(am: Alertmanager, slo: str) -> bool:
@@ -110,7 +132,9 @@ def _suppressed_by_critical(am: Alertmanager, slo: str) -> bool:
     warning = [a for a in alerts if a["labels"]["severity"] == "warning"]
     critical = [a["fingerprint"] for a in alerts if a["labels"]["severity"] == "critical"]
     return bool(warning) and all(
-        a["status"]["state"] == "suppressed" and set(a["status"]["inhibitedBy"]) & set(critical) for a in warning)
+        a["status"]["state"] == "suppressed" and set(a["status"]["inhibitedBy"]) & set(critical)
+        for a in warning
+    )
 
 
 # ---- Alertmanager alone, alerts injected through its API --------------------------------------------------
@@ -119,8 +143,17 @@ def _suppressed_by_critical(am: Alertmanager, slo: str) -> bool:
 def _api_alert(slo: str, alertname: str, severity: str, ends: datetime | None = None) -> dict[str, Any]:
     now = datetime.now(UTC)
     alert: dict[str, Any] = {
-        "labels": {"alertname": alertname, "severity": severity, "slo": slo, "namespace": NS, "service": "checkout"},
-        "annotations": {"summary": f"SLO {NS}/{slo} (checkout) is burning its error budget", "description": "d"},
+        "labels": {
+            "alertname": alertname,
+            "severity": severity,
+            "slo": slo,
+            "namespace": NS,
+            "service": "checkout",
+        },
+        "annotations": {
+            "summary": f"SLO {NS}/{slo} (checkout) is burning its error budget",
+            "description": "d",
+        },
         "startsAt": (now - timedelta(seconds=30)).isoformat(),
     }
     if ends is not None:
@@ -131,8 +164,10 @@ def _api_alert(slo: str, alertname: str, severity: str, ends: datetime | None = 
 def test_critical_pages_warning_posts_and_a_critical_silences_the_warning_of_its_slo(
     tmp_path: Path, receivers: FakeReceivers
 ) -> None:
-    paging, ticketing = _slo("payments-availability", "payments", "#payments"), _slo(
-        "search-availability", "search", "#search")
+    paging, ticketing = (
+        _slo("payments-availability", "payments", "#payments"),
+        _slo("search-availability", "search", "#search"),
+    )
     am = Alertmanager(tmp_path, _alertmanager_config([paging, ticketing], receivers))
     am.start()
     try:
@@ -143,7 +178,9 @@ def test_critical_pages_warning_posts_and_a_critical_silences_the_warning_of_its
         ]
         am.post_alerts(firing)
         (page,) = poll(lambda: _pagerduty_events(receivers, paging.name, "trigger"), 20, "PagerDuty trigger")
-        poll(lambda: _slack_messages(receivers, ticketing.name, "FIRING"), 20, "Slack warning of the other SLO")
+        poll(
+            lambda: _slack_messages(receivers, ticketing.name, "FIRING"), 20, "Slack warning of the other SLO"
+        )
         poll(lambda: _suppressed_by_critical(am, paging.name), 10, "the warning inhibited by the critical")
         body = page.body
         assert body["routing_key"] == ROUTING_KEY and body["dedup_key"]
@@ -157,7 +194,9 @@ def test_critical_pages_warning_posts_and_a_critical_silences_the_warning_of_its
 
         ended = datetime.now(UTC) - timedelta(seconds=1)
         am.post_alerts([{**a, "endsAt": ended.isoformat()} for a in firing])
-        (resolve,) = poll(lambda: _pagerduty_events(receivers, paging.name, "resolve"), 20, "PagerDuty resolve")
+        (resolve,) = poll(
+            lambda: _pagerduty_events(receivers, paging.name, "resolve"), 20, "PagerDuty resolve"
+        )
         assert resolve.body["dedup_key"] == body["dedup_key"]
         poll(lambda: _slack_messages(receivers, ticketing.name, "RESOLVED"), 20, "Slack resolved")
         assert _slack_messages(receivers, paging.name, "RESOLVED") == []
@@ -171,22 +210,33 @@ def test_rendered_alertmanager_yml_reads_secrets_from_files_and_delivers(
     (tmp_path / "pd-key").write_text(ROUTING_KEY)
     (tmp_path / "slack-url").write_text(receivers.slack_url)
     slo = slo_of(example_document("availability"))
-    endpoints = FileReceivers(str(tmp_path / "pd-key"), receivers.pagerduty_url, str(tmp_path / "slack-url"),
-                              "#slo-alerts")
+    endpoints = FileReceivers(
+        str(tmp_path / "pd-key"), receivers.pagerduty_url, str(tmp_path / "slack-url"), "#slo-alerts"
+    )
     config = alertmanager_file([slo], endpoints, RoutingOptions(**TIMING))
     am = Alertmanager(tmp_path, config)
     am.start()
     try:
-        critical = {**_api_alert(slo.name, "SLOFastBurn", "critical"), "labels": {
-            "alertname": "SLOFastBurn", "severity": "critical", "slo": slo.name, "namespace": slo.namespace}}
+        critical = {
+            **_api_alert(slo.name, "SLOFastBurn", "critical"),
+            "labels": {
+                "alertname": "SLOFastBurn",
+                "severity": "critical",
+                "slo": slo.name,
+                "namespace": slo.namespace,
+            },
+        }
         warning = copy.deepcopy(critical)
         warning["labels"].update(alertname="SLONoData", severity="warning")
         am.post_alerts([warning])  # first alone: once the critical fires, it silences this warning
         (post,) = poll(receivers.slack, 20, "Slack message")
         assert post.body["channel"] == "#slo-alerts" and "SLONoData" in _slack_text(post)
         am.post_alerts([critical])
-        (page,) = poll(lambda: [d for d in receivers.pagerduty() if d.body.get("event_action") == "trigger"], 20,
-                       "PagerDuty trigger")
+        (page,) = poll(
+            lambda: [d for d in receivers.pagerduty() if d.body.get("event_action") == "trigger"],
+            20,
+            "PagerDuty trigger",
+        )
         assert page.body["routing_key"] == ROUTING_KEY
     finally:
         am.stop()
@@ -200,7 +250,10 @@ def _samples(prometheus: Prometheus, expr: str) -> float:
     return min((float(r["value"][1]) for r in result), default=0.0)
 
 
-def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(tmp_path: Path, receivers: FakeReceivers) -> None:
+@pytest.mark.slow
+def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(
+    tmp_path: Path, receivers: FakeReceivers
+) -> None:
     fast = _slo("payments-availability", "payments", "#payments")  # 100% errors: fast burn, pages
     slow = _slo("search-availability", "search", "#search")  # 5% errors (5x burn): slow burn, Slack only
     options = _options(receivers)
@@ -213,8 +266,12 @@ def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(tmp_path: Path,
         prometheus.start()
         # Warm-up: every window of the alerts (at most 30 s) full of good traffic, as the time-to-fire
         # formula assumes.
-        poll(lambda: _samples(prometheus, "count_over_time(slo:total_events:rate[30s])") >= 29, 90,
-             "30 s of recorded traffic", interval=0.5)
+        poll(
+            lambda: _samples(prometheus, "count_over_time(slo:total_events:rate[30s])") >= 29,
+            90,
+            "30 s of recorded traffic",
+            interval=0.5,
+        )
         assert prometheus.query("ALERTS") == [] and receivers.deliveries == []
 
         started, started_unix = traffic.set_error_ratio("payments", 1.0)
@@ -225,17 +282,25 @@ def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(tmp_path: Path,
 
         calculator = ErrorBudgetCalculator(slo_target=99, window_days=1 / 24)
         fast_alert, slow_alert = fast.alerts[0], slow.alerts[1]
-        expected_page = calculator.time_to_fire(1.0, fast_alert.long_window / 3600, float(fast_alert.threshold))
-        expected_post = calculator.time_to_fire(0.05, slow_alert.long_window / 3600, float(slow_alert.threshold))
+        expected_page = calculator.time_to_fire(
+            1.0, fast_alert.long_window / 3600, float(fast_alert.threshold)
+        )
+        expected_post = calculator.time_to_fire(
+            0.05, slow_alert.long_window / 3600, float(slow_alert.threshold)
+        )
         page_after, post_after = page.at - started, post.at - started
         page_fired = (prometheus.fired_at("SLOFastBurn", fast.name) or 0) - started_unix
         post_fired = (prometheus.fired_at("SLOSlowBurn", slow.name) or 0) - started_unix
-        print(f"\nPagerDuty (critical, 100% errors, {fast_alert.threshold}x over {fast_alert.long}/"
-              f"{fast_alert.short}): time_to_fire {expected_page.total_seconds():.2f}s; Prometheus fired at "
-              f"{page_fired:.1f}s, delivered {page_after:.1f}s after incident start")
-        print(f"Slack (warning, 5% errors = 5x burn, {slow_alert.threshold}x over {slow_alert.long}/"
-              f"{slow_alert.short}): time_to_fire {expected_post.total_seconds():.2f}s; Prometheus fired at "
-              f"{post_fired:.1f}s, delivered {post_after:.1f}s after incident start")
+        print(
+            f"\nPagerDuty (critical, 100% errors, {fast_alert.threshold}x over {fast_alert.long}/"
+            f"{fast_alert.short}): time_to_fire {expected_page.total_seconds():.2f}s; Prometheus fired at "
+            f"{page_fired:.1f}s, delivered {page_after:.1f}s after incident start"
+        )
+        print(
+            f"Slack (warning, 5% errors = 5x burn, {slow_alert.threshold}x over {slow_alert.long}/"
+            f"{slow_alert.short}): time_to_fire {expected_post.total_seconds():.2f}s; Prometheus fired at "
+            f"{post_fired:.1f}s, delivered {post_after:.1f}s after incident start"
+        )
         # Delivery = firing + up to one scrape, one rule evaluation, group_wait (1 s) and the HTTP hop.
         assert expected_page.total_seconds() * 0.5 <= page_after <= expected_page.total_seconds() + 8
         assert expected_post.total_seconds() * 0.5 <= post_after <= expected_post.total_seconds() + 8
@@ -253,7 +318,8 @@ def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(tmp_path: Path,
         (resolved,) = poll(lambda: _slack_messages(receivers, slow.name, "RESOLVED"), 40, "Slack resolved")
         assert resolve.body["dedup_key"] == body["dedup_key"]
         assert "Resolved:" in _slack_text(resolved)
-        print(f"resolves after recovery: PagerDuty {resolve.at - recovered:.1f}s, Slack {resolved.at - recovered:.1f}s")
+        pagerduty_after, slack_after = resolve.at - recovered, resolved.at - recovered
+        print(f"resolves after recovery: PagerDuty {pagerduty_after:.1f}s, Slack {slack_after:.1f}s")
     except BaseException:
         print(f"--- prometheus log (tail)\n{prometheus.log()}\n--- alertmanager log (tail)\n{am.log()}")
         raise

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 import yaml
 from routing_support import GOLDEN, ROUTING, example_document, slo_of
-from typer.testing import CliRunner
-
 from slo_operator.api import SecretKeySelector
 from slo_operator.children import ALERTMANAGER_CONFIG, CHILD_KINDS, desired_children
 from slo_operator.cli import app
@@ -20,6 +18,7 @@ from slo_operator.crd import custom_resource_definition
 from slo_operator.loader import parse_object
 from slo_operator.render import RenderOptions, alertmanager_config, to_yaml
 from slo_operator.routing import FileReceivers, RoutingOptions, alertmanager_file, secret_references
+from typer.testing import CliRunner
 
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 AMC_CRD = "monitoring.coreos.com_alertmanagerconfigs.yaml"
@@ -30,7 +29,9 @@ def compare(name: str, text: str) -> None:
     if UPDATE:
         golden.write_text(text)
     assert golden.exists(), f"{golden} missing: run UPDATE_GOLDEN=1 pytest {__file__}"
-    assert text == golden.read_text(), f"rendered routing differs from {golden}; regenerate with UPDATE_GOLDEN=1"
+    assert text == golden.read_text(), (
+        f"rendered routing differs from {golden}; regenerate with UPDATE_GOLDEN=1"
+    )
 
 
 def defaults(**overrides: Any) -> RenderOptions:
@@ -62,8 +63,12 @@ def test_routes_severities_and_inhibits_the_warning_of_the_same_slo() -> None:
     spec = obj["spec"]
     route = spec["route"]
     assert obj["metadata"] == {
-        "name": "model-availability-slo", "namespace": "ml-serving",
-        "labels": {"app.kubernetes.io/managed-by": "slo-operator", "slo.mlops.dev/name": "model-availability"},
+        "name": "model-availability-slo",
+        "namespace": "ml-serving",
+        "labels": {
+            "app.kubernetes.io/managed-by": "slo-operator",
+            "slo.mlops.dev/name": "model-availability",
+        },
     }
     assert route["matchers"] == [
         {"name": "namespace", "value": "ml-serving", "matchType": "="},
@@ -71,7 +76,9 @@ def test_routes_severities_and_inhibits_the_warning_of_the_same_slo() -> None:
     ]
     assert route["groupBy"] == ["alertname", "namespace", "slo"]
     assert [(r["matchers"][0]["value"], r["receiver"]) for r in route["routes"]] == [
-        ("critical", "pagerduty"), ("warning", "slack")]
+        ("critical", "pagerduty"),
+        ("warning", "slack"),
+    ]
     assert route["receiver"] == "slack"  # any other severity is seen, not dropped
     pagerduty = spec["receivers"][0]["pagerdutyConfigs"][0]
     assert pagerduty["routingKey"] == {"name": "pagerduty", "key": "routing-key"}
@@ -81,9 +88,15 @@ def test_routes_severities_and_inhibits_the_warning_of_the_same_slo() -> None:
     assert slack["sendResolved"] is True
     (inhibit,) = spec["inhibitRules"]
     assert {m["name"]: m["value"] for m in inhibit["sourceMatch"]} == {
-        "severity": "critical", "namespace": "ml-serving", "slo": "model-availability"}
+        "severity": "critical",
+        "namespace": "ml-serving",
+        "slo": "model-availability",
+    }
     assert {m["name"]: m["value"] for m in inhibit["targetMatch"]} == {
-        "severity": "warning", "namespace": "ml-serving", "slo": "model-availability"}
+        "severity": "warning",
+        "namespace": "ml-serving",
+        "slo": "model-availability",
+    }
     assert inhibit["equal"] == ["namespace", "slo"]
 
 
@@ -112,7 +125,9 @@ def test_operator_defaults_fill_in_what_the_spec_leaves_out() -> None:
     slack = obj["spec"]["receivers"][1]["slackConfigs"][0]
     assert slack["apiURL"] == {"name": "chatops", "key": "webhook"} and slack["channel"] == "#slo-default"
     assert [u.source for u in secret_references(slo, defaults().routing)] == [
-        "operator default SLO_OPERATOR_PAGERDUTY_SECRET", "operator default SLO_OPERATOR_SLACK_SECRET"]
+        "operator default SLO_OPERATOR_PAGERDUTY_SECRET",
+        "operator default SLO_OPERATOR_SLACK_SECRET",
+    ]
 
 
 def test_spec_wins_per_receiver_and_channel_falls_back_to_the_default() -> None:
@@ -124,7 +139,9 @@ def test_spec_wins_per_receiver_and_channel_falls_back_to_the_default() -> None:
     slack = obj["spec"]["receivers"][1]["slackConfigs"][0]
     assert slack["apiURL"]["name"] == "team-slack" and slack["channel"] == "#slo-default"
     assert [u.source for u in secret_references(slo, defaults().routing)] == [
-        "operator default SLO_OPERATOR_PAGERDUTY_SECRET", "spec.alerting.routing.slack.apiURL"]
+        "operator default SLO_OPERATOR_PAGERDUTY_SECRET",
+        "spec.alerting.routing.slack.apiURL",
+    ]
 
 
 def test_only_pagerduty_leaves_warnings_unnotified() -> None:
@@ -176,8 +193,11 @@ def test_alertmanager_config_labels_are_configurable() -> None:
 
 
 def _owner() -> dict[str, Any]:
-    return {"apiVersion": "slo.mlops.dev/v1alpha1", "kind": "ServiceLevelObjective",
-            "metadata": {"name": "model-availability", "namespace": "ml-serving", "uid": "1234"}}
+    return {
+        "apiVersion": "slo.mlops.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": "model-availability", "namespace": "ml-serving", "uid": "1234"},
+    }
 
 
 # ---- against prometheus-operator's CRD schema (no cluster needed) ------------------------------------
@@ -219,12 +239,16 @@ def _prometheus_operator_crd() -> dict[str, Any]:
     return dict(yaml.load(path.read_text(), Loader=Loader))
 
 
-@pytest.mark.parametrize("routing", [ROUTING, {"pagerduty": ROUTING["pagerduty"]}, {"slack": ROUTING["slack"]}])
+@pytest.mark.parametrize(
+    "routing", [ROUTING, {"pagerduty": ROUTING["pagerduty"]}, {"slack": ROUTING["slack"]}]
+)
 def test_rendered_object_fits_the_alertmanagerconfig_crd_schema(routing: dict[str, Any]) -> None:
     crd = _prometheus_operator_crd()
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
     schema = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    obj = alertmanager_config(slo_of(example_document("availability", routing)), defaults(pagerduty_url="https://x"))
+    obj = alertmanager_config(
+        slo_of(example_document("availability", routing)), defaults(pagerduty_url="https://x")
+    )
     assert obj is not None
     assert _check_schema(obj["spec"], schema, "spec") == []
 
@@ -240,26 +264,52 @@ def _problems(routing: Any) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("routing", "field", "hint"),
     [
-        ({"pagerduty": {"routingKey": {"name": "PagerDuty_Key", "key": "k"}}},
-         "spec.alerting.routing.pagerduty.routingKey.name", "must be a Secret name"),
-        ({"pagerduty": {"routingKey": {"name": "pd", "key": "bad key!"}}},
-         "spec.alerting.routing.pagerduty.routingKey.key", "must be a Secret data key"),
-        ({"pagerduty": {"routingKey": {"name": "pd"}}},
-         "spec.alerting.routing.pagerduty.routingKey.key", "Field required"),
-        ({"pagerduty": {"routingKey": "R0ut1ngK3y-pasted-inline"}},
-         "spec.alerting.routing.pagerduty.routingKey", "valid dictionary"),
-        ({"slack": {"apiURL": "https://hooks.slack.com/services/T/B/X"}},
-         "spec.alerting.routing.slack.apiURL", "valid dictionary"),
-        ({"slack": {"apiUrl": {"name": "s", "key": "url"}}},
-         "spec.alerting.routing.slack.apiUrl", "unknown field"),
-        ({"slack": {"apiURL": {"name": "s", "key": "url"}, "channel": "ml alerts"}},
-         "spec.alerting.routing.slack.channel", "must be a Slack channel"),
-        ({"pagerduty": {"routingKey": {"name": "pd", "key": "k", "value": "secret"}}},
-         "spec.alerting.routing.pagerduty.routingKey.value", "unknown field"),
+        (
+            {"pagerduty": {"routingKey": {"name": "PagerDuty_Key", "key": "k"}}},
+            "spec.alerting.routing.pagerduty.routingKey.name",
+            "must be a Secret name",
+        ),
+        (
+            {"pagerduty": {"routingKey": {"name": "pd", "key": "bad key!"}}},
+            "spec.alerting.routing.pagerduty.routingKey.key",
+            "must be a Secret data key",
+        ),
+        (
+            {"pagerduty": {"routingKey": {"name": "pd"}}},
+            "spec.alerting.routing.pagerduty.routingKey.key",
+            "Field required",
+        ),
+        (
+            {"pagerduty": {"routingKey": "R0ut1ngK3y-pasted-inline"}},
+            "spec.alerting.routing.pagerduty.routingKey",
+            "valid dictionary",
+        ),
+        (
+            {"slack": {"apiURL": "https://hooks.slack.com/services/T/B/X"}},
+            "spec.alerting.routing.slack.apiURL",
+            "valid dictionary",
+        ),
+        (
+            {"slack": {"apiUrl": {"name": "s", "key": "url"}}},
+            "spec.alerting.routing.slack.apiUrl",
+            "unknown field",
+        ),
+        (
+            {"slack": {"apiURL": {"name": "s", "key": "url"}, "channel": "ml alerts"}},
+            "spec.alerting.routing.slack.channel",
+            "must be a Slack channel",
+        ),
+        (
+            {"pagerduty": {"routingKey": {"name": "pd", "key": "k", "value": "secret"}}},
+            "spec.alerting.routing.pagerduty.routingKey.value",
+            "unknown field",
+        ),
         ({"opsgenie": {}}, "spec.alerting.routing.opsgenie", "unknown field"),
     ],
 )
-def test_bad_receiver_references_are_rejected_with_their_field_path(routing: Any, field: str, hint: str) -> None:
+def test_bad_receiver_references_are_rejected_with_their_field_path(
+    routing: Any, field: str, hint: str
+) -> None:
     problems = _problems(routing)
     assert field in problems, problems
     assert hint in problems[field]
@@ -272,7 +322,9 @@ def test_valid_routing_and_an_empty_section_are_accepted() -> None:
 
 
 def test_crd_carries_the_routing_schema() -> None:
-    spec = custom_resource_definition()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec = custom_resource_definition()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
+        "spec"
+    ]
     routing = spec["properties"]["alerting"]["properties"]["routing"]
     slack = routing["properties"]["slack"]
     assert slack["required"] == ["apiURL"]
@@ -286,17 +338,22 @@ def test_crd_carries_the_routing_schema() -> None:
 
 
 def test_operator_config_reads_routing_defaults_from_the_environment() -> None:
-    config = OperatorConfig.from_env({
-        "SLO_OPERATOR_PAGERDUTY_SECRET": "pagerduty/routing-key",
-        "SLO_OPERATOR_SLACK_SECRET": "slack-webhook/url",
-        "SLO_OPERATOR_SLACK_CHANNEL": "#slo",
-        "SLO_OPERATOR_PAGERDUTY_URL": "https://events.eu.pagerduty.com/v2/enqueue",
-        "SLO_OPERATOR_ALERTMANAGER_CONFIG_LABELS": "alertmanagerConfig=main",
-    })
+    config = OperatorConfig.from_env(
+        {
+            "SLO_OPERATOR_PAGERDUTY_SECRET": "pagerduty/routing-key",
+            "SLO_OPERATOR_SLACK_SECRET": "slack-webhook/url",
+            "SLO_OPERATOR_SLACK_CHANNEL": "#slo",
+            "SLO_OPERATOR_PAGERDUTY_URL": "https://events.eu.pagerduty.com/v2/enqueue",
+            "SLO_OPERATOR_ALERTMANAGER_CONFIG_LABELS": "alertmanagerConfig=main",
+        }
+    )
     routing = config.render_options.routing
     assert routing.pagerduty_routing_key == SecretKeySelector(name="pagerduty", key="routing-key")
     assert routing.slack_api_url == SecretKeySelector(name="slack-webhook", key="url")
-    assert (routing.slack_channel, routing.pagerduty_url) == ("#slo", "https://events.eu.pagerduty.com/v2/enqueue")
+    assert (routing.slack_channel, routing.pagerduty_url) == (
+        "#slo",
+        "https://events.eu.pagerduty.com/v2/enqueue",
+    )
     assert routing.labels == {"alertmanagerConfig": "main"}
     assert OperatorConfig.from_env({}).render_options.routing == RoutingOptions()
 
@@ -333,11 +390,18 @@ def test_alertmanager_file_routes_every_slo_and_names_receivers_like_prometheus_
         [f'namespace="{latency.namespace}"', f'slo="{latency.name}"'],
     ]
     names = [r["name"] for r in config["receivers"]]
-    assert names == ["none", "ml-serving/model-availability/pagerduty", "ml-serving/model-availability/slack",
-                     f"{latency.namespace}/{latency.name}/pagerduty", f"{latency.namespace}/{latency.name}/slack"]
+    assert names == [
+        "none",
+        "ml-serving/model-availability/pagerduty",
+        "ml-serving/model-availability/slack",
+        f"{latency.namespace}/{latency.name}/pagerduty",
+        f"{latency.namespace}/{latency.name}/slack",
+    ]
     channels = [r["slack_configs"][0]["channel"] for r in config["receivers"] if "slack_configs" in r]
     assert channels == ["#slo-alerts", "#latency"]  # the SLO's channel wins, its secret refs are ignored
-    assert config["receivers"][1]["pagerduty_configs"][0]["routing_key_file"] == FILES.pagerduty_routing_key_file
+    assert (
+        config["receivers"][1]["pagerduty_configs"][0]["routing_key_file"] == FILES.pagerduty_routing_key_file
+    )
     assert len(config["inhibit_rules"]) == 2
 
 
@@ -352,8 +416,20 @@ def test_cli_renders_alertmanager_yml_and_alertmanagerconfigs(tmp_path: Any) -> 
     slo = tmp_path / "slo.yaml"
     slo.write_text(yaml.safe_dump(example_document("availability", ROUTING)))
     runner = CliRunner()
-    result = runner.invoke(app, ["render", "-f", str(slo), "--format", "alertmanager",
-                                 "--pagerduty-routing-key-file", "/run/pd", "--pagerduty-url", "http://pd.local/v2"])
+    result = runner.invoke(
+        app,
+        [
+            "render",
+            "-f",
+            str(slo),
+            "--format",
+            "alertmanager",
+            "--pagerduty-routing-key-file",
+            "/run/pd",
+            "--pagerduty-url",
+            "http://pd.local/v2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     config = yaml.safe_load(result.stdout)
     pagerduty = config["receivers"][1]["pagerduty_configs"][0]
@@ -363,8 +439,11 @@ def test_cli_renders_alertmanager_yml_and_alertmanagerconfigs(tmp_path: Any) -> 
     result = runner.invoke(app, ["render", "-f", str(slo), "--format", "alertmanager"], env={})
     assert result.exit_code == 2 and "no receiver" in result.output
 
-    result = runner.invoke(app, ["render", "-f", str(slo), "--format", "alertmanager"],
-                           env={"SLO_OPERATOR_SLACK_API_URL_FILE": "/run/slack"})
+    result = runner.invoke(
+        app,
+        ["render", "-f", str(slo), "--format", "alertmanager"],
+        env={"SLO_OPERATOR_SLACK_API_URL_FILE": "/run/slack"},
+    )
     assert result.exit_code == 0 and "api_url_file: /run/slack" in result.stdout
 
     result = runner.invoke(app, ["render", "-f", str(slo), "--format", "alertmanagerconfig"])

@@ -44,7 +44,7 @@ app.kubernetes.io/part-of: slo-operator
 {{- end }}
 
 {{- define "slo-operator.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion (toString .Values.image.tag)) }}
 {{- end }}
 
 {{/* A map as the operator's key=value[,key=value] label syntax, sorted by key; values pass through

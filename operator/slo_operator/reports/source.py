@@ -1,0 +1,270 @@
+"""Reading a month of recorded SLO series from Prometheus (the I/O half of the report).
+
+A fixed handful of queries covers every SLO at once (the series carry ``slo`` and ``namespace``
+labels); range queries are split so no request asks for more than ``MAX_POINTS`` points per series:
+
+- hourly bad and total events: ``sum by (namespace, slo) (avg_over_time(<base rate>[1h - 1ms])) * 3600``
+  at each hour's end. A base-rate sample covers the base window before it, so the samples in
+  ``(T - 1h, T]`` cover the hour; the range stops 1 ms short so a sample exactly at ``T - 1h`` (which
+  covers the hour before) is not counted twice on Prometheus 2.x, whose ranges include both ends.
+- the SLO-window SLI each hour (chart) and, at the report's resolution, the steps where it was below the
+  recorded objective;
+- ``ALERTS{alertstate="firing"}`` for SLOs Prometheus holds ALERTS series of in the range; for the
+  others the alert condition itself, re-evaluated from ``slo:burn_rate`` (same expression as the rule);
+- the budget left over the SLO window at the end (``slo:error_budget_remaining:ratio``);
+- for latency SLOs without bad-event data, the series API: does ``_count`` exist, and which ``le``
+  buckets do?
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import httpx
+
+from slo_operator.model import SLO
+from slo_operator.prometheus import PrometheusUnavailable
+from slo_operator.promql import (
+    BAD_EVENTS,
+    BUDGET_REMAINING,
+    BURN_RATE,
+    OBJECTIVE,
+    SLI,
+    TOTAL_EVENTS,
+    le_matcher,
+    number,
+    recorded,
+)
+from slo_operator.reports.data import HOUR, BucketCheck, ReportRange, SLOData
+from slo_operator.selectors import escape_label_value
+
+MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in one range query
+HOUR_RANGE = "59m59s999ms"
+ALERT_BATCH = 20  # SLOs per derived-alert query (keeps the PromQL text moderate)
+
+AlertSourceChoice = Literal["auto", "alerts", "burn_rate"]
+Key = tuple[str, str]  # (namespace, slo name)
+Series = list[tuple[dict[str, str], list[tuple[float, float]]]]
+
+
+class PrometheusRangeClient:
+    """Range and instant queries and series look-ups against Prometheus' HTTP API (POST forms)."""
+
+    def __init__(self, url: str, timeout: float = 60.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        self.requests = 0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PrometheusRangeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _post(self, path: str, data: dict[str, str] | list[tuple[str, str]]) -> Any:
+        self.requests += 1
+        try:
+            response = self._http.post(path, data=data)  # type: ignore[arg-type]
+        except httpx.HTTPError as exc:
+            raise PrometheusUnavailable(f"cannot reach Prometheus at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.url} answered {response.status_code}: {response.text[:300]}"
+            )
+        body = response.json()
+        if body.get("status") != "success":
+            raise PrometheusUnavailable(f"query failed: {body.get('error', body)}")
+        return body["data"]
+
+    def query(self, expr: str, at: float) -> list[tuple[dict[str, str], float]]:
+        data = self._post("/api/v1/query", {"query": expr, "time": _ts(at)})
+        found = []
+        for item in data["result"]:
+            value = float(item["value"][1])
+            if math.isfinite(value):
+                found.append((dict(item["metric"]), value))
+        return found
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> Series:
+        """Samples at ``start, start + step, ...`` up to ``end`` (inclusive), in as many requests as needed."""
+        merged: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[tuple[float, float]]]] = {}
+        chunk = start
+        while chunk <= end:
+            chunk_end = min(end, chunk + (MAX_POINTS - 1) * step)
+            data = self._post(
+                "/api/v1/query_range",
+                {"query": expr, "start": _ts(chunk), "end": _ts(chunk_end), "step": _ts(step)},
+            )
+            for item in data["result"]:
+                labels = dict(item["metric"])
+                key = tuple(sorted(labels.items()))
+                entry = merged.setdefault(key, (labels, []))
+                entry[1].extend(
+                    (float(t), float(v)) for t, v in item["values"] if math.isfinite(float(v))
+                )
+            chunk = chunk_end + step
+        return list(merged.values())
+
+    def series(self, match: str, start: float, end: float) -> list[dict[str, str]]:
+        data = self._post("/api/v1/series", [("match[]", match), ("start", _ts(start)), ("end", _ts(end))])
+        return [dict(item) for item in data]
+
+
+def _ts(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _key(labels: dict[str, str]) -> Key | None:
+    if "namespace" in labels and "slo" in labels:
+        return labels["namespace"], labels["slo"]
+    return None
+
+
+def _hourly(client: PrometheusRangeClient, name: str, rng: ReportRange) -> dict[Key, dict[int, float]]:
+    expr = f"sum by (namespace, slo) (avg_over_time({name}[{HOUR_RANGE}])) * {HOUR}"
+    return _by_hour(client.query_range(expr, rng.start_ts + HOUR, rng.end_ts, HOUR), rng)
+
+
+def _by_hour(series: Series, rng: ReportRange) -> dict[Key, dict[int, float]]:
+    found: dict[Key, dict[int, float]] = {}
+    for labels, values in series:
+        key = _key(labels)
+        if key is None:
+            continue
+        hours = found.setdefault(key, {})
+        for ts, value in values:
+            hours[round((ts - rng.start_ts) / HOUR) - 1] = value
+    return found
+
+
+def _steps(series: Series, label: str | None = None) -> dict[Key, dict[str, list[float]]]:
+    found: dict[Key, dict[str, list[float]]] = {}
+    for labels, values in series:
+        key = _key(labels)
+        if key is None:
+            continue
+        name = labels.get(label, "") if label else ""
+        found.setdefault(key, {}).setdefault(name, []).extend(ts for ts, _ in values)
+    return found
+
+
+def alert_condition(slo: SLO) -> str:
+    """Every burn-rate alert of ``slo`` as one expression labelled ``alertname`` (as the rules have it)."""
+    parts = []
+    for alert in slo.alerts:
+        threshold = number(alert.threshold)
+        expr = (
+            f"{recorded(BURN_RATE, slo, alert.long_window)} > {threshold} and ignoring (window) "
+            f"{recorded(BURN_RATE, slo, alert.short_window)} > {threshold}"
+        )
+        parts.append(
+            f'label_replace(count by (namespace, slo) ({expr}), "alertname", '
+            f'{escape_label_value(alert.name)}, "", "")'
+        )
+    return " or ".join(parts)
+
+
+def _range_steps(rng: ReportRange, resolution: float) -> tuple[float, float]:
+    """First and last step of the range at ``resolution`` (the last one strictly before the end)."""
+    count = math.ceil((rng.end_ts - rng.start_ts) / resolution)
+    return rng.start_ts, rng.start_ts + (count - 1) * resolution
+
+
+def fetch_month(
+    client: PrometheusRangeClient, slos: Sequence[SLO], rng: ReportRange, *, resolution: float = 60,
+    alert_source: AlertSourceChoice = "auto",
+) -> dict[Key, SLOData]:
+    """What Prometheus holds about ``slos`` over ``rng``."""
+    wanted = {(s.namespace, s.name): s for s in slos}
+    data = {key: SLOData() for key in wanted}
+    first, last = _range_steps(rng, resolution)
+
+    for attribute, name in (("bad", BAD_EVENTS), ("total", TOTAL_EVENTS)):
+        for key, hours in _hourly(client, name, rng).items():
+            if key in data:
+                setattr(data[key], attribute, hours)
+    sli = client.query_range(f"min by (namespace, slo) ({SLI})", rng.start_ts + HOUR, rng.end_ts, HOUR)
+    for key, hours in _by_hour(sli, rng).items():
+        if key in data:
+            data[key].sli = hours
+    below = client.query_range(
+        f"min by (namespace, slo) ({SLI}) < on (namespace, slo) max by (namespace, slo) ({OBJECTIVE})",
+        first, last, resolution,
+    )
+    for key, steps in _steps(below).items():
+        if key in data:
+            data[key].sli_below_steps = steps.get("", [])
+    for labels, value in client.query(f"min by (namespace, slo) ({BUDGET_REMAINING})", rng.end_ts):
+        key = _key(labels)
+        if key in data:
+            data[key].window_budget_remaining = value
+
+    alerting = [s for s in slos if s.alerting_enabled and s.alerts]
+    with_alerts: set[Key] = set()
+    if alert_source != "burn_rate" and alerting:
+        for labels in client.series('ALERTS{slo!=""}', rng.start_ts, rng.end_ts):
+            key = _key(labels)
+            if key is not None:
+                with_alerts.add(key)
+    from_alerts = [s for s in alerting if alert_source == "alerts" or (s.namespace, s.name) in with_alerts]
+    derived = [s for s in alerting if s not in from_alerts]
+    if from_alerts:
+        firing = client.query_range(
+            'max by (namespace, slo, alertname) (ALERTS{alertstate="firing", slo!=""} == 1)',
+            first, last, resolution,
+        )
+        steps = _steps(firing, "alertname")
+        for slo in from_alerts:
+            key = (slo.namespace, slo.name)
+            data[key].alert_source = "alerts"
+            data[key].firing_steps = steps.get(key, {})
+    for batch in _batches(derived, ALERT_BATCH):
+        steps = _steps(client.query_range(" or ".join(alert_condition(s) for s in batch), first, last,
+                                          resolution), "alertname")
+        for slo in batch:
+            key = (slo.namespace, slo.name)
+            data[key].alert_source = "burn_rate"
+            data[key].firing_steps = steps.get(key, {})
+
+    for slo in slos:
+        entry = data[(slo.namespace, slo.name)]
+        if slo.kind == "latency" and not entry.bad:
+            entry.bucket = check_bucket(client, slo, rng)
+    return data
+
+
+def _batches(items: Sequence[SLO], size: int) -> Iterable[Sequence[SLO]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def check_bucket(client: PrometheusRangeClient, slo: SLO, rng: ReportRange) -> BucketCheck:
+    """Whether the latency histogram's ``_count`` and its threshold bucket have series in the range."""
+    assert slo.latency_threshold is not None
+    count = client.series(slo.selectors["total"].render(), rng.start_ts, rng.end_ts)
+    buckets = client.series(slo.selectors["good"].render(), rng.start_ts, rng.end_ts)
+    matcher = le_matcher(slo.latency_threshold)
+    spellings = set(matcher.value.replace("\\", "").split("|"))
+    available = sorted({b["le"] for b in buckets if "le" in b}, key=_le_order)
+    return BucketCheck(
+        count_exists=bool(count),
+        bucket_exists=any(b.get("le") in spellings for b in buckets),
+        available_le=tuple(available),
+    )
+
+
+def _le_order(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return math.inf
+
+
+def utc_ts(moment: datetime) -> float:
+    return moment.timestamp()
