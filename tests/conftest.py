@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # devstack/ and model_service/ live at the top of the repository
+    sys.path.insert(0, str(REPO))
 
 
 def pytest_configure(config: pytest.Config) -> None:

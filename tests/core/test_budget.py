@@ -260,9 +260,14 @@ def test_time_to_exhaustion_is_remaining_budget_at_the_burn_rate(
     if remaining <= 0:
         assert lasts == timedelta(0)
     else:
-        # Spending for `lasts` more days at the same rate uses up exactly what is left.
+        # Spending for `lasts` more days at the same rate uses up exactly what is left, up to the
+        # microsecond resolution of timedelta.
+        per_microsecond = calc.consumed_budget(rate, 1e-6 / 86400)
         assert math.isclose(
-            calc.consumed_budget(rate, lasts.total_seconds() / 86400), remaining, rel_tol=1e-6, abs_tol=1e-9
+            calc.consumed_budget(rate, lasts.total_seconds() / 86400),
+            remaining,
+            rel_tol=1e-6,
+            abs_tol=per_microsecond + 1e-9,
         )
 
 

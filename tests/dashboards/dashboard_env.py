@@ -31,13 +31,12 @@ from typing import Any
 
 import httpx
 import yaml
-from support.cluster import wait_for
-from support.processes import free_port
-
 from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
 from slo_operator.promql import RECORDED_SERIES
 from slo_operator.render import rule_file, to_yaml
+from support.cluster import wait_for
+from support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests" / "examples"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,38 +12,15 @@ import yaml
 from support.cluster import kubectl
 from support.processes import REPO, OperatorProcess, Prometheus, SteadyTraffic
 
+from devstack.identity import service_account_kubeconfig
+
 EXAMPLES = REPO / "manifests" / "examples"
 
 
 def sa_kubeconfig(admin: Path, target: Path) -> Path:
     """A kubeconfig holding a token of the operator's ServiceAccount from manifests/rbac.yaml."""
     kubectl("apply", "-f", str(REPO / "manifests" / "rbac.yaml"), kubeconfig=admin)
-    token = kubectl(
-        "-n", "slo-system", "create", "token", "slo-operator", "--duration=6h", kubeconfig=admin
-    ).stdout.strip()
-    config = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json", kubeconfig=admin).stdout)
-    cluster = config["clusters"][0]["cluster"]
-    ca = target.parent / "ca.crt"
-    if "certificate-authority-data" in cluster:
-        ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-    else:
-        ca.write_bytes(Path(cluster["certificate-authority"]).read_bytes())
-    target.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "c", "cluster": {"server": cluster["server"], "certificate-authority": str(ca)}}
-                ],
-                "users": [{"name": "slo-operator", "user": {"token": token}}],
-                "contexts": [{"name": "slo-operator", "context": {"cluster": "c", "user": "slo-operator"}}],
-                "current-context": "slo-operator",
-            }
-        )
-    )
-    target.chmod(0o600)
-    return target
+    return service_account_kubeconfig(admin, target)
 
 
 @pytest.fixture(scope="session")

@@ -417,8 +417,10 @@ def test_killed_mid_reconcile_converges_without_duplicates(
     wait_rules(namespace, names, kubeconfig)
     for name in names:
         wait_for(
-            lambda n=name: (condition(get("slo", n, namespace, kubeconfig), "RulesApplied") or {}).get("status")
-            == "True",
+            lambda n=name: (
+                (condition(get("slo", n, namespace, kubeconfig), "RulesApplied") or {}).get("status")
+                == "True"
+            ),
             30,
             message=f"RulesApplied on {name}",
         )

@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-
 from slo_operator.children import PROMETHEUS_RULE
 from slo_operator.kube import Credentials, KubeClient, KubeError
 
@@ -61,13 +60,23 @@ def api() -> Iterator[ScriptedAPI]:
 
 
 def client(api: ScriptedAPI) -> KubeClient:
-    creds = Credentials(server=api.url, ca_file=None, cert_file=None, key_file=None, verify=False,
-                        token=lambda: "Bearer t0ken")
+    creds = Credentials(
+        server=api.url,
+        ca_file=None,
+        cert_file=None,
+        key_file=None,
+        verify=False,
+        token=lambda: "Bearer t0ken",
+    )
     return KubeClient(creds)
 
 
-RULE = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
-        "metadata": {"name": "r", "namespace": "ns"}, "spec": {"groups": []}}
+RULE = {
+    "apiVersion": "monitoring.coreos.com/v1",
+    "kind": "PrometheusRule",
+    "metadata": {"name": "r", "namespace": "ns"},
+    "spec": {"groups": []},
+}
 
 
 def test_apply_is_server_side_apply_with_our_field_manager(api: ScriptedAPI) -> None:
@@ -82,8 +91,11 @@ def test_apply_is_server_side_apply_with_our_field_manager(api: ScriptedAPI) -> 
 
 
 def test_conflicts_and_server_errors_are_retried(api: ScriptedAPI) -> None:
-    api.script = [(409, {"message": "conflict"}), (500, {"message": "etcd hiccup"}),
-                  (200, {"metadata": {"resourceVersion": "7"}})]
+    api.script = [
+        (409, {"message": "conflict"}),
+        (500, {"message": "etcd hiccup"}),
+        (200, {"metadata": {"resourceVersion": "7"}}),
+    ]
     result = client(api).apply(PROMETHEUS_RULE, RULE)
     assert result["metadata"]["resourceVersion"] == "7"
     assert len(api.requests) == 3

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.model import SLO, resolve
@@ -24,12 +23,21 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def slo(objective: float = 99.9, window: str = "30d") -> SLO:
-    return resolve(ServiceLevelObjective.model_validate({
-        "apiVersion": "slo.mlops.dev/v1alpha1", "kind": "ServiceLevelObjective",
-        "metadata": {"name": "api", "namespace": "prod"},
-        "spec": {"service": "api", "objective": objective, "window": window,
-                 "indicator": {"availability": {"errors": 'x{code="5xx"}', "total": "x"}}},
-    }))
+    return resolve(
+        ServiceLevelObjective.model_validate(
+            {
+                "apiVersion": "slo.mlops.dev/v1alpha1",
+                "kind": "ServiceLevelObjective",
+                "metadata": {"name": "api", "namespace": "prod"},
+                "spec": {
+                    "service": "api",
+                    "objective": objective,
+                    "window": window,
+                    "indicator": {"availability": {"errors": 'x{code="5xx"}', "total": "x"}},
+                },
+            }
+        )
+    )
 
 
 def measurement_for(error_ratio: float, target: SLO, elapsed_fraction: float = 1.0) -> Measurement:
@@ -39,20 +47,33 @@ def measurement_for(error_ratio: float, target: SLO, elapsed_fraction: float = 1
     remaining = 1 - burn * elapsed_fraction
     burn_rates = {a.long: burn for a in target.alerts} | {a.short: burn for a in target.alerts}
     tte = max(remaining, 0) * target.window / burn if burn > 0 else None
-    return Measurement(sli=1 - error_ratio, remaining=remaining, time_to_exhaustion=tte,
-                       burn_rates=burn_rates, has_traffic_series=True)
+    return Measurement(
+        sli=1 - error_ratio,
+        remaining=remaining,
+        time_to_exhaustion=tte,
+        burn_rates=burn_rates,
+        has_traffic_series=True,
+    )
 
 
-@pytest.mark.parametrize(("error_ratio", "state"), [
-    (0.0, "Meeting"), (0.0005, "Meeting"), (0.00095, "AtRisk"), (0.002, "Violating"), (0.02, "Violating"),
-])
+@pytest.mark.parametrize(
+    ("error_ratio", "state"),
+    [
+        (0.0, "Meeting"),
+        (0.0005, "Meeting"),
+        (0.00095, "AtRisk"),
+        (0.002, "Violating"),
+        (0.02, "Violating"),
+    ],
+)
 def test_state_follows_budget_and_alerts(error_ratio: float, state: str) -> None:
     target = slo()
     result = measured_status(target, measurement_for(error_ratio, target))
     assert result.fields["state"] == state
     calc = ErrorBudgetCalculator(99.9, 30)
     assert result.fields["errorBudget"]["remaining"] == pytest.approx(
-        100 * calc.remaining_budget(error_ratio, 30), abs=0.01)
+        100 * calc.remaining_budget(error_ratio, 30), abs=0.01
+    )
     assert result.fields["sli"] == pytest.approx(100 * (1 - error_ratio))
 
 
@@ -113,12 +134,23 @@ def test_unchanged_refresh_does_not_write_until_heartbeat() -> None:
     assert not needs_write(first, again, NOW + timedelta(seconds=60), 300)
     beat = refreshed_status(target, first, measured, True, "", NOW + timedelta(seconds=301))
     assert needs_write(first, beat, NOW + timedelta(seconds=301), 300)
-    moved = refreshed_status(target, first, measurement_for(0.0009, target), True, "", NOW + timedelta(seconds=60))
+    moved = refreshed_status(
+        target, first, measurement_for(0.0009, target), True, "", NOW + timedelta(seconds=60)
+    )
     assert needs_write(first, moved, NOW + timedelta(seconds=60), 300)
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0, "0m"), (30, "1m"), (59 * 60, "59m"), (3600, "1h"), (3660, "1h1m"), (86400, "1d"), (90000, "1d1h"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0m"),
+        (30, "1m"),
+        (59 * 60, "59m"),
+        (3600, "1h"),
+        (3660, "1h1m"),
+        (86400, "1d"),
+        (90000, "1d1h"),
+    ],
+)
 def test_human_duration(seconds: float, text: str) -> None:
     assert human_duration(seconds) == text

@@ -39,7 +39,6 @@ from typing import Any
 
 import httpx
 import yaml
-
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import SLO, resolve
 from slo_operator.promql import RECORDED_SERIES
@@ -452,7 +451,9 @@ def build(workdir: Path, log: Callable[[str], None] = lambda _: None) -> tuple[P
     write_openmetrics(data)
     timings["openmetrics"] = time.monotonic() - clock
     clock = time.monotonic()
-    run([promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", "--max-block-duration=800h", str(data), str(tsdb)], timeout=600)
+    # --max-block-duration (a hidden flag of promtool 2.42): one block, not one per 2 hours
+    run([promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", "--max-block-duration=800h", str(data),
+         str(tsdb)], timeout=600)
     data.unlink()
     timings["backfill raw"] = time.monotonic() - clock
     rules = rule_file(slos(), RenderOptions(rules=RULE_OPTIONS))
@@ -467,8 +468,9 @@ def build(workdir: Path, log: Callable[[str], None] = lambda _: None) -> tuple[P
             path = workdir / f"rules-{depth}.yaml"
             path.write_text(to_yaml([level]))
             out = workdir / f"blocks-{depth}"
-            run([promtool, "tsdb", "create-blocks-from", "rules", "-q", "--max-block-duration=800h", f"--url={server.url}",
-                 f"--start={int(DATA_START.timestamp())}", f"--end={int(DATA_END.timestamp())}",
+            run([promtool, "tsdb", "create-blocks-from", "rules", "-q", "--max-block-duration=800h",
+                 f"--url={server.url}", f"--start={int(DATA_START.timestamp())}",
+                 f"--end={int(DATA_END.timestamp())}",
                  f"--output-dir={out}", f"--eval-interval={EVAL}s", str(path)], timeout=600)
             server.stop()
             for block in out.iterdir():

@@ -9,7 +9,6 @@ prometheus-operator would hand to Alertmanager, not against our own code.
 from __future__ import annotations
 
 import copy
-import json
 import re
 import shutil
 import signal
@@ -17,9 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +25,9 @@ import yaml
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import SLO, resolve
 from support.processes import free_port
+
+from devstack.promop import convert, matcher_text, snake  # noqa: F401  (used by the routing tests)
+from devstack.receivers import Delivery, FakeReceivers  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests" / "examples"
@@ -71,96 +71,6 @@ def slo_of(document: dict[str, Any]) -> SLO:
 
 # ---- prometheus-operator's conversion, re-implemented for tests ---------------------------------------
 
-_SPECIAL = {"apiURL": "api_url", "routingKey": "routing_key"}
-
-
-def snake(key: str) -> str:
-    return _SPECIAL.get(key) or re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
-
-
-def matcher_text(matcher: dict[str, Any]) -> str:
-    """``Matcher.String()`` of prometheus-operator: name, operator, Go-quoted value."""
-    return f"{matcher['name']}{matcher.get('matchType', '=')}{json.dumps(matcher.get('value', ''))}"
-
-
-def _secret(secrets: dict[tuple[str, str], dict[str, str]], namespace: str, ref: dict[str, str]) -> str:
-    try:
-        return secrets[(namespace, ref["name"])][ref["key"]]
-    except KeyError:
-        # prometheus-operator rejects the whole AlertmanagerConfig when a Secret key is missing.
-        raise KeyError(f"secret {namespace}/{ref['name']} key {ref['key']} not found") from None
-
-
-def _route(route: dict[str, Any], prefix: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in route.items():
-        if key == "receiver":
-            out["receiver"] = prefix + value if value else value
-        elif key == "matchers":
-            out["matchers"] = [matcher_text(m) for m in value]
-        elif key == "routes":
-            out["routes"] = [_route(child, prefix) for child in value]
-        else:
-            out[snake(key)] = value
-    return out
-
-
-def _integration(
-    config: dict[str, Any], namespace: str, secrets: dict[tuple[str, str], dict[str, str]]
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if key in ("routingKey", "apiURL"):
-            out[snake(key)] = _secret(secrets, namespace, value)
-        elif key == "details":
-            out["details"] = {item["key"]: item["value"] for item in value}
-        else:
-            out[snake(key)] = value
-    return out
-
-
-def convert(
-    objects: list[dict[str, Any]],
-    secrets: dict[tuple[str, str], dict[str, str]],
-    enforce_namespace: bool = True,
-) -> dict[str, Any]:
-    """Alertmanager configuration prometheus-operator generates from AlertmanagerConfig objects (on top of a
-    base configuration routing everything else to ``null``), matcher strategy OnNamespace by default."""
-    routes: list[dict[str, Any]] = []
-    receivers: list[dict[str, Any]] = [{"name": "null"}]
-    inhibit_rules: list[dict[str, Any]] = []
-    for obj in objects:
-        assert obj["apiVersion"] == "monitoring.coreos.com/v1alpha1" and obj["kind"] == "AlertmanagerConfig"
-        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-        prefix = f"{namespace}/{name}/"
-        ns_matcher = matcher_text({"name": "namespace", "value": namespace, "matchType": "="})
-        spec = obj["spec"]
-        top = _route(spec["route"], prefix)
-        if enforce_namespace:
-            top["matchers"] = [*top.get("matchers", []), ns_matcher]
-        top["continue"] = True  # every AlertmanagerConfig's route continues to the next one
-        routes.append(top)
-        for receiver in spec.get("receivers", []):
-            converted: dict[str, Any] = {"name": prefix + receiver["name"]}
-            for kind in ("pagerdutyConfigs", "slackConfigs"):
-                if kind in receiver:
-                    converted[snake(kind)] = [_integration(c, namespace, secrets) for c in receiver[kind]]
-            receivers.append(converted)
-        for rule in spec.get("inhibitRules", []):
-            source = [matcher_text(m) for m in rule.get("sourceMatch", [])]
-            target = [matcher_text(m) for m in rule.get("targetMatch", [])]
-            if enforce_namespace:
-                source += [ns_matcher] if ns_matcher not in source else []
-                target += [ns_matcher] if ns_matcher not in target else []
-            inhibit_rules.append(
-                {"source_matchers": source, "target_matchers": target, "equal": list(rule.get("equal", []))}
-            )
-    return {
-        "route": {"receiver": "null", "group_by": ["namespace"], "routes": routes},
-        "receivers": receivers,
-        "inhibit_rules": inhibit_rules,
-    }
-
 
 # ---- amtool ----------------------------------------------------------------------------------------
 
@@ -198,79 +108,6 @@ def route_receivers(path: Path, labels: dict[str, str]) -> list[str]:
 
 # ---- fake PagerDuty Events v2 and Slack webhook ----------------------------------------------------------
 
-
-@dataclass
-class Delivery:
-    at: float  # time.monotonic()
-    path: str
-    body: dict[str, Any]
-
-
-@dataclass
-class FakeReceivers:
-    """One loopback HTTP server speaking PagerDuty Events API v2 (``POST /v2/enqueue``) and a Slack
-    incoming webhook (``POST /slack/<anything>``); every request is recorded."""
-
-    port: int = field(default_factory=free_port)
-    deliveries: list[Delivery] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                with receiver._lock:
-                    receiver.deliveries.append(Delivery(time.monotonic(), self.path, body))
-                if self.path == "/v2/enqueue":
-                    reply = json.dumps(
-                        {
-                            "status": "success",
-                            "message": "Event processed",
-                            "dedup_key": body.get("dedup_key", ""),
-                        }
-                    ).encode()
-                    self.send_response(202)
-                    self.send_header("Content-Type", "application/json")
-                elif self.path.startswith("/slack/"):
-                    reply = b"ok"
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/plain")
-                else:
-                    reply = b"not found"
-                    self.send_response(404)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def pagerduty_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v2/enqueue"
-
-    @property
-    def slack_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/slack/T000/B000/XXXX"
-
-    def pagerduty(self) -> list[Delivery]:
-        with self._lock:
-            return [d for d in self.deliveries if d.path == "/v2/enqueue"]
-
-    def slack(self) -> list[Delivery]:
-        with self._lock:
-            return [d for d in self.deliveries if d.path.startswith("/slack/")]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # ---- real processes ----------------------------------------------------------------------------------

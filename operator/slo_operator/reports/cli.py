@@ -52,7 +52,9 @@ def report(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here (default: stdout; required for pdf).")
     ] = None,
-    resolution: Annotated[int, typer.Option(help="Seconds between samples when finding violation periods.")] = 60,
+    resolution: Annotated[
+        int, typer.Option(help="Seconds between samples when finding violation periods.")
+    ] = 60,
     alert_source: Annotated[
         AlertSourceOption,
         typer.Option(help="auto: ALERTS when Prometheus has them for an SLO, else derived from burn rates."),
@@ -70,11 +72,13 @@ def report(
         SecurityOption | None,
         typer.Option(help="starttls (default), ssl, or none (env SLO_REPORT_SMTP_SECURITY)."),
     ] = None,
-    smtp_user: Annotated[str | None, typer.Option(help="SMTP username (env SLO_REPORT_SMTP_USERNAME).")] = None,
+    smtp_user: Annotated[
+        str | None, typer.Option(help="SMTP username (env SLO_REPORT_SMTP_USERNAME).")
+    ] = None,
     smtp_password_file: Annotated[
         Path | None,
-        typer.Option(help="File holding the SMTP password (env SLO_REPORT_SMTP_PASSWORD_FILE, or the password "
-                          "itself in SLO_REPORT_SMTP_PASSWORD)."),
+        typer.Option(help="File holding the SMTP password (env SLO_REPORT_SMTP_PASSWORD_FILE, or the "
+                          "password itself in SLO_REPORT_SMTP_PASSWORD)."),
     ] = None,
     smtp_ca_file: Annotated[
         Path | None, typer.Option(help="CA bundle to verify the SMTP server (env SLO_REPORT_SMTP_CA_FILE).")
@@ -113,7 +117,9 @@ def report(
         typer.echo("no ServiceLevelObjective documents found", err=True)
         raise typer.Exit(1)
     url = prometheus_url or os.environ.get(ENV + "PROMETHEUS_URL") or OperatorConfig.from_env().prometheus_url
-    reporter = SLOReporter(objects, url, resolution=resolution, alert_source=alert_source.value, timeout=timeout)
+    reporter = SLOReporter(
+        objects, url, resolution=resolution, alert_source=alert_source.value, timeout=timeout
+    )
     try:
         result = reporter.generate_monthly_report(month or previous_month(datetime.now(UTC)), slo)
     except ValueError as exc:
@@ -141,5 +147,6 @@ def report(
         sent = send_email(result, email_to, settings, pdf=pdf)
         typer.echo(sent.summary(), err=True)
         if not sent.ok:
-            typer.echo(f"email: {len(sent.failed)} of {len(sent.recipients)} recipient(s) not reached", err=True)
+            failed = f"{len(sent.failed)} of {len(sent.recipients)}"
+            typer.echo(f"email: {failed} recipient(s) not reached", err=True)
             raise typer.Exit(3)

@@ -74,7 +74,8 @@ def apply_hold(periods: list[Period], hold: float) -> list[Period]:
         if p.duration_seconds <= hold and not p.open_at_start:
             continue
         start = p.start if p.open_at_start else p.start + timedelta(seconds=hold)
-        held.append(p.model_copy(update={"start": start, "duration_seconds": (p.end - start).total_seconds()}))
+        seconds = (p.end - start).total_seconds()
+        held.append(p.model_copy(update={"start": start, "duration_seconds": seconds}))
     return held
 
 
@@ -135,7 +136,9 @@ def _firings(slo: SLO, data: SLOData, rng: ReportRange, resolution: float, allow
     known = {a.name for a in slo.alerts}
     for name in sorted(set(data.firing_steps) - known):  # alerts Prometheus knows under an older spec
         for p in steps_to_periods(data.firing_steps[name], resolution, rng):
-            firings.append(AlertFiring(**p.model_dump(), alert=name, severity="", budget_consumed_percent=None))
+            firings.append(
+                AlertFiring(**p.model_dump(), alert=name, severity="", budget_consumed_percent=None)
+            )
     return sorted(firings, key=lambda f: (f.start, f.alert))
 
 

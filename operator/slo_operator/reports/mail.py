@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from slo_operator.reports.schema import MonthlyReport
-from slo_operator.reports.text import STATUS_TEXT, count, pct, subject, to_markdown
+from slo_operator.reports.text import STATUS_TEXT, pct, subject, to_markdown
 
 Security = Literal["starttls", "ssl", "none"]
 ENV_PREFIX = "SLO_REPORT_SMTP_"
@@ -130,7 +130,7 @@ class EmailResult:
 
 
 def _address_ok(address: str) -> bool:
-    name, addr = parseaddr(address)
+    _name, addr = parseaddr(address)
     local, at, domain = addr.partition("@")
     return bool(local and at and domain) and "\n" not in address and "\r" not in address
 
@@ -193,7 +193,9 @@ def build_message(report: MonthlyReport, recipients: Sequence[str], sender: str,
     message["Message-ID"] = make_msgid("slo-report", domain=domain)
     message.set_content(text_body(report))
     message.add_alternative(html_body(report), subtype="html")
-    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"slo-report-{report.month}.pdf")
+    message.add_attachment(
+        pdf, maintype="application", subtype="pdf", filename=f"slo-report-{report.month}.pdf"
+    )
     return message
 
 
@@ -207,7 +209,8 @@ def _tls_context(settings: SMTPSettings) -> ssl.SSLContext:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        error = exc.smtp_error
+        text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
         return f"{exc.smtp_code} {text}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
@@ -252,7 +255,9 @@ def send_email(
     return EmailResult(tuple(results[r] for r in unique), message_id)
 
 
-def _deliver(message: EmailMessage, recipients: list[str], settings: SMTPSettings) -> dict[str, RecipientResult]:
+def _deliver(
+    message: EmailMessage, recipients: list[str], settings: SMTPSettings
+) -> dict[str, RecipientResult]:
     host, port, timeout = settings.host, settings.effective_port, settings.timeout
     client: smtplib.SMTP
     if settings.security == "ssl":
@@ -264,7 +269,8 @@ def _deliver(message: EmailMessage, recipients: list[str], settings: SMTPSetting
         if settings.security == "starttls":
             if not client.has_extn("starttls"):
                 raise smtplib.SMTPNotSupportedError(
-                    f"{host}:{port} does not offer STARTTLS (set security to ssl or, on a trusted network, none)"
+                    f"{host}:{port} does not offer STARTTLS "
+                    "(set security to ssl or, on a trusted network, none)"
                 )
             client.starttls(context=_tls_context(settings))
             client.ehlo()

@@ -53,9 +53,9 @@ def charts_png(r: SLOMonthReport, start: datetime, end: datetime, dpi: int = 150
     fig = Figure(figsize=(7.4, 2.5), dpi=dpi, layout="constrained")
     burn, sli = fig.subplots(1, 2)
     for ax in (burn, sli):
-        ax.set_xlim(start, end)  # type: ignore[arg-type]
-        ax.xaxis.set_major_locator(mdates.DayLocator(bymonthday=(1, 8, 15, 22, 29)))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
+        ax.set_xlim(start, end)
+        ax.xaxis.set_major_locator(mdates.DayLocator(bymonthday=(1, 8, 15, 22, 29)))  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))  # type: ignore[no-untyped-call]
         ax.tick_params(labelsize=7)
         ax.grid(True, color="#d0d7de", linewidth=0.5)
 
@@ -63,8 +63,8 @@ def charts_png(r: SLOMonthReport, start: datetime, end: datetime, dpi: int = 150
     if r.budget_burndown:
         times = [p.time for p in r.budget_burndown]
         values = [p.value for p in r.budget_burndown]
-        burn.plot(times, values, color=BLUE, linewidth=1.2)  # type: ignore[arg-type]
-        burn.fill_between(times, values, 0, where=[v < 0 for v in values], color=RED, alpha=0.25,  # type: ignore[arg-type]
+        burn.plot(times, values, color=BLUE, linewidth=1.2)
+        burn.fill_between(times, values, 0, where=[v < 0 for v in values], color=RED, alpha=0.25,
                           interpolate=True)
         burn.axhline(0, color=RED, linewidth=0.8, linestyle="--")
         low = min(min(values), 0)
@@ -76,13 +76,13 @@ def charts_png(r: SLOMonthReport, start: datetime, end: datetime, dpi: int = 150
     sli.set_title(f"SLI over the {r.window} window vs objective (%)", fontsize=8)
     for firing in r.violations.alert_firings:
         colour = RED if firing.severity == "critical" else "#bf8700"
-        sli.axvspan(firing.start, firing.end, color=colour, alpha=0.18, linewidth=0)  # type: ignore[arg-type]
+        sli.axvspan(firing.start, firing.end, color=colour, alpha=0.18, linewidth=0)
     plotted = [p.value for p in r.sli]
     if r.sli:
-        sli.plot([p.time for p in r.sli], plotted, color=BLUE, linewidth=1.2, label="SLI")  # type: ignore[arg-type]
+        sli.plot([p.time for p in r.sli], plotted, color=BLUE, linewidth=1.2, label="SLI")
     daily = [(d.date, d.compliance_percent) for d in r.daily if d.compliance_percent is not None]
     if daily:
-        sli.plot([datetime(d.year, d.month, d.day, 12) for d, _ in daily], [v for _, v in daily],  # type: ignore[arg-type]
+        sli.plot([datetime(d.year, d.month, d.day, 12) for d, _ in daily], [v for _, v in daily],
                  linestyle="none", marker="o", markersize=2.5, color=GREY, label="day")
         plotted += [v for _, v in daily]
     if plotted:
@@ -152,12 +152,15 @@ def _slo_section(r: SLOMonthReport, report: MonthlyReport, styles: dict[str, Any
     facts = [
         ["Service / kind", f"{r.service} — {r.kind}, {r.budgeting_method.lower()}"],
         ["Objective", f"{r.objective_percent:g}% over {r.window}"],
-        ["Compliance (month)", f"{pct(r.compliance_percent)} — {count(r.good, u)} good of {count(r.total, u)}"],
-        ["Budget of the month", f"{pct(r.error_budget.consumed_percent, 1)} used ({count(r.error_budget.consumed, u)}"
-                                f" of {count(r.error_budget.allowed, u)} allowed)"],
+        ["Compliance (month)",
+         f"{pct(r.compliance_percent)} — {count(r.good, u)} good of {count(r.total, u)}"],
+        ["Budget of the month",
+         f"{pct(r.error_budget.consumed_percent, 1)} used ({count(r.error_budget.consumed, u)}"
+         f" of {count(r.error_budget.allowed, u)} allowed)"],
         [f"Budget left ({r.window} window, end)", pct(r.error_budget.window_remaining_percent_at_end, 1)],
-        ["Alert firings", f"{r.violations.alert_firing_count} ({duration(r.violations.alert_firing_seconds)}; "
-                          f"from {r.violations.alert_source})"],
+        ["Alert firings",
+         f"{r.violations.alert_firing_count} ({duration(r.violations.alert_firing_seconds)}; "
+         f"from {r.violations.alert_source})"],
         ["SLI below objective", f"{r.violations.sli_below_objective_count} period(s), "
                                 f"{duration(r.violations.sli_below_objective_seconds)}"],
     ]
@@ -168,8 +171,11 @@ def _slo_section(r: SLOMonthReport, report: MonthlyReport, styles: dict[str, Any
     story.append(Image(io.BytesIO(png), width=172 * mm, height=172 * mm * 2.5 / 7.4))
     if r.worst_days:
         rows: list[list[Any]] = [["Worst day", "Compliance", "Bad", "Budget used"]]
-        rows += [[d.date.isoformat(), pct(d.compliance_percent), count(d.bad, u), pct(d.budget_consumed_percent, 1)]
-                 for d in r.worst_days]
+        rows += [
+            [d.date.isoformat(), pct(d.compliance_percent), count(d.bad, u),
+             pct(d.budget_consumed_percent, 1)]
+            for d in r.worst_days
+        ]
         story += [Spacer(1, 2 * mm), _table(rows, [30 * mm, 30 * mm, 30 * mm, 30 * mm])]
     periods: list[list[Any]] = [["What", "When", "Budget used"]]
     for f in r.violations.alert_firings[:MAX_PERIODS]:
@@ -214,8 +220,8 @@ def export_to_pdf(report: MonthlyReport, path: str | Path | None = None) -> byte
     partial = "" if report.complete else f" — partial, up to {when(report.end)} UTC"
     story: list[Any] = [
         _p(title, styles["title"]),
-        _p(f"{report.start.date().isoformat()} to {report.end.date().isoformat()} (UTC, end exclusive){partial}. "
-           f"Source: {report.prometheus_url}.", styles["body"]),
+        _p(f"{report.start.date().isoformat()} to {report.end.date().isoformat()} (UTC, end exclusive)"
+           f"{partial}. Source: {report.prometheus_url}.", styles["body"]),
         Spacer(1, 3 * mm),
         Paragraph(f"<b>{s.met} of {s.slos} SLOs met</b> — {s.missed} missed, {s.no_data} without data, "
                   f"{s.alert_firings} alert firing(s).", styles["body"]),

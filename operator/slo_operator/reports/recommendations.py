@@ -116,10 +116,10 @@ def recommend(slo: SLO, report: SLOMonthReport, bucket: BucketCheck | None) -> l
                 code="objective_too_loose",
                 severity="info",
                 message=(
-                    f"Met with only {_pct(consumed, 1)} of the budget spent ({_pct(report.compliance_percent, 3)}"
-                    f" against {objective:g}%): the objective is looser than the service's reliability, so "
-                    f"burn-rate alerts react late. Consider {suggestion}%, which this month would also have "
-                    "met with room to spare."
+                    f"Met with only {_pct(consumed, 1)} of the budget spent "
+                    f"({_pct(report.compliance_percent, 3)} against {objective:g}%): the objective is "
+                    "looser than the service's reliability, so burn-rate alerts react late. Consider "
+                    f"{suggestion}%, which this month would also have met with room to spare."
                 ),
             ))
 

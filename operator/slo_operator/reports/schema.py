@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.0"  # keep equal to MonthlyReport.schema_version
 REPORT_KIND = "SLOMonthlyReport"
 
 SLOStatus = Literal["met", "missed", "no_data"]
@@ -144,8 +144,8 @@ class ReportSummary(_Model):
 class MonthlyReport(_Model):
     """Every selected SLO over one calendar month (UTC)."""
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
-    kind: Literal["SLOMonthlyReport"] = REPORT_KIND
+    schema_version: Literal["1.0"] = "1.0"
+    kind: Literal["SLOMonthlyReport"] = "SLOMonthlyReport"
     month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     start: datetime
     end: datetime

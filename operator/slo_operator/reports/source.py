@@ -67,10 +67,10 @@ class PrometheusRangeClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _post(self, path: str, data: dict[str, str] | list[tuple[str, str]]) -> Any:
+    def _post(self, path: str, data: dict[str, str]) -> Any:
         self.requests += 1
         try:
-            response = self._http.post(path, data=data)  # type: ignore[arg-type]
+            response = self._http.post(path, data=data)
         except httpx.HTTPError as exc:
             raise PrometheusUnavailable(f"cannot reach Prometheus at {self.url}: {exc}") from exc
         if response.status_code >= 400:
@@ -92,7 +92,7 @@ class PrometheusRangeClient:
         return found
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> Series:
-        """Samples at ``start, start + step, ...`` up to ``end`` (inclusive), in as many requests as needed."""
+        """Samples at ``start, start + step, ...`` up to ``end`` (inclusive), in as few requests as fit."""
         merged: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[tuple[float, float]]]] = {}
         chunk = start
         while chunk <= end:
@@ -112,7 +112,7 @@ class PrometheusRangeClient:
         return list(merged.values())
 
     def series(self, match: str, start: float, end: float) -> list[dict[str, str]]:
-        data = self._post("/api/v1/series", [("match[]", match), ("start", _ts(start)), ("end", _ts(end))])
+        data = self._post("/api/v1/series", {"match[]": match, "start": _ts(start), "end": _ts(end)})
         return [dict(item) for item in data]
 
 
@@ -197,21 +197,21 @@ def fetch_month(
         f"min by (namespace, slo) ({SLI}) < on (namespace, slo) max by (namespace, slo) ({OBJECTIVE})",
         first, last, resolution,
     )
-    for key, steps in _steps(below).items():
+    for key, below_steps in _steps(below).items():
         if key in data:
-            data[key].sli_below_steps = steps.get("", [])
+            data[key].sli_below_steps = below_steps.get("", [])
     for labels, value in client.query(f"min by (namespace, slo) ({BUDGET_REMAINING})", rng.end_ts):
-        key = _key(labels)
-        if key in data:
-            data[key].window_budget_remaining = value
+        found = _key(labels)
+        if found is not None and found in data:
+            data[found].window_budget_remaining = value
 
     alerting = [s for s in slos if s.alerting_enabled and s.alerts]
     with_alerts: set[Key] = set()
     if alert_source != "burn_rate" and alerting:
         for labels in client.series('ALERTS{slo!=""}', rng.start_ts, rng.end_ts):
-            key = _key(labels)
-            if key is not None:
-                with_alerts.add(key)
+            found = _key(labels)
+            if found is not None:
+                with_alerts.add(found)
     from_alerts = [s for s in alerting if alert_source == "alerts" or (s.namespace, s.name) in with_alerts]
     derived = [s for s in alerting if s not in from_alerts]
     if from_alerts:
@@ -219,18 +219,18 @@ def fetch_month(
             'max by (namespace, slo, alertname) (ALERTS{alertstate="firing", slo!=""} == 1)',
             first, last, resolution,
         )
-        steps = _steps(firing, "alertname")
+        alert_steps = _steps(firing, "alertname")
         for slo in from_alerts:
             key = (slo.namespace, slo.name)
             data[key].alert_source = "alerts"
-            data[key].firing_steps = steps.get(key, {})
+            data[key].firing_steps = alert_steps.get(key, {})
     for batch in _batches(derived, ALERT_BATCH):
-        steps = _steps(client.query_range(" or ".join(alert_condition(s) for s in batch), first, last,
-                                          resolution), "alertname")
+        condition = " or ".join(alert_condition(s) for s in batch)
+        derived_steps = _steps(client.query_range(condition, first, last, resolution), "alertname")
         for slo in batch:
             key = (slo.namespace, slo.name)
             data[key].alert_source = "burn_rate"
-            data[key].firing_steps = steps.get(key, {})
+            data[key].firing_steps = derived_steps.get(key, {})
 
     for slo in slos:
         entry = data[(slo.namespace, slo.name)]

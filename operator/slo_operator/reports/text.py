@@ -24,7 +24,7 @@ def count(value: float | None, unit: str = "events") -> str:
 
 def duration(seconds: float) -> str:
     """``3h 5m``, ``17d 13h 40m``, ``45s``."""
-    total = int(round(seconds))
+    total = round(seconds)
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
@@ -93,7 +93,8 @@ def slo_markdown(r: SLOMonthReport) -> list[str]:
         f"({count(r.good, unit)} good of {count(r.total, unit)}; {count(r.bad, unit)} bad)",
         f"- Error budget of the month: {pct(r.error_budget.consumed_percent, 1)} consumed "
         f"({count(r.error_budget.consumed, unit)} of {count(r.error_budget.allowed, unit)} allowed); "
-        f"over the {r.window} window at the end: {pct(r.error_budget.window_remaining_percent_at_end, 1)} left",
+        f"over the {r.window} window at the end: "
+        f"{pct(r.error_budget.window_remaining_percent_at_end, 1)} left",
         f"- Alert firings: {r.violations.alert_firing_count} "
         f"({duration(r.violations.alert_firing_seconds)} in total; source: {r.violations.alert_source})",
         f"- SLI below objective: {r.violations.sli_below_objective_count} period(s), "
@@ -104,8 +105,11 @@ def slo_markdown(r: SLOMonthReport) -> list[str]:
         lines += ["Worst days:", ""]
         lines += _table(
             ["Day", "Compliance", "Bad", "Budget used"],
-            [[d.date.isoformat(), pct(d.compliance_percent), count(d.bad, unit), pct(d.budget_consumed_percent, 1)]
-             for d in r.worst_days],
+            [
+                [d.date.isoformat(), pct(d.compliance_percent), count(d.bad, unit),
+                 pct(d.budget_consumed_percent, 1)]
+                for d in r.worst_days
+            ],
         )
         lines.append("")
     if r.violations.alert_firings:
