@@ -32,7 +32,7 @@ tools: ## Debian's Prometheus, Alertmanager, promtool and amtool (installed once
 	fi
 
 lint: venv ## ruff
-	$(BIN)/ruff check operator tests bench model_service
+	$(BIN)/ruff check operator tests bench model_service devstack
 
 typecheck: venv ## mypy (strict on slo_operator)
 	$(BIN)/mypy
@@ -46,5 +46,11 @@ unit: venv tools ## pytest only
 
 test: venv tools lint typecheck ## Everything CI runs: lint, types, all tests (installs what is missing)
 	$(BIN)/pytest -q
+
+demo: venv tools ## The whole system locally, with a staged incident (stop: make demo-down)
+	$(PY) -m devstack.demo up $(DEMO_ARGS)
+
+demo-down: venv ## Stop everything `make demo` started
+	$(PY) -m devstack.demo down
 
 -include mk/*.mk

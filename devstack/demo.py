@@ -1,0 +1,454 @@
+"""`make demo`: the whole system on this machine, then an incident you can watch being paged.
+
+Starts (or reuses) the control plane, local PagerDuty/Slack receivers, the BentoML model service with
+traffic, Prometheus and Alertmanager (fed by ``devstack.promop`` as prometheus-operator would feed them),
+and the operator running as its own ServiceAccount; applies the four example SLOs; shows
+``kubectl get slo`` with live numbers; stages a total outage of /predict; waits for the fast-burn page
+to reach the PagerDuty receiver and shows the budget falling. Everything keeps running afterwards;
+``make demo-down`` (``python -m devstack.demo down``) stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.panel import Panel
+
+from devstack.cluster import REPO_ROOT, ensure_cluster, kubectl
+from devstack.identity import service_account_kubeconfig
+
+STATE = REPO_ROOT / ".demo"
+VENV_BIN = Path(sys.executable).parent
+NAMESPACE = "ml-serving"
+console = Console(highlight=False)
+
+
+def port(preferred: int) -> int:
+    """``preferred`` when free on loopback, else any free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+
+def step(text: str) -> None:
+    console.print(f"[bold cyan]==>[/] {text}")
+
+
+def wait(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (httpx.HTTPError, subprocess.CalledProcessError, OSError, ValueError, KeyError):
+            pass
+        time.sleep(interval)
+    raise SystemExit(f"demo: timed out after {timeout:.0f}s waiting for {what}; logs are in {STATE / 'logs'}")
+
+
+def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A background process that outlives `make demo`; its pid goes to .demo/pids for `make demo-down`."""
+    (STATE / "logs").mkdir(parents=True, exist_ok=True)
+    (STATE / "pids").mkdir(parents=True, exist_ok=True)
+    log = (STATE / "logs" / f"{name}.log").open("ab")
+    process = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        cwd=REPO_ROOT,
+        start_new_session=True,
+    )
+    (STATE / "pids" / f"{name}.pid").write_text(str(process.pid))
+    return process
+
+
+def http_ok(url: str) -> bool:
+    return httpx.get(url, timeout=2).status_code == 200
+
+
+def apply(kubeconfig: Path, documents: list[dict[str, Any]]) -> None:
+    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(documents))
+
+
+def slo_table(kubeconfig: Path) -> str:
+    return kubectl("get", "slo", "-n", NAMESPACE, "-o", "wide", kubeconfig=kubeconfig).stdout.rstrip()
+
+
+def up(args: argparse.Namespace) -> None:
+    if (STATE / "pids").exists() and any((STATE / "pids").iterdir()):
+        down(argparse.Namespace(keep_cluster=True))
+    STATE.mkdir(exist_ok=True)
+    started = time.monotonic()
+
+    step("Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager)")
+    kubeconfig = ensure_cluster()
+    if kubeconfig.name == "kubeconfig":  # the local control plane (a reachable $KUBECONFIG is only used)
+        (STATE / "cluster-started").write_text(str(kubeconfig))
+    console.print(f"    kubeconfig: {kubeconfig}")
+
+    ports = {
+        "receivers": port(9099),
+        "model": port(3000),
+        "prometheus": port(9090),
+        "alertmanager": port(9093),
+        "operator": port(8080),
+    }
+    (STATE / "ports.json").write_text(json.dumps(ports))
+    receivers = f"http://127.0.0.1:{ports['receivers']}"
+    pagerduty_url = f"{receivers}/v2/enqueue"
+    slack_url = f"{receivers}/slack/T000/B000/demo"
+    prometheus_url = f"http://127.0.0.1:{ports['prometheus']}"
+    alertmanager_url = f"http://127.0.0.1:{ports['alertmanager']}"
+    model_url = f"http://127.0.0.1:{ports['model']}"
+
+    step("Operator identity, namespace and receiver Secrets (references only in the SLOs)")
+    kubectl("apply", "-f", str(REPO_ROOT / "manifests" / "rbac.yaml"), kubeconfig=kubeconfig)
+    apply(
+        kubeconfig,
+        [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "pagerduty", "namespace": NAMESPACE},
+                "stringData": {"routing-key": "demo-routing-key-0123456789abcdef"},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "slack", "namespace": NAMESPACE},
+                "stringData": {"webhook-url": slack_url},
+            },
+        ],
+    )
+    operator_kubeconfig = service_account_kubeconfig(kubeconfig, STATE / "operator.kubeconfig")
+
+    step(f"PagerDuty and Slack receivers on {receivers}")
+    spawn(
+        "receivers",
+        [
+            sys.executable,
+            "-m",
+            "devstack.receivers",
+            "--port",
+            str(ports["receivers"]),
+            "--log",
+            str(STATE / "deliveries.jsonl"),
+        ],
+    )
+    (STATE / "deliveries.jsonl").touch()
+
+    step(f"Model service (BentoML) on {model_url} — training the model if needed")
+    subprocess.run(
+        [sys.executable, "-m", "model_service.training", "--if-missing"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    spawn(
+        "model-service",
+        [
+            str(VENV_BIN / "bentoml"),
+            "serve",
+            "model_service.service:ModelService",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ports["model"]),
+        ],
+        env={
+            "MODEL_SERVICE_ADMIN_ENABLED": "true",
+            "BENTOML_HOME": str(STATE / "bentoml"),
+            "BENTOML_DO_NOT_TRACK": "true",
+            "MODEL_SERVICE_ACCESS_LOG": "false",
+            "PYTHONPATH": str(REPO_ROOT),
+        },
+    )
+    wait(lambda: http_ok(f"{model_url}/readyz"), 180, "the model service")
+
+    step(f"Prometheus on {prometheus_url} and Alertmanager on {alertmanager_url}")
+    rules_dir = STATE / "rules"
+    rules_dir.mkdir(exist_ok=True)
+    (STATE / "prometheus.yml").write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+                "rule_files": [str(rules_dir / "*.yaml")],
+                "alerting": {
+                    "alertmanagers": [
+                        {"static_configs": [{"targets": [f"127.0.0.1:{ports['alertmanager']}"]}]}
+                    ]
+                },
+                "scrape_configs": [
+                    {
+                        "job_name": "model-service",
+                        "static_configs": [{"targets": [f"127.0.0.1:{ports['model']}"]}],
+                    }
+                ],
+            }
+        )
+    )
+    am_config = STATE / "alertmanager.yml"
+    am_config.write_text(yaml.safe_dump({"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}))
+    spawn(
+        "prometheus",
+        [
+            "prometheus",
+            f"--config.file={STATE / 'prometheus.yml'}",
+            f"--storage.tsdb.path={STATE / 'prometheus-data'}",
+            f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+            "--web.enable-lifecycle",
+        ],
+    )
+    spawn(
+        "alertmanager",
+        [
+            "prometheus-alertmanager",
+            f"--config.file={am_config}",
+            f"--storage.path={STATE / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+            "--cluster.listen-address=",
+        ],
+    )
+    wait(lambda: http_ok(f"{prometheus_url}/-/ready"), 60, "Prometheus")
+    wait(lambda: http_ok(f"{alertmanager_url}/-/ready"), 60, "Alertmanager")
+    spawn(
+        "promop",
+        [
+            sys.executable,
+            "-m",
+            "devstack.promop",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--rules-dir",
+            str(rules_dir),
+            "--alertmanager-config",
+            str(am_config),
+            "--prometheus",
+            prometheus_url,
+            "--alertmanager",
+            alertmanager_url,
+        ],
+    )
+
+    step("slo-operator, as the ServiceAccount of manifests/rbac.yaml")
+    spawn(
+        "operator",
+        [
+            str(VENV_BIN / "slo-operator"),
+            "run",
+            "--kubeconfig",
+            str(operator_kubeconfig),
+            "--prometheus-url",
+            prometheus_url,
+            "--refresh-seconds",
+            "5",
+            "--fast-interval",
+            "10s",
+            "--slow-interval",
+            "30s",
+            "--liveness",
+            f"http://127.0.0.1:{ports['operator']}/healthz",
+            "--pagerduty-secret",
+            "pagerduty/routing-key",
+            "--pagerduty-url",
+            pagerduty_url,
+            "--slack-secret",
+            "slack/webhook-url",
+            "--slack-channel",
+            "#ml-alerts",
+        ],
+    )
+    wait(lambda: http_ok(f"http://127.0.0.1:{ports['operator']}/healthz"), 60, "the operator")
+
+    step("Traffic: 20 requests/s with ground-truth feedback 5 s later (5% label noise)")
+    spawn(
+        "traffic",
+        [
+            sys.executable,
+            "-m",
+            "model_service.traffic",
+            "load",
+            "--url",
+            model_url,
+            "--rate",
+            "20",
+            "--duration",
+            str(args.traffic_hours * 3600),
+            "--feedback-delay",
+            "5",
+            "--label-noise",
+            "0.05",
+            "--concurrency",
+            "8",
+        ],
+    )
+
+    step("The four example SLOs: kubectl apply -f manifests/examples/")
+    kubectl("apply", "-f", str(REPO_ROOT / "manifests" / "examples"), kubeconfig=kubeconfig)
+    wait(
+        lambda: (
+            len(
+                json.loads(
+                    kubectl(
+                        "get", "prometheusrules", "-n", NAMESPACE, "-o", "json", kubeconfig=kubeconfig
+                    ).stdout
+                )["items"]
+            )
+            >= 4
+        ),
+        60,
+        "the PrometheusRules",
+    )
+
+    step("Waiting for the first measurements (rules evaluate every 10s)")
+
+    def measured() -> bool:
+        items = json.loads(kubectl("get", "slo", "-n", NAMESPACE, "-o", "json", kubeconfig=kubeconfig).stdout)
+        return all((i.get("status") or {}).get("sli") is not None for i in items["items"])
+
+    wait(measured, 300, "an SLI on every SLO", interval=2)
+    console.print(Panel(slo_table(kubeconfig), title="kubectl get slo -n ml-serving -o wide (healthy)"))
+
+    if not args.no_incident:
+        incident(kubeconfig, model_url, args.incident_minutes)
+
+    elapsed = time.monotonic() - started
+    console.print(
+        Panel(
+            "\n".join(
+                [
+                    f"kubeconfig        export KUBECONFIG={kubeconfig}",
+                    "SLOs              kubectl get slo -n ml-serving -o wide",
+                    "                  kubectl describe slo model-availability -n ml-serving",
+                    f"model service     {model_url}  (POST /predict and /feedback)",
+                    "incidents         .venv/bin/python -m model_service.traffic faults set --error-rate 0.5",
+                    f"Prometheus        {prometheus_url}  (try slo:burn_rate or ALERTS)",
+                    f"Alertmanager      {alertmanager_url}",
+                    f"PagerDuty/Slack   {receivers}  (deliveries in {STATE / 'deliveries.jsonl'})",
+                    f"logs              {STATE / 'logs'}",
+                    "stop everything   make demo-down",
+                ]
+            ),
+            title=f"slo-operator demo is running (ready in {elapsed:.0f}s)",
+        )
+    )
+
+
+def deliveries() -> list[dict[str, Any]]:
+    path = STATE / "deliveries.jsonl"
+    return (
+        [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    )
+
+
+def incident(kubeconfig: Path, model_url: str, minutes: float) -> None:
+    step("Incident: every /predict now fails with 500 (fault injection)")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "model_service.traffic",
+            "faults",
+            "set",
+            "--url",
+            model_url,
+            "--error-rate",
+            "1.0",
+            "--duration",
+            str(minutes * 60),
+        ],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    began = time.monotonic()
+
+    def paged() -> dict[str, Any] | None:
+        for delivery in deliveries():
+            body = delivery["body"]
+            if (
+                delivery["path"] == "/v2/enqueue"
+                and body.get("event_action") == "trigger"
+                and "model-availability" in json.dumps(body)
+            ):
+                return body
+        return None
+
+    page = wait(paged, 600, "the fast-burn page at the PagerDuty receiver", interval=2)
+    took = time.monotonic() - began
+    summary = (page.get("payload") or {}).get("summary", "")
+    console.print(
+        Panel(
+            f"PagerDuty Events v2 trigger received {took:.0f}s after the outage began:\n{summary}",
+            title="paged",
+            border_style="red",
+        )
+    )
+    console.print(
+        Panel(slo_table(kubeconfig), title="kubectl get slo -n ml-serving -o wide (during the outage)")
+    )
+    subprocess.run(
+        [sys.executable, "-m", "model_service.traffic", "faults", "clear", "--url", model_url],
+        cwd=REPO_ROOT,
+        check=False,
+        capture_output=True,
+    )
+    step("Outage over (faults cleared); the alert resolves within the short window")
+
+
+def down(args: argparse.Namespace) -> None:
+    pids = STATE / "pids"
+    for pid_file in sorted(pids.glob("*.pid")) if pids.exists() else []:
+        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
+            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+        pid_file.unlink()
+    console.print("demo processes stopped")
+    marker = STATE / "cluster-started"
+    if marker.exists() and not getattr(args, "keep_cluster", False):
+        subprocess.run(
+            [str(REPO_ROOT / "hack" / "cluster" / "down.sh"), str(REPO_ROOT / ".cluster")], check=False
+        )
+        marker.unlink()
+        console.print(
+            "local control plane stopped (data kept in .cluster; `make cluster-down PURGE=1` removes it)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("up", help="start everything and stage an incident")
+    start.add_argument("--no-incident", action="store_true", help="only start the system")
+    start.add_argument("--incident-minutes", type=float, default=5.0)
+    start.add_argument("--traffic-hours", type=float, default=4.0)
+    stop = commands.add_parser("down", help="stop everything `up` started")
+    stop.add_argument("--keep-cluster", action="store_true")
+    args = parser.parse_args()
+    up(args) if args.command == "up" else down(args)
+
+
+if __name__ == "__main__":
+    main()
