@@ -24,11 +24,12 @@ $(VENV_STAMP): pyproject.toml
 
 venv: $(VENV_STAMP) ## Python virtualenv with the project and its test tools
 
-tools: ## Debian's Prometheus, Alertmanager, promtool and amtool (installed once)
-	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then \
-	  echo "installing Debian packages prometheus prometheus-alertmanager"; \
+tools: ## Debian's Prometheus, Alertmanager, promtool, amtool and pdftoppm (installed once)
+	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null || ! command -v pdftoppm >/dev/null; then \
+	  echo "installing Debian packages prometheus prometheus-alertmanager poppler-utils"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager \
+	    poppler-utils >/dev/null; \
 	fi
 
 lint: venv ## ruff

@@ -34,7 +34,7 @@ from devstack.identity import service_account_kubeconfig
 STATE = REPO_ROOT / ".demo"
 VENV_BIN = Path(sys.executable).parent
 NAMESPACE = "ml-serving"
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
 
 
 def port(preferred: int) -> int:

@@ -11,6 +11,7 @@ import typer
 from slo_operator.loader import load
 from slo_operator.model import resolve
 from slo_operator.render import RenderOptions, alertmanager_config, prometheus_rule, rule_file, to_yaml
+from slo_operator.reports.cli import report as report_command
 from slo_operator.routing import FileReceivers, alertmanager_file
 
 app = typer.Typer(
@@ -217,6 +218,9 @@ def run(
     import dataclasses
     import os
 
+    if kubeconfig:  # before kopf and the kubernetes client are imported: both read it
+        os.environ["KUBECONFIG"] = kubeconfig
+
     import kopf
 
     from slo_operator import handlers
@@ -245,8 +249,6 @@ def run(
         config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
     except ValueError as exc:  # e.g. a default Secret reference that is not name/key
         raise typer.BadParameter(str(exc)) from None
-    if kubeconfig:
-        os.environ["KUBECONFIG"] = kubeconfig
     handlers.configure(config)
     formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
     if log_format not in formats:
@@ -260,6 +262,9 @@ def run(
             liveness_endpoint=config.liveness or None,
         )
     )
+
+
+app.command(name="report")(report_command)
 
 
 def main() -> None:  # pragma: no cover

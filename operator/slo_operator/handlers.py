@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import kopf
@@ -45,7 +46,9 @@ def configure(config: OperatorConfig) -> None:
 
 def _kube() -> KubeClient:
     if STATE.kube is None:
-        STATE.kube = KubeClient(load_credentials(), field_manager=STATE.config.field_manager)
+        # $KUBECONFIG is read now, not when the kubernetes package was imported (`run --kubeconfig`).
+        credentials = load_credentials(os.environ.get("KUBECONFIG"))
+        STATE.kube = KubeClient(credentials, field_manager=STATE.config.field_manager)
     return STATE.kube
 
 
@@ -65,6 +68,12 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         ",".join(STATE.config.namespaces) or "*",
         STATE.config.refresh_seconds,
     )
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In-cluster service account first, else $KUBECONFIG read at login time (not at import time)."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
 
 @kopf.on.cleanup()

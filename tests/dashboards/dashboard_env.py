@@ -1,4 +1,4 @@
-"""A real Prometheus holding a day of known traffic and slo-operator's rules, for the dashboard tests.
+"""A real Prometheus holding hours of known traffic and slo-operator's rules, for the dashboard tests.
 
 How it is built (under a minute):
 
@@ -45,7 +45,10 @@ HOURS = 8
 SCRAPE = 30  # seconds between samples of the source series
 INCIDENT_MINUTES = 65  # availability: errors at 1.6% (burn 16 > 14.4) in the last 65 minutes
 ACCURACY_INCIDENT_MINUTES = 50  # accuracy: 55% wrong (burn 3.7 > both thresholds) in the last 50 minutes
-STALE_FROM, STALE_TO = 300, 237  # freshness: no feature update between these minutes before the end
+# Freshness: features are updated at both ends of each gap (minutes before the end) and not between,
+# so they are stale (older than 1h) for 3 and 1 minutes; the second gap keeps the current (14m) burn
+# rate, and so the time to exhaustion, above zero.
+STALE_GAPS = ((300, 237), (68, 7))
 # Alerts the traffic makes fire: availability's fast burn, accuracy's fast and slow burns, and the
 # checkout SLO's slow burn on route /pay.
 FIRING_ALERTS = 4
@@ -94,7 +97,7 @@ def traffic_openmetrics(end: int) -> str:
     Per scrape (30 s): 300 /predict requests (0.01% failed, 1.6% during the availability incident) and
     30 /readyz probes; 300 latency observations, 2% above the 200 ms threshold; 150 evaluated
     predictions, 10% wrong (55% during the accuracy incident); features refreshed every 20 minutes except
-    for a 63-minute gap (3 stale minutes); checkout: 150 requests per route, /cart 0.3% failed, /pay 4%.
+    in two gaps (4 stale minutes); checkout: 150 requests per route, /cart 0.3% failed, /pay 4%.
     """
     start = end - HOURS * 3600
     times = list(range(start, end + 1, SCRAPE))
@@ -118,8 +121,8 @@ def traffic_openmetrics(end: int) -> str:
             lambda m: 300 * (1 - error_ratio(m)))
     counter("bentoml_service_request_total", {**predict, "http_response_code": "503"},
             lambda m: 300 * error_ratio(m))
-    counter("bentoml_service_request_total",
-            {"endpoint": "/readyz", "service_name": "iris-classifier", "http_response_code": "200"}, lambda m: 30)
+    probes = {"endpoint": "/readyz", "service_name": "iris-classifier", "http_response_code": "200"}
+    counter("bentoml_service_request_total", probes, lambda m: 30)
     for le, share in (("0.1", 0.9), ("0.2", 0.98), ("0.5", 0.995), ("1.0", 1.0), ("+Inf", 1.0)):
         counter("bentoml_service_request_duration_seconds_bucket", {"endpoint": "/predict", "le": le},
                 lambda m, share=share: 300 * share)
@@ -132,13 +135,15 @@ def traffic_openmetrics(end: int) -> str:
     counter("model_predictions_evaluated_total", {}, lambda m: 150)
     counter("model_predictions_correct_total", {}, lambda m: 150 * (1 - wrong(m)))
     for route, failed in (("/cart", 0.003), ("/pay", 0.04)):
-        counter("checkout_requests_total", {"route": route, "outcome": "ok"}, lambda m, f=failed: 150 * (1 - f))
-        counter("checkout_requests_total", {"route": route, "outcome": "error"}, lambda m, f=failed: 150 * f)
+        ok, error = {"route": route, "outcome": "ok"}, {"route": route, "outcome": "error"}
+        counter("checkout_requests_total", ok, lambda m, f=failed: 150 * (1 - f))
+        counter("checkout_requests_total", error, lambda m, f=failed: 150 * f)
 
     updated, fresh = float(start), []
     for t in times:
         minutes = (end - t) / 60
-        if ((t - start) % 1200 == 0 and not STALE_TO < minutes < STALE_FROM) or minutes == STALE_TO:
+        on_schedule = (t - start) % 1200 == 0 and not any(to < minutes < since for since, to in STALE_GAPS)
+        if on_schedule or any(minutes in gap for gap in STALE_GAPS):
             updated = float(t)
         fresh.append(updated)
     series.append(("model_features_last_updated_timestamp_seconds", {}, fresh))
@@ -304,16 +309,19 @@ def build_environment(workdir: Path) -> Iterator[Environment]:
 # ---- queries ----------------------------------------------------------------------------------------
 
 
-def instant(env: Environment, expr: str) -> list[dict[str, Any]]:
-    body = httpx.get(f"{env.url}/api/v1/query", params={"query": expr, "time": env.evaluated_at},
-                     timeout=60).json()
+def instant(env: Environment, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+    """Instant query at ``at`` (default: the environment's instant); NaN and infinite values dropped."""
+    when = env.evaluated_at if at is None else at
+    body = httpx.get(f"{env.url}/api/v1/query", params={"query": expr, "time": when}, timeout=60).json()
     assert body["status"] == "success", f"{body}\n{expr}"
     return [item for item in body["data"]["result"] if math.isfinite(float(item["value"][1]))]
 
 
 def range_query(env: Environment, expr: str, step: int) -> list[dict[str, Any]]:
+    """Range query over the data, its last step exactly at the environment's instant."""
+    start = env.evaluated_at - math.ceil((env.evaluated_at - env.start) / step) * step
     body = httpx.get(f"{env.url}/api/v1/query_range",
-                     params={"query": expr, "start": env.start, "end": env.evaluated_at, "step": step},
+                     params={"query": expr, "start": start, "end": env.evaluated_at, "step": step},
                      timeout=120).json()
     assert body["status"] == "success", f"{body}\n{expr}"
     return list(body["data"]["result"])

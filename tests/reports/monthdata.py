@@ -57,18 +57,17 @@ SCRAPE = 60
 EVAL = 300  # both rule groups: one sample of every recorded series each 5 minutes
 MINUTES = int((DATA_END - DATA_START).total_seconds()) // SCRAPE
 RULE_OPTIONS = RuleOptions(fast_interval="5m", slow_interval="5m")
-# Every lookup must find the latest 5-minute rule sample; ALERTS' end is a NaN sample (see below).
-LOOKBACK = "5m"
+REPORT_TIME = datetime(2026, 11, 2, 7, 30, tzinfo=UTC)  # "now" for the tests' report: October is over
 
 OUTAGE = (datetime(2026, 10, 14, 10, tzinfo=UTC), datetime(2026, 10, 14, 12, tzinfo=UTC))
 ELEVATED_DAY = (datetime(2026, 10, 21, tzinfo=UTC), datetime(2026, 10, 22, tzinfo=UTC))
 SLOW_LATENCY = (datetime(2026, 10, 7, 14, tzinfo=UTC), datetime(2026, 10, 7, 20, tzinfo=UTC))
 ACCURACY_SPIKE = (datetime(2026, 10, 25, 3, tzinfo=UTC), datetime(2026, 10, 25, 4, tzinfo=UTC))
+BATCH_FAILURES = (datetime(2026, 10, 3, 8, tzinfo=UTC), datetime(2026, 10, 3, 8, 10, tzinfo=UTC))
 FRESHNESS_GAPS = (
     (datetime(2026, 10, 9, 2, tzinfo=UTC), datetime(2026, 10, 9, 6, tzinfo=UTC)),
     (datetime(2026, 10, 28, 10, tzinfo=UTC), datetime(2026, 10, 28, 12, 30, tzinfo=UTC)),
 )
-BATCH_FAILURE = datetime(2026, 10, 3, 8, tzinfo=UTC)
 # Backfilled alert state of model-accuracy: (alertname, severity, pending from, firing from, resolved at).
 ACCURACY_ALERTS = (
     ("SLOFastBurn", "critical", datetime(2026, 10, 25, 3, 6, tzinfo=UTC),
@@ -83,7 +82,8 @@ kind: ServiceLevelObjective
 metadata: {name: batch-availability, namespace: ml-serving}
 spec:
   service: batch-scorer
-  objective: 99
+  description: One scoring job a minute; 99.9% succeed.
+  objective: 99.9
   window: 30d
   indicator:
     availability:
@@ -95,6 +95,7 @@ kind: ServiceLevelObjective
 metadata: {name: model-latency-strict, namespace: ml-serving}
 spec:
   service: iris-classifier
+  description: A threshold the histogram has no bucket for.
   objective: 99
   window: 30d
   indicator:
@@ -124,7 +125,8 @@ def write_slo_files(directory: Path) -> Path:
 
 # ---- the events, minute by minute -----------------------------------------------------------------
 # Minute k (1-based) holds the events of (DATA_START + (k-1) min, DATA_START + k min]; the scrape at
-# DATA_START + k min sees them.
+# DATA_START + k min sees them. Every rate is constant between the known edges: Prometheus' rate()
+# extrapolation is then exact except within one minute of an edge (see edge_tolerance).
 
 
 def minute_start(k: int) -> datetime:
@@ -135,31 +137,29 @@ def _within(t: datetime, span: tuple[datetime, datetime]) -> bool:
     return span[0] <= t < span[1]
 
 
-def availability_errors(k: int) -> int:
+def predict_requests(k: int) -> tuple[int, int, int]:
+    """(200s, 404s, 5xx) of /predict in minute k: 100 a minute; the SLO leaves the 404s out."""
     t = minute_start(k)
     if _within(t, OUTAGE):
-        return 100
+        return 0, 0, 100
     if _within(t, ELEVATED_DAY):
-        return 1
-    return 1 if k % 100 == 0 else 0
+        return 97, 2, 1
+    return 98, 2, 0
 
 
 def latency_slow(k: int) -> int:
+    """Requests (of 100) slower than 200ms in minute k."""
     return 30 if _within(minute_start(k), SLOW_LATENCY) else 2
 
 
 def accuracy_wrong(k: int) -> int:
-    if _within(minute_start(k), ACCURACY_SPIKE):
-        return 16
-    return 1 if k % 5 == 0 else 0
+    """Wrong predictions of 100 evaluated in minute k."""
+    return 80 if _within(minute_start(k), ACCURACY_SPIKE) else 1
 
 
-def batch_jobs(k: int) -> tuple[int, int]:
-    """(succeeded, failed) in minute k: one job at the start of every even hour."""
-    t = minute_start(k)
-    if t.minute != 0 or t.hour % 2:
-        return 0, 0
-    return (0, 1) if t == BATCH_FAILURE else (1, 0)
+def batch_failed(k: int) -> int:
+    """Failed jobs (of 1) in minute k."""
+    return 1 if _within(minute_start(k), BATCH_FAILURES) else 0
 
 
 def freshness_value(scrape: datetime) -> float:
@@ -169,6 +169,22 @@ def freshness_value(scrape: datetime) -> float:
         if start < last < end:
             last = start
     return last.timestamp()
+
+
+def freshness_stale(k: int) -> int:
+    """1 if the data was older than 1h at the end of minute k."""
+    end = minute_start(k + 1)
+    return 1 if end.timestamp() - freshness_value(end) > 3600 else 0
+
+
+# (bad, total) per minute, as each SLO defines them.
+EVENTS: dict[str, Callable[[int], tuple[float, float]]] = {
+    "model-availability": lambda k: (predict_requests(k)[2], predict_requests(k)[0] + predict_requests(k)[2]),
+    "model-latency": lambda k: (latency_slow(k), 100),
+    "model-accuracy": lambda k: (accuracy_wrong(k), 100),
+    "batch-availability": lambda k: (batch_failed(k), 1),
+    "feature-freshness": lambda k: (freshness_stale(k) * 60, 60),  # seconds stale, seconds measured
+}
 
 
 # ---- OpenMetrics ----------------------------------------------------------------------------------
@@ -195,36 +211,37 @@ def write_openmetrics(path: Path) -> None:
         counters[key] = counters.get(key, 0.0) + by
         add(name, labels, ts, counters[key])
 
-    for k in range(0, MINUTES + 1):
+    for k in range(0, MINUTES + 1):  # scrape k sees minute k's events; scrape 0 has every counter at 0
         scrape = DATA_START + timedelta(minutes=k)
         ts = scrape.timestamp()
-        errors = availability_errors(k) if k else 0
-        total = 100 if k else 0
-        inc(AVAIL, 'endpoint="/predict",http_response_code="200"', ts, max(0, total - 2 - errors) if k else 0)
-        inc(AVAIL, 'endpoint="/predict",http_response_code="404"', ts, (2 if errors < 99 else 0) if k else 0)
-        inc(AVAIL, 'endpoint="/predict",http_response_code="500"', ts, errors)
+        ok, client_error, server_error = predict_requests(k) if k else (0, 0, 0)
+        inc(AVAIL, 'endpoint="/predict",http_response_code="200"', ts, ok)
+        inc(AVAIL, 'endpoint="/predict",http_response_code="404"', ts, client_error)
+        inc(AVAIL, 'endpoint="/predict",http_response_code="500"', ts, server_error)
         inc(AVAIL, 'endpoint="/healthz",http_response_code="200"', ts, 12 if k else 0)
         slow = latency_slow(k) if k else 0
         cumulative = {"0.05": 50, "0.1": 80, "0.2": 100 - slow, "0.5": 100 - slow // 2, "1.0": 100,
                       "+Inf": 100}
         for le in BUCKETS:
             inc(HIST + "_bucket", f'endpoint="/predict",le="{le}"', ts, cumulative[le] if k else 0)
-        inc(HIST + "_count", 'endpoint="/predict"', ts, total)
+        inc(HIST + "_count", 'endpoint="/predict"', ts, 100 if k else 0)
         inc(HIST + "_sum", 'endpoint="/predict"', ts, 12.5 if k else 0)
         wrong = accuracy_wrong(k) if k else 0
-        inc("model_predictions_evaluated_total", "", ts, 20 if k else 0)
-        inc("model_predictions_correct_total", "", ts, (20 - wrong) if k else 0)
-        ok, failed = batch_jobs(k) if k else (0, 0)
-        inc("batch_jobs_total", 'result="succeeded"', ts, ok)
+        inc("model_predictions_evaluated_total", "", ts, 100 if k else 0)
+        inc("model_predictions_correct_total", "", ts, (100 - wrong) if k else 0)
+        failed = batch_failed(k) if k else 0
+        inc("batch_jobs_total", 'result="succeeded"', ts, (1 - failed) if k else 0)
         inc("batch_jobs_total", 'result="failed"', ts, failed)
         add("model_features_last_updated_timestamp_seconds", "", ts, freshness_value(scrape))
         for name, severity, pending, firing, resolved in ACCURACY_ALERTS:
             base = (f'alertname="{name}",namespace="ml-serving",service="iris-classifier",'
                     f'severity="{severity}",slo="model-accuracy",team="ml-platform"')
+            # A NaN sample stands in for the stale marker Prometheus writes when an alert state ends
+            # (OpenMetrics cannot carry one), so the series does not linger for the lookback period.
             if pending <= scrape < firing:
                 add("ALERTS", base + ',alertstate="pending"', ts, 1)
             elif scrape == firing:
-                add("ALERTS", base + ',alertstate="pending"', ts, math.nan)  # stands in for a stale marker
+                add("ALERTS", base + ',alertstate="pending"', ts, math.nan)
             if firing <= scrape < resolved:
                 add("ALERTS", base + ',alertstate="firing"', ts, 1)
             elif scrape == resolved:
@@ -256,9 +273,12 @@ def month_minutes() -> range:
 
 @dataclass(frozen=True)
 class Expected:
+    """An SLO's October from its minute-by-minute events."""
+
     bad: float
     total: float
     by_day: dict[str, float]  # date -> bad
+    tolerance: float  # how far the recorded rates may put bad and total from the events
 
     @property
     def error_ratio(self) -> float:
@@ -274,78 +294,102 @@ class Expected:
         return sorted((d for d in self.by_day if self.by_day[d] > 0), key=lambda d: -self.by_day[d])[:n]
 
 
-def expected_events(bad_of: Callable[[int], float], total_of: Callable[[int], float]) -> Expected:
+def expected(slo: str) -> Expected:
+    """The month's numbers of ``slo``, and the tolerance Prometheus' sampling allows.
+
+    A rate over 5 minutes of 1-minute scrapes sees 4 increments and extrapolates them by 5/4; samples
+    every 5 minutes therefore skip one increment in five and weigh the others 1.25. Where the rate is
+    constant that is exact; each change of the per-minute rate (an edge) can move the sum by at most the
+    size of the change. The tolerance is the sum of those changes over the month (plus one eval interval
+    worth of events for freshness, whose 5-minute samples are 0 or 1 for the whole interval).
+    """
+    events = EVENTS[slo]
     bad = total = 0.0
+    edges = 0.0
     by_day: dict[str, float] = {}
+    previous: tuple[float, float] | None = None
     for k in month_minutes():
-        b = bad_of(k)
+        b, n = events(k)
         bad += b
-        total += total_of(k)
+        total += n
         day = minute_start(k).date().isoformat()
         by_day[day] = by_day.get(day, 0.0) + b
-    return Expected(bad, total, by_day)
+        if previous is not None:
+            edges += abs(b - previous[0]) + abs(n - previous[1])
+        previous = (b, n)
+    if slo == "feature-freshness":
+        edges *= EVAL / 60  # a stale edge moves the bad time by up to one evaluation interval
+    return Expected(bad, total, by_day, edges)
 
 
-def eval_times() -> list[datetime]:
-    count = int((DATA_END - DATA_START).total_seconds()) // EVAL
-    return [DATA_START + timedelta(seconds=EVAL * j) for j in range(count + 1)]
+@dataclass(frozen=True)
+class Stretch:
+    start: datetime
+    end: datetime
+    open_at_end: bool
 
 
-def freshness_bad(t: datetime) -> bool:
-    """At a rule evaluation at ``t``: data older than 1h (the gauge read at the newest scrape <= t)."""
-    return t.timestamp() - freshness_value(t) > 3600
+def _prefix(values: list[float]) -> list[float]:
+    sums = [0.0]
+    for v in values:
+        sums.append(sums[-1] + v)
+    return sums
 
 
-def expected_freshness() -> Expected:
-    """Seconds of stale and of measured time in October, from the 5-minute evaluations (each stands for
-    the 5 minutes before it, as the report counts them)."""
-    bad = total = 0.0
-    by_day: dict[str, float] = {}
-    for t in eval_times():
-        if not MONTH_START < t <= MONTH_END:
-            continue
-        b = EVAL if freshness_bad(t) else 0
-        bad += b
-        total += EVAL
-        day = (t - timedelta(seconds=EVAL)).date().isoformat()
-        by_day[day] = by_day.get(day, 0.0) + b
-    return Expected(bad, total, by_day)
+def reference_stretches(slo: str, condition: Callable[[Callable[[int, int], float | None], int], bool],
+                        ) -> list[Stretch]:
+    """Minute-level stretches of October where ``condition(ratio, k)`` held; ``ratio(k, w)`` is the error
+    ratio over the w minutes up to the end of minute k (None without traffic)."""
+    events = [EVENTS[slo](k) for k in range(1, MINUTES + 1)]
+    bad, total = _prefix([b for b, _ in events]), _prefix([n for _, n in events])
 
+    def ratio(k: int, window: int) -> float | None:
+        lo = max(0, k - window)
+        n = total[k] - total[lo]
+        return (bad[k] - bad[lo]) / n if n > 0 else None
 
-def rolling_below(
-    bad_at: Callable[[datetime], float], total_at: Callable[[datetime], float], window: timedelta,
-    objective: float,
-) -> list[tuple[datetime, datetime]]:
-    """Stretches of October where the rolling-window SLI (ratio of sums of the 5-minute samples in
-    [t - window, t], as Prometheus 2.x ranges include both ends) was below ``objective``."""
-    times = eval_times()
-    bads = [bad_at(t) for t in times]
-    totals = [total_at(t) for t in times]
-    per_window = int(window.total_seconds()) // EVAL
-    below: list[tuple[datetime, datetime]] = []
-    for j, t in enumerate(times):
-        if not MONTH_START <= t < MONTH_END:
-            continue
-        lo = max(0, j - per_window)
-        b, n = sum(bads[lo:j + 1]), sum(totals[lo:j + 1])
-        if n > 0 and 1 - b / n < objective:
-            end = min(t + timedelta(seconds=EVAL), MONTH_END)
-            if below and below[-1][1] == t:
-                below[-1] = (below[-1][0], end)
+    stretches: list[Stretch] = []
+    for k in month_minutes():
+        if condition(ratio, k):
+            at = minute_start(k + 1)
+            if stretches and stretches[-1].end == at:
+                stretches[-1] = Stretch(stretches[-1].start, at + timedelta(minutes=1), False)
             else:
-                below.append((t, end))
-    return below
+                stretches.append(Stretch(at, at + timedelta(minutes=1), False))
+    if stretches and stretches[-1].end >= MONTH_END:
+        stretches[-1] = Stretch(stretches[-1].start, MONTH_END, True)
+    return stretches
 
 
-def availability_bad_rate_at(t: datetime) -> float:
-    """Bad events in the 5 minutes before a rule evaluation at ``t`` (what slo:bad_events:rate * 300 is)."""
-    end = int((t - DATA_START).total_seconds()) // 60
-    return float(sum(availability_errors(k) for k in range(max(1, end - 4), end + 1))) if end >= 5 else 0.0
+def reference_window_remaining(slo: SLO) -> float:
+    """Percent of the budget left over the SLO's own window at the end of October."""
+    events = [EVENTS[slo.name](k) for k in range(1, MINUTES + 1)]
+    last = month_minutes()[-1]
+    window = events[max(0, last - slo.window // 60):last]
+    ratio = sum(b for b, _ in window) / sum(n for _, n in window)
+    return 100 * (1 - ratio / float(slo.error_budget))
 
 
-def availability_total_at(t: datetime) -> float:
-    end = int((t - DATA_START).total_seconds()) // 60
-    return 500.0 if end >= 5 else 0.0
+def reference_sli_below(slo: SLO) -> list[Stretch]:
+    window = slo.window // 60
+    budget = float(slo.error_budget)
+
+    def below(ratio: Callable[[int, int], float | None], k: int) -> bool:
+        value = ratio(k, window)
+        return value is not None and value > budget
+
+    return reference_stretches(slo.name, below)
+
+
+def reference_firings(slo: SLO, alert_name: str) -> list[Stretch]:
+    alert = next(a for a in slo.alerts if a.name == alert_name)
+    limit = float(alert.threshold) * float(slo.error_budget)
+
+    def firing(ratio: Callable[[int, int], float | None], k: int) -> bool:
+        long, short = ratio(k, alert.long_window // 60), ratio(k, alert.short_window // 60)
+        return long is not None and short is not None and long > limit and short > limit
+
+    return reference_stretches(slo.name, firing)
 
 
 # ---- promtool backfill and the Prometheus server --------------------------------------------------
@@ -378,7 +422,7 @@ class PrometheusServer:
         self.process = subprocess.Popen(
             [shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={config}",
              f"--storage.tsdb.path={self.tsdb}", f"--web.listen-address=127.0.0.1:{self.port}",
-             "--storage.tsdb.retention.time=100y", f"--query.lookback-delta={LOOKBACK}",
+             "--storage.tsdb.retention.time=100y",
              "--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h",
              "--query.max-samples=200000000", "--query.timeout=5m"],
             stdout=log, stderr=subprocess.STDOUT,
@@ -465,7 +509,9 @@ def build(workdir: Path, log: Callable[[str], None] = lambda _: None) -> tuple[P
                 break
             clock = time.monotonic()
             server.start()
-            path = workdir / f"rules-{depth}.yaml"
+            # One path for every level: a group's evaluation offset hashes its file and name, so each
+            # level is evaluated at the same instants, as one group's rules are by a live Prometheus.
+            path = workdir / "rules-level.yaml"
             path.write_text(to_yaml([level]))
             out = workdir / f"blocks-{depth}"
             run([promtool, "tsdb", "create-blocks-from", "rules", "-q", "--max-block-duration=800h",

@@ -6,9 +6,13 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from slo_operator.api import ServiceLevelObjective
+    from slo_operator.loader import Problem
 
 ENV = "SLO_REPORT_"
 
@@ -33,8 +37,20 @@ class SecurityOption(StrEnum):
 
 def report(
     filename: Annotated[
-        list[str], typer.Option("--filename", "-f", help="SLO YAML file, a folder of them, or - for stdin.")
-    ],
+        list[str] | None,
+        typer.Option("--filename", "-f", help="SLO YAML file, a folder of them, or - for stdin."),
+    ] = None,
+    from_cluster: Annotated[
+        bool, typer.Option(help="Read the SLOs from the Kubernetes API instead of files.")
+    ] = False,
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option("--namespace", "-n", help="With --from-cluster: only these namespaces (repeat)."),
+    ] = None,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(help="With --from-cluster: kubeconfig (default: in-cluster, else KUBECONFIG)."),
+    ] = None,
     month: Annotated[
         str | None, typer.Option(help="Calendar month (UTC) as YYYY-MM; default: the previous month.")
     ] = None,
@@ -108,11 +124,22 @@ def report(
         except EmailConfigError as exc:
             typer.echo(f"email: {exc}", err=True)
             raise typer.Exit(2) from None
-    objects, problems = load(filename)
-    if problems:
-        for problem in problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(1)
+    if bool(filename) == from_cluster:
+        raise typer.BadParameter("give SLO files with -f, or --from-cluster", param_hint="--filename")
+    if from_cluster:
+        try:
+            objects, problems = _from_cluster(tuple(namespace or ()), kubeconfig)
+        except RuntimeError as exc:
+            typer.echo(f"kubernetes: {exc}", err=True)
+            raise typer.Exit(1) from None
+        for problem in problems:  # one invalid SLO must not stop the report of the others
+            typer.echo(f"skipped (invalid): {problem}", err=True)
+    else:
+        objects, problems = load(filename or [])
+        if problems:
+            for problem in problems:
+                typer.echo(str(problem), err=True)
+            raise typer.Exit(1)
     if not objects:
         typer.echo("no ServiceLevelObjective documents found", err=True)
         raise typer.Exit(1)
@@ -150,3 +177,36 @@ def report(
             failed = f"{len(sent.failed)} of {len(sent.recipients)}"
             typer.echo(f"email: {failed} recipient(s) not reached", err=True)
             raise typer.Exit(3)
+
+
+def _from_cluster(
+    namespaces: tuple[str, ...], kubeconfig: str | None
+) -> tuple[list[ServiceLevelObjective], list[Problem]]:
+    """The SLOs stored in the cluster, and the problems of those that fail validation.
+
+    Raises RuntimeError when the API server cannot be reached or refuses the list.
+    """
+    from slo_operator.kube import KubeClient, KubeError, load_credentials
+    from slo_operator.loader import parse_object
+
+    try:
+        client = KubeClient(load_credentials(kubeconfig))
+    except Exception as exc:  # the kubernetes package raises its own ConfigException types
+        raise RuntimeError(f"no credentials: {exc}") from exc
+    try:
+        items = client.list_slos(namespaces)
+    except KubeError as exc:
+        raise RuntimeError(f"cannot list ServiceLevelObjectives: {exc}") from exc
+    finally:
+        client.close()
+    objects: list[ServiceLevelObjective] = []
+    problems: list[Problem] = []
+    for item in items:
+        metadata = item.get("metadata") or {}
+        document = {k: v for k, v in item.items() if k != "status"}
+        document["metadata"] = {k: metadata[k] for k in ("name", "namespace", "labels") if k in metadata}
+        obj, found = parse_object(document, f"{metadata.get('namespace')}/{metadata.get('name')}")
+        problems.extend(found)
+        if obj is not None:
+            objects.append(obj)
+    return objects, problems

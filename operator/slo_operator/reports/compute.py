@@ -174,7 +174,7 @@ def slo_month_report(slo: SLO, data: SLOData, rng: ReportRange, resolution: floa
 
     remaining_window = _finite(data.window_budget_remaining)
     notes: list[str] = []
-    if data.alert_source == "burn_rate":
+    if data.alert_source == "burn_rate" and status != "no_data":
         notes.append(
             "Alert firings are derived from slo:burn_rate and each alert's threshold (Prometheus holds no "
             "ALERTS series for this SLO in the month), at the report's resolution."

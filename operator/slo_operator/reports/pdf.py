@@ -54,7 +54,7 @@ def charts_png(r: SLOMonthReport, start: datetime, end: datetime, dpi: int = 150
     burn, sli = fig.subplots(1, 2)
     for ax in (burn, sli):
         ax.set_xlim(start, end)
-        ax.xaxis.set_major_locator(mdates.DayLocator(bymonthday=(1, 8, 15, 22, 29)))  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(mdates.DayLocator(bymonthday=(1, 8, 15, 22)))  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))  # type: ignore[no-untyped-call]
         ax.tick_params(labelsize=7)
         ax.grid(True, color="#d0d7de", linewidth=0.5)
@@ -231,7 +231,7 @@ def export_to_pdf(report: MonthlyReport, path: str | Path | None = None) -> byte
     for row, r in zip(summary_rows(report), report.slos, strict=True):
         row[4] = Paragraph(f'<font color="{STATUS_COLOUR[r.status]}">{escape(row[4])}</font>', styles["cell"])
         rows.append([_p(row[0], styles["cell"]), *row[1:]])
-    story.append(_table(rows, [52 * mm, 20 * mm, 18 * mm, 22 * mm, 16 * mm, 20 * mm, 20 * mm]))
+    story.append(_table(rows, [50 * mm, 20 * mm, 17 * mm, 21 * mm, 18 * mm, 23 * mm, 23 * mm]))
     story.append(Spacer(1, 6 * mm))
     for r in report.slos:
         story += _slo_section(r, report, styles)

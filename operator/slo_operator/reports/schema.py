@@ -155,3 +155,10 @@ class MonthlyReport(_Model):
     resolution_seconds: int
     summary: ReportSummary
     slos: list[SLOMonthReport]
+
+
+def json_schema() -> str:
+    """The JSON schema of ``MonthlyReport``, with a stable key order."""
+    import json
+
+    return json.dumps(MonthlyReport.model_json_schema(), indent=2, sort_keys=True) + "\n"
