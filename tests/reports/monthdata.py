@@ -476,6 +476,9 @@ def rule_levels(document: dict[str, Any]) -> list[dict[str, Any]]:
     return files
 
 
+RULES_FILE = "slo-rules.yaml"
+
+
 def run(cmd: list[str], **kwargs: Any) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
     if result.returncode != 0:
@@ -509,15 +512,15 @@ def build(workdir: Path, log: Callable[[str], None] = lambda _: None) -> tuple[P
                 break
             clock = time.monotonic()
             server.start()
-            # One path for every level: a group's evaluation offset hashes its file and name, so each
-            # level is evaluated at the same instants, as one group's rules are by a live Prometheus.
-            path = workdir / "rules-level.yaml"
-            path.write_text(to_yaml([level]))
+            # One relative path for every level: a group's evaluation offset hashes its file name and
+            # group name, so every level is evaluated at the same instants (as one group's rules are by a
+            # live Prometheus), and at the same instants on every run of the tests.
+            (workdir / RULES_FILE).write_text(to_yaml([level]))
             out = workdir / f"blocks-{depth}"
             run([promtool, "tsdb", "create-blocks-from", "rules", "-q", "--max-block-duration=800h",
                  f"--url={server.url}", f"--start={int(DATA_START.timestamp())}",
-                 f"--end={int(DATA_END.timestamp())}",
-                 f"--output-dir={out}", f"--eval-interval={EVAL}s", str(path)], timeout=600)
+                 f"--end={int(DATA_END.timestamp())}", f"--output-dir={out.name}",
+                 f"--eval-interval={EVAL}s", RULES_FILE], cwd=workdir, timeout=600)
             server.stop()
             for block in out.iterdir():
                 os.replace(block, tsdb / block.name)

@@ -168,3 +168,44 @@ def test_cli_reports_an_unreachable_prometheus(slo_dir: Path) -> None:
     url = f"http://127.0.0.1:{monthdata.free_port()}"
     code, _, err = cli("report", "-f", str(slo_dir), "--month", "2026-10", "--prometheus-url", url)
     assert code == 1 and f"cannot reach Prometheus at {url}" in err
+
+
+def test_cli_reads_slos_from_the_cluster(
+    month_prometheus: monthdata.PrometheusServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--from-cluster lists the stored SLOs (stand-in client here; checked by hand against a real API
+    server); one invalid object is skipped with a warning instead of stopping the whole report."""
+    import slo_operator.kube as kube
+
+    stored = [obj.model_dump(by_alias=True, exclude_none=True) for obj in monthdata.objects()[:2]]
+    stored[0]["status"] = {"state": "Meeting"}
+    stored[0]["metadata"].update(uid="1234", resourceVersion="99", generation=3)
+    broken = {"apiVersion": "slo.mlops.dev/v1alpha1", "kind": "ServiceLevelObjective",
+              "metadata": {"name": "broken", "namespace": "x"}, "spec": {"service": "s"}}
+
+    class FakeClient:
+        def __init__(self, credentials: object) -> None:
+            pass
+
+        def list_slos(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, object]]:
+            assert namespaces == ("ml-serving",)
+            return [*stored, broken]
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(kube, "load_credentials", lambda kubeconfig=None: object())
+    monkeypatch.setattr(kube, "KubeClient", FakeClient)
+    code, text, err = cli("report", "--from-cluster", "-n", "ml-serving", "--month", "2026-10",
+                          "--prometheus-url", month_prometheus.url, "--format", "markdown")
+    assert code == 0, err
+    assert "skipped (invalid): x/broken: spec.objective" in err
+    assert [line for line in text.splitlines() if line.startswith("## ")] == [
+        f"## ml-serving/{obj.name} — {'met' if obj.name != 'model-availability' else 'MISSED'}"
+        for obj in monthdata.objects()[:2]
+    ]
+
+
+def test_cli_needs_files_or_the_cluster() -> None:
+    code, _, err = cli("report", "--month", "2026-10", "--prometheus-url", "http://127.0.0.1:1")
+    assert code == 2 and "give SLO files with -f, or --from-cluster" in err

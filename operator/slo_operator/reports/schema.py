@@ -9,9 +9,9 @@ not provide are ``null``, never NaN.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.0"  # keep equal to MonthlyReport.schema_version
 REPORT_KIND = "SLOMonthlyReport"
@@ -29,6 +29,11 @@ RecommendationCode = Literal[
 ]
 
 
+# Every number is kept to 6 decimals: enough for any count or percentage, and no float artefacts
+# (49380.0000000001) in the JSON.
+Number = Annotated[float, AfterValidator(lambda value: round(value, 6))]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,7 +43,7 @@ class Period(_Model):
 
     start: datetime
     end: datetime
-    duration_seconds: float
+    duration_seconds: Number
     open_at_start: bool = Field(description="Already going at the start of the reported range.")
     open_at_end: bool = Field(description="Still going at the end of the reported range.")
 
@@ -48,7 +53,7 @@ class AlertFiring(Period):
 
     alert: str
     severity: str
-    budget_consumed_percent: float | None = Field(
+    budget_consumed_percent: Number | None = Field(
         description="Share of the month's error budget spent in the hours the firing overlapped."
     )
 
@@ -57,26 +62,26 @@ class DayStats(_Model):
     """One UTC day."""
 
     date: date
-    good: float | None
-    bad: float | None
-    total: float | None
-    compliance_percent: float | None
-    budget_consumed_percent: float | None = Field(description="Share of the month's error budget.")
+    good: Number | None
+    bad: Number | None
+    total: Number | None
+    compliance_percent: Number | None
+    budget_consumed_percent: Number | None = Field(description="Share of the month's error budget.")
 
 
 class Point(_Model):
     time: datetime
-    value: float
+    value: Number
 
 
 class ErrorBudget(_Model):
     """The month's error budget: what its traffic allowed to fail, and what did."""
 
-    allowed: float | None = Field(description="Bad events (or seconds) the month's total allowed.")
-    consumed: float | None = Field(description="Bad events (or seconds) in the month.")
-    consumed_percent: float | None
-    remaining_percent: float | None = Field(description="100 - consumed_percent (negative: overspent).")
-    window_remaining_percent_at_end: float | None = Field(
+    allowed: Number | None = Field(description="Bad events (or seconds) the month's total allowed.")
+    consumed: Number | None = Field(description="Bad events (or seconds) in the month.")
+    consumed_percent: Number | None
+    remaining_percent: Number | None = Field(description="100 - consumed_percent (negative: overspent).")
+    window_remaining_percent_at_end: Number | None = Field(
         description="Budget left over the SLO's own rolling window at the end of the range "
         "(slo:error_budget_remaining:ratio)."
     )
@@ -89,12 +94,12 @@ class Violations(_Model):
     )
     alert_firings: list[AlertFiring]
     alert_firing_count: int
-    alert_firing_seconds: float
+    alert_firing_seconds: Number
     sli_below_objective: list[Period] = Field(
         description="Stretches where the SLO-window SLI (slo:sli:ratio) was below the objective."
     )
     sli_below_objective_count: int
-    sli_below_objective_seconds: float
+    sli_below_objective_seconds: Number
 
 
 class Recommendation(_Model):
@@ -112,17 +117,17 @@ class SLOMonthReport(_Model):
     description: str
     kind: str
     budgeting_method: str
-    objective_percent: float
+    objective_percent: Number
     window: str
     status: SLOStatus
     met: bool | None
-    compliance_percent: float | None = Field(
+    compliance_percent: Number | None = Field(
         description="Good / total over the month, traffic-weighted (for timeslices: share of good time)."
     )
     unit: Literal["events", "seconds"]
-    good: float | None
-    bad: float | None
-    total: float | None
+    good: Number | None
+    bad: Number | None
+    total: Number | None
     error_budget: ErrorBudget
     violations: Violations
     worst_days: list[DayStats]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 import httpx
@@ -264,7 +263,3 @@ def _le_order(value: str) -> float:
         return float(value)
     except ValueError:
         return math.inf
-
-
-def utc_ts(moment: datetime) -> float:
-    return moment.timestamp()

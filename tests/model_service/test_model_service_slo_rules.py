@@ -1,0 +1,353 @@
+"""The core engine's recording rules, loaded into a real Prometheus, against what the traffic generator sent.
+
+``bentoml serve`` runs the model service; a real Prometheus (1 s scrapes, loopback) scrapes it and has
+loaded ``rule_file()`` rendered by the engine for the four SLOs of manifests/examples/*.yaml, evaluated
+every second (``RuleOptions(fast_interval="1s", slow_interval="1s")``). The traffic generator drives
+/predict with injected 5xx and delays, malformed (4xx) requests and label noise on /feedback; the
+SLIs Prometheus records must match the counts the generator and the fault injector report.
+
+Why the base window (5m) is exact: the whole test is shorter than 5 minutes, so every ``rate(x[5m])``
+covers everything since Prometheus started. Every series the SLOs read exists before Prometheus starts
+(a warm-up creates the 200, 500 and 4xx series; the tracker creates its own up front), so all of them
+have their first sample in the same scrape and their last in the same scrape: rate() sees exactly
+the increase since that first scrape (the warm-up is not counted) and extrapolates every series by
+the same factor. Extrapolation towards the start is half a scrape interval unless the counter would
+reach zero sooner; the warm-up counts are large enough (first value / increase > 0.5 s / sampled
+interval) that it never does, except for the tracker's counters that start at 0 and therefore all
+extrapolate by 0. So a ratio of recorded rates is the ratio of the counts sent: checked to 0.01
+percentage points (float rounding) for ``slo:error_ratio{window="5m"}`` of availability and accuracy,
+and for the share of non-4xx requests (availability's total excludes 4xx, the latency histogram does not).
+
+Why longer windows are not: ``slo:error_ratio`` over 10m ... 30d and ``slo:sli:ratio`` are ratios of
+*sums* of the per-second base rates (plus an edge correction on the fast windows). Once the last
+request is scraped every new evaluation adds exactly the final ratio, but the evaluations during the
+few seconds of traffic add the ratio of the counts seen so far, which wander around the final one by a
+few requests. The test lets at least ``SETTLE_EVALUATIONS`` evaluations of the final state pass, which
+keeps that weight small; the tolerance is 0.5 percentage points (measured: well under 0.1).
+
+Latency: a request is slow when it is not in the ``le="0.2"`` bucket. Every injected delay (0.3 s) is
+slow; an undelayed request can exceed 0.2 s under CPU contention, so up to 1 percentage point of extra
+slow requests is allowed (never fewer than injected). The example latency SLO reads the histogram of
+every /predict response, 4xx included (they are fast and good).
+
+Freshness (maxAge 1h, one good or bad slice per evaluation): with the features refreshed 30 minutes
+before Prometheus started, every slice is good (error ratio exactly 0). After the stale-features fault
+(features 2 h old), every evaluation from the scrape that sees it on is bad: the number of bad slices
+in the 5m window matches the seconds since the fault was set within 2 (a scrape interval plus an
+evaluation interval).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+pytest.importorskip("bentoml")
+pytest.importorskip("sklearn")
+
+from model_service.devserver import PROMETHEUS_BIN, PrometheusProcess, ServiceProcess, wait_until
+from model_service.traffic import _INVALID_BODIES, LoadConfig, LoadGenerator, post_json
+from slo_operator.loader import load
+from slo_operator.model import SLO, resolve
+from slo_operator.render import RenderOptions, rule_file
+from slo_operator.rules import RuleOptions
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.access(PROMETHEUS_BIN, os.X_OK), reason=f"{PROMETHEUS_BIN} not installed"),
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO_ROOT / "manifests" / "examples"
+TOKEN = "slo-rules-test-token"
+ROW = [0.0] * 30
+WARMUP = 20  # 500s and 200s each, before Prometheus starts (see the module docstring)
+WARMUP_INVALID = 4  # of each malformed body
+SETTLE_EVALUATIONS = 30  # evaluations of the final state before the windows are read
+WEIGHTED_TOLERANCE = 0.01  # windows longer than 5m: sums of per-second rates (see the module docstring)
+CONTENTION = 0.01  # undelayed requests slower than 200 ms under CPU contention
+AVAILABILITY, LATENCY, ACCURACY, FRESHNESS = (
+    "model-availability",
+    "model-latency",
+    "model-accuracy",
+    "feature-freshness",
+)
+
+Key = tuple[str, str, str]  # (series name, slo, window or "")
+
+
+def _examples() -> list[SLO]:
+    objects, problems = load([str(EXAMPLES)])
+    assert not problems, problems
+    slos = [resolve(o) for o in objects]
+    assert sorted(s.name for s in slos) == sorted([AVAILABILITY, LATENCY, ACCURACY, FRESHNESS])
+    return slos
+
+
+def _post(svc: ServiceProcess, path: str, body: bytes | dict[str, Any]) -> httpx.Response:
+    if isinstance(body, bytes):
+        return httpx.post(svc.url + path, content=body, headers={"content-type": "application/json"}, timeout=10)
+    return httpx.post(svc.url + path, json=body, timeout=10)
+
+
+def _admin(svc: ServiceProcess, payload: dict[str, Any], path: str = "/admin/faults") -> dict[str, Any]:
+    return post_json(svc.url, path, payload, TOKEN)
+
+
+def _warm_up(svc: ServiceProcess) -> dict[int, int]:
+    """Create every /predict series the SLOs read, before Prometheus' first scrape. Returns codes sent."""
+    codes: dict[int, int] = {}
+
+    def send(body: bytes | dict[str, Any]) -> None:
+        code = _post(svc, "/predict", body).status_code
+        codes[code] = codes.get(code, 0) + 1
+
+    _admin(svc, {"error_rate": 1.0})
+    for _ in range(WARMUP):
+        send({"instances": [ROW]})
+    _admin(svc, {})
+    for _ in range(WARMUP):
+        send({"instances": [ROW]})
+    for body in _INVALID_BODIES:
+        for _ in range(WARMUP_INVALID):
+            send(body)
+    assert codes[500] == WARMUP and codes[200] == WARMUP
+    assert sum(n for c, n in codes.items() if 400 <= c < 500) == WARMUP_INVALID * len(_INVALID_BODIES)
+    return codes
+
+
+class Stack:
+    def __init__(self, svc: ServiceProcess, prom: PrometheusProcess, slos: list[SLO], **info: Any) -> None:
+        self.svc, self.prom, self.slos, self.info = svc, prom, slos, info
+
+    def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"query": promql}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        resp = httpx.get(f"{self.prom.url}/api/v1/query", params=params, timeout=5.0)
+        resp.raise_for_status()
+        result: list[dict[str, Any]] = resp.json()["data"]["result"]
+        return result
+
+    def scalar(self, promql: str, at: float | None = None) -> float | None:
+        result = self.query(promql, at)
+        return float(result[0]["value"][1]) if result else None
+
+    def last_scrape(self) -> float:
+        return self.scalar(f'timestamp(up{{job="{self.prom.job}"}})') or 0.0
+
+    def oldest_evaluation(self, slo: str | None = None) -> float:
+        """Time of the least recent evaluation among the latest samples of every recorded slo:* series."""
+        selector = '__name__=~"slo:.+"' + (f',slo="{slo}"' if slo else "")
+        # timestamp() drops the metric name: keep it in a label so the series stay distinct.
+        named = f'label_replace({{{selector}}}, "name", "$1", "__name__", "(.+)")'
+        return self.scalar(f"min(timestamp({named}))") or 0.0
+
+    def recorded(self, at: float) -> dict[Key, float]:
+        """Every recorded slo:* series at ``at``, by (name, slo, window)."""
+        return {
+            (r["metric"]["__name__"], r["metric"]["slo"], r["metric"].get("window", "")): float(r["value"][1])
+            for r in self.query('{__name__=~"slo:.+"}', at)
+        }
+
+
+@pytest.fixture(scope="module")
+def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    slos = _examples()
+    rules_path = tmp_path_factory.mktemp("rules") / "rules.yaml"
+    options = RenderOptions(rules=RuleOptions(fast_interval="1s", slow_interval="1s"))
+    rendered = rule_file(slos, options)
+    rules_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
+    env = {
+        "MODEL_SERVICE_ADMIN_ENABLED": "true",
+        "MODEL_SERVICE_ADMIN_TOKEN": TOKEN,
+        "MODEL_FEATURE_REFRESH_INTERVAL_SECONDS": "0",
+    }
+    with ServiceProcess(tmp_path_factory.mktemp("rsvc"), model_dir=model_dir, env=env) as svc:
+        warmup_codes = _warm_up(svc)
+        feature_time = time.time() - 1800  # 30 minutes old: fresh for maxAge 1h
+        post_json(svc.url, "/features/refresh", {"updated_at": feature_time})
+        target = svc.url.removeprefix("http://")
+        prom = PrometheusProcess(tmp_path_factory.mktemp("rprom"), [target], scrape_interval="1s")
+        # PrometheusProcess writes a config without rules: add the rendered rule file (top-level key).
+        with prom.config_path.open("a") as config:
+            config.write(f"rule_files:\n  - {rules_path}\n")
+        with prom:
+            yield Stack(
+                svc,
+                prom,
+                slos,
+                rendered=rendered,
+                warmup_codes=warmup_codes,
+                feature_time=feature_time,
+            )
+
+
+def _one(rec: dict[Key, float], name: str, slo: str) -> float:
+    """The one series ``name`` of ``slo``, whatever its window label (the SLI keeps its SLO window's)."""
+    [value] = [v for (n, s, _), v in rec.items() if n == name and s == slo]
+    return value
+
+
+def _ratio(bad: float, total: float) -> float:
+    return bad / total
+
+
+def test_recording_rules_match_the_traffic(stack: Stack) -> None:
+    svc, started = stack.svc, time.monotonic()
+    warmup_total = sum(stack.info["warmup_codes"].values())
+
+    def predict_total() -> float:
+        return stack.scalar('sum(bentoml_service_request_total{endpoint="/predict"})') or 0.0
+
+    # The rule file loaded: every rendered rule is there, in its group, with a 1 s interval.
+    groups = httpx.get(f"{stack.prom.url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    rendered_groups = stack.info["rendered"]["groups"]
+    assert sorted(g["name"] for g in groups) == sorted(g["name"] for g in rendered_groups)
+    assert sum(len(g["rules"]) for g in groups) == sum(len(g["rules"]) for g in rendered_groups)
+    assert {g["interval"] for g in groups} == {1}
+
+    wait_until(lambda: predict_total() == warmup_total, timeout=20, what="warm-up scraped")
+
+    # Traffic with faults: 10 % 5xx, 20 % delayed by 0.3 s, 5 % malformed (4xx), 25 % wrong ground truth.
+    _admin(svc, {"error_rate": 0.1, "latency_seconds": 0.3, "latency_probability": 0.2, "seed": 21})
+    config = LoadConfig(
+        url=svc.url,
+        rate=120,
+        count=320,
+        duration_seconds=30,
+        concurrency=32,
+        invalid_fraction=0.05,
+        label_noise=0.25,
+        feedback_delay_seconds=0.5,
+        seed=9,
+    )
+    report = asyncio.run(LoadGenerator(config).run())
+    faults = _admin(svc, {}, "/admin/faults/status")
+    _admin(svc, {})
+
+    ok = report.predict_status.get(200, 0)
+    errors = report.predict_status.get(500, 0)
+    invalid = sum(n for code, n in report.predict_status.items() if 400 <= code < 500)
+    delays = faults["delays_injected"]
+    assert report.transport_errors == 0
+    assert errors == faults["errors_injected"] and invalid == report.invalid_requests
+    assert ok + errors + invalid == report.predict_requests
+    assert report.feedback_status == {200: ok}
+
+    wait_until(
+        lambda: predict_total() == warmup_total + report.predict_requests, timeout=20, what="traffic scraped"
+    )
+    wait_until(
+        lambda: stack.scalar("sum(model_predictions_evaluated_total)") == ok,
+        timeout=20,
+        what="feedback scraped",
+    )
+    final_scrape = stack.last_scrape()  # saw every request and every piece of feedback
+
+    def settled() -> bool:
+        return stack.oldest_evaluation() >= final_scrape + SETTLE_EVALUATIONS
+
+    wait_until(settled, timeout=SETTLE_EVALUATIONS + 20, what="rules evaluated on the final state")
+    at = stack.oldest_evaluation()
+    rec = stack.recorded(at)
+
+    expected = {
+        AVAILABILITY: _ratio(errors, ok + errors),
+        LATENCY: _ratio(delays, report.predict_requests),  # 4xx are in the histogram (fast, good)
+        ACCURACY: _ratio(ok - report.feedback_correct, ok),
+        FRESHNESS: 0.0,
+    }
+    print(
+        f"\nok={ok} 5xx={errors} 4xx={invalid} delays={delays} feedback_correct={report.feedback_correct} "
+        f"traffic={report.send_seconds:.1f}s evaluations after final scrape={at - final_scrape:.0f}"
+    )
+    for slo in stack.slos:
+        windows = {w: v for (n, s, w), v in rec.items() if n == "slo:error_ratio" and s == slo.name}
+        print(
+            f"{slo.name}: expected error ratio {expected[slo.name]:.6f}; recorded "
+            + ", ".join(f"{w}={v:.6f}" for w, v in sorted(windows.items(), key=lambda kv: len(kv[0])))
+            + f"; sli={_one(rec, 'slo:sli:ratio', slo.name):.6f}"
+        )
+
+    # Base window: exact.
+    assert rec[("slo:error_ratio", AVAILABILITY, "5m")] == pytest.approx(expected[AVAILABILITY], abs=1e-4)
+    assert rec[("slo:error_ratio", ACCURACY, "5m")] == pytest.approx(expected[ACCURACY], abs=1e-4)
+    # 4xx are left out of availability's total (5m is exact, so the check can tell the difference).
+    with_4xx = _ratio(errors, ok + errors + invalid)
+    assert abs(rec[("slo:error_ratio", AVAILABILITY, "5m")] - with_4xx) > 100 * 1e-4
+    latency_5m = rec[("slo:error_ratio", LATENCY, "5m")]
+    assert expected[LATENCY] - 1e-4 <= latency_5m <= expected[LATENCY] + CONTENTION
+
+    # Every window (5m ... 30d) holds all the traffic; the SLI is 1 - error ratio over the SLO window.
+    for slo in stack.slos:
+        ratios = {w: v for (n, s, w), v in rec.items() if n == "slo:error_ratio" and s == slo.name}
+        assert set(ratios) == {w for w in _window_labels(slo)}, slo.name
+        extra = CONTENTION if slo.name == LATENCY else 0.0
+        for window, value in ratios.items():
+            tol = 1e-4 if window == "5m" else WEIGHTED_TOLERANCE
+            assert expected[slo.name] - tol <= value <= expected[slo.name] + tol + extra, (slo.name, window)
+        sli = _one(rec, "slo:sli:ratio", slo.name)
+        assert 1 - expected[slo.name] - WEIGHTED_TOLERANCE - extra <= sli, slo.name
+        assert sli <= 1 - expected[slo.name] + WEIGHTED_TOLERANCE, slo.name
+        assert sli == pytest.approx(1 - ratios[_window_labels(slo)[-1]], abs=1e-9)
+        assert _one(rec, "slo:objective:ratio", slo.name) == pytest.approx(float(slo.objective))
+        for window, value in ratios.items():
+            burn = rec[("slo:burn_rate", slo.name, window)]
+            assert burn == pytest.approx(value / float(slo.error_budget), rel=1e-9)
+    assert rec[("slo:bad_events:rate", FRESHNESS, "5m")] == 0.0
+
+    # 10 % errors burn the 99.9 % availability budget 100x: both burn-rate alerts fire.
+    alerts = httpx.get(f"{stack.prom.url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+    firing = {(a["labels"]["alertname"], a["labels"]["slo"]) for a in alerts if a["state"] == "firing"}
+    assert {("SLOFastBurn", AVAILABILITY), ("SLOSlowBurn", AVAILABILITY)} <= firing
+
+    # Freshness: stale features (2 h old, refreshes blocked) make every following slice bad.
+    stale_set = time.time()
+    _admin(svc, {"stale_features_seconds": 7200})
+    wait_until(
+        lambda: (stack.scalar("max(model_features_last_updated_timestamp_seconds)") or 0) < stale_set - 3600,
+        timeout=10,
+        what="stale features scraped",
+    )
+    stale_key = ("slo:error_ratio", FRESHNESS, "5m")
+    wait_until(
+        lambda: (stack.scalar('timestamp(slo:bad_events:rate{slo="feature-freshness"})') or 0) >= stale_set + 5,
+        timeout=15,
+        what="five evaluations of stale features",
+    )
+    at = stack.oldest_evaluation(FRESHNESS)
+    rec = stack.recorded(at)
+    slices = stack.scalar('count_over_time(slo:total_events:rate{slo="feature-freshness"}[5m])', at)
+    assert slices is not None
+    bad_slices = rec[stale_key] * slices
+    print(
+        f"freshness: {slices:.0f} slices, {bad_slices:.2f} bad, {at - stale_set:.2f} s since the fault; "
+        f"error ratio 5m={rec[stale_key]:.4f} sli={_one(rec, 'slo:sli:ratio', FRESHNESS):.4f}"
+    )
+    assert rec[("slo:bad_events:rate", FRESHNESS, "5m")] == 1.0
+    assert rec[stale_key] > 0
+    assert abs(bad_slices - (at - stale_set)) <= 2.0
+    assert _one(rec, "slo:sli:ratio", FRESHNESS) < 1.0
+    assert _one(rec, "slo:sli:ratio", FRESHNESS) == pytest.approx(1 - rec[stale_key], abs=1.5 / slices)
+    _admin(svc, {})
+
+    # No rule failed to evaluate.
+    groups = httpx.get(f"{stack.prom.url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    broken = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"] if r["health"] != "ok"]
+    assert not broken
+    print(f"test body {time.monotonic() - started:.1f}s")
+
+
+def _window_labels(slo: SLO) -> list[str]:
+    from slo_operator.durations import format_duration
+
+    return [format_duration(w) for w in slo.windows]
