@@ -10,4 +10,12 @@ from devstack.cluster import (
     wait_for,
 )
 
-__all__ = ["KubectlError", "apply_crds", "ensure_cluster", "is_ready", "kubectl", "prometheus_operator_crd_dir", "wait_for"]
+__all__ = [
+    "KubectlError",
+    "apply_crds",
+    "ensure_cluster",
+    "is_ready",
+    "kubectl",
+    "prometheus_operator_crd_dir",
+    "wait_for",
+]
