@@ -114,7 +114,7 @@ def _bounded(text: str, limit: int, allowed: re.Pattern[str] | None = None) -> s
         return text
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     prefix = re.sub(r"[^a-zA-Z0-9_-]", "-", text) if allowed is not None else text
-    return f"{prefix[: limit - 9]}-{digest}"
+    return f"{prefix[: limit - 9].rstrip('.-_')}-{digest}"
 
 
 def dashboard_uid(namespace: str, name: str) -> str:
@@ -333,7 +333,7 @@ def _label_variable(name: str, label: str, query: str, *, multi: bool = True,
                     default: str | None = None) -> dash_b.QueryVariable:
     variable = (
         dash_b.QueryVariable(name).label(label).datasource(DATASOURCE)
-        .query({"query": query, "refId": f"{name}-values", "qryType": 1})
+        .query(query)  # the classic string form: Grafana's Prometheus variable support parses it
         .refresh(dash_m.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(dash_m.VariableSort.ALPHABETICAL_ASC)
     )
     if multi:
@@ -692,14 +692,16 @@ def dashboard_configmap(slo: SLO, options: DashboardOptions, labels: dict[str, s
                         fast_interval: str = "30s") -> dict[str, Any] | None:
     """The ConfigMap the sidecar loads the SLO's board from (in the SLO's namespace, like every child).
 
-    The data key names the file the sidecar writes; it holds namespace and name so two SLOs of the same
-    name in different namespaces do not overwrite each other's file.
+    ``labels`` are all of its labels: the sidecar's (``options.labels``) and the operator's own, which
+    ``render.dashboard_configmap`` merges so the sidecar's can never replace the ownership labels. The
+    data key names the file the sidecar writes; it holds namespace and name so two SLOs of the same name
+    in different namespaces do not overwrite each other's file.
     """
     if not options.enabled:
         return None
     key = _bounded(f"slo_{slo.namespace}_{slo.name}", 248) + ".json"
-    return _configmap(configmap_name(slo), slo.namespace, key, slo_dashboard(slo, fast_interval),
-                      {**labels, **options.labels}, options)
+    board = slo_dashboard(slo, fast_interval)
+    return _configmap(configmap_name(slo), slo.namespace, key, board, labels, options)
 
 
 def overview_configmap(options: DashboardOptions | None = None, namespace: str = "slo-system",

@@ -58,6 +58,11 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False  # Events are posted explicitly, on transitions only
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10, 30]
+    # Children are watched with a server-side label selector: without it kopf would stream every
+    # ConfigMap (dashboards are ConfigMaps) of the cluster and drop the foreign ones client-side.
+    managed = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
+    for kind in CHILD_KINDS:
+        settings.watching.label_selectors[kind.group, kind.version, kind.plural] = managed
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _kube()
     STATE.prometheus = PrometheusClient(STATE.config.prometheus_url, STATE.config.prometheus_timeout)

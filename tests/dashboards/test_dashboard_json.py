@@ -159,7 +159,7 @@ def test_grouped_slo_has_a_variable_per_group_label() -> None:
     (route,) = [v for v in board["templating"]["list"] if v["name"] == "route"]
     assert route["type"] == "query" and route["multi"] and route["includeAll"] and route["allValue"] == ".*"
     selector = 'slo:sli:ratio{slo="checkout-success",namespace="shop"}'
-    assert route["query"]["query"] == f"label_values({selector}, route)"
+    assert route["query"] == f"label_values({selector}, route)"
     filtered = [t for t in targets(board) if 'route=~"${route}"' in t["expr"]]
     unfiltered = [t["expr"] for t in targets(board) if t not in filtered]
     assert len(filtered) > 10

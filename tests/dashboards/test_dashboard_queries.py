@@ -186,8 +186,7 @@ def test_group_variable_lists_the_groups(env: Environment, boards: dict[str, dic
     """The route variable's ``label_values`` query, as Prometheus' label API answers it."""
     board = boards["checkout-success"]
     (variable,) = [v for v in board["templating"]["list"] if v["name"] == "route"]
-    query = variable["query"]["query"]
-    selector, label = query.removeprefix("label_values(").removesuffix(")").rsplit(", ", 1)
+    selector, label = variable["query"].removeprefix("label_values(").removesuffix(")").rsplit(", ", 1)
     promql_parser.parse(selector)
     values = instant_labels(env, label, selector)
     assert values == ["/cart", "/pay"]
@@ -222,7 +221,7 @@ def test_every_overview_query_parses_and_returns_data(env: Environment, overview
             assert run(env, target, {}), f"{item['title']} / {target['refId']}: no data for {target['expr']}"
     for variable in overview["templating"]["list"]:
         if variable["type"] == "query":
-            selector, label = variable["query"]["query"].removeprefix("label_values(").removesuffix(")") \
+            selector, label = variable["query"].removeprefix("label_values(").removesuffix(")") \
                 .rsplit(", ", 1)
             assert instant_labels(env, label, substitute(selector, env, STEP)), variable["name"]
 

@@ -1,40 +1,48 @@
 """The core engine's recording rules, loaded into a real Prometheus, against what the traffic generator sent.
 
 ``bentoml serve`` runs the model service; a real Prometheus (1 s scrapes, loopback) scrapes it and has
-loaded ``rule_file()`` rendered by the engine for the four SLOs of manifests/examples/*.yaml, evaluated
+loaded the rule file ``rule_file()`` renders for the four SLOs of manifests/examples/*.yaml, evaluated
 every second (``RuleOptions(fast_interval="1s", slow_interval="1s")``). The traffic generator drives
-/predict with injected 5xx and delays, malformed (4xx) requests and label noise on /feedback; the
-SLIs Prometheus records must match the counts the generator and the fault injector report.
+/predict with injected 5xx and delays, malformed (4xx) requests and label noise on /feedback; the SLIs
+Prometheus records through those rules must match the counts the generator and the fault injector report.
 
 Why the base window (5m) is exact: the whole test is shorter than 5 minutes, so every ``rate(x[5m])``
 covers everything since Prometheus started. Every series the SLOs read exists before Prometheus starts
-(a warm-up creates the 200, 500 and 4xx series; the tracker creates its own up front), so all of them
-have their first sample in the same scrape and their last in the same scrape: rate() sees exactly
-the increase since that first scrape (the warm-up is not counted) and extrapolates every series by
-the same factor. Extrapolation towards the start is half a scrape interval unless the counter would
-reach zero sooner; the warm-up counts are large enough (first value / increase > 0.5 s / sampled
-interval) that it never does, except for the tracker's counters that start at 0 and therefore all
-extrapolate by 0. So a ratio of recorded rates is the ratio of the counts sent: checked to 0.01
-percentage points (float rounding) for ``slo:error_ratio{window="5m"}`` of availability and accuracy,
-and for the share of non-4xx requests (availability's total excludes 4xx, the latency histogram does not).
+(a warm-up creates the 200, 500 and 400 series; the tracker creates its counters up front), so all of
+them have their first sample in the same scrape and their last in the same scrape: rate() sees exactly
+the increase since that first scrape (the warm-up is not counted) and extrapolates every series by the
+same factor. (Towards the start rate() extrapolates half a scrape interval unless the counter would
+reach zero sooner; the warm-up counts are large enough, first value / increase > 0.5 s / sampled
+interval, that no bentoml series does, and the tracker's counters all start at 0 and so all extrapolate
+by 0.) A ratio of recorded rates of one evaluation is therefore the ratio of the counts sent:
+``slo:error_ratio{window="5m"}`` of availability (5xx / non-4xx requests) and accuracy (wrong /
+evaluated predictions) is checked to 0.01 percentage points (float rounding). 4xx are left out of
+availability: counting them would move the ratio by about 0.3 points, 30 times that tolerance.
 
-Why longer windows are not: ``slo:error_ratio`` over 10m ... 30d and ``slo:sli:ratio`` are ratios of
-*sums* of the per-second base rates (plus an edge correction on the fast windows). Once the last
-request is scraped every new evaluation adds exactly the final ratio, but the evaluations during the
-few seconds of traffic add the ratio of the counts seen so far, which wander around the final one by a
-few requests. The test lets at least ``SETTLE_EVALUATIONS`` evaluations of the final state pass, which
-keeps that weight small; the tolerance is 0.5 percentage points (measured: well under 0.1).
+Why longer windows are not: ``slo:error_ratio`` over 10m ... 30d and ``slo:sli:ratio`` (1 - error ratio
+over the SLO window) are ratios of *sums* of the per-second base rates (plus an edge correction on the
+fast windows). Once the last request is scraped every new evaluation adds exactly the final ratio, but
+the few evaluations during the traffic (about 3 s) add the ratio of the counts seen so far, which
+differs from the final one (a delayed request is counted slow only when it completes, 0.3 s later). The
+test reads the windows after ``SETTLE_EVALUATIONS`` (30) evaluations of the final state and allows
+1 percentage point (measured: availability +0.1, accuracy +0.1, latency -0.45 on the 1d/30d windows;
+under 0.1 on the edge-corrected 10m/1h windows).
 
 Latency: a request is slow when it is not in the ``le="0.2"`` bucket. Every injected delay (0.3 s) is
 slow; an undelayed request can exceed 0.2 s under CPU contention, so up to 1 percentage point of extra
-slow requests is allowed (never fewer than injected). The example latency SLO reads the histogram of
-every /predict response, 4xx included (they are fast and good).
+slow requests is allowed on top (never fewer than injected on the base window). The example latency SLO
+reads the histogram of every /predict response, 4xx included (they are fast, hence good).
 
 Freshness (maxAge 1h, one good or bad slice per evaluation): with the features refreshed 30 minutes
-before Prometheus started, every slice is good (error ratio exactly 0). After the stale-features fault
-(features 2 h old), every evaluation from the scrape that sees it on is bad: the number of bad slices
-in the 5m window matches the seconds since the fault was set within 2 (a scrape interval plus an
-evaluation interval).
+before Prometheus started, every slice is good (error ratio exactly 0 on every window). After the
+stale-features fault (features 2 h old), every evaluation from the scrape that sees it on is bad: the
+number of bad slices in the 5m window matches the seconds since the fault was set: at most one per
+second since the admin call was made, at least one per second since it returned minus 2 (a scrape
+interval plus an evaluation interval), and the SLI (7d) agrees with the 5m ratio within one slice (the
+slow group evaluates at another phase of the second).
+
+Also checked: every rendered rule is loaded and evaluates without error, burn rates are the error
+ratios over the error budget, and 10 % errors fire both availability burn-rate alerts.
 """
 
 from __future__ import annotations
@@ -43,22 +51,24 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 pytest.importorskip("bentoml")
 pytest.importorskip("sklearn")
 
-from model_service.devserver import PROMETHEUS_BIN, PrometheusProcess, ServiceProcess, wait_until
-from model_service.traffic import _INVALID_BODIES, LoadConfig, LoadGenerator, post_json
+from slo_operator.durations import format_duration
 from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
-from slo_operator.render import RenderOptions, rule_file
+from slo_operator.render import RenderOptions, rule_file, to_yaml
 from slo_operator.rules import RuleOptions
+
+from model_service.devserver import PROMETHEUS_BIN, PrometheusProcess, ServiceProcess, wait_until
+from model_service.traffic import _INVALID_BODIES, LoadConfig, LoadGenerator, post_json
 
 pytestmark = [
     pytest.mark.slow,
@@ -94,7 +104,8 @@ def _examples() -> list[SLO]:
 
 def _post(svc: ServiceProcess, path: str, body: bytes | dict[str, Any]) -> httpx.Response:
     if isinstance(body, bytes):
-        return httpx.post(svc.url + path, content=body, headers={"content-type": "application/json"}, timeout=10)
+        headers = {"content-type": "application/json"}
+        return httpx.post(svc.url + path, content=body, headers=headers, timeout=10)
     return httpx.post(svc.url + path, json=body, timeout=10)
 
 
@@ -124,9 +135,15 @@ def _warm_up(svc: ServiceProcess) -> dict[int, int]:
     return codes
 
 
+@dataclass
 class Stack:
-    def __init__(self, svc: ServiceProcess, prom: PrometheusProcess, slos: list[SLO], **info: Any) -> None:
-        self.svc, self.prom, self.slos, self.info = svc, prom, slos, info
+    svc: ServiceProcess
+    prom: PrometheusProcess
+    slos: list[SLO]
+    rendered: dict[str, Any]  # the rule file Prometheus loaded
+    warmup_requests: int  # /predict requests in Prometheus' first scrape (not counted by rate())
+    feature_time: float  # features' last update when Prometheus started
+
 
     def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"query": promql}
@@ -165,7 +182,7 @@ def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     rules_path = tmp_path_factory.mktemp("rules") / "rules.yaml"
     options = RenderOptions(rules=RuleOptions(fast_interval="1s", slow_interval="1s"))
     rendered = rule_file(slos, options)
-    rules_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
+    rules_path.write_text(to_yaml([rendered]))  # what `slo-operator render --format rule-file` prints
     env = {
         "MODEL_SERVICE_ADMIN_ENABLED": "true",
         "MODEL_SERVICE_ADMIN_TOKEN": TOKEN,
@@ -181,14 +198,12 @@ def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         with prom.config_path.open("a") as config:
             config.write(f"rule_files:\n  - {rules_path}\n")
         with prom:
-            yield Stack(
-                svc,
-                prom,
-                slos,
-                rendered=rendered,
-                warmup_codes=warmup_codes,
-                feature_time=feature_time,
-            )
+            yield Stack(svc, prom, slos, rendered, sum(warmup_codes.values()), feature_time)
+
+
+def _window_labels(slo: SLO) -> list[str]:
+    """Window labels of the SLO's error-ratio series, shortest first (the last is the SLO window)."""
+    return [format_duration(w) for w in slo.windows]
 
 
 def _one(rec: dict[Key, float], name: str, slo: str) -> float:
@@ -197,20 +212,16 @@ def _one(rec: dict[Key, float], name: str, slo: str) -> float:
     return value
 
 
-def _ratio(bad: float, total: float) -> float:
-    return bad / total
-
-
 def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     svc, started = stack.svc, time.monotonic()
-    warmup_total = sum(stack.info["warmup_codes"].values())
+    warmup_total = stack.warmup_requests
 
     def predict_total() -> float:
         return stack.scalar('sum(bentoml_service_request_total{endpoint="/predict"})') or 0.0
 
     # The rule file loaded: every rendered rule is there, in its group, with a 1 s interval.
     groups = httpx.get(f"{stack.prom.url}/api/v1/rules", timeout=5).json()["data"]["groups"]
-    rendered_groups = stack.info["rendered"]["groups"]
+    rendered_groups = stack.rendered["groups"]
     assert sorted(g["name"] for g in groups) == sorted(g["name"] for g in rendered_groups)
     assert sum(len(g["rules"]) for g in groups) == sum(len(g["rules"]) for g in rendered_groups)
     assert {g["interval"] for g in groups} == {1}
@@ -261,9 +272,9 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     rec = stack.recorded(at)
 
     expected = {
-        AVAILABILITY: _ratio(errors, ok + errors),
-        LATENCY: _ratio(delays, report.predict_requests),  # 4xx are in the histogram (fast, good)
-        ACCURACY: _ratio(ok - report.feedback_correct, ok),
+        AVAILABILITY: errors / (ok + errors),
+        LATENCY: delays / report.predict_requests,  # 4xx are in the histogram (fast, good)
+        ACCURACY: (ok - report.feedback_correct) / ok,
         FRESHNESS: 0.0,
     }
     print(
@@ -282,15 +293,15 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     assert rec[("slo:error_ratio", AVAILABILITY, "5m")] == pytest.approx(expected[AVAILABILITY], abs=1e-4)
     assert rec[("slo:error_ratio", ACCURACY, "5m")] == pytest.approx(expected[ACCURACY], abs=1e-4)
     # 4xx are left out of availability's total (5m is exact, so the check can tell the difference).
-    with_4xx = _ratio(errors, ok + errors + invalid)
-    assert abs(rec[("slo:error_ratio", AVAILABILITY, "5m")] - with_4xx) > 100 * 1e-4
+    with_4xx = errors / (ok + errors + invalid)
+    assert abs(rec[("slo:error_ratio", AVAILABILITY, "5m")] - with_4xx) > 10 * 1e-4
     latency_5m = rec[("slo:error_ratio", LATENCY, "5m")]
     assert expected[LATENCY] - 1e-4 <= latency_5m <= expected[LATENCY] + CONTENTION
 
     # Every window (5m ... 30d) holds all the traffic; the SLI is 1 - error ratio over the SLO window.
     for slo in stack.slos:
         ratios = {w: v for (n, s, w), v in rec.items() if n == "slo:error_ratio" and s == slo.name}
-        assert set(ratios) == {w for w in _window_labels(slo)}, slo.name
+        assert set(ratios) == set(_window_labels(slo)), slo.name
         extra = CONTENTION if slo.name == LATENCY else 0.0
         for window, value in ratios.items():
             tol = 1e-4 if window == "5m" else WEIGHTED_TOLERANCE
@@ -303,6 +314,9 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
         for window, value in ratios.items():
             burn = rec[("slo:burn_rate", slo.name, window)]
             assert burn == pytest.approx(value / float(slo.error_budget), rel=1e-9)
+    # Freshness: features refreshed at feature_time (30 min before Prometheus started) were never stale.
+    scraped_update = stack.scalar("max(model_features_last_updated_timestamp_seconds)", at)
+    assert scraped_update == pytest.approx(stack.feature_time, abs=0.01)
     assert rec[("slo:bad_events:rate", FRESHNESS, "5m")] == 0.0
 
     # 10 % errors burn the 99.9 % availability budget 100x: both burn-rate alerts fire.
@@ -313,6 +327,7 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     # Freshness: stale features (2 h old, refreshes blocked) make every following slice bad.
     stale_set = time.time()
     _admin(svc, {"stale_features_seconds": 7200})
+    stale_done = time.time()
     wait_until(
         lambda: (stack.scalar("max(model_features_last_updated_timestamp_seconds)") or 0) < stale_set - 3600,
         timeout=10,
@@ -320,7 +335,7 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     )
     stale_key = ("slo:error_ratio", FRESHNESS, "5m")
     wait_until(
-        lambda: (stack.scalar('timestamp(slo:bad_events:rate{slo="feature-freshness"})') or 0) >= stale_set + 5,
+        lambda: stack.oldest_evaluation(FRESHNESS) >= stale_set + 5,
         timeout=15,
         what="five evaluations of stale features",
     )
@@ -335,7 +350,9 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     )
     assert rec[("slo:bad_events:rate", FRESHNESS, "5m")] == 1.0
     assert rec[stale_key] > 0
-    assert abs(bad_slices - (at - stale_set)) <= 2.0
+    # bad: the evaluations after the first scrape that saw the fault, at most a scrape plus an evaluation
+    # interval after the admin call returned; at most one per second since it was made.
+    assert at - stale_done - 2.0 <= round(bad_slices) <= at - stale_set + 1.0
     assert _one(rec, "slo:sli:ratio", FRESHNESS) < 1.0
     assert _one(rec, "slo:sli:ratio", FRESHNESS) == pytest.approx(1 - rec[stale_key], abs=1.5 / slices)
     _admin(svc, {})
@@ -346,8 +363,3 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     assert not broken
     print(f"test body {time.monotonic() - started:.1f}s")
 
-
-def _window_labels(slo: SLO) -> list[str]:
-    from slo_operator.durations import format_duration
-
-    return [format_duration(w) for w in slo.windows]
