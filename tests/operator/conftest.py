@@ -12,20 +12,14 @@ import yaml
 from support.cluster import kubectl
 from support.processes import REPO, OperatorProcess, Prometheus, SteadyTraffic
 
-from devstack.identity import service_account_kubeconfig
+from devstack.identity import rbac_kubeconfig
 
 EXAMPLES = REPO / "manifests" / "examples"
 
 
-def sa_kubeconfig(admin: Path, target: Path) -> Path:
-    """A kubeconfig holding a token of the operator's ServiceAccount from manifests/rbac.yaml."""
-    kubectl("apply", "-f", str(REPO / "manifests" / "rbac.yaml"), kubeconfig=admin)
-    return service_account_kubeconfig(admin, target)
-
-
 @pytest.fixture(scope="session")
 def operator_kubeconfig(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return sa_kubeconfig(kubeconfig, tmp_path_factory.mktemp("identity") / "operator.kubeconfig")
+    return rbac_kubeconfig(kubeconfig, tmp_path_factory.mktemp("identity") / "operator.kubeconfig")
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +37,7 @@ def prometheus(traffic: SteadyTraffic, tmp_path_factory: pytest.TempPathFactory)
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped after the module: other suites reconcile SLOs themselves
 def operator(
     operator_kubeconfig: Path, prometheus: Prometheus, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
