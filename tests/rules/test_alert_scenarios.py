@@ -351,3 +351,86 @@ def test_accuracy_within_objective_alerts_nothing(tmp_path: Path, wrong: float) 
         }
     ]
     assert_passes(run_promtool_test(tmp_path, [slo], tests))
+
+
+def _generic(indicator: dict[str, Any], **spec: Any) -> SLO:
+    return slo_from(
+        {
+            "apiVersion": "slo.mlops.dev/v1alpha1",
+            "kind": "ServiceLevelObjective",
+            "metadata": {"name": "checkout", "namespace": "shop"},
+            "spec": {"service": "checkout", "objective": 99, "window": "7d", "indicator": indicator, **spec},
+        }
+    )
+
+
+def test_ratio_of_good_events_pages_on_a_drop(tmp_path: Path) -> None:
+    slo = _generic({"ratio": {"good": 'jobs_total{result="ok"}', "total": "jobs_total"}})
+    fast = slo.alerts[0]
+    start = 3600
+    # 30% of jobs fail from `start` on: burn 30 > 14.4; before that 0.5% fail (burn 0.5).
+    tests = [
+        {
+            "interval": f"{SCRAPE}s",
+            "input_series": [
+                {
+                    "series": 'jobs_total{result="ok"}',
+                    "values": counter(0, [(99.5, samples(start)), (70, samples(1800))]),
+                },
+                {
+                    "series": 'jobs_total{result="failed"}',
+                    "values": counter(0, [(0.5, samples(start)), (30, samples(1800))]),
+                },
+            ],
+            "alert_rule_test": [
+                alert_check(slo, start, "SLOFastBurn", None),
+                alert_check(slo, start + fast.long_window, "SLOFastBurn", "critical"),
+            ],
+        }
+    ]
+    assert_passes(run_promtool_test(tmp_path, [slo], tests))
+
+
+def test_timeslices_count_bad_slices_not_bad_events(tmp_path: Path) -> None:
+    """A 5m slice is bad when more than 5% of its requests fail. 4% errors all the time: every slice is
+    good, so nothing fires although an event-based 99% SLO would burn at 4x; 10%: every slice is bad."""
+    slo = _generic(
+        {"availability": {"errors": 'req_total{code="500"}', "total": "req_total"}},
+        budgetingMethod="Timeslices",
+        timeslices={"sliceSize": "5m", "goal": 95},
+    )
+    hours = 3
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [
+                {
+                    "series": 'req_total{code="200"}',
+                    "values": counter(0, [(96, hours * 60), (90, hours * 60)]),
+                },
+                {
+                    "series": 'req_total{code="500"}',
+                    "values": counter(0, [(4, hours * 60), (10, hours * 60)]),
+                },
+            ],
+            "alert_rule_test": [
+                alert_check(slo, hours * 3600, "SLOFastBurn", None),
+                alert_check(slo, hours * 3600, "SLOSlowBurn", None),
+                alert_check(slo, 2 * hours * 3600, "SLOFastBurn", "critical"),
+            ],
+            "promql_expr_test": [
+                {
+                    "expr": 'slo:error_ratio{window="5m"}',
+                    "eval_time": f"{hours}h",
+                    "exp_samples": [
+                        {
+                            "labels": 'slo:error_ratio{namespace="shop",service="checkout",slo="checkout",'
+                            'window="5m"}',
+                            "value": 0,
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
+    assert_passes(run_promtool_test(tmp_path, [slo], tests))
