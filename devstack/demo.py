@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from devstack.cluster import REPO_ROOT, ensure_cluster, kubectl
-from devstack.identity import service_account_kubeconfig
+from devstack.identity import rbac_kubeconfig
 
 STATE = REPO_ROOT / ".demo"
 VENV_BIN = Path(sys.executable).parent
@@ -122,7 +122,7 @@ def up(args: argparse.Namespace) -> None:
     model_url = f"http://127.0.0.1:{ports['model']}"
 
     step("Operator identity, namespace and receiver Secrets (references only in the SLOs)")
-    kubectl("apply", "-f", str(REPO_ROOT / "manifests" / "rbac.yaml"), kubeconfig=kubeconfig)
+    operator_kubeconfig = rbac_kubeconfig(kubeconfig, STATE / "operator.kubeconfig")
     apply(
         kubeconfig,
         [
@@ -141,7 +141,6 @@ def up(args: argparse.Namespace) -> None:
             },
         ],
     )
-    operator_kubeconfig = service_account_kubeconfig(kubeconfig, STATE / "operator.kubeconfig")
 
     step(f"PagerDuty and Slack receivers on {receivers}")
     spawn(

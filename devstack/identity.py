@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from pathlib import Path
 
 import yaml
 
+from devstack.cluster import REPO_ROOT, kubectl
 
-def _kubectl(kubeconfig: Path, *args: str) -> str:
-    return subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), *args], check=True, capture_output=True, text=True
-    ).stdout
+RBAC = REPO_ROOT / "manifests" / "rbac.yaml"
 
 
 def service_account_kubeconfig(
@@ -24,8 +21,10 @@ def service_account_kubeconfig(
     duration: str = "12h",
 ) -> Path:
     """Write ``target``: the admin kubeconfig's cluster with a fresh token of ``namespace/name``."""
-    token = _kubectl(admin, "-n", namespace, "create", "token", name, f"--duration={duration}").strip()
-    config = json.loads(_kubectl(admin, "config", "view", "--raw", "--minify", "-o", "json"))
+    token = kubectl(
+        "-n", namespace, "create", "token", name, f"--duration={duration}", kubeconfig=admin
+    ).stdout.strip()
+    config = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json", kubeconfig=admin).stdout)
     cluster = config["clusters"][0]["cluster"]
     ca = target.with_suffix(".ca.crt")
     if "certificate-authority-data" in cluster:
@@ -48,3 +47,9 @@ def service_account_kubeconfig(
     )
     target.chmod(0o600)
     return target
+
+
+def rbac_kubeconfig(admin: Path, target: Path, duration: str = "12h") -> Path:
+    """Apply manifests/rbac.yaml, then write ``target`` holding a token of its ServiceAccount."""
+    kubectl("apply", "-f", str(RBAC), kubeconfig=admin)
+    return service_account_kubeconfig(admin, target, duration=duration)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import httpx
 
@@ -48,12 +48,49 @@ def wait_until(
 
 
 class _Process:
-    name = "process"
+    """A server subprocess on ``127.0.0.1:<port>`` (a free one unless given), its output in ``log_path``;
+    ready once ``GET <url><ready_path>`` answers 200."""
 
-    def __init__(self, log_path: Path) -> None:
+    name = "process"
+    ready_path = "/-/ready"
+
+    def __init__(self, log_path: Path, port: int | None, startup_timeout: float) -> None:
         self.log_path = log_path
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def _start(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> Self:
+        """Spawn ``argv`` and wait until it is ready; stopped again if it does not get there."""
+        self._spawn(argv, env, cwd)
+        try:
+            wait_until(
+                self._ready, timeout=self.startup_timeout, interval=0.2, what=f"{self.url}{self.ready_path}"
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        self._check_alive()
+        try:
+            return httpx.get(f"{self.url}{self.ready_path}", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
 
     def _spawn(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> None:
         self._log = self.log_path.open("wb")
@@ -120,6 +157,7 @@ class ServiceProcess(_Process):
     """``bentoml serve model_service.service:ModelService`` on ``127.0.0.1:<free port>``."""
 
     name = "bentoml serve"
+    ready_path = "/readyz"
 
     def __init__(
         self,
@@ -131,11 +169,8 @@ class ServiceProcess(_Process):
         startup_timeout: float = 90.0,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        super().__init__(workdir / "bentoml-serve.log")
+        super().__init__(workdir / "bentoml-serve.log", port, startup_timeout)
         self.workdir = workdir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.startup_timeout = startup_timeout
         self.env = {
             **os.environ,
             "BENTOML_DO_NOT_TRACK": "true",
@@ -147,31 +182,10 @@ class ServiceProcess(_Process):
             **(env or {}),
         }
 
-    def start(self) -> ServiceProcess:
+    def start(self) -> Self:
         bentoml = Path(sys.executable).with_name("bentoml")
         argv = [str(bentoml), "serve", SERVICE_TARGET, "--host", "127.0.0.1", "--port", str(self.port)]
-        self._spawn(argv, self.env, REPO_ROOT)
-        try:
-            wait_until(self._ready, timeout=self.startup_timeout, interval=0.2, what=f"{self.url}/readyz")
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _ready(self) -> bool:
-        self._check_alive()
-        try:
-            return httpx.get(f"{self.url}/readyz", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def __enter__(self) -> ServiceProcess:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        return self._start(argv, self.env, REPO_ROOT)
 
 
 class PrometheusProcess(_Process):
@@ -190,12 +204,9 @@ class PrometheusProcess(_Process):
         startup_timeout: float = 60.0,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        super().__init__(workdir / "prometheus.log")
+        super().__init__(workdir / "prometheus.log", port, startup_timeout)
         self.workdir = workdir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.job = job
-        self.startup_timeout = startup_timeout
         target_list = ", ".join(f'"{t}"' for t in targets)
         self.config_path = workdir / "prometheus.yml"
         self.config_path.write_text(
@@ -215,7 +226,7 @@ class PrometheusProcess(_Process):
             )
         )
 
-    def start(self) -> PrometheusProcess:
+    def start(self) -> Self:
         argv = [
             PROMETHEUS_BIN,
             f"--config.file={self.config_path}",
@@ -224,34 +235,13 @@ class PrometheusProcess(_Process):
             "--storage.tsdb.retention.time=1h",
             "--log.level=warn",
         ]
-        self._spawn(argv, os.environ, self.workdir)
-        try:
-            wait_until(self._ready, timeout=self.startup_timeout, interval=0.2, what=f"{self.url}/-/ready")
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _ready(self) -> bool:
-        self._check_alive()
-        try:
-            return httpx.get(f"{self.url}/-/ready", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return self._start(argv, os.environ, self.workdir)
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         resp = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=5.0)
         resp.raise_for_status()
         result: list[dict[str, Any]] = resp.json()["data"]["result"]
         return result
-
-    def __enter__(self) -> PrometheusProcess:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def temp_workdir(prefix: str) -> Path:

@@ -7,8 +7,10 @@ in the container and in tests (which start the service as a subprocess).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 #: Histogram buckets (seconds) for request latency. They must contain every latency threshold an SLO
 #: uses (a latency SLO reads the bucket whose ``le`` equals its threshold).
@@ -46,30 +48,28 @@ def env_flag(name: str, default: bool) -> bool:
     raise ValueError(f"{name}={raw!r} is not a boolean (use true/false)")
 
 
-def _env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+N = TypeVar("N", int, float)
+
+
+def _env_number(name: str, default: N, parse: Callable[[str], N], kind: str, minimum: N) -> N:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError as exc:
-        raise ValueError(f"{name}={raw!r} is not a number") from exc
+        raise ValueError(f"{name}={raw!r} is not {kind}") from exc
     if not value >= minimum:  # also rejects NaN
         raise ValueError(f"{name}={raw!r} must be >= {minimum}")
     return value
 
 
+def _env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    return _env_number(name, default, float, "a number", minimum)
+
+
 def _env_int(name: str, default: int, *, minimum: int = 1) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name}={raw!r} is not an integer") from exc
-    if value < minimum:
-        raise ValueError(f"{name}={raw!r} must be >= {minimum}")
-    return value
+    return _env_number(name, default, int, "an integer", minimum)
 
 
 def default_model_dir() -> Path:

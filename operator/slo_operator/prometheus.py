@@ -2,13 +2,15 @@
 
 Every recorded series carries ``slo`` and ``namespace`` labels and windows are a label, so one instant
 query per series name returns the numbers of every SLO at once; ``fetch_measurements`` makes exactly
-``len(QUERIES)`` requests per refresh whatever the number of SLOs.
+``len(QUERIES)`` requests per refresh whatever the number of SLOs. ``PrometheusClient`` is the package's
+one client of Prometheus' HTTP API: the reports' range queries and series look-ups go through it too.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 import httpx
 
@@ -39,23 +41,47 @@ class Measurement:
 
 
 Key = tuple[str, str]  # (namespace, slo name)
+Series = list[tuple[dict[str, str], list[tuple[float, float]]]]  # (labels, [(time, value)]) per series
+
+MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in one range query
 
 
 class PrometheusClient:
-    """Instant queries against Prometheus' HTTP API."""
+    """Queries and series look-ups against Prometheus' HTTP API; every failure is ``PrometheusUnavailable``.
 
-    def __init__(self, url: str, timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> None:
+    Requests are GETs, or POST forms with ``form=True`` (long PromQL texts, as the reports send).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        form: bool = False,
+    ) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        self._form = form
         self.queries_made = 0
 
     def close(self) -> None:
         self._http.close()
 
-    def query(self, expr: str) -> list[tuple[dict[str, str], float]]:
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, path: str, params: dict[str, str]) -> Any:
+        """The ``data`` of a successful answer."""
         self.queries_made += 1
         try:
-            response = self._http.get("/api/v1/query", params={"query": expr})
+            if self._form:
+                response = self._http.post(path, data=params)
+            else:
+                response = self._http.get(path, params=params)
         except httpx.HTTPError as exc:
             raise PrometheusUnavailable(f"cannot reach Prometheus at {self.url}: {exc}") from exc
         if response.status_code >= 400:
@@ -65,12 +91,47 @@ class PrometheusClient:
         body = response.json()
         if body.get("status") != "success":
             raise PrometheusUnavailable(f"query failed: {body.get('error', body)}")
+        return body["data"]
+
+    def query(self, expr: str, at: float | None = None) -> list[tuple[dict[str, str], float]]:
+        """Instant query, at ``at`` (Unix seconds) or Prometheus' now; non-finite values left out."""
+        params = {"query": expr} if at is None else {"query": expr, "time": _ts(at)}
         results = []
-        for item in body["data"]["result"]:
+        for item in self._request("/api/v1/query", params)["result"]:
             value = float(item["value"][1])
             if math.isfinite(value):
                 results.append((dict(item["metric"]), value))
         return results
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> Series:
+        """Samples at ``start, start + step, ...`` up to ``end`` (inclusive), in as few requests as fit
+        ``MAX_POINTS`` per series; non-finite values left out."""
+        merged: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[tuple[float, float]]]] = {}
+        chunk = start
+        while chunk <= end:
+            chunk_end = min(end, chunk + (MAX_POINTS - 1) * step)
+            data = self._request(
+                "/api/v1/query_range",
+                {"query": expr, "start": _ts(chunk), "end": _ts(chunk_end), "step": _ts(step)},
+            )
+            for item in data["result"]:
+                labels = dict(item["metric"])
+                key = tuple(sorted(labels.items()))
+                entry = merged.setdefault(key, (labels, []))
+                entry[1].extend(
+                    (float(t), float(v)) for t, v in item["values"] if math.isfinite(float(v))
+                )
+            chunk = chunk_end + step
+        return list(merged.values())
+
+    def series(self, match: str, start: float, end: float) -> list[dict[str, str]]:
+        """The label sets of the series matching ``match`` in ``[start, end]``."""
+        data = self._request("/api/v1/series", {"match[]": match, "start": _ts(start), "end": _ts(end)})
+        return [dict(item) for item in data]
+
+
+def _ts(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def fetch_measurements(client: PrometheusClient) -> dict[Key, Measurement]:

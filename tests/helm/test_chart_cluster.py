@@ -4,7 +4,6 @@ an example SLO. A permission missing from the chart's ClusterRole fails these te
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ import yaml
 from helm_support import CHART, Helm, container_env, find
 from support.cluster import kubectl, wait_for
 from support.processes import REPO, OperatorProcess
+
+from devstack.identity import service_account_kubeconfig
 
 pytestmark = pytest.mark.cluster
 
@@ -32,36 +33,6 @@ def condition(slo: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:
         if item["type"] == kind:
             return dict(item)
     return None
-
-
-def token_kubeconfig(admin: Path, namespace: str, account: str, target: Path) -> Path:
-    """A kubeconfig that authenticates as ServiceAccount NAMESPACE/ACCOUNT (a bound token)."""
-    token = kubectl(
-        "-n", namespace, "create", "token", account, "--duration=1h", kubeconfig=admin
-    ).stdout.strip()
-    config = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json", kubeconfig=admin).stdout)
-    cluster = config["clusters"][0]["cluster"]
-    ca = target.parent / "ca.crt"
-    if "certificate-authority-data" in cluster:
-        ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-    else:
-        ca.write_bytes(Path(cluster["certificate-authority"]).read_bytes())
-    target.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "c", "cluster": {"server": cluster["server"], "certificate-authority": str(ca)}}
-                ],
-                "users": [{"name": account, "user": {"token": token}}],
-                "contexts": [{"name": account, "context": {"cluster": "c", "user": account}}],
-                "current-context": account,
-            }
-        )
-    )
-    target.chmod(0o600)
-    return target
 
 
 @pytest.fixture()
@@ -182,7 +153,9 @@ def test_helm_install_and_the_operator_runs_as_the_charts_identity(
     # The operator process gets what the pod would: the chart's token and SLO_OPERATOR_* environment.
     for key, value in container_env(deployment).items():
         monkeypatch.setenv(key, value)
-    identity = token_kubeconfig(kubeconfig, namespace, account, tmp_path / "operator.kubeconfig")
+    identity = service_account_kubeconfig(
+        kubeconfig, tmp_path / "operator.kubeconfig", namespace, account, duration="1h"
+    )
     kubectl(
         "-n",
         namespace,

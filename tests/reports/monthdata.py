@@ -28,7 +28,6 @@ import contextlib
 import math
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +43,7 @@ from slo_operator.model import SLO, resolve
 from slo_operator.promql import RECORDED_SERIES
 from slo_operator.render import RenderOptions, rule_file, to_yaml
 from slo_operator.rules import RuleOptions
+from support.processes import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests" / "examples"
@@ -395,12 +395,6 @@ def reference_firings(slo: SLO, alert_name: str) -> list[Stretch]:
 # ---- promtool backfill and the Prometheus server --------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PrometheusServer:
     """/usr/bin/prometheus on a free loopback port, serving an existing TSDB (no scraping, no rules)."""
 
@@ -438,13 +432,7 @@ class PrometheusServer:
         raise TimeoutError(f"prometheus not ready within {deadline_seconds}s")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, grace=30)
         self.process = None
 
 

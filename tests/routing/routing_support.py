@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -24,7 +23,9 @@ import httpx
 import yaml
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import SLO, resolve
-from support.processes import free_port
+from support import processes
+from support.cluster import wait_for
+from support.processes import LoopbackServer, TickingExporter
 
 from devstack.promop import convert, matcher_text, snake  # noqa: F401  (used by the routing tests)
 from devstack.receivers import Delivery, FakeReceivers  # noqa: F401
@@ -42,19 +43,8 @@ T = TypeVar("T")
 
 
 def poll(predicate: Callable[[], T], timeout: float, message: str, interval: float = 0.1) -> T:
-    """The first truthy value of ``predicate`` (exceptions count as not yet); fails at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {message}") from last
-        time.sleep(interval)
+    """``wait_for`` with the routing tests' argument order: the first truthy value of ``predicate``."""
+    return wait_for(predicate, timeout, interval, message)
 
 
 def example_document(name: str, routing: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -113,57 +103,20 @@ def route_receivers(path: Path, labels: dict[str, str]) -> list[str]:
 # ---- real processes ----------------------------------------------------------------------------------
 
 
-class _Process:
-    binary = ""
-    name = ""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / f"{self.name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def args(self) -> list[str]:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen([self.binary, *self.args()], stdout=log, stderr=subprocess.STDOUT)
-        poll(self._ready, 30, f"{self.name} ready")
-
-    def _ready(self) -> bool:
-        if self.process is None or self.process.poll() is not None:
-            raise RuntimeError(f"{self.name} exited:\n{self.log()}")
-        return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
-
-
-class Alertmanager(_Process):
+class Alertmanager(LoopbackServer):
     """The Debian ``prometheus-alertmanager`` on loopback, clustering off, with a given configuration."""
 
-    binary = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
     name = "alertmanager"
+    log_limit = 4000
 
     def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
         super().__init__(workdir)
         self.config_path = workdir / "alertmanager.yml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
-    def args(self) -> list[str]:
+    def command(self) -> list[str]:
         return [
+            shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager",
             f"--config.file={self.config_path}",
             f"--storage.path={self.workdir / 'am-data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
@@ -181,41 +134,15 @@ class Alertmanager(_Process):
         httpx.post(f"{self.url}/api/v2/alerts", json=alerts, timeout=5).raise_for_status()
 
 
-class Prometheus(_Process):
+class Prometheus(processes.Prometheus):
     """The Debian Prometheus on loopback: scrapes the exporter every second, evaluates the given rule
     groups and sends alerts to the given Alertmanager."""
 
-    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-    name = "prometheus"
+    log_limit = 4000
 
     def __init__(self, workdir: Path, target: str, groups: list[dict[str, Any]], alertmanager: str) -> None:
-        super().__init__(workdir)
-        rules = workdir / "rules.yaml"
-        rules.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
-        self.config_path = workdir / "prometheus.yml"
-        self.config_path.write_text(
-            yaml.safe_dump(
-                {
-                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                    "rule_files": [str(rules)],
-                    "scrape_configs": [{"job_name": "app", "static_configs": [{"targets": [target]}]}],
-                    "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
-                }
-            )
-        )
-
-    def args(self) -> list[str]:
-        return [
-            f"--config.file={self.config_path}",
-            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            "--storage.tsdb.retention.time=1d",
-        ]
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        body = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5).json()
-        assert body["status"] == "success", body
-        return list(body["data"]["result"])
+        super().__init__(workdir, [target], job="app", alertmanagers=[alertmanager])
+        self.write_rules("rules", groups)
 
     def fired_at(self, alertname: str, slo: str) -> float | None:
         """Unix time the alert became active (Prometheus' ``activeAt``), None while it is not."""
@@ -227,33 +154,25 @@ class Prometheus(_Process):
         return None
 
 
-class Traffic:
+class Traffic(TickingExporter):
     """A prometheus_client exporter: per scenario, ``rate`` requests/s of which ``error_ratio`` fail.
 
     ``set_error_ratio`` injects or ends an incident and returns the monotonic time it took effect.
     """
 
     def __init__(self, scenarios: list[str], rate: float = 100.0, tick: float = 0.1) -> None:
-        from prometheus_client import CollectorRegistry, Counter, start_http_server
+        from prometheus_client import Counter
 
-        self.registry = CollectorRegistry()
+        super().__init__(tick)
         self.requests = Counter("app_requests", "requests", ["scenario"], registry=self.registry)
         self.errors = Counter("app_request_errors", "failed requests", ["scenario"], registry=self.registry)
         self.ratios = dict.fromkeys(scenarios, 0.0)
         for scenario in scenarios:  # series exist from the first scrape, errors at 0
             self.requests.labels(scenario)
             self.errors.labels(scenario)
-        self.per_tick, self.tick = rate * tick, tick
-        self.port = free_port()
-        self.server, self.thread = start_http_server(self.port, addr="127.0.0.1", registry=self.registry)
+        self.per_tick = rate * tick
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._run, daemon=True)
-        self._worker.start()
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        self.serve()
 
     def set_error_ratio(self, scenario: str, ratio: float) -> tuple[float, float]:
         """Takes effect at the next tick; returns (monotonic, unix) time of the change."""
@@ -261,13 +180,8 @@ class Traffic:
             self.ratios[scenario] = ratio
             return time.monotonic(), time.time()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.tick):
-            with self._lock:
-                for scenario, ratio in self.ratios.items():
-                    self.requests.labels(scenario).inc(self.per_tick)
-                    self.errors.labels(scenario).inc(self.per_tick * ratio)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.server.shutdown()
+    def step(self) -> None:
+        with self._lock:
+            for scenario, ratio in self.ratios.items():
+                self.requests.labels(scenario).inc(self.per_tick)
+                self.errors.labels(scenario).inc(self.per_tick * ratio)

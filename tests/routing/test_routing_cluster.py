@@ -24,9 +24,10 @@ from slo_operator.routing import RoutingOptions
 from support.cluster import kubectl
 from support.processes import OperatorProcess, free_port
 
+from devstack.identity import rbac_kubeconfig
+
 pytestmark = pytest.mark.cluster
 
-REPO = Path(__file__).resolve().parents[2]
 SA = "system:serviceaccount:slo-system:slo-operator"
 
 
@@ -154,35 +155,6 @@ def test_reconcile_on_the_api_server_reports_secret_problems_and_cleans_up(
         kube.close()
 
 
-def _service_account_kubeconfig(admin: Path, target: Path) -> Path:
-    """A kubeconfig with a token of the operator's ServiceAccount (manifests/rbac.yaml applied first)."""
-    kubectl("apply", "-f", str(REPO / "manifests" / "rbac.yaml"), kubeconfig=admin)
-    token = kubectl("-n", "slo-system", "create", "token", "slo-operator", "--duration=1h", kubeconfig=admin)
-    config = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json", kubeconfig=admin).stdout)
-    cluster = config["clusters"][0]["cluster"]
-    ca = target.parent / "ca.crt"
-    if "certificate-authority-data" in cluster:
-        ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-    else:
-        ca.write_bytes(Path(cluster["certificate-authority"]).read_bytes())
-    target.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "c", "cluster": {"server": cluster["server"], "certificate-authority": str(ca)}}
-                ],
-                "users": [{"name": "sa", "user": {"token": token.stdout.strip()}}],
-                "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa"}}],
-                "current-context": "sa",
-            }
-        )
-    )
-    target.chmod(0o600)
-    return target
-
-
 def _events(namespace: str, name: str, kubeconfig: Path) -> list[tuple[str, str, str]]:
     items = json.loads(kubectl("get", "events", "-n", namespace, "-o", "json", kubeconfig=kubeconfig).stdout)
     return [
@@ -195,7 +167,7 @@ def _events(namespace: str, name: str, kubeconfig: Path) -> list[tuple[str, str,
 def test_operator_with_its_rbac_reports_routing_in_status_and_events(
     kubeconfig: Path, namespace: str, tmp_path: Path
 ) -> None:
-    identity = _service_account_kubeconfig(kubeconfig, tmp_path / "operator.kubeconfig")
+    identity = rbac_kubeconfig(kubeconfig, tmp_path / "operator.kubeconfig", duration="1h")
     can = {
         verb: kubectl(
             "auth", "can-i", verb, "secrets", "-n", namespace, "--as", SA, kubeconfig=kubeconfig, check=False

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 
 from slo_operator.model import SLO
-from slo_operator.prometheus import PrometheusUnavailable
+from slo_operator.prometheus import MAX_POINTS as MAX_POINTS  # re-exported: the split the tests check
+from slo_operator.prometheus import Key as Key
+from slo_operator.prometheus import PrometheusClient, Series
 from slo_operator.promql import (
     BAD_EVENTS,
     BUDGET_REMAINING,
@@ -40,83 +42,17 @@ from slo_operator.promql import (
 from slo_operator.reports.data import HOUR, BucketCheck, ReportRange, SLOData
 from slo_operator.selectors import escape_label_value
 
-MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in one range query
 HOUR_RANGE = "59m59s999ms"
 ALERT_BATCH = 20  # SLOs per derived-alert query (keeps the PromQL text moderate)
 
 AlertSourceChoice = Literal["auto", "alerts", "burn_rate"]
-Key = tuple[str, str]  # (namespace, slo name)
-Series = list[tuple[dict[str, str], list[tuple[float, float]]]]
 
 
-class PrometheusRangeClient:
-    """Range and instant queries and series look-ups against Prometheus' HTTP API (POST forms)."""
+class PrometheusRangeClient(PrometheusClient):
+    """The reports' ``PrometheusClient``: POST forms (long alert conditions) and a longer timeout."""
 
     def __init__(self, url: str, timeout: float = 60.0, transport: httpx.BaseTransport | None = None) -> None:
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
-        self.requests = 0
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> PrometheusRangeClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _post(self, path: str, data: dict[str, str]) -> Any:
-        self.requests += 1
-        try:
-            response = self._http.post(path, data=data)
-        except httpx.HTTPError as exc:
-            raise PrometheusUnavailable(f"cannot reach Prometheus at {self.url}: {exc}") from exc
-        if response.status_code >= 400:
-            raise PrometheusUnavailable(
-                f"Prometheus at {self.url} answered {response.status_code}: {response.text[:300]}"
-            )
-        body = response.json()
-        if body.get("status") != "success":
-            raise PrometheusUnavailable(f"query failed: {body.get('error', body)}")
-        return body["data"]
-
-    def query(self, expr: str, at: float) -> list[tuple[dict[str, str], float]]:
-        data = self._post("/api/v1/query", {"query": expr, "time": _ts(at)})
-        found = []
-        for item in data["result"]:
-            value = float(item["value"][1])
-            if math.isfinite(value):
-                found.append((dict(item["metric"]), value))
-        return found
-
-    def query_range(self, expr: str, start: float, end: float, step: float) -> Series:
-        """Samples at ``start, start + step, ...`` up to ``end`` (inclusive), in as few requests as fit."""
-        merged: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[tuple[float, float]]]] = {}
-        chunk = start
-        while chunk <= end:
-            chunk_end = min(end, chunk + (MAX_POINTS - 1) * step)
-            data = self._post(
-                "/api/v1/query_range",
-                {"query": expr, "start": _ts(chunk), "end": _ts(chunk_end), "step": _ts(step)},
-            )
-            for item in data["result"]:
-                labels = dict(item["metric"])
-                key = tuple(sorted(labels.items()))
-                entry = merged.setdefault(key, (labels, []))
-                entry[1].extend(
-                    (float(t), float(v)) for t, v in item["values"] if math.isfinite(float(v))
-                )
-            chunk = chunk_end + step
-        return list(merged.values())
-
-    def series(self, match: str, start: float, end: float) -> list[dict[str, str]]:
-        data = self._post("/api/v1/series", {"match[]": match, "start": _ts(start), "end": _ts(end)})
-        return [dict(item) for item in data]
-
-
-def _ts(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
+        super().__init__(url, timeout, transport, form=True)
 
 
 def _key(labels: dict[str, str]) -> Key | None:
