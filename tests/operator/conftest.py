@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from support.cluster import kubectl
 from support.processes import REPO, OperatorProcess, Prometheus, SteadyTraffic
 
@@ -54,12 +52,3 @@ def namespace(kubeconfig: Path) -> Iterator[str]:
     kubectl("create", "namespace", name, kubeconfig=kubeconfig)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", kubeconfig=kubeconfig, check=False)
-
-
-def example_documents(namespace: str) -> list[dict[str, Any]]:
-    documents = []
-    for path in sorted(EXAMPLES.glob("*.yaml")):
-        document = yaml.safe_load(path.read_text())
-        document["metadata"]["namespace"] = namespace
-        documents.append(document)
-    return documents

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import example_documents
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.model import resolve
 from slo_operator.render import RenderOptions, prometheus_rule
 from slo_operator.rules import RuleOptions
 from support.cluster import kubectl, wait_for
+from support.examples import example_documents
 from support.processes import OperatorProcess, Prometheus, SteadyTraffic
 
 pytestmark = pytest.mark.cluster
