@@ -47,6 +47,7 @@ from slo_operator.promql import (
     BAD_EVENTS,
     BUDGET_REMAINING,
     BURN_RATE,
+    CURRENT_BURN_RATE,
     OBJECTIVE,
     SLI,
     TIME_TO_EXHAUSTION,
@@ -174,9 +175,14 @@ def remaining_expr(slo: SLO) -> str:
     return f"min({BUDGET_REMAINING}{_matchers(slo)})"
 
 
-def burn_rate_expr(slo: SLO, window: int | None = None) -> str:
-    """Highest burn rate of the selected groups over ``window`` (default: the status' current window)."""
-    return f"max({BURN_RATE}{_matchers(slo, window=format_duration(window or slo.current_burn_window))})"
+def burn_rate_expr(slo: SLO, window: int) -> str:
+    """Highest burn rate of the selected groups over ``window``."""
+    return f"max({BURN_RATE}{_matchers(slo, window=format_duration(window))})"
+
+
+def current_burn_rate_expr(slo: SLO) -> str:
+    """Highest burn rate of the selected groups over the status' current window (``burnRate``)."""
+    return f"max({CURRENT_BURN_RATE}{_matchers(slo)})"
 
 
 def time_to_exhaustion_expr(slo: SLO) -> str:
@@ -329,19 +335,15 @@ def _datasource_variable() -> dash_b.DatasourceVariable:
     return dash_b.DatasourceVariable(DATASOURCE_VARIABLE).label("Data source").type("prometheus")
 
 
-def _label_variable(name: str, label: str, query: str, *, multi: bool = True,
-                    default: str | None = None) -> dash_b.QueryVariable:
-    variable = (
+def _label_variable(name: str, label: str, query: str) -> dash_b.QueryVariable:
+    """A multi-value variable over a label's values, ``All`` (``.*``) by default."""
+    return (
         dash_b.QueryVariable(name).label(label).datasource(DATASOURCE)
         .query(query)  # the classic string form: Grafana's Prometheus variable support parses it
         .refresh(dash_m.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(dash_m.VariableSort.ALPHABETICAL_ASC)
+        .multi(True).include_all(True).all_value(".*")
+        .current(dash_m.VariableOption(selected=True, text=["All"], value=["$__all"]))
     )
-    if multi:
-        variable = variable.multi(True).include_all(True).all_value(".*").current(
-            dash_m.VariableOption(selected=True, text=["All"], value=["$__all"]))
-    elif default is not None:
-        variable = variable.current(dash_m.VariableOption(selected=True, text=default, value=default))
-    return variable
 
 
 def _encode(board: dash_b.Dashboard) -> dict[str, Any]:
@@ -425,7 +427,7 @@ def slo_dashboard(slo: SLO, fast_interval: str = "30s") -> dict[str, Any]:
     board = board.with_panel(
         _stat(f"{TITLE_BURN_RATE} ({current})",
               f"How fast the budget burns over the last {current}: 1 spends it exactly in {window}.",
-              _query(burn_rate_expr(slo), "A", instant=True), width=8)
+              _query(current_burn_rate_expr(slo), "A", instant=True), width=8)
         .unit("suffix:x").decimals(3)
         .thresholds(_thresholds((None, "green"), (1, "orange"), (first_threshold, "red")))
     )
@@ -572,7 +574,7 @@ def overview_table_exprs() -> dict[str, str]:
         "Objective": f"max by ({_SLO_BY}) ({OBJECTIVE}{{{_NS}}})",
         "SLI": f"min by ({_SLO_BY}) ({SLI}{{{_NS}}})",
         "Budget remaining": overview_remaining_expr(),
-        "Burn rate": f'max by ({_SLO_BY}) ({BURN_RATE}{{{_NS},window="${{burn_window}}"}})',
+        "Burn rate": f"max by ({_SLO_BY}) ({CURRENT_BURN_RATE}{{{_NS}}})",
         "Time to exhaustion": f"min by ({_SLO_BY}) ({TIME_TO_EXHAUSTION}{{{_NS}}})",
         "State": overview_state_expr(),
     }
@@ -590,9 +592,6 @@ def overview_dashboard() -> dict[str, Any]:
               .as_dropdown(True).keep_time(True).include_vars(False))
         .with_variable(_datasource_variable())
         .with_variable(_label_variable("namespace", "Namespace", f"label_values({OBJECTIVE}, namespace)"))
-        .with_variable(_label_variable("burn_window", "Burn-rate window",
-                                       f"label_values({BURN_RATE}{{{_NS}}}, window)",
-                                       multi=False, default="1h"))
     )
     colors = {"total": "blue", 0: "green", 1: "orange", 2: "red", "nodata": "text"}
     for key, expr in overview_count_exprs().items():
@@ -611,8 +610,8 @@ def overview_dashboard() -> dict[str, Any]:
     refs = {name: chr(ord("A") + index) for index, name in enumerate(columns)}
     slo_table = (
         _table().title(TITLE_SLO_TABLE)
-        .description("One row per SLO; the burn rate is over the window picked above (the status uses "
-                     "the first alert's long window). Click an SLO for its board.")
+        .description("One row per SLO; the burn rate is over each SLO's current window (its first "
+                     "alert's long window, as in its status). Click an SLO for its board.")
         .datasource(DATASOURCE).span(24).height(10)
         .with_transformation(dash_m.DataTransformerConfig(id_val="merge", options={}))
         .with_transformation(_organize(
@@ -629,8 +628,7 @@ def overview_dashboard() -> dict[str, Any]:
             _prop("custom.cellOptions", {"type": "color-text"}),
             _prop("thresholds", _budget_thresholds().build()),
         ])
-        .override_by_name("Burn rate", [_prop("unit", "suffix:x"), _prop("decimals", 3),
-                                        _prop("displayName", "Burn rate (${burn_window})")])
+        .override_by_name("Burn rate", [_prop("unit", "suffix:x"), _prop("decimals", 3)])
         .override_by_name("Time to exhaustion", [_prop("unit", "dtdurations")])
         .override_by_name("State", [_prop("mappings", _state_mappings()),
                                     _prop("custom.cellOptions", {"type": "color-background"})])
@@ -661,9 +659,10 @@ def overview_dashboard() -> dict[str, Any]:
         .thresholds_style(common_b.GraphThresholdsStyleConfig().mode(common_m.GraphThresholdsStyleMode.DASHED))
     )
     board = board.with_panel(
-        _timeseries(f"{TITLE_BURN_RATE} (${{burn_window}})", "Each SLO's burn rate over the picked window.")
-        .with_target(_query(f'max by (namespace, slo) ({BURN_RATE}{{{_NS},window="${{burn_window}}"}})', "A",
-                            "{{namespace}}/{{slo}}"))
+        _timeseries(TITLE_BURN_RATE, "Each SLO's burn rate over its current window (its first alert's long "
+                    "window, as in its status), named in the legend.")
+        .with_target(_query(f"max by (namespace, slo, window) ({CURRENT_BURN_RATE}{{{_NS}}})", "A",
+                            "{{namespace}}/{{slo}} ({{window}})"))
         .unit("suffix:x").decimals(2)
         .thresholds(_thresholds((None, "green"), (1, "orange")))
         .thresholds_style(common_b.GraphThresholdsStyleConfig().mode(common_m.GraphThresholdsStyleMode.DASHED))

@@ -54,7 +54,6 @@ def _kube() -> KubeClient:
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-    settings.persistence.finalizer = "slo.mlops.dev/kopf-finalizer"
     settings.posting.enabled = False  # Events are posted explicitly, on transitions only
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10, 30]

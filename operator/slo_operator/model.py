@@ -103,7 +103,7 @@ class SLO:
     @property
     def windows(self) -> tuple[int, ...]:
         """Every window that gets an error-ratio and burn-rate series, shortest first."""
-        found = {self.base_window, self.window}
+        found = {self.base_window, self.window, self.current_burn_window}
         for alert in self.alerts:
             found.update((alert.long_window, alert.short_window))
         return tuple(sorted(found))

@@ -19,6 +19,9 @@ BAD_EVENTS = "slo:bad_events:rate"
 TOTAL_EVENTS = "slo:total_events:rate"
 ERROR_RATIO = "slo:error_ratio"
 BURN_RATE = "slo:burn_rate"
+# The burn rate over the SLO's current burn-rate window (``SLO.current_burn_window``: the first alert's
+# long window), the status' ``burnRate``; it keeps its source's ``window`` label, which names that window.
+CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
 SLI = "slo:sli:ratio"
 OBJECTIVE = "slo:objective:ratio"
 BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
@@ -26,7 +29,7 @@ TIME_TO_EXHAUSTION = "slo:time_to_exhaustion:seconds"
 WINDOW_SECONDS = "slo:window:seconds"
 
 RECORDED_SERIES = (
-    BAD_EVENTS, TOTAL_EVENTS, ERROR_RATIO, BURN_RATE, SLI, OBJECTIVE, BUDGET_REMAINING,
+    BAD_EVENTS, TOTAL_EVENTS, ERROR_RATIO, BURN_RATE, CURRENT_BURN_RATE, SLI, OBJECTIVE, BUDGET_REMAINING,
     TIME_TO_EXHAUSTION, WINDOW_SECONDS,
 )
 

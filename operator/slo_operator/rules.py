@@ -7,6 +7,12 @@ traffic — unlike averaging short-window ratios — and a 30d window costs two 
 every raw series of every pod. Windows up to 6h live in the fast group (every 30s, with the alerts);
 longer ones in a slow group (every 2m, well inside Prometheus' 5m lookback).
 
+``slo:current_burn_rate:ratio`` copies the burn rate of the SLO's current window (the first alert's long
+window, 1h by default: what the status calls ``burnRate``), keeping its ``window`` label, so a board of
+many SLOs reads each one's current burn rate without knowing its alerts. It is recorded right after the
+burn rates, in the group of its source window (the fast group unless that window is longer than 6h), so
+it is evaluated at the same instant as its source and always equals it.
+
 Zero traffic gives no data: denominators are filtered with ``> 0`` so no NaN can fire or hide an alert.
 """
 
@@ -22,6 +28,7 @@ from slo_operator.promql import (
     BAD_EVENTS,
     BUDGET_REMAINING,
     BURN_RATE,
+    CURRENT_BURN_RATE,
     ERROR_RATIO,
     OBJECTIVE,
     SLI,
@@ -84,6 +91,11 @@ def _error_ratio(slo: SLO, window: int, options: RuleOptions) -> dict[str, Any]:
 def _burn_rate(slo: SLO, window: int) -> dict[str, Any]:
     expr = f"{recorded(ERROR_RATIO, slo, window)} / {number(slo.error_budget)}"
     return _record(BURN_RATE, expr, slo, window=format_duration(window))
+
+
+def _current_burn_rate(slo: SLO) -> dict[str, Any]:
+    """The burn rate of the current window under a window-free name; the source's window label is kept."""
+    return _record(CURRENT_BURN_RATE, recorded(BURN_RATE, slo, slo.current_burn_window), slo)
 
 
 def _human(seconds: Decimal) -> str:
@@ -168,6 +180,7 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
     for window in slo.windows:
         target = fast if window <= FAST_GROUP_MAX_WINDOW else slow
         target.extend((_error_ratio(slo, window, options), _burn_rate(slo, window)))
+    (fast if slo.current_burn_window <= FAST_GROUP_MAX_WINDOW else slow).append(_current_burn_rate(slo))
     slo_window = slo.window
     remaining = f"1 - {recorded(ERROR_RATIO, slo, slo_window)} / {number(slo.error_budget)}"
     slow.extend([

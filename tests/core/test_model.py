@@ -444,3 +444,10 @@ def test_exact_is_plain_promql_number(value: Decimal) -> None:
     assert not (text.endswith("0") and "." in text)  # no trailing zeros after the point
     assert not text.endswith(".")
     assert abs(Decimal(text) - value) <= abs(value) * Decimal("1e-11") + Decimal("1e-30")
+
+
+def test_without_burn_rate_alerts_the_current_burn_rate_window_is_still_recorded() -> None:
+    doc = document(alerting={"burnRates": []})
+    slo = resolve(ServiceLevelObjective.model_validate(doc))
+    assert slo.alerts == ()
+    assert slo.current_burn_window in slo.windows  # status.burnRate and time to exhaustion need it

@@ -347,8 +347,8 @@ VARIABLE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_:]*\}?")
 def substitute(expr: str, env: Environment, step: int, variables: dict[str, str] | None = None) -> str:
     """The query as Grafana sends it for the range [env.start, env.evaluated_at] at ``step`` seconds.
 
-    Template variables at their defaults: group labels and namespaces ``All`` (``.*``), burn-rate window
-    ``1h``. Anything left that looks like a variable fails the test.
+    Template variables at their defaults: group labels and namespaces ``All`` (``.*``). Anything left that
+    looks like a variable fails the test.
     """
     values = {
         "${__from:date:seconds}": str(env.start),
@@ -357,7 +357,6 @@ def substitute(expr: str, env: Environment, step: int, variables: dict[str, str]
         "$__interval": f"{step}s",
         "$__range": f"{env.range_seconds}s",
         "${namespace}": ".*",
-        "${burn_window}": "1h",
         **(variables or {}),
     }
     for token in sorted(values, key=len, reverse=True):

@@ -25,8 +25,10 @@ from slo_operator.api import ServiceLevelObjective
 from slo_operator.children import CHILD_KINDS, DASHBOARD_CONFIGMAP, desired_children
 from slo_operator.cli import app
 from slo_operator.config import OperatorConfig
+from slo_operator.durations import format_duration
 from slo_operator.kube import resource_path
 from slo_operator.model import SLO, resolve
+from slo_operator.promql import CURRENT_BURN_RATE
 from slo_operator.render import NAME_LABEL, RenderOptions, dashboard_configmap, to_yaml
 from typer.testing import CliRunner
 
@@ -211,6 +213,23 @@ def test_state_expression_follows_measured_status_rules() -> None:
     for alert in slo.alerts:
         assert f'window="{alert.long}"}}) > bool {alert.threshold.normalize()}' in expr
         assert f'window="{alert.short}"}}) > bool {alert.threshold.normalize()}' in expr
+
+
+def test_current_burn_rate_is_the_recorded_series_of_each_slo() -> None:
+    """The overview needs no burn-rate window variable: each SLO's current burn rate is recorded."""
+    overview = dashboards.overview_dashboard()
+    assert [v["name"] for v in overview["templating"]["list"]] == ["datasource", "namespace"]
+    burn = [p for p in panels(overview) if p["title"].startswith(dashboards.TITLE_BURN_RATE)]
+    table = next(p for p in panels(overview) if p["title"] == dashboards.TITLE_SLO_TABLE)
+    exprs = [t["expr"] for t in burn[0]["targets"]] + [dashboards.overview_table_exprs()["Burn rate"]]
+    assert len(burn) == 1 and any(t["expr"] == exprs[-1] for t in table["targets"])
+    assert all(CURRENT_BURN_RATE in e and "window=" not in e for e in exprs), exprs
+    for slo in variety():
+        board = dashboards.slo_dashboard(slo)
+        title = f"{dashboards.TITLE_BURN_RATE} ({format_duration(slo.current_burn_window)})"
+        current = next(p for p in panels(board) if p["title"] == title)
+        assert [t["expr"] for t in current["targets"]] == [dashboards.current_burn_rate_expr(slo)]
+        assert CURRENT_BURN_RATE in current["targets"][0]["expr"]
 
 
 # ---- ConfigMaps, the child kind, configuration, RBAC, CLI ---------------------------------------------

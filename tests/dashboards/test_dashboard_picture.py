@@ -130,7 +130,7 @@ def test_overview_picture(env: Environment) -> None:
     finish(budget, "Error budget remaining by SLO (rolling window)")
     rates = next(p for p in panels(board) if p["title"].startswith(dashboards.TITLE_BURN_RATE))
     assert plot_targets(burn, env, rates, {}) >= 2
-    finish(burn, "Burn rate over 1h by SLO (the burn_window variable's default)")
+    finish(burn, "Burn rate by SLO, each over its current window (the status' burnRate)")
     history = next(p for p in panels(board) if p["title"] == dashboards.TITLE_STATE_HISTORY)
     assert draw_state(states, env, history["targets"][0]["expr"], {}, "{{namespace}}/{{slo}}") >= 5
     finish(states, "SLO states over time")

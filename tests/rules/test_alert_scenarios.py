@@ -15,6 +15,8 @@ from harness import alert_labels, assert_passes, counter, example, run_promtool_
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.durations import parse_duration
 from slo_operator.model import SLO, resolve
+from slo_operator.promql import BURN_RATE, CURRENT_BURN_RATE
+from slo_operator.rules import rule_groups
 
 SCRAPE = 15  # seconds between input samples, like a 15s scrape interval
 STEP = 30  # seconds: the fast rule group's evaluation interval
@@ -138,7 +140,62 @@ def test_burn_below_one_for_days_alerts_nothing(tmp_path: Path) -> None:
                             "value": 0.9,
                         }
                     ],
+                },
+                {
+                    # The status' burnRate: the first alert's long window, named by the window label.
+                    "expr": "round(slo:current_burn_rate:ratio, 0.001)",
+                    "eval_time": f"{days}d",
+                    "exp_samples": [
+                        {
+                            "labels": '{namespace="ml-serving",service="iris-classifier",'
+                            'slo="model-availability",window="1h"}',
+                            "value": 0.9,
+                        }
+                    ],
+                },
+            ],
+        }
+    ]
+    assert_passes(run_promtool_test(tmp_path, [slo], tests))
+
+
+def test_current_burn_rate_of_a_slow_window_is_recorded_with_its_source(tmp_path: Path) -> None:
+    """A first alert with a long window over 6h: the current burn rate is recorded in the slow group,
+    after the burn rates, so it copies its source at the same instant (a copy in the fast group would
+    lag by up to the slow interval while the burn rate moves)."""
+    document = example("availability").model_dump(by_alias=True, exclude_none=True)
+    document["spec"]["alerting"] = {"burnRates": [
+        {"name": "Ticket", "severity": "warning", "budgetPercent": 10,
+         "longWindow": "1d", "shortWindow": "2h"},
+    ]}
+    slo = slo_from(document)
+    assert slo.current_burn_window == 86400
+    fast, slow = rule_groups(slo)
+    assert CURRENT_BURN_RATE not in [r.get("record") for r in fast["rules"]]
+    records = [r.get("record") for r in slow["rules"]]
+    assert records[records.index(CURRENT_BURN_RATE) - 1] == BURN_RATE
+    healthy, burning = float(slo.error_budget) / 2, float(slo.error_budget) * 10
+    phases = [(healthy, 24 * 60), (burning, 6 * 60)]  # the 1d burn rate climbs for the last 6h
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": OK, "values": counter(0, [(600 * (1 - e), n) for e, n in phases])},
+                {"series": ERR, "values": counter(0, [(600 * e, n) for e, n in phases])},
+            ],
+            "promql_expr_test": [
+                {
+                    "expr": 'slo:current_burn_rate:ratio - ignoring (__name__) slo:burn_rate{window="1d"}',
+                    "eval_time": f"{t}s",
+                    "exp_samples": [
+                        {
+                            "labels": '{namespace="ml-serving",service="iris-classifier",'
+                            'slo="model-availability",window="1d"}',
+                            "value": 0,
+                        }
+                    ],
                 }
+                for t in range(24 * 3600 + 600, 30 * 3600, 1770)
             ],
         }
     ]
@@ -162,6 +219,7 @@ def test_zero_traffic_is_no_data_never_an_alert(tmp_path: Path) -> None:
             "promql_expr_test": [
                 {"expr": "slo:error_ratio", "eval_time": "4h", "exp_samples": []},
                 {"expr": "slo:burn_rate", "eval_time": "4h", "exp_samples": []},
+                {"expr": "slo:current_burn_rate:ratio", "eval_time": "4h", "exp_samples": []},
                 {"expr": "slo:sli:ratio", "eval_time": "4h", "exp_samples": []},
                 {"expr": "slo:time_to_exhaustion:seconds", "eval_time": "4h", "exp_samples": []},
             ],
