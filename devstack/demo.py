@@ -91,7 +91,7 @@ def apply(kubeconfig: Path, documents: list[dict[str, Any]]) -> None:
 
 
 def slo_table(kubeconfig: Path) -> str:
-    return kubectl("get", "slo", "-n", NAMESPACE, "-o", "wide", kubeconfig=kubeconfig).stdout.rstrip()
+    return kubectl("get", "slo", "-n", NAMESPACE, kubeconfig=kubeconfig).stdout.rstrip()
 
 
 def up(args: argparse.Namespace) -> None:
@@ -327,7 +327,7 @@ def up(args: argparse.Namespace) -> None:
         return all((i.get("status") or {}).get("sli") is not None for i in items["items"])
 
     wait(measured, 300, "an SLI on every SLO", interval=2)
-    console.print(Panel(slo_table(kubeconfig), title="kubectl get slo -n ml-serving -o wide (healthy)"))
+    console.print(Panel(slo_table(kubeconfig), title="kubectl get slo -n ml-serving (healthy)"))
 
     if not args.no_incident:
         incident(kubeconfig, model_url, args.incident_minutes)
@@ -405,7 +405,7 @@ def incident(kubeconfig: Path, model_url: str, minutes: float) -> None:
         )
     )
     console.print(
-        Panel(slo_table(kubeconfig), title="kubectl get slo -n ml-serving -o wide (during the outage)")
+        Panel(slo_table(kubeconfig), title="kubectl get slo -n ml-serving (during the outage)")
     )
     subprocess.run(
         [sys.executable, "-m", "model_service.traffic", "faults", "clear", "--url", model_url],
