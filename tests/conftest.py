@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,16 @@ def kubeconfig() -> Path:
     from support.cluster import ensure_cluster
 
     return ensure_cluster()
+
+
+@pytest.fixture()
+def namespace(kubeconfig: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, named after its suite (``operator-1a2b3c4d``), deleted after it
+    without waiting for the finalizers (owned children are garbage-collected with it)."""
+    from support.cluster import kubectl
+
+    suite = request.path.parent.name.replace("_", "-")[:20]
+    name = f"{suite}-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name, kubeconfig=kubeconfig)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", kubeconfig=kubeconfig, check=False)

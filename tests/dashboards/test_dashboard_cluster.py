@@ -8,7 +8,6 @@ operator's ServiceAccount create, list and delete ConfigMaps.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,6 @@ from devstack.identity import service_account_kubeconfig
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]
 CONFIGMAP = "ConfigMap/model-latency-slo-dashboard"
-
-
-@pytest.fixture()
-def namespace(kubeconfig: Path) -> Iterator[str]:
-    name = f"dash-{uuid.uuid4().hex[:8]}"
-    kubectl("create", "namespace", name, kubeconfig=kubeconfig)
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false", kubeconfig=kubeconfig, check=False)
 
 
 @pytest.fixture()

@@ -5,7 +5,6 @@ an example SLO. A permission missing from the chart's ClusterRole fails these te
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,14 +32,6 @@ def condition(slo: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:
         if item["type"] == kind:
             return dict(item)
     return None
-
-
-@pytest.fixture()
-def namespace(kubeconfig: Path) -> Iterator[str]:
-    name = f"helm-{uuid.uuid4().hex[:8]}"
-    kubectl("create", "namespace", name, kubeconfig=kubeconfig)
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false", kubeconfig=kubeconfig, check=False)
 
 
 def server_dry_run(manifest: str, kubeconfig: Path, *args: str) -> str:

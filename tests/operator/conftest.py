@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.cluster import kubectl
 from support.processes import REPO, OperatorProcess, Prometheus, SteadyTraffic
 
 from devstack.identity import rbac_kubeconfig
@@ -44,11 +42,3 @@ def operator(
     yield process
     process.stop()
     print("---- operator log (tail) ----\n" + process.tail(80))
-
-
-@pytest.fixture()
-def namespace(kubeconfig: Path) -> Iterator[str]:
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
-    kubectl("create", "namespace", name, kubeconfig=kubeconfig)
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false", kubeconfig=kubeconfig, check=False)

@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +27,6 @@ from devstack.identity import rbac_kubeconfig
 pytestmark = pytest.mark.cluster
 
 SA = "system:serviceaccount:slo-system:slo-operator"
-
-
-@pytest.fixture
-def namespace(kubeconfig: Path) -> Iterator[str]:
-    name = f"routing-{uuid.uuid4().hex[:8]}"
-    kubectl("create", "namespace", name, kubeconfig=kubeconfig)
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false", kubeconfig=kubeconfig, check=False)
 
 
 def _document(namespace: str, routing: dict[str, Any] | None = ROUTING) -> dict[str, Any]:
