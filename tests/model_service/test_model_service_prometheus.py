@@ -24,9 +24,11 @@ import pytest
 pytest.importorskip("bentoml")
 pytest.importorskip("sklearn")
 
+from support.incident import INCIDENT_FAULTS, incident_load
+
 from model_service.devserver import PROMETHEUS_BIN, PrometheusProcess, ServiceProcess, wait_until
 from model_service.sli import SLIQueries, SLITracker
-from model_service.traffic import LoadConfig, LoadGenerator, post_json
+from model_service.traffic import LoadGenerator, post_json
 
 pytestmark = [
     pytest.mark.slow,
@@ -86,22 +88,8 @@ def test_sli_queries_match_the_traffic(stack: tuple[ServiceProcess, PrometheusPr
     wait_until(lambda: _last_scrape(prom) > seen, timeout=10, what="a quiet scrape")
     window_start = _last_scrape(prom)  # a sample timestamp: no extrapolation at the window's start
 
-    _admin(
-        svc,
-        "/admin/faults",
-        {"error_rate": 0.1, "latency_seconds": 0.3, "latency_probability": 0.2, "seed": 21},
-    )
-    config = LoadConfig(
-        url=svc.url,
-        rate=80,
-        count=320,
-        duration_seconds=30,
-        concurrency=32,
-        invalid_fraction=0.05,
-        label_noise=0.25,
-        feedback_delay_seconds=0.5,
-        seed=9,
-    )
+    _admin(svc, "/admin/faults", INCIDENT_FAULTS)
+    config = incident_load(svc.url, rate=80)
     report = asyncio.run(LoadGenerator(config).run())
     faults = _admin(svc, "/admin/faults/status", {})
     _admin(svc, "/admin/faults", {})

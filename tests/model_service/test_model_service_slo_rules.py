@@ -66,9 +66,10 @@ from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
 from slo_operator.render import RenderOptions, rule_file, to_yaml
 from slo_operator.rules import RuleOptions
+from support.incident import INCIDENT_FAULTS, incident_load
 
 from model_service.devserver import PROMETHEUS_BIN, PrometheusProcess, ServiceProcess, wait_until
-from model_service.traffic import _INVALID_BODIES, LoadConfig, LoadGenerator, post_json
+from model_service.traffic import _INVALID_BODIES, LoadGenerator, post_json
 
 pytestmark = [
     pytest.mark.slow,
@@ -143,7 +144,6 @@ class Stack:
     rendered: dict[str, Any]  # the rule file Prometheus loaded
     warmup_requests: int  # /predict requests in Prometheus' first scrape (not counted by rate())
     feature_time: float  # features' last update when Prometheus started
-
 
     def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"query": promql}
@@ -229,18 +229,8 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     wait_until(lambda: predict_total() == warmup_total, timeout=20, what="warm-up scraped")
 
     # Traffic with faults: 10 % 5xx, 20 % delayed by 0.3 s, 5 % malformed (4xx), 25 % wrong ground truth.
-    _admin(svc, {"error_rate": 0.1, "latency_seconds": 0.3, "latency_probability": 0.2, "seed": 21})
-    config = LoadConfig(
-        url=svc.url,
-        rate=120,
-        count=320,
-        duration_seconds=30,
-        concurrency=32,
-        invalid_fraction=0.05,
-        label_noise=0.25,
-        feedback_delay_seconds=0.5,
-        seed=9,
-    )
+    _admin(svc, INCIDENT_FAULTS)
+    config = incident_load(svc.url, rate=120)
     report = asyncio.run(LoadGenerator(config).run())
     faults = _admin(svc, {}, "/admin/faults/status")
     _admin(svc, {})
@@ -362,4 +352,3 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     broken = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"] if r["health"] != "ok"]
     assert not broken
     print(f"test body {time.monotonic() - started:.1f}s")
-
