@@ -14,7 +14,7 @@ export SLO_CACHE ?= $(HOME)/.cache/slo-operator
 .PHONY: help venv tools lint typecheck unit test crds demo demo-down
 
 help: ## List targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)

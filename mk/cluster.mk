@@ -8,11 +8,12 @@ CLUSTER_STATE_DIR ?= $(CURDIR)/.cluster
 
 .PHONY: cluster-build cluster-up cluster-down
 
-cluster-build:
-	hack/cluster/build.sh
+cluster-build: ## Build (once) and cache etcd, kube-apiserver, kube-controller-manager (progress on stderr)
+	@hack/progress.sh "Kubernetes v1.32.4 control plane (etcd, kube-apiserver, kube-controller-manager)" \
+		"15-20 min" hack/cluster/build.sh
 
-cluster-up:
+cluster-up: cluster-build ## Start (or check) the local control plane; kubeconfig in .cluster/
 	hack/cluster/up.sh "$(CLUSTER_STATE_DIR)"
 
-cluster-down:
+cluster-down: ## Stop the local control plane (PURGE=1: remove its data)
 	hack/cluster/down.sh $(if $(PURGE),--purge) "$(CLUSTER_STATE_DIR)"

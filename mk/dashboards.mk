@@ -9,9 +9,9 @@ DASHBOARDS_ENV := env -u SLO_OPERATOR_DASHBOARD_LABELS -u SLO_OPERATOR_DASHBOARD
 
 .PHONY: dashboards dashboards-test
 
-dashboards: venv
+dashboards: venv ## Regenerate manifests/dashboards/slo-overview.yaml
 	$(DASHBOARDS_ENV) $(BIN)/slo-operator render --format overview-dashboard -f manifests/examples \
 		> $(DASHBOARDS_OVERVIEW).tmp && mv $(DASHBOARDS_OVERVIEW).tmp $(DASHBOARDS_OVERVIEW)
 
-dashboards-test: venv tools
+dashboards-test: venv tools cluster-build ## pytest tests/dashboards (panel queries on a real Prometheus)
 	$(BIN)/pytest -q tests/dashboards

@@ -6,26 +6,28 @@
 #   make helm-test            pytest tests/helm (lint, schema, render, real control plane install)
 #   make operator-image       docker build of operator/Dockerfile (OPERATOR_IMAGE)
 HELM_CHART := helm/slo-operator
-HELM_BIN = $(shell hack/helm/build.sh --print-path)
+# Where hack/helm/build.sh puts the binary (read without running it, so `make -n` never builds).
+HELM_VERSION := $(shell sed -n 's/^HELM_VERSION=\([^ ]*\).*/\1/p' hack/helm/build.sh)
+HELM_BIN = $(SLO_CACHE)/helm-$(HELM_VERSION)/helm
 OPERATOR_IMAGE ?= slo-operator/operator:0.1.0
 
 .PHONY: helm chart-files install-manifests chart helm-test operator-image
 
-helm:
-	hack/helm/build.sh --print-path
+helm: ## Build (once) and cache the pinned helm CLI
+	@hack/progress.sh "helm $(HELM_VERSION) CLI" "5-10 min" hack/helm/build.sh --print-path
 
-chart-files:
+chart-files: ## Copy CRDs, RBAC rules, dashboards and model-service manifests into the chart
 	hack/helm/chart-files.sh
 
-install-manifests: chart-files
+install-manifests: chart-files helm ## Regenerate manifests/install/slo-operator.yaml (helm template)
 	hack/helm/render-install.sh "$(HELM_BIN)" > manifests/install/slo-operator.yaml.tmp
 	mv manifests/install/slo-operator.yaml.tmp manifests/install/slo-operator.yaml
 
-chart: install-manifests
+chart: install-manifests ## install-manifests, then helm lint --strict
 	"$(HELM_BIN)" lint --strict $(HELM_CHART)
 
-helm-test: venv chart-files
+helm-test: venv chart-files helm cluster-build ## pytest tests/helm (lint, schema, render, real install)
 	$(BIN)/pytest -q tests/helm
 
-operator-image:
+operator-image: ## docker build of operator/Dockerfile (OPERATOR_IMAGE)
 	docker build -f operator/Dockerfile -t $(OPERATOR_IMAGE) .

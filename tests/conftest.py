@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,9 +17,51 @@ if str(REPO) not in sys.path:  # devstack/ and model_service/ live at the top of
     sys.path.insert(0, str(REPO))
 
 
+# The fast tier (`make check`, `pytest -m pure`): spec -> model -> generated objects, in-process only.
+# A test in these files that starts a process fails (see _pure_tests_start_no_process); a file that
+# needs promtool, a server or the cluster belongs to the full suite (`make test`) instead.
+PURE_TESTS = frozenset({
+    "core/test_budget.py",
+    "core/test_crd.py",
+    "core/test_durations_selectors.py",
+    "core/test_golden.py",
+    "core/test_model.py",
+    "core/test_validation.py",
+    "core/test_workflow.py",
+    "dashboards/test_dashboard_json.py",
+    "reports/test_reports_units.py",
+    "operator_unit/test_status.py",
+})
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cluster: needs the real Kubernetes control plane (started on demand)")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line("markers", "pure: fast in-process tier run by `make check` (tests/conftest.py)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = REPO / "tests"
+    for item in items:
+        if item.path.is_relative_to(tests) and item.path.relative_to(tests).as_posix() in PURE_TESTS:
+            item.add_marker(pytest.mark.pure)
+
+
+@pytest.fixture(autouse=True)
+def _pure_tests_start_no_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pure test that starts a subprocess fails: the fast tier must stay fast and self-contained."""
+    if request.node.get_closest_marker("pure") is None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        pytest.fail(  # not an Exception: a broad ``except`` in the test cannot turn it into a skip
+            f"{request.node.nodeid} is in the pure tier (tests/conftest.py PURE_TESTS) but starts a "
+            f"process {args[1] if len(args) > 1 else ''!r}: make it pure or move the file out of PURE_TESTS",
+            pytrace=False,
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    monkeypatch.setattr(os, "system", refuse)
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +73,12 @@ def kubeconfig() -> Path:
     """
     from support.cluster import ensure_cluster
 
-    return ensure_cluster()
+    from devstack.cluster import ClusterNotBuilt
+
+    try:
+        return ensure_cluster()
+    except ClusterNotBuilt as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture()

@@ -9,9 +9,10 @@
 #
 # Idempotent: one stamp file per pin; a warm cache returns without invoking Go at all.
 #
-# Usage: build.sh [--env] [--crds-only]
+# Usage: build.sh [--env] [--crds-only] [--check]
 #   --env         after building, print KEY=VALUE lines (paths, versions) on stdout for `eval`.
 #   --crds-only   only fetch the prometheus-operator CRDs (no Go build of Kubernetes/etcd).
+#   --check       build nothing: exit 0 when the cache is warm, 3 when `make cluster-build` is needed.
 # All progress/log output goes to stderr.
 set -euo pipefail
 
@@ -43,11 +44,13 @@ EOF
 
 want_env=0
 crds_only=0
+check_only=0
 for arg in "$@"; do
   case "$arg" in
     --env) want_env=1 ;;
     --crds-only) crds_only=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --check) check_only=1 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -83,6 +86,8 @@ if all_ok; then
   [[ $want_env == 1 ]] && print_env
   exit 0
 fi
+
+((check_only)) && exit 3
 
 # ---- slow path ----------------------------------------------------------------------------------
 mkdir -p "$CACHE" "$STAMP_DIR" "$BUILD_ROOT"

@@ -5,8 +5,9 @@
 # Idempotent: a stamp per pin; a warm cache returns without invoking Go. Concurrent callers are
 # serialized with flock. CGO_ENABLED=0, -trimpath, version information stamped like upstream's Makefile.
 #
-# Usage: build.sh [--print-path]
+# Usage: build.sh [--print-path] [--check]
 #   --print-path   after building, print the helm binary's path on stdout (logs go to stderr).
+#   --check        build nothing: exit 0 when cached, 3 when `make helm` is needed.
 set -euo pipefail
 
 # ---- pins ---------------------------------------------------------------------------------------
@@ -21,10 +22,12 @@ STAMP="$STAMP_DIR/helm-$HELM_VERSION"
 STAMP_VALUE="helm.sh/helm/v3@$HELM_VERSION recipe=$RECIPE"
 
 print_path=0
+check_only=0
 for arg in "$@"; do
   case "$arg" in
     --print-path) print_path=1 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --check) check_only=1 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -34,6 +37,7 @@ ok() { [[ -f "$STAMP" && "$(<"$STAMP")" == "$STAMP_VALUE" && -x "$HELM_BIN" ]]; 
 done_() { ((print_path)) && echo "$HELM_BIN"; exit 0; }
 
 ok && done_
+((check_only)) && exit 3
 
 mkdir -p "$CACHE" "$STAMP_DIR"
 exec 9>"$CACHE/.helm-build.lock"

@@ -14,10 +14,13 @@ from helm_support import BUILD, CHART, Helm
 
 @pytest.fixture(scope="session")
 def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
-    """hack/helm/build.sh: instant when cached, a few minutes cold (Go build of helm.sh/helm/v3)."""
+    """The helm CLI built by `make helm` (a make prerequisite of the tests; never built here)."""
     proc = subprocess.run(
-        [str(BUILD), "--print-path"], capture_output=True, text=True, timeout=1800, check=False
+        [str(BUILD), "--check", "--print-path"], capture_output=True, text=True, check=False
     )
+    if proc.returncode == 3:
+        pytest.fail("the pinned helm CLI is not built yet: run `make helm` first (once, 5-10 min cold)",
+                    pytrace=False)
     if proc.returncode != 0:
         pytest.fail(f"hack/helm/build.sh failed:\n{proc.stderr[-3000:]}")
     return Helm(Path(proc.stdout.strip().splitlines()[-1]), tmp_path_factory.mktemp("helm-home"))
