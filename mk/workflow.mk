@@ -6,7 +6,7 @@
 # cached Go builds (with progress output) to targets defined in other files.
 
 # Test files whose goldens `make goldens` rewrites (each compares against its files unless UPDATE_GOLDEN=1).
-GOLDEN_TESTS := tests/core/test_golden.py \
+GOLDEN_TESTS := tests/core/test_golden.py tests/golden/test_golden_cases.py \
 	tests/dashboards/test_dashboard_json.py tests/routing/test_routing_render.py
 
 .PHONY: check pure generate goldens

@@ -28,6 +28,7 @@ PURE_TESTS = frozenset({
     "core/test_model.py",
     "core/test_validation.py",
     "core/test_workflow.py",
+    "golden/test_golden_cases.py",
     "dashboards/test_dashboard_json.py",
     "reports/test_reports_units.py",
     "operator_unit/test_status.py",
