@@ -5,6 +5,7 @@
 #   manifests/rbac.yaml               -> helm/slo-operator/files/rbac.yaml   (ClusterRole rules)
 #   manifests/dashboards/*.yaml       -> helm/slo-operator/files/dashboards/ (overview board)
 #   manifests/model-service/*.yaml    -> helm/slo-operator/files/model-service/
+#   manifests/policy/deploy-freeze.yaml -> helm/slo-operator/files/policy/ (admission policy + binding)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CHART=helm/slo-operator
@@ -23,6 +24,8 @@ sync_dir() { # source-dir dest-dir : dest/*.yaml becomes exactly source/*.yaml (
 sync_dir crds "$CHART/crds"
 sync_dir manifests/dashboards "$CHART/files/dashboards"
 sync_dir manifests/model-service "$CHART/files/model-service"
+mkdir -p "$CHART/files/policy"
+cp manifests/policy/deploy-freeze.yaml "$CHART/files/policy/deploy-freeze.yaml"
 mkdir -p "$CHART/files"
 cp manifests/rbac.yaml "$CHART/files/rbac.yaml"
 echo "chart files synced into $CHART" >&2

@@ -472,6 +472,13 @@ class ServiceLevelObjectiveSpec(_Model):
         "(e.g. `[model_version]`). Empty: one SLI for everything the selectors match.",
     )
     alerting: Alerting = Field(default_factory=Alerting, description="Burn-rate and no-data alerts.")
+    policy_ref: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+        max_length=253,
+        description="Name of the ErrorBudgetPolicy (same namespace) this SLO follows; unset: the policy "
+        "whose selector matches its labels, if exactly one does.",
+    )
 
     @field_validator("window")
     @classmethod
@@ -576,6 +583,28 @@ class BurnRateStatus(_Model):
     firing: bool = Field(default=False, description="Both windows above the threshold now.")
 
 
+class TicketStatus(_Model):
+    """A ticket opened for the SLO by its error-budget policy."""
+
+    backend: str = Field(description="jira, github or webhook.")
+    key: str = Field(description="Ticket key, e.g. `OPS-12` or the GitHub issue number.")
+    url: str | None = Field(default=None, description="Where to read it.")
+    step: str | None = Field(default=None, description="Policy step that opened it.")
+    window: str | None = Field(default=None, description="Budget window it belongs to (start, RFC 3339).")
+
+
+class PolicyStatus(_Model):
+    """Where the SLO stands in its error-budget policy."""
+
+    name: str = Field(description="ErrorBudgetPolicy name.")
+    step: str | None = Field(default=None, description="Active step; unset: none reached.")
+    since: str | None = Field(default=None, description="When the active step was reached (RFC 3339).")
+    actions: list[str] = Field(default_factory=list, description="Actions of the active step.")
+    tickets: list[TicketStatus] = Field(default_factory=list, description="Tickets opened, newest last.")
+    frozen: bool = Field(default=False, description="Deploys of the service are refused (freeze).")
+    message: str | None = Field(default=None, description="What the policy did or could not do.")
+
+
 class ServiceLevelObjectiveStatus(_Model):
     """What the operator measured and did; written by slo-operator only."""
 
@@ -592,6 +621,7 @@ class ServiceLevelObjectiveStatus(_Model):
     )
     state: SLOState | None = Field(default=None, description="Meeting, AtRisk, Violating, NoData or Unknown.")
     last_evaluated: str | None = Field(default=None, description="When the numbers were read (RFC 3339).")
+    policy: PolicyStatus | None = Field(default=None, description="Error-budget policy step and actions.")
 
 
 class ObjectMeta(BaseModel):

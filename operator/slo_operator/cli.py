@@ -266,6 +266,10 @@ def run(
 
 app.command(name="report")(report_command)
 
+from slo_operator.policy_cli import policy_app  # noqa: E402  (after app: it registers a sub-command)
+
+app.add_typer(policy_app, name="policy")
+
 
 def main() -> None:  # pragma: no cover
     app()

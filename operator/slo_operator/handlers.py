@@ -13,6 +13,8 @@ waits for the operator; children go with it through their owner references.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import os
 from typing import Any
@@ -22,7 +24,8 @@ import kopf
 from slo_operator import API_GROUP, API_VERSION, PLURAL
 from slo_operator.children import CHILD_KINDS
 from slo_operator.config import OperatorConfig
-from slo_operator.kube import KubeClient, KubeError, load_credentials
+from slo_operator.kube import SLO_KIND, KubeClient, KubeError, load_credentials
+from slo_operator.policy import OVERRIDE_ANNOTATION, SERVICE_LABEL
 from slo_operator.prometheus import PrometheusClient
 from slo_operator.reconcile import reconcile_children, refresh_all, routing_event, status_after_reconcile
 from slo_operator.render import MANAGED_BY, NAME_LABEL
@@ -62,6 +65,8 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     managed = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
     for kind in CHILD_KINDS:
         settings.watching.label_selectors[kind.group, kind.version, kind.plural] = managed
+    for plural in WORKLOADS:  # only workloads a deploy freeze can concern
+        settings.watching.label_selectors["apps", "v1", plural] = SERVICE_LABEL
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _kube()
     STATE.prometheus = PrometheusClient(STATE.config.prometheus_url, STATE.config.prometheus_timeout)
@@ -171,3 +176,74 @@ def _child_changed(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
 
 for _kind in CHILD_KINDS:
     kopf.on.event(_kind.group, _kind.version, _kind.plural, labels=dict(MANAGED_BY))(_child_changed)
+
+
+# ---- error-budget policies ---------------------------------------------------------------------------------
+# A policy's spec can change the children of the SLOs it governs (the ticket-tier alert and its route):
+# re-reconcile the namespace's SLOs when a policy appears, goes or changes generation (not on the status
+# writes of every refresh). Raw events: kopf keeps no state on policies, so no finalizer either.
+_POLICY_GENERATIONS: dict[str, int | None] = {}
+
+
+@kopf.on.event(API_GROUP, API_VERSION, "errorbudgetpolicies")
+def policy_changed(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+    meta = body.get("metadata", {})
+    uid = str(meta.get("uid"))
+    generation = None if event.get("type") == "DELETED" else meta.get("generation")
+    if _POLICY_GENERATIONS.get(uid, -1) == generation:
+        return
+    _POLICY_GENERATIONS[uid] = generation
+    try:
+        slos = _kube().list_objects(SLO_KIND, meta["namespace"])
+    except KubeError as exc:
+        log.warning("cannot list SLOs of %s after a policy change: %s", meta["namespace"], exc)
+        return
+    for slo in slos:
+        if not slo["metadata"].get("deletionTimestamp"):
+            _reconcile(slo)
+
+
+# ---- deploy-freeze overrides ------------------------------------------------------------------------------
+# The API server enforces the freeze (policy.freeze_admission_policy); the operator only records, as an
+# Event on the frozen SLO, each pod-template change let through by the override annotation. Raw watch
+# events (no kopf state written onto users' workloads); the last template seen per workload is kept in
+# memory, so a change made while the operator was down is not reported.
+WORKLOADS = ("deployments", "statefulsets", "daemonsets")
+_TEMPLATES: dict[str, str] = {}
+
+
+def _workload_changed(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+    meta = body.get("metadata", {})
+    uid = str(meta.get("uid"))
+    if event.get("type") == "DELETED":
+        _TEMPLATES.pop(uid, None)
+        return
+    digest = hashlib.sha256(
+        json.dumps((body.get("spec") or {}).get("template"), sort_keys=True).encode()
+    ).hexdigest()
+    previous, _TEMPLATES[uid] = _TEMPLATES.get(uid), digest
+    if previous is None or previous == digest:
+        return
+    override = ((meta.get("annotations") or {}).get(OVERRIDE_ANNOTATION) or "").strip()
+    if not override:
+        return
+    service = (meta.get("labels") or {}).get(SERVICE_LABEL)
+    try:
+        slos = _kube().list_objects(SLO_KIND, meta["namespace"])
+    except KubeError as exc:
+        log.warning("cannot list SLOs of %s for a freeze override: %s", meta["namespace"], exc)
+        return
+    for slo in slos:
+        policy = (slo.get("status") or {}).get("policy") or {}
+        if (slo.get("spec") or {}).get("service") == service and policy.get("frozen"):
+            message = (
+                f"{body.get('kind')} {meta['name']} changed its pod template during the deploy freeze "
+                f"(step {policy.get('step')} of ErrorBudgetPolicy {policy.get('name')}) with "
+                f"{OVERRIDE_ANNOTATION}: {override}"
+            )
+            _kube().post_event(slo, "Warning", "FreezeOverridden", message)
+            log.warning("%s/%s: %s", meta["namespace"], slo["metadata"]["name"], message)
+
+
+for _plural in WORKLOADS:
+    kopf.on.event("apps", "v1", _plural, labels={SERVICE_LABEL: kopf.PRESENT})(_workload_changed)

@@ -8,6 +8,7 @@ places kopf uses: the in-cluster service account, else the kubeconfig.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import ssl
@@ -25,6 +26,8 @@ from slo_operator.children import ChildKind
 log = logging.getLogger(__name__)
 
 SLO_KIND = ChildKind(f"{API_GROUP}/{API_VERSION}", KIND, PLURAL, lambda slo, options: None)
+POLICY_KIND = ChildKind(f"{API_GROUP}/{API_VERSION}", "ErrorBudgetPolicy", "errorbudgetpolicies",
+                        lambda slo, options: None)
 RETRIABLE = {409, 429, 500, 502, 503, 504}
 
 
@@ -188,6 +191,41 @@ class KubeClient:
                 return None
             raise
         return frozenset((secret.get("data") or {}).keys())
+
+    def get_secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """One key of one named Secret, decoded (None: no such Secret or key). For ticket backends and
+        notifications only; callers must never log or store the value."""
+        try:
+            secret = self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", attempts=2)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        value = (secret.get("data") or {}).get(key)
+        return None if value is None else base64.b64decode(value).decode()
+
+    def list_policies(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every ErrorBudgetPolicy watched; empty when its CRD is not installed."""
+        try:
+            if not namespaces:
+                result = self.request("GET", f"/apis/{API_GROUP}/{API_VERSION}/{POLICY_KIND.plural}")
+                return list(result.get("items", []))
+            items: list[dict[str, Any]] = []
+            for namespace in namespaces:
+                items.extend(self.list_objects(POLICY_KIND, namespace))
+            return items
+        except KubeError as exc:
+            if exc.status == 404:
+                return []
+            raise
+
+    def patch_policy_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+        return self.request(
+            "PATCH",
+            resource_path(POLICY_KIND, namespace, name) + "/status",
+            content=json.dumps({"status": status}),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
 
     def list_slos(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Every SLO the operator watches: one LIST call per configured namespace (one for all)."""

@@ -7,7 +7,7 @@ they can be driven directly in tests against a real API server.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +15,11 @@ from slo_operator.children import CHILD_KINDS, desired_children
 from slo_operator.kube import KubeClient, KubeError
 from slo_operator.loader import parse_object
 from slo_operator.model import SLO, resolve
+from slo_operator.policy import policy_for, with_policy
+from slo_operator.policy_reconcile import POLICY_READY, apply_policy, load_policies, policy_statuses
 from slo_operator.prometheus import PrometheusClient, PrometheusUnavailable, fetch_measurements
 from slo_operator.render import NAME_LABEL, RenderOptions
-from slo_operator.routing import secret_references
+from slo_operator.routing import RoutingOptions, secret_references
 from slo_operator.status import (
     BUDGET_EXHAUSTED,
     PROMETHEUS_REACHABLE,
@@ -68,6 +70,10 @@ def reconcile_children(body: dict[str, Any], kube: KubeClient, options: RenderOp
         return Outcome(problems=problems)
     outcome = Outcome()
     namespace, name = slo.namespace, slo.name
+    try:
+        slo, options = _shaped_by_policy(slo, body, kube, options)
+    except KubeError as exc:
+        return Outcome(error=f"cannot read ErrorBudgetPolicies: {exc}")
     desired = desired_children(slo, body, options)
     outcome.routing = check_routing(slo, kube, options)
     try:
@@ -97,6 +103,19 @@ def reconcile_children(body: dict[str, Any], kube: KubeClient, options: RenderOp
     except KubeError as exc:
         outcome.error = str(exc)
     return outcome
+
+
+def _shaped_by_policy(
+    slo: SLO, body: dict[str, Any], kube: KubeClient, options: RenderOptions
+) -> tuple[SLO, RenderOptions]:
+    """The SLO's error-budget policy may add the ticket-tier alert and its routing (policy.with_policy)."""
+    policies = load_policies(kube, (slo.namespace,)).by_namespace.get(slo.namespace, [])
+    if not policies:
+        return slo, options
+    labels = body["metadata"].get("labels") or {}
+    policy, _problem = policy_for(labels, (body.get("spec") or {}).get("policyRef"), policies)
+    slo, routing = with_policy(slo, policy, options.routing)
+    return slo, replace(options, routing=routing)
 
 
 def check_routing(
@@ -244,6 +263,11 @@ def refresh_all(
     secrets: dict[tuple[str, str], frozenset[str] | None] = {}
     report = RefreshReport()
     bodies = kube.list_slos(namespaces)
+    try:
+        policies = load_policies(kube, namespaces)
+    except KubeError as exc:
+        report.errors.append(f"cannot list ErrorBudgetPolicies: {exc}")
+        policies = None
     report.slos = len(bodies)
     before = prometheus.queries_made
     reason = ""
@@ -260,6 +284,13 @@ def refresh_all(
         slo, _problems = validate(body)
         if slo is None:
             continue  # the handler reports invalid specs; there is nothing to measure
+        if policies is not None:  # the policy's ticket-tier alert is measured like the SLO's own
+            governing, _ = policy_for(
+                metadata.get("labels") or {},
+                (body.get("spec") or {}).get("policyRef"),
+                policies.by_namespace.get(slo.namespace, []),
+            )
+            slo, _routing = with_policy(slo, governing, RoutingOptions())
         current = body.get("status") or {}
         new = refreshed_status(
             slo, current, measurements.get((slo.namespace, slo.name)), report.reachable, reason, now
@@ -268,6 +299,18 @@ def refresh_all(
             routing = check_routing(slo, kube, options, secrets)
             conditions = set_condition(new["conditions"], ROUTING_READY, *routing, now)
             new["conditions"] = with_ready(conditions, now)
+        outcome = None
+        if policies is not None:
+            outcome = apply_policy(
+                slo, body, new, policies, kube, (options or RenderOptions()).routing, report.reachable, now
+            )
+            new["policy"] = outcome.status
+            if outcome.condition is not None:
+                new["conditions"] = set_condition(new["conditions"], POLICY_READY, *outcome.condition, now)
+            if outcome.status is not None:
+                policies.governed.setdefault((slo.namespace, outcome.status["name"]), []).append(
+                    {k: outcome.status.get(k) for k in ("step", "since", "frozen")} | {"name": slo.name}
+                )
         if not needs_write(current, new, now, heartbeat_seconds):
             continue
         try:
@@ -290,4 +333,22 @@ def refresh_all(
         event = routing_event(current, new)
         if event is not None:
             kube.post_event(body, *event)
+        if outcome is not None:
+            for event in outcome.events:
+                kube.post_event(body, *event)
+            ready = next((c for c in new["conditions"] if c["type"] == POLICY_READY), None)
+            was: dict[str, Any] = next(
+                (c for c in current.get("conditions") or [] if c.get("type") == POLICY_READY), {}
+            )
+            if ready and ready["status"] == "False" and (was.get("status"), was.get("reason")) != (
+                "False", ready["reason"]
+            ):
+                kube.post_event(body, "Warning", ready["reason"], ready["message"])
+    if policies is not None:
+        for policy_body, policy_status in policy_statuses(policies, now):
+            meta = policy_body["metadata"]
+            try:
+                kube.patch_policy_status(meta["namespace"], meta["name"], policy_status)
+            except KubeError as exc:
+                report.errors.append(f"ErrorBudgetPolicy {meta['namespace']}/{meta['name']}: {exc}")
     return report

@@ -46,6 +46,7 @@ from slo_operator.model import SLO
 
 CRITICAL = "critical"
 WARNING = "warning"
+TICKET = "ticket"  # the ticket tier of error-budget policies (policy.ticket_tier_alert)
 PAGERDUTY = "pagerduty"
 SLACK = "slack"
 NONE = "none"  # a receiver without integrations: matched alerts notify nobody
@@ -98,6 +99,8 @@ class RoutingOptions:
     repeat_interval: str = "4h"  # still firing: remind (PagerDuty deduplicates on the group key)
     # Labels on AlertmanagerConfig objects, for the Alertmanager's alertmanagerConfigSelector.
     labels: dict[str, str] = field(default_factory=dict)
+    # `ticket` severity alerts go to this webhook (an error-budget policy's webhook backend), per SLO.
+    ticket_webhook: SecretKeySelector | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,18 @@ def alertmanager_config_spec(slo: SLO, options: RoutingOptions) -> dict[str, Any
         spec_receivers.append({"name": NONE})
     has_pagerduty, has_slack = found.pagerduty is not None, found.slack is not None
     slo_matchers = _slo_matchers(slo)
+    ticket_routes: list[dict[str, Any]] = []
+    if any(alert.severity == TICKET for alert in slo.alerts):
+        # A slow, steady burn becomes a ticket, never a page or a Slack message.
+        if options.ticket_webhook is not None:
+            webhook = {"urlSecret": {"name": options.ticket_webhook.name, "key": options.ticket_webhook.key},
+                       "sendResolved": False}
+            spec_receivers.append({"name": TICKET, "webhookConfigs": [webhook]})
+            ticket_routes.append({"receiver": TICKET, "matchers": _matchers(("severity", TICKET))})
+        else:
+            if not any(r["name"] == NONE for r in spec_receivers):
+                spec_receivers.append({"name": NONE})
+            ticket_routes.append({"receiver": NONE, "matchers": _matchers(("severity", TICKET))})
     return {
         "route": {
             "receiver": _default_receiver(has_slack),
@@ -231,7 +246,8 @@ def alertmanager_config_spec(slo: SLO, options: RoutingOptions) -> dict[str, Any
             "routes": [
                 {"receiver": receiver, "matchers": _matchers(("severity", severity))}
                 for severity, receiver in _routes(has_pagerduty, has_slack)
-            ],
+            ]
+            + ticket_routes,
         },
         "receivers": spec_receivers,
         "inhibitRules": [

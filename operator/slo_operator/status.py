@@ -22,7 +22,7 @@ BUDGET_EXHAUSTED = "BudgetExhausted"
 ROUTING_READY = "RoutingReady"  # the Secrets the AlertmanagerConfig refers to exist (see reconcile.py)
 READY = "Ready"
 AT_RISK_REMAINING = 0.1  # below 10% of the budget left, an SLO is at risk even without a firing alert
-MEASURED_FIELDS = ("sli", "errorBudget", "burnRate", "burnRates", "timeToExhaustion", "state")
+MEASURED_FIELDS = ("sli", "errorBudget", "burnRate", "burnRates", "timeToExhaustion", "state", "policy")
 
 
 def timestamp(now: datetime) -> str:

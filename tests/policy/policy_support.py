@@ -1,0 +1,188 @@
+"""Helpers of the policy suites (a module of its own: conftest modules share one name)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from support.cluster import kubectl, wait_for
+from support.processes import REPO, OperatorProcess, Prometheus, TickingExporter
+
+REFRESH_SECONDS = 2.0  # OperatorProcess runs with --refresh-seconds 2
+# Deadlines are derived from the refresh period with a large factor: the machine is shared and busy.
+REFRESH_DEADLINE = 10 * REFRESH_SECONDS + 60
+FREEZE_FILE = REPO / "manifests" / "policy" / "deploy-freeze.yaml"
+
+
+class BudgetTraffic(TickingExporter):
+    """Request counters per endpoint, each with an error ratio and a rate the test sets.
+
+    Every SLO of a test reads its own endpoint, so tests sharing this Prometheus do not disturb each
+    other. The error ratio over the SLO window (the budget consumed, as ratio / error budget) follows
+    what the test sets; raising the rate makes a new ratio dominate the window sooner.
+    """
+
+    def __init__(self, tick: float = 0.1) -> None:
+        from prometheus_client import Counter
+
+        super().__init__(tick)
+        self.requests = Counter(
+            "policy_request", "requests", ["endpoint", "http_response_code"], registry=self.registry
+        )
+        self.lock = threading.Lock()
+        self.endpoints: dict[str, tuple[float, float]] = {}  # endpoint -> (error ratio, requests/tick)
+        self.serve()
+
+    def set(self, endpoint: str, error_ratio: float, per_tick: float = 10.0) -> None:
+        with self.lock:
+            self.endpoints[endpoint] = (error_ratio, per_tick)
+
+    def step(self) -> None:
+        with self.lock:
+            endpoints = dict(self.endpoints)
+        for endpoint, (ratio, per_tick) in endpoints.items():
+            self.requests.labels(endpoint, "200").inc(per_tick * (1 - ratio))
+            self.requests.labels(endpoint, "503").inc(per_tick * ratio)
+
+
+class RestartableOperator:
+    """The operator process, which tests stop, kill and start again."""
+
+    def __init__(self, workdir: Path, kubeconfig: Path, prometheus_url: str) -> None:
+        self.workdir, self.kubeconfig, self.prometheus_url = workdir, kubeconfig, prometheus_url
+        self.process: OperatorProcess | None = None
+        self.logs: list[str] = []
+
+    def start(self) -> None:
+        self.process = OperatorProcess(self.workdir, self.kubeconfig, self.prometheus_url)
+        self.process.start()
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is not None:
+            self.process.stop(kill=kill)
+            self.logs.append(self.process.log())
+            self.process = None
+
+    def log(self) -> str:
+        return "".join(self.logs) + (self.process.log() if self.process else "")
+
+
+# ---- helpers shared by the policy suites -------------------------------------------------------------
+
+
+def apply(documents: list[dict[str, Any]], kubeconfig: Path) -> None:
+    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(documents))
+
+
+def get(kind: str, name: str, namespace: str, kubeconfig: Path) -> dict[str, Any] | None:
+    proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", kubeconfig=kubeconfig, check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for item in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if item["type"] == type_:
+            return dict(item)
+    return None
+
+
+def slo_document(
+    namespace: str, name: str, endpoint: str, service: str, labels: dict[str, str]
+) -> dict[str, Any]:
+    """An availability SLO over one endpoint of BudgetTraffic: 90% over 1d, so an error ratio e
+    consumes 1000*e percent of the budget (0.06 -> 60%)."""
+    return {
+        "apiVersion": "slo.mlops.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "service": service,
+            "objective": 90,
+            "window": "1d",
+            "indicator": {
+                "availability": {
+                    "errors": f'policy_request_total{{endpoint="{endpoint}",http_response_code=~"5.."}}',
+                    "total": f'policy_request_total{{endpoint="{endpoint}"}}',
+                }
+            },
+        },
+    }
+
+
+def policy_document(namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "slo.mlops.dev/v1alpha1",
+        "kind": "ErrorBudgetPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def load_rules(prometheus: Prometheus, namespace: str, name: str, kubeconfig: Path) -> None:
+    """What prometheus-operator would do with the SLO's PrometheusRule: load its groups."""
+    rule = wait_for(
+        lambda: get("prometheusrule", f"{name}-slo", namespace, kubeconfig),
+        REFRESH_DEADLINE,
+        message=f"PrometheusRule of {namespace}/{name}",
+    )
+    prometheus.load_rules(f"{namespace}-{name}", rule["spec"]["groups"])
+
+
+def slo_status(namespace: str, name: str, kubeconfig: Path) -> dict[str, Any]:
+    return dict((get("slo", name, namespace, kubeconfig) or {}).get("status") or {})
+
+
+def wait_status(
+    namespace: str, name: str, kubeconfig: Path, predicate: Any, what: str, timeout: float = REFRESH_DEADLINE
+) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        status = slo_status(namespace, name, kubeconfig)
+        return status if predicate(status) else None
+
+    try:
+        return dict(wait_for(check, timeout, interval=1, message=what))
+    except TimeoutError as exc:
+        raise AssertionError(f"{what}; last status: {slo_status(namespace, name, kubeconfig)}") from exc
+
+
+def secret(namespace: str, name: str, data: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": data,
+    }
+
+
+def deployment(
+    namespace: str, name: str, service: str, image: str = "registry.local/app:1"
+) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"slo.mlops.dev/service": service}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+        },
+    }
+
+
+def endpoint_name() -> str:
+    return "/" + uuid.uuid4().hex[:8]
+
+
+def events(namespace: str, kubeconfig: Path, reason: str | None = None) -> list[dict[str, Any]]:
+    items = json.loads(kubectl("get", "events", "-n", namespace, "-o", "json", kubeconfig=kubeconfig).stdout)[
+        "items"
+    ]
+    return [e for e in items if reason is None or e.get("reason") == reason]

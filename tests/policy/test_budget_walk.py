@@ -1,0 +1,189 @@
+"""A budget spent in a real Prometheus walks the policy's steps in order; the freeze lands and lifts.
+
+Deterministic by construction, whatever the machine's load: each phase sets an error ratio whose
+budget consumption *plateaus inside one step's band* (60% between 50 and 75, 90% between 75 and 100,
+300% above 100) and the test waits, with a deadline derived from the refresh period, for the operator
+to record that step. The consumption over the window moves monotonically towards the plateau, so a
+step can neither be skipped nor overshot, however late a refresh runs. Each phase raises the request
+rate tenfold so its ratio dominates the window quickly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from policy_support import (
+    REFRESH_DEADLINE,
+    BudgetTraffic,
+    RestartableOperator,
+    apply,
+    deployment,
+    endpoint_name,
+    events,
+    get,
+    load_rules,
+    policy_document,
+    secret,
+    slo_document,
+    wait_status,
+)
+from support.cluster import kubectl, wait_for
+from support.processes import Prometheus
+from ticket_servers import FakeGitHub
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+# A phase moves the window's ratio by a few minutes of traffic at most: generous, load-proof deadline.
+PHASE_DEADLINE = 6 * REFRESH_DEADLINE
+STEPS = [
+    {"name": "ticket", "consumed": 50, "actions": ["ticket"]},
+    {"name": "escalate", "consumed": 75, "actions": ["notify"]},
+    {"name": "freeze", "consumed": 100, "actions": ["freeze", "notify"]},
+]
+
+
+def step_is(name: str | None) -> Any:
+    return lambda s: s.get("policy") is not None and s["policy"].get("step") == name
+
+
+def image_change(namespace: str, image: str, kubeconfig: Path) -> tuple[bool, str]:
+    proc = kubectl(
+        "set",
+        "image",
+        "deployment/model",
+        f"app={image}",
+        "-n",
+        namespace,
+        kubeconfig=kubeconfig,
+        check=False,
+    )
+    return proc.returncode == 0, proc.stderr
+
+
+def test_spending_the_budget_walks_the_steps_and_the_freeze_lands_and_lifts(
+    kubeconfig: Path,
+    deploy_freeze: Path,
+    operator: RestartableOperator,
+    prometheus: Prometheus,
+    budget_traffic: BudgetTraffic,
+    github: FakeGitHub,
+    namespace: str,
+) -> None:
+    endpoint = endpoint_name()
+    budget_traffic.set(endpoint, 0.06, per_tick=10)  # plateau: 60% consumed
+    apply(
+        [
+            secret(namespace, "gh", {"token": github.token}),
+            policy_document(
+                namespace,
+                "model-policy",
+                {
+                    "selector": {"matchLabels": {"tier": "model"}},
+                    "ticket": {
+                        "github": {
+                            "apiURL": github.url,
+                            "owner": github.owner,
+                            "repo": github.repo,
+                            "token": {"name": "gh", "key": "token"},
+                        }
+                    },
+                    "steps": STEPS,
+                },
+            ),
+            slo_document(namespace, "model", endpoint, "model", {"tier": "model"}),
+            deployment(namespace, "model", "model"),
+        ],
+        kubeconfig,
+    )
+    load_rules(prometheus, namespace, "model", kubeconfig)
+
+    status = wait_status(
+        namespace, "model", kubeconfig, step_is("ticket"), "step ticket at ~60%", PHASE_DEADLINE
+    )
+    assert 50 <= status["errorBudget"]["consumed"] < 75 and not status["policy"]["frozen"]
+    wait_status(namespace, "model", kubeconfig, lambda s: s["policy"].get("tickets"), "the ticket recorded")
+
+    budget_traffic.set(endpoint, 0.09, per_tick=100)  # plateau: 90%
+    status = wait_status(
+        namespace, "model", kubeconfig, step_is("escalate"), "step escalate at ~90%", PHASE_DEADLINE
+    )
+    assert 75 <= status["errorBudget"]["consumed"] < 100 and not status["policy"]["frozen"]
+
+    budget_traffic.set(endpoint, 0.3, per_tick=1000)  # plateau: 300%
+    status = wait_status(
+        namespace, "model", kubeconfig, step_is("freeze"), "step freeze above 100%", PHASE_DEADLINE
+    )
+    assert status["policy"]["frozen"] is True and status["errorBudget"]["consumed"] >= 100
+    row = next(
+        line
+        for line in kubectl("get", "slo", "-n", namespace, kubeconfig=kubeconfig).stdout.splitlines()
+        if line.startswith("model ")
+    )
+    assert " freeze " in f"{row} "
+
+    # The API server refuses the deploy, naming the SLO and the step; scaling still works.
+    counter = iter(range(2, 10_000))
+    error = wait_for(
+        lambda: (lambda r: None if r[0] else r[1])(
+            image_change(namespace, f"registry.local/app:{next(counter)}", kubeconfig)
+        ),
+        REFRESH_DEADLINE,
+        interval=1,
+        message="the deploy to be refused",
+    )
+    assert "deploy freeze: SLO model" in error and "step freeze" in error and "model-policy" in error
+    kubectl("scale", "deployment/model", "--replicas=4", "-n", namespace, kubeconfig=kubeconfig)
+
+    # An emergency change with the override annotation passes and is recorded on the SLO.
+    patch = {
+        "metadata": {"annotations": {"slo.mlops.dev/freeze-override": "rollback INC-7"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "registry.local/app:rb"}]}}},
+    }
+    kubectl("patch", "deployment", "model", "-n", namespace, "-p", json.dumps(patch), kubeconfig=kubeconfig)
+    override = wait_for(
+        lambda: events(namespace, kubeconfig, "FreezeOverridden"),
+        REFRESH_DEADLINE,
+        message="the FreezeOverridden Event",
+    )
+    assert "rollback INC-7" in override[0]["message"] and override[0]["involvedObject"]["name"] == "model"
+    kubectl(
+        "annotate",
+        "deployment/model",
+        "slo.mlops.dev/freeze-override-",
+        "-n",
+        namespace,
+        kubeconfig=kubeconfig,
+    )
+
+    # Recovery: the consumption falls below 100 - hysteresis, the freeze lifts and deploys pass again.
+    budget_traffic.set(endpoint, 0.0, per_tick=10_000)
+    status = wait_status(
+        namespace,
+        "model",
+        kubeconfig,
+        lambda s: s["policy"]["frozen"] is False,
+        "the freeze lifted after recovery",
+        PHASE_DEADLINE,
+    )
+    assert status["errorBudget"]["consumed"] < 95
+    wait_for(
+        lambda: image_change(namespace, f"registry.local/app:{next(counter)}", kubeconfig)[0],
+        REFRESH_DEADLINE,
+        interval=1,
+        message="the deploy to be accepted after recovery",
+    )
+
+    # What the operator recorded: the steps in order, the freeze landing and lifting, one ticket.
+    reached = sorted(
+        events(namespace, kubeconfig, "PolicyStepReached"),
+        key=lambda e: int(e["metadata"]["resourceVersion"]),
+    )
+    assert [e["message"].split()[1] for e in reached][:3] == ["ticket", "escalate", "freeze"]
+    assert events(namespace, kubeconfig, "DeployFreeze") and events(
+        namespace, kubeconfig, "DeployFreezeLifted"
+    )
+    assert len(github.issues) == 1 and github.problems == []
+    policy = get("errorbudgetpolicy", "model-policy", namespace, kubeconfig)
+    assert policy is not None and [e["name"] for e in policy["status"]["slos"]] == ["model"]
