@@ -320,6 +320,13 @@ def up(args: argparse.Namespace) -> None:
         "the PrometheusRules",
     )
 
+    step("Error-budget policy: a ticket at 50% of the budget; a deploy freeze (and a ticket) while paging")
+    kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "manifests" / "policy" / "deploy-freeze.yaml"),
+            kubeconfig=kubeconfig)
+    apply(kubeconfig, demo_policy(receivers))
+    kubectl("label", "--overwrite", "slo", "model-availability", "policy=model-serving", "-n", NAMESPACE,
+            kubeconfig=kubeconfig)
+
     step("Waiting for the first measurements (rules evaluate every 10s)")
 
     def measured() -> bool:
@@ -413,7 +420,65 @@ def incident(kubeconfig: Path, model_url: str, minutes: float) -> None:
         check=False,
         capture_output=True,
     )
+    show_freeze(kubeconfig)
     step("Outage over (faults cleared); the alert resolves within the short window")
+
+
+def demo_policy(receivers: str) -> list[dict[str, Any]]:
+    """The demo's ErrorBudgetPolicy (webhook tickets to the local receivers) and a Deployment of the
+    model service's name for the freeze to guard (an object only; the model runs on the host)."""
+    labels = {"app": "iris-classifier"}
+    return [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tickets", "namespace": NAMESPACE},
+         "stringData": {"url": f"{receivers}/tickets"}},
+        {
+            "apiVersion": "slo.mlops.dev/v1alpha1",
+            "kind": "ErrorBudgetPolicy",
+            "metadata": {"name": "model-serving", "namespace": NAMESPACE},
+            "spec": {
+                "selector": {"matchLabels": {"policy": "model-serving"}},
+                "ticket": {"webhook": {"url": {"name": "tickets", "key": "url"}}},
+                "steps": [
+                    {"name": "ticket", "consumed": 50, "actions": ["ticket"]},
+                    {"name": "freeze", "consumed": 100, "severity": "critical",
+                     "actions": ["freeze", "ticket", "notify"]},
+                ],
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "iris-classifier", "namespace": NAMESPACE,
+                         "labels": {"slo.mlops.dev/service": "iris-classifier"}},
+            "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "model", "image": "iris-classifier:1"}]}}},
+        },
+    ]
+
+
+def show_freeze(kubeconfig: Path) -> None:
+    """The policy's ticket and a deploy the API server refuses, during the outage."""
+
+    def frozen() -> bool:
+        slo = json.loads(kubectl("get", "slo", "model-availability", "-n", NAMESPACE, "-o", "json",
+                                 kubeconfig=kubeconfig).stdout)
+        return bool(((slo.get("status") or {}).get("policy") or {}).get("frozen"))
+
+    wait(frozen, 300, "the error-budget policy's deploy freeze", interval=2)
+    tickets = [d for d in deliveries() if d["path"].startswith("/tickets")]
+    ticket = wait(lambda: [d for d in deliveries() if d["path"].startswith("/tickets")], 120, "the ticket")[0]
+    console.print(Panel(f"{ticket['body'].get('title')}\nid: {ticket['body'].get('id')}",
+                        title=f"ticket opened ({len(tickets) or 1} so far)", border_style="yellow"))
+
+    def refused() -> str | None:
+        proc = kubectl("set", "image", "deployment/iris-classifier", "model=iris-classifier:2",
+                       "-n", NAMESPACE, kubeconfig=kubeconfig, check=False)
+        return proc.stderr.strip() if proc.returncode != 0 else None
+
+    message = wait(refused, 120, "the deploy to be refused", interval=2)
+    title = "kubectl set image deployment/iris-classifier (refused: deploy freeze)"
+    console.print(Panel(message, title=title, border_style="red"))
 
 
 def down(args: argparse.Namespace) -> None:

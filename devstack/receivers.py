@@ -63,6 +63,12 @@ class FakeReceivers:
                     ).encode()
                     self.send_response(202)
                     self.send_header("Content-Type", "application/json")
+                elif self.path.startswith("/tickets"):  # an error-budget policy's webhook ticket backend
+                    with receiver._lock:
+                        count = sum(1 for d in receiver.deliveries if d.path.startswith("/tickets"))
+                    reply = json.dumps({"key": f"DEMO-{count}"}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
                 elif self.path.startswith("/slack/"):
                     reply = b"ok"
                     self.send_response(200)

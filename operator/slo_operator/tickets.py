@@ -208,7 +208,8 @@ class Webhook:
     name = "webhook"
 
     def __init__(self, url: str, *, timeout: float = 5, attempts: int = 3, backoff: float = 0.5) -> None:
-        self.http = _Http(url, {"User-Agent": "slo-operator"}, timeout, attempts, backoff)
+        self.url = url  # posted to exactly as given (a base URL would gain a trailing slash)
+        self.http = _Http("", {"User-Agent": "slo-operator"}, timeout, attempts, backoff)
 
     def find(self, identity: str) -> Ticket | None:
         return None
@@ -216,7 +217,7 @@ class Webhook:
     def create(self, identity: str, content: TicketContent) -> Ticket:
         answer = self.http.call(
             "POST",
-            "",
+            self.url,
             "webhook ticket",
             json={
                 "event": "ticket",
@@ -231,7 +232,7 @@ class Webhook:
 
     def comment(self, ticket: Ticket, text: str) -> None:
         self.http.call(
-            "POST", "", "webhook comment", json={"event": "comment", "id": ticket.key, "body": text}
+            "POST", self.url, "webhook comment", json={"event": "comment", "id": ticket.key, "body": text}
         )
 
 

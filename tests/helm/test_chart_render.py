@@ -25,9 +25,17 @@ def test_lint_strict(helm: Helm, tmp_path: Path) -> None:
 
 def test_default_install_objects(default_objects: list[dict[str, Any]]) -> None:
     kinds = sorted(o["kind"] for o in default_objects if o["kind"] != "ConfigMap")
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"]
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ]
+    cluster_scoped = kinds[:2] + kinds[-2:]
     for obj in default_objects:
-        if obj["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
+        if obj["kind"] not in cluster_scoped:
             assert obj["metadata"]["namespace"] == "slo-system", obj["metadata"]
         assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == "slo-operator"
 
