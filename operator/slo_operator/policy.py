@@ -194,7 +194,8 @@ class Decision:
         }
         if message:
             result["message"] = message
-        return result
+        # No nulls: the stored status has no key where we have None, and equal dicts mean no write.
+        return {k: v for k, v in result.items() if v is not None}
 
 
 def decide(

@@ -192,15 +192,14 @@ def apply_policy(
                     )
                     ticket, created = ensure_ticket(backend, plan.identity, content)
                     found = not created
-                    tickets.append(
-                        {
-                            "backend": ticket.backend,
-                            "key": ticket.key,
-                            "url": ticket.url,
-                            "step": plan.step,
-                            "window": plan.window,
-                        }
-                    )
+                    entry = {
+                        "backend": ticket.backend,
+                        "key": ticket.key,
+                        "url": ticket.url,
+                        "step": plan.step,
+                        "window": plan.window,
+                    }
+                    tickets.append({k: v for k, v in entry.items() if v is not None})
                     verb = "found existing" if found else "opened"
                     events.append(
                         (

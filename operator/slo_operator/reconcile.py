@@ -246,6 +246,16 @@ class RefreshReport:
     errors: list[str] = field(default_factory=list)
 
 
+def _merge_patch(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` as a JSON merge patch over ``current``: keys of ``status.policy`` that went away are sent as
+    null (a merge patch leaves absent keys untouched: a lifted step would otherwise stay)."""
+    patch = dict(new)
+    old_policy, new_policy = current.get("policy"), new.get("policy")
+    if isinstance(old_policy, dict) and isinstance(new_policy, dict):
+        patch["policy"] = {**dict.fromkeys(old_policy), **new_policy}
+    return patch
+
+
 def refresh_all(
     kube: KubeClient,
     prometheus: PrometheusClient,
@@ -309,12 +319,15 @@ def refresh_all(
                 new["conditions"] = set_condition(new["conditions"], POLICY_READY, *outcome.condition, now)
             if outcome.status is not None:
                 policies.governed.setdefault((slo.namespace, outcome.status["name"]), []).append(
-                    {k: outcome.status.get(k) for k in ("step", "since", "frozen")} | {"name": slo.name}
+                    {k: v for k in ("step", "since", "frozen") if (v := outcome.status.get(k)) is not None}
+                    | {"name": slo.name}
                 )
         if not needs_write(current, new, now, heartbeat_seconds):
             continue
         try:
-            kube.patch_slo_status(slo.namespace, slo.name, new, metadata.get("resourceVersion"))
+            kube.patch_slo_status(
+                slo.namespace, slo.name, _merge_patch(current, new), metadata.get("resourceVersion")
+            )
         except KubeError as exc:
             if exc.status == 409:  # changed since we listed it: the next cycle sees the new version
                 report.conflicts += 1

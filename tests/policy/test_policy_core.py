@@ -294,3 +294,14 @@ def secret_references_example() -> Any:
     from slo_operator.api import SecretKeySelector
 
     return SecretKeySelector(name="slack", key="url")
+
+
+def test_status_patch_removes_policy_keys_that_went_away() -> None:
+    from slo_operator.reconcile import _merge_patch
+
+    current = {"policy": {"name": "p", "step": "freeze", "since": "t", "frozen": True, "message": "x"}}
+    left = decide(policy(), "uid", DAY, Signals(10), current["policy"], NOW).status()
+    patch = _merge_patch(current, {"policy": left, "sli": 99.0})
+    assert patch["policy"]["step"] is None and patch["policy"]["since"] is None
+    assert patch["policy"]["message"] is None and patch["policy"]["frozen"] is False and patch["sli"] == 99.0
+    assert _merge_patch({}, {"policy": None}) == {"policy": None}
