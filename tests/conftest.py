@@ -32,6 +32,7 @@ PURE_TESTS = frozenset({
     "dashboards/test_dashboard_json.py",
     "reports/test_reports_units.py",
     "operator_unit/test_status.py",
+    "policy/test_policy_core.py",
 })
 
 
