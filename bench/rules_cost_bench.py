@@ -41,7 +41,6 @@ import argparse
 import contextlib
 import math
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -65,6 +64,9 @@ from slo_operator.render import to_yaml
 from slo_operator.rules import RuleOptions, _error_ratio, rule_groups
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # devstack/ (which Prometheus and promtool: PROM_STACK)
+from devstack import promstack  # noqa: E402
+
 EXAMPLE = REPO_ROOT / "manifests" / "examples" / "availability.yaml"
 
 METRIC = "bentoml_service_request_total"
@@ -209,7 +211,7 @@ def prometheus(tsdb: Path, workdir: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     with (workdir / "prometheus.log").open("ab") as log:
         process = subprocess.Popen(
-            [shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={config}",
+            [promstack.binary("prometheus"), f"--config.file={config}",
              f"--storage.tsdb.path={tsdb}", f"--web.listen-address=127.0.0.1:{port}",
              "--storage.tsdb.retention.time=100y",
              "--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h",
@@ -247,9 +249,7 @@ def run(cmd: list[str], **kwargs: Any) -> None:
 def backfill(data: Data, rules: list[dict[str, Any]], eval_seconds: int, workdir: Path,
              timings: dict[str, float]) -> tuple[Path, int]:
     """The TSDB with the raw counters and the recorded series; returns it and the raw sample count."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        raise RuntimeError("promtool not found: run `make tools` (Debian package prometheus)")
+    promtool = promstack.binary("promtool")
     tsdb = workdir / "tsdb"
     tsdb.mkdir()
     clock = time.monotonic()

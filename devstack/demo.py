@@ -28,6 +28,7 @@ import yaml
 from rich.console import Console
 from rich.panel import Panel
 
+from devstack import promstack
 from devstack.cluster import REPO_ROOT, ensure_cluster, kubectl
 from devstack.identity import rbac_kubeconfig
 
@@ -212,7 +213,7 @@ def up(args: argparse.Namespace) -> None:
     spawn(
         "prometheus",
         [
-            "prometheus",
+            promstack.binary("prometheus"),
             f"--config.file={STATE / 'prometheus.yml'}",
             f"--storage.tsdb.path={STATE / 'prometheus-data'}",
             f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
@@ -222,7 +223,7 @@ def up(args: argparse.Namespace) -> None:
     spawn(
         "alertmanager",
         [
-            "prometheus-alertmanager",
+            promstack.binary("alertmanager"),
             f"--config.file={am_config}",
             f"--storage.path={STATE / 'alertmanager-data'}",
             f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",

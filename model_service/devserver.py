@@ -24,7 +24,21 @@ import httpx
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICE_TARGET = "model_service.service:ModelService"
-PROMETHEUS_BIN = os.environ.get("PROMETHEUS_BIN", "/usr/bin/prometheus")
+
+
+def _prometheus_bin() -> str:
+    """$PROMETHEUS_BIN, else the Prometheus of the selected PROM_STACK (``devstack.promstack``)."""
+    explicit = os.environ.get("PROMETHEUS_BIN")
+    if explicit:
+        return explicit
+    try:
+        from devstack import promstack
+    except ImportError:  # model_service/ copied without the rest of the repository
+        return "/usr/bin/prometheus"
+    return promstack.path("prometheus")
+
+
+PROMETHEUS_BIN = _prometheus_bin()
 
 
 def free_port() -> int:

@@ -38,6 +38,8 @@ from slo_operator.model import SLO, resolve
 from slo_operator.promql import RECORDED_SERIES
 from slo_operator.render import rule_file, to_yaml
 
+from devstack import promstack
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests" / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures.yaml"
@@ -175,7 +177,7 @@ class PrometheusServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> PrometheusServer:
-        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+        binary = promstack.binary("prometheus")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [binary, f"--config.file={self.config}", f"--storage.tsdb.path={self.data}",
@@ -208,7 +210,7 @@ class PrometheusServer:
 
 
 def promtool(*args: str) -> None:
-    binary = shutil.which("promtool") or "/usr/bin/promtool"
+    binary = promstack.binary("promtool")
     result = subprocess.run([binary, *args], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"promtool {' '.join(args[:3])} failed:\n{result.stdout}\n{result.stderr}"
 

@@ -32,7 +32,9 @@ from model_service.traffic import LoadGenerator, post_json
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not os.access(PROMETHEUS_BIN, os.X_OK), reason=f"{PROMETHEUS_BIN} not installed"),
+    pytest.mark.skipif(
+        not os.access(PROMETHEUS_BIN, os.X_OK), reason=f"{PROMETHEUS_BIN} missing: make prom-stack/tools"
+    ),
 ]
 
 TOKEN = "prometheus-test-token"

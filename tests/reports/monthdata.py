@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +43,8 @@ from slo_operator.promql import RECORDED_SERIES
 from slo_operator.render import RenderOptions, rule_file, to_yaml
 from slo_operator.rules import RuleOptions
 from support.processes import free_port, stop_process
+
+from devstack import promstack
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests" / "examples"
@@ -414,7 +415,7 @@ class PrometheusServer:
         self.port = free_port()
         log = (self.workdir / "prometheus.log").open("ab")
         self.process = subprocess.Popen(
-            [shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={config}",
+            [promstack.binary("prometheus"), f"--config.file={config}",
              f"--storage.tsdb.path={self.tsdb}", f"--web.listen-address=127.0.0.1:{self.port}",
              "--storage.tsdb.retention.time=100y",
              "--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h",
@@ -476,9 +477,7 @@ def run(cmd: list[str], **kwargs: Any) -> None:
 def build(workdir: Path, log: Callable[[str], None] = lambda _: None) -> tuple[Path, dict[str, float]]:
     """Generate, backfill and return (TSDB directory, seconds per step)."""
     timings: dict[str, float] = {}
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        raise RuntimeError("promtool not found: run `make tools` (Debian package prometheus)")
+    promtool = promstack.binary("promtool")
     tsdb = workdir / "tsdb"
     tsdb.mkdir(parents=True)
     clock = time.monotonic()

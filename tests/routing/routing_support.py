@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -27,6 +26,7 @@ from support import processes
 from support.cluster import wait_for
 from support.processes import LoopbackServer, TickingExporter
 
+from devstack import promstack
 from devstack.promop import convert, matcher_text, snake  # noqa: F401  (used by the routing tests)
 from devstack.receivers import Delivery, FakeReceivers  # noqa: F401
 
@@ -66,10 +66,7 @@ def slo_of(document: dict[str, Any]) -> SLO:
 
 
 def amtool() -> str:
-    path = shutil.which("amtool")
-    if path is None:
-        raise RuntimeError("amtool not found: run `make tools` (Debian package prometheus-alertmanager)")
-    return path
+    return promstack.binary("amtool")
 
 
 def check_config(path: Path) -> None:
@@ -104,7 +101,7 @@ def route_receivers(path: Path, labels: dict[str, str]) -> list[str]:
 
 
 class Alertmanager(LoopbackServer):
-    """The Debian ``prometheus-alertmanager`` on loopback, clustering off, with a given configuration."""
+    """Alertmanager of the selected PROM_STACK on loopback, clustering off, with a given configuration."""
 
     name = "alertmanager"
     log_limit = 4000
@@ -116,7 +113,7 @@ class Alertmanager(LoopbackServer):
 
     def command(self) -> list[str]:
         return [
-            shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager",
+            promstack.binary("alertmanager"),
             f"--config.file={self.config_path}",
             f"--storage.path={self.workdir / 'am-data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",

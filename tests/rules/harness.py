@@ -7,7 +7,6 @@ expectation fails the pytest test with promtool's own explanation.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,15 +16,19 @@ from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import SLO, resolve
 from slo_operator.render import rule_file, to_yaml
 
+from devstack import promstack
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests" / "examples"
 
 
+# The promtool the current test runs on: conftest.py parametrises every test of this directory over the
+# matrix of devstack.promstack (Prometheus 3.x, the 2.53 LTS and Debian's 2.42 by default).
+ACTIVE_PROMTOOL: str | None = None
+
+
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        raise RuntimeError("promtool not found: run `make tools` (Debian package prometheus)")
-    return path
+    return ACTIVE_PROMTOOL or promstack.binary("promtool")
 
 
 def example(name: str) -> ServiceLevelObjective:

@@ -1,4 +1,4 @@
-"""Real processes the end-to-end tests start: Prometheus (Debian package), test exporters, the operator.
+"""Real processes the end-to-end tests start: Prometheus (the PROM_STACK's), test exporters, the operator.
 
 Everything listens on loopback ports picked free at start; readiness is polled with a deadline.
 """
@@ -6,7 +6,6 @@ Everything listens on loopback ports picked free at start; readiness is polled w
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 import yaml
 
+from devstack import promstack
 from support.cluster import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,7 +123,7 @@ class Prometheus(LoopbackServer):
 
     def command(self) -> list[str]:
         return [
-            shutil.which("prometheus") or "/usr/bin/prometheus",
+            promstack.binary("prometheus"),
             f"--config.file={self.config}",
             f"--storage.tsdb.path={self.workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
