@@ -5,20 +5,21 @@ Separate from the pure golden comparison (tests/golden/test_golden_cases.py) bec
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from devstack import promstack
+
 CASES_DIR = Path(__file__).parent / "cases"
 
 
-def test_every_golden_rule_file_passes_promtool_check(tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail("promtool not found: run `make tools` (Debian package prometheus)")
+@pytest.mark.parametrize("flavour", promstack.promtool_matrix())
+def test_every_golden_rule_file_passes_promtool_check(tmp_path: Path, flavour: str) -> None:
+    """On every promtool of the matrix (Prometheus 3.x, the 2.53 LTS, Debian's 2.42 by default)."""
+    promtool = promstack.binary("promtool", flavour)
     files = []
     for golden in sorted(CASES_DIR.glob("*/prometheusrule.yaml")):
         rule = yaml.safe_load(golden.read_text())
