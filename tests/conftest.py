@@ -26,6 +26,8 @@ PURE_TESTS = frozenset({
     "core/test_durations_selectors.py",
     "core/test_golden.py",
     "core/test_model.py",
+    "core/test_module_map.py",
+    "core/test_registries.py",
     "core/test_validation.py",
     "core/test_workflow.py",
     "golden/test_golden_cases.py",

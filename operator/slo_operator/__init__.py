@@ -1,11 +1,27 @@
 """slo-operator: ServiceLevelObjective resources turned into Prometheus rules, routing and live budget status.
 
-The package is layered: ``durations``/``selectors`` (parsing), ``api`` (the CRD's pydantic models, the
-single source of truth for the schema), ``model`` (a resolved, validated SLO), ``budget`` (error-budget
-arithmetic), ``rules`` (recording and alerting rules), ``render`` (Kubernetes objects and files),
-``policy_api``/``policy`` (error-budget policies: steps, ticket identity, the deploy-freeze admission
-policy) — all pure — and the I/O edges (``cli``, ``policy_cli``, the kopf operator, ``policy_reconcile``
-and ``tickets`` for carrying out policies).
+The pipeline is spec -> model -> generated objects -> apply -> status. Module map (a test checks that
+every module is listed here):
+
+Pure core (no I/O; golden and promtool tests):
+- ``durations``, ``selectors``: parsing Prometheus durations and PromQL vector selectors.
+- ``schema``: building blocks of the API models; ``api``: the CRD's pydantic models, the single source
+  of truth for the schema; ``crd``: the CRD YAML generated from them; ``loader``: files -> validated
+  objects with field-path problems.
+- ``indicators``: the indicator registry, one module per kind (API model, selector resolution, base
+  series); ``model``: a resolved SLO with every default applied; ``budget``: error-budget arithmetic.
+- ``promql``: PromQL text from parsed parts; ``rules``: recording and burn-rate alerting rules;
+  ``routing``: AlertmanagerConfig; ``dashboards``: Grafana boards; ``render``: the Kubernetes objects
+  and files; ``children``: the table of generated object kinds.
+- ``status``: conditions and measured numbers.
+- ``policy_api``, ``policy``: error-budget policies (steps, ticket identity, the deploy-freeze
+  admission policy).
+
+I/O edges:
+- ``kube`` (API server client), ``prometheus`` (instant queries), ``reconcile`` (applies children,
+  refreshes status), ``handlers`` (kopf wiring only), ``config`` (the operator's settings), ``cli``
+  (``slo-operator``), ``reports`` (monthly reports: a package with its own map); ``policy_cli``,
+  ``policy_reconcile`` and ``tickets`` carry out error-budget policies.
 """
 
 API_GROUP = "slo.mlops.dev"

@@ -14,18 +14,19 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
 from pydantic.config import JsonValue
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from slo_operator.durations import (
-    DURATION_PATTERN,
-    WINDOW_PATTERN,
-    DurationError,
-    parse_duration,
-    parse_window,
-)
-from slo_operator.selectors import LABEL_NAME, SelectorError, parse_selector
+from slo_operator.durations import parse_window
+from slo_operator.indicators import INDICATORS, KINDS
+from slo_operator.indicators.accuracy import AccuracyIndicator
+from slo_operator.indicators.availability import AvailabilityIndicator
+from slo_operator.indicators.freshness import FreshnessIndicator
+from slo_operator.indicators.latency import LatencyIndicator
+from slo_operator.indicators.ratio import RatioIndicator
+from slo_operator.schema import ApiModel as _Model
+from slo_operator.schema import Duration, Window, cel_seconds
+from slo_operator.selectors import LABEL_NAME
 
 ALERT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]{0,62}$"
@@ -34,165 +35,12 @@ SERVICE_PATTERN = r"^[a-zA-Z0-9]([-a-zA-Z0-9_.]{0,61}[a-zA-Z0-9])?$"
 # Labels slo-operator sets itself on every generated series and alert; users may not override them.
 RESERVED_LABELS = frozenset({"slo", "namespace", "service", "severity", "window", "le", "alertname"})
 
-# CEL helper: seconds in a single-unit window such as "30d" (windows are restricted to that form).
-_SECS = (
-    "int({0}.substring(0, {0}.size() - 1)) * ({0}.endsWith('w') ? 604800 : {0}.endsWith('d') ? 86400 : "
-    "{0}.endsWith('h') ? 3600 : {0}.endsWith('m') ? 60 : 1)"
-)
-
-
-def cel_seconds(path: str) -> str:
-    """CEL expression for the seconds in the single-unit window at ``path``."""
-    return "(" + _SECS.format(path) + ")"
-
-
-Selector = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=1024,
-        description=(
-            "A PromQL vector selector: a metric name with optional label matchers, e.g. "
-            '`bentoml_service_request_total{endpoint="/predict",http_response_code=~"5.."}`. '
-            "Nothing else (no functions, ranges, offset or operators): slo-operator builds the queries."
-        ),
-    ),
-]
-Window = Annotated[
-    str,
-    Field(
-        pattern=WINDOW_PATTERN,
-        max_length=8,
-        description="A window: one whole number and one unit of s, m, h, d or w, e.g. `5m`, `1h`, `30d`.",
-    ),
-]
-Duration = Annotated[
-    str,
-    Field(pattern=DURATION_PATTERN, max_length=32, description="A Prometheus duration, e.g. `200ms`, `1h`."),
-]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, validate_default=True
-    )
-
-
-def _check_selector(value: str) -> str:
-    try:
-        parse_selector(value)
-    except SelectorError as exc:
-        raise ValueError(f"{value!r} {exc}") from None
-    return value
-
-
-class AvailabilityIndicator(_Model):
-    """Share of requests that did not fail, from two counters."""
-
-    errors: Selector = Field(description="Counter of failed requests (e.g. 5xx responses only).")
-    total: Selector = Field(description="Counter of all requests that count towards the SLO.")
-
-    _selectors = field_validator("errors", "total")(_check_selector)
-
-
-class LatencyIndicator(_Model):
-    """Share of requests served at or under a latency threshold, from a Prometheus histogram."""
-
-    histogram: Selector = Field(
-        description=(
-            "The histogram's base name with label matchers, e.g. "
-            '`http_request_duration_seconds{job="api"}`; slo-operator reads its `_bucket` series '
-            "(the bucket whose `le` equals the threshold) and its `_count` series."
-        )
-    )
-    threshold: Duration = Field(
-        description=(
-            "Requests at or under this duration are good, e.g. `200ms`. The histogram must have a bucket "
-            "with exactly this upper bound, otherwise the SLI cannot be measured."
-        )
-    )
-
-    _selectors = field_validator("histogram")(_check_selector)
-
-    @field_validator("histogram")
-    @classmethod
-    def _base_name(cls, value: str) -> str:
-        selector = parse_selector(value)
-        for suffix in ("_bucket", "_count", "_sum"):
-            if selector.metric.endswith(suffix):
-                raise ValueError(
-                    f"name the histogram without its {suffix} suffix "
-                    f"(e.g. {selector.metric.removesuffix(suffix)}); slo-operator adds _bucket and _count"
-                )
-        if "le" in selector.label_names():
-            raise ValueError("must not match on 'le': the bucket is chosen from threshold")
-        return value
-
-    @field_validator("threshold")
-    @classmethod
-    def _threshold(cls, value: str) -> str:
-        try:
-            parse_duration(value)
-        except DurationError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-
-class AccuracyIndicator(_Model):
-    """Share of predictions that ground-truth feedback found correct, from two counters."""
-
-    correct: Selector = Field(description="Counter of evaluated predictions that were correct.")
-    total: Selector = Field(description="Counter of predictions evaluated against ground truth.")
-
-    _selectors = field_validator("correct", "total")(_check_selector)
-
-
-class FreshnessIndicator(_Model):
-    """Share of time the data in use was younger than maxAge, from a gauge of unix timestamps."""
-
-    timestamp: Selector = Field(
-        description="Gauge of the unix time (seconds) when the features/model data were last updated."
-    )
-    max_age: Window = Field(description="Data older than this is stale, e.g. `1h`.")
-
-    _selectors = field_validator("timestamp")(_check_selector)
-
-
-class RatioIndicator(_Model):
-    """Generic ratio of two counters: give `good` or `bad`, and `total`."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": "has(self.good) != has(self.bad)",
-                    "message": "set exactly one of good or bad (together with total)",
-                }
-            ]
-        }
-    )
-
-    good: Selector | None = Field(default=None, description="Counter of good events.")
-    bad: Selector | None = Field(default=None, description="Counter of bad events.")
-    total: Selector = Field(description="Counter of all events.")
-
-    @field_validator("good", "bad", "total")
-    @classmethod
-    def _selector(cls, value: str | None) -> str | None:
-        return None if value is None else _check_selector(value)
-
-    @model_validator(mode="after")
-    def _one_of(self) -> RatioIndicator:
-        if (self.good is None) == (self.bad is None):
-            raise ValueError("set exactly one of good or bad (together with total)")
-        return self
-
-
-INDICATOR_KINDS = ("availability", "latency", "accuracy", "freshness", "ratio")
+INDICATOR_KINDS = tuple(INDICATORS)  # the registry's order (indicators.KINDS)
+_ONE_OF = ", ".join(INDICATOR_KINDS[:-1]) + " or " + INDICATOR_KINDS[-1]
 
 
 class Indicator(_Model):
-    """What is measured: exactly one of the indicator kinds."""
+    """What is measured: exactly one of the indicator kinds (one field per entry of ``indicators.KINDS``)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -200,8 +48,7 @@ class Indicator(_Model):
                 {
                     "rule": "[" + ", ".join(f"has(self.{k})" for k in INDICATOR_KINDS) + "]"
                     ".filter(x, x).size() == 1",
-                    "message": "set exactly one indicator: "
-                    "availability, latency, accuracy, freshness or ratio",
+                    "message": f"set exactly one indicator: {_ONE_OF}",
                 }
             ]
         }
@@ -218,7 +65,7 @@ class Indicator(_Model):
         chosen = [k for k in INDICATOR_KINDS if getattr(self, k) is not None]
         if len(chosen) != 1:
             raise ValueError(
-                "set exactly one indicator: availability, latency, accuracy, freshness or ratio"
+                f"set exactly one indicator: {_ONE_OF}"
                 + (f" (got {', '.join(chosen)})" if chosen else "")
             )
         return self
@@ -418,17 +265,32 @@ _WINDOW_RULES: list[JsonValue] = [
         f"{cel_seconds('b.longWindow')} <= {cel_seconds('self.window')})",
         "message": "every alerting.burnRates[].longWindow must be at most the SLO window",
     },
-    {
-        "rule": "!has(self.indicator.freshness) || !has(self.budgetingMethod) "
-        "|| self.budgetingMethod == 'Timeslices'",
-        "message": "freshness is measured in timeslices: leave budgetingMethod unset or set Timeslices",
-    },
-    {
-        "rule": "!has(self.budgetingMethod) || self.budgetingMethod != 'Timeslices' "
-        "|| has(self.timeslices) || has(self.indicator.freshness)",
-        "message": "budgetingMethod Timeslices needs timeslices.goal (and optionally timeslices.sliceSize)",
-    },
 ]
+
+
+def _indicator_rules() -> list[JsonValue]:
+    """CEL rules that follow from the registry: a kind's allowed budgeting methods, and Timeslices
+    needing ``timeslices`` settings unless the kind is measured in time (it has its own slices)."""
+    rules: list[JsonValue] = []
+    for kind in KINDS:
+        if len(kind.methods) == 1:
+            (method,) = kind.methods
+            rules.append({
+                "rule": f"!has(self.indicator.{kind.name}) || !has(self.budgetingMethod) "
+                f"|| self.budgetingMethod == '{method}'",
+                "message": f"{kind.name} is measured in {method.lower()}: leave budgetingMethod unset or set "
+                f"{method}",
+            })
+    timed = " || ".join(f"has(self.indicator.{k.name})" for k in KINDS if k.measures == "time")
+    rules.append({
+        "rule": "!has(self.budgetingMethod) || self.budgetingMethod != 'Timeslices' "
+        "|| has(self.timeslices)" + (f" || {timed}" if timed else ""),
+        "message": "budgetingMethod Timeslices needs timeslices.goal (and optionally timeslices.sliceSize)",
+    })
+    return rules
+
+
+_WINDOW_RULES.extend(_indicator_rules())
 
 
 def _error_at(loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
@@ -519,14 +381,16 @@ class ServiceLevelObjectiveSpec(_Model):
                     "happen; lower budgetPercent or lengthen longWindow",
                     alert.budget_percent,
                 )
-        is_freshness = self.indicator.freshness is not None
-        if is_freshness and self.budgeting_method == "Occurrences":
+        kind = INDICATORS[self.indicator.kind]
+        if self.budgeting_method is not None and self.budgeting_method not in kind.methods:
+            method = kind.default_method
             raise _error_at(
                 ("budgetingMethod",),
-                "budgetingMethod: freshness is measured in timeslices; leave it unset or set Timeslices",
+                f"budgetingMethod: {kind.name} is measured in {method.lower()}; "
+                f"leave it unset or set {method}",
                 self.budgeting_method,
             )
-        if self.budgeting_method == "Timeslices" and self.timeslices is None and not is_freshness:
+        if self.budgeting_method == "Timeslices" and self.timeslices is None and kind.measures != "time":
             raise _error_at(
                 ("timeslices",), "timeslices: budgetingMethod Timeslices needs timeslices.goal", None
             )
@@ -542,7 +406,7 @@ class ServiceLevelObjectiveSpec(_Model):
     def method(self) -> str:
         if self.budgeting_method:
             return self.budgeting_method
-        return "Timeslices" if self.indicator.freshness is not None else "Occurrences"
+        return INDICATORS[self.indicator.kind].default_method
 
 
 # ---- status ---------------------------------------------------------------------------------------

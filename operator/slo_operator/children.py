@@ -1,9 +1,10 @@
 """The objects an SLO owns, as one table: adding a kind of child is one entry here.
 
-Each entry says how to render the child from the resolved SLO (a pure function) and where it lives in
-the API. The reconciler applies every entry's object with server-side apply, deletes objects of these
-kinds labelled for the SLO that it no longer renders, and the operator watches these kinds to undo
-hand edits.
+Each entry says how to render the child from the resolved SLO (a pure function), where it lives in
+the API and which ``slo-operator render --format`` prints it. The reconciler applies every entry's
+object with server-side apply, deletes objects of these kinds labelled for the SLO that it no longer
+renders, and the operator watches these kinds to undo hand edits; ``manifests/rbac.yaml`` must grant
+``CHILD_VERBS`` on each (a test reads this table).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class ChildKind:
     kind: str
     plural: str
     render: Callable[[SLO, RenderOptions], dict[str, Any] | None]
+    cli_format: str = ""  # `slo-operator render --format <cli_format>` prints these objects
 
     @property
     def group(self) -> str:
@@ -34,16 +36,29 @@ class ChildKind:
         return self.api_version.rpartition("/")[2]
 
 
-PROMETHEUS_RULE = ChildKind("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules", prometheus_rule)
+PROMETHEUS_RULE = ChildKind(
+    "monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules", prometheus_rule, "prometheusrule"
+)
 
 ALERTMANAGER_CONFIG = ChildKind(
-    "monitoring.coreos.com/v1alpha1", "AlertmanagerConfig", "alertmanagerconfigs", alertmanager_config
+    "monitoring.coreos.com/v1alpha1",
+    "AlertmanagerConfig",
+    "alertmanagerconfigs",
+    alertmanager_config,
+    "alertmanagerconfig",
 )
 
 # Core group ("v1"): resource_path() and kopf's watch both handle the empty group.
-DASHBOARD_CONFIGMAP = ChildKind("v1", "ConfigMap", "configmaps", dashboard_configmap)
+DASHBOARD_CONFIGMAP = ChildKind("v1", "ConfigMap", "configmaps", dashboard_configmap, "dashboard")
 
 CHILD_KINDS: tuple[ChildKind, ...] = (PROMETHEUS_RULE, ALERTMANAGER_CONFIG, DASHBOARD_CONFIGMAP)
+# What the reconciler and kopf's watch do with every child kind: the RBAC rules must grant all of these.
+CHILD_VERBS = ("get", "list", "watch", "create", "patch", "delete")
+
+
+def child_kind_for_format(cli_format: str) -> ChildKind | None:
+    """The child kind ``render --format`` prints under this name, if it is one."""
+    return next((kind for kind in CHILD_KINDS if kind.cli_format == cli_format), None)
 
 
 def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
+from slo_operator.children import child_kind_for_format
 from slo_operator.loader import load
 from slo_operator.model import resolve
-from slo_operator.render import RenderOptions, alertmanager_config, prometheus_rule, rule_file, to_yaml
+from slo_operator.render import RenderOptions, rule_file, to_yaml
 from slo_operator.reports.cli import report as report_command
 from slo_operator.routing import FileReceivers, alertmanager_file
 
@@ -98,9 +100,13 @@ def render(
         for problem in problems:
             typer.echo(str(problem), err=True)
         raise typer.Exit(1)
-    options = RenderOptions(rule_labels=_parse_labels(rule_label or []))
     slos = [resolve(obj) for obj in objects]
-    if output_format is Format.rules:
+    options = _operator_options(rule_label)
+    child = child_kind_for_format(output_format.value)
+    if child is not None:  # one kind of generated object, rendered as the operator renders it
+        rendered = [child.render(slo, options) for slo in slos]
+        sys.stdout.write(to_yaml([obj for obj in rendered if obj is not None]))
+    elif output_format is Format.rules:
         sys.stdout.write(to_yaml([rule_file(slos, options)]))
     elif output_format is Format.alertmanager:
         endpoints = FileReceivers(
@@ -110,31 +116,23 @@ def render(
             sys.stdout.write(to_yaml([alertmanager_file(slos, endpoints)]))
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--format alertmanager") from None
-    elif output_format is Format.alertmanagerconfig:
-        from slo_operator.config import OperatorConfig
-
-        try:
-            options = OperatorConfig.from_env().render_options
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="SLO_OPERATOR_*") from None
-        configs = [alertmanager_config(slo, options) for slo in slos]
-        sys.stdout.write(to_yaml([config for config in configs if config is not None]))
-    elif output_format in (Format.dashboard, Format.overview_dashboard):
-        from slo_operator.config import OperatorConfig
-        from slo_operator.dashboards import overview_configmap
-        from slo_operator.render import dashboard_configmap
-
-        try:
-            options = OperatorConfig.from_env().render_options
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="SLO_OPERATOR_*") from None
-        if output_format is Format.overview_dashboard:
-            sys.stdout.write(to_yaml([overview_configmap(options.dashboards)]))
-        else:
-            maps = [dashboard_configmap(slo, options) for slo in slos]
-            sys.stdout.write(to_yaml([m for m in maps if m is not None]))
     else:
-        sys.stdout.write(to_yaml([prometheus_rule(slo, options) for slo in slos]))
+        from slo_operator.dashboards import overview_configmap
+
+        sys.stdout.write(to_yaml([overview_configmap(options.dashboards)]))
+
+
+def _operator_options(rule_label: list[str] | None) -> RenderOptions:
+    """The operator's render options from SLO_OPERATOR_* (as it reads them), --rule-label on top."""
+    from slo_operator.config import OperatorConfig
+
+    try:
+        options = OperatorConfig.from_env().render_options
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="SLO_OPERATOR_*") from None
+    if rule_label:
+        options = replace(options, rule_labels=_parse_labels(rule_label))
+    return options
 
 
 @app.command()

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from slo_operator.api import BurnRateAlert, Routing, ServiceLevelObjective, ServiceLevelObjectiveSpec
-from slo_operator.durations import format_duration, parse_duration, parse_window
-from slo_operator.selectors import Selector, parse_selector
+from slo_operator.durations import format_duration, parse_window
+from slo_operator.indicators import INDICATORS
+from slo_operator.promql import exact
+from slo_operator.selectors import Selector
 
 THIRTY_DAYS = 30 * 86400
 # The shortest window slo-operator reads raw counters over. rate() needs several scrapes inside its
@@ -30,12 +32,7 @@ DEFAULT_BURN_RATES: tuple[tuple[str, str, int, int, int], ...] = (
 
 _CONTEXT = Context(prec=12, rounding=ROUND_HALF_EVEN)
 
-
-def exact(value: Decimal) -> str:
-    """A number as PromQL text: at most 12 significant digits, no exponent, no float artefacts."""
-    rounded = _CONTEXT.plus(value).normalize()
-    text = format(rounded, "f")
-    return text if text != "-0" else "0"
+__all__ = ["SLO", "ResolvedAlert", "default_alerts", "exact", "resolve", "resolve_spec"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ class SLO:
     description: str
     objective: Decimal  # fraction, e.g. 0.999
     window: int  # seconds
-    kind: str  # availability | latency | accuracy | freshness | ratio
+    kind: str  # a name in indicators.INDICATORS
     method: str  # Occurrences | Timeslices
     selectors: dict[str, Selector]
     group_by: tuple[str, ...]
@@ -93,7 +90,7 @@ class SLO:
     @property
     def base_window(self) -> int:
         """Window over which raw series are read; every other window is derived from it."""
-        if self.kind == "freshness":
+        if INDICATORS[self.kind].measures == "time":
             return WINDOW_FLOOR
         if self.method == "Timeslices" and self.slice_size is not None:
             return self.slice_size
@@ -174,37 +171,8 @@ def resolve(obj: ServiceLevelObjective) -> SLO:
 def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> SLO:
     """The resolved model of a validated spec, named ``namespace/name``."""
     window = parse_window(spec.window)
-    indicator = spec.indicator
-    selectors: dict[str, Selector] = {}
-    latency_threshold = None
-    max_age = None
-    if indicator.availability is not None:
-        selectors = {
-            "bad": parse_selector(indicator.availability.errors),
-            "total": parse_selector(indicator.availability.total),
-        }
-    elif indicator.latency is not None:
-        base = parse_selector(indicator.latency.histogram)
-        selectors = {
-            "good": base.with_metric(base.metric + "_bucket"),
-            "total": base.with_metric(base.metric + "_count"),
-        }
-        latency_threshold = parse_duration(indicator.latency.threshold)
-    elif indicator.accuracy is not None:
-        selectors = {
-            "good": parse_selector(indicator.accuracy.correct),
-            "total": parse_selector(indicator.accuracy.total),
-        }
-    elif indicator.freshness is not None:
-        selectors = {"timestamp": parse_selector(indicator.freshness.timestamp)}
-        max_age = parse_window(indicator.freshness.max_age)
-    elif indicator.ratio is not None:
-        ratio = indicator.ratio
-        selectors = {"total": parse_selector(ratio.total)}
-        if ratio.good is not None:
-            selectors["good"] = parse_selector(ratio.good)
-        if ratio.bad is not None:
-            selectors["bad"] = parse_selector(ratio.bad)
+    kind = INDICATORS[spec.indicator.kind]
+    resolution = kind.resolve(getattr(spec.indicator, kind.name))
 
     alerting = spec.alerting
     objective = Decimal(str(spec.objective)) / Decimal(100)
@@ -220,9 +188,9 @@ def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> 
         description=spec.description,
         objective=objective,
         window=window,
-        kind=indicator.kind,
+        kind=kind.name,
         method=spec.method,
-        selectors=selectors,
+        selectors=resolution.selectors,
         group_by=tuple(spec.group_by),
         alerts=alerts,
         alerting_enabled=alerting.enabled,
@@ -230,8 +198,8 @@ def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> 
         alert_annotations=dict(alerting.annotations),
         no_data_for=no_data.for_ if no_data is not None and no_data.enabled else None,
         no_data_severity=no_data.severity if no_data is not None else "warning",
-        latency_threshold=latency_threshold,
-        max_age=max_age,
+        latency_threshold=resolution.latency_threshold,
+        max_age=resolution.max_age,
         slice_size=parse_window(spec.timeslices.slice_size) if spec.timeslices else None,
         slice_goal=Decimal(str(spec.timeslices.goal)) / Decimal(100) if spec.timeslices else None,
         routing=alerting.routing,

@@ -2,16 +2,19 @@
 
 Nothing here accepts a free-form user string. Metric selectors come from ``selectors.Selector``
 (re-escaped), label names have been validated against Prometheus' grammar, and numbers pass through
-``model.exact`` so rules read ``0.0144``, not ``0.014400000000000001``.
+``exact`` so rules read ``0.0144``, not ``0.014400000000000001``.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import TYPE_CHECKING
 
 from slo_operator.durations import format_duration
-from slo_operator.model import SLO, exact
 from slo_operator.selectors import Matcher, Selector, escape_label_value
+
+if TYPE_CHECKING:
+    from slo_operator.model import SLO
 
 # Names of the recorded series. Windows are a label, not part of the name, so the status of every SLO
 # and every window is one instant query per series name (constant cost for N SLOs).
@@ -32,6 +35,16 @@ RECORDED_SERIES = (
     BAD_EVENTS, TOTAL_EVENTS, ERROR_RATIO, BURN_RATE, CURRENT_BURN_RATE, SLI, OBJECTIVE, BUDGET_REMAINING,
     TIME_TO_EXHAUSTION, WINDOW_SECONDS,
 )
+
+
+_CONTEXT = Context(prec=12, rounding=ROUND_HALF_EVEN)
+
+
+def exact(value: Decimal) -> str:
+    """A number as PromQL text: at most 12 significant digits, no exponent, no float artefacts."""
+    rounded = _CONTEXT.plus(value).normalize()
+    text = format(rounded, "f")
+    return text if text != "-0" else "0"
 
 
 def number(value: Decimal | int) -> str:
@@ -69,39 +82,3 @@ def le_matcher(threshold: Decimal) -> Matcher:
     if python_form.endswith(".0"):
         forms.insert(0, python_form[:-2])
     return Matcher("le", "=~", "|".join(f.replace(".", "\\.").replace("+", "\\+") for f in forms))
-
-
-def event_rates(slo: SLO, window: int) -> tuple[str, str]:
-    """(bad events per second, all events per second) over ``window`` for an event-based indicator."""
-    total = rate_sum(slo.selectors["total"], window, slo)
-    if slo.kind == "latency":
-        assert slo.latency_threshold is not None
-        good = rate_sum(slo.selectors["good"].with_matcher(le_matcher(slo.latency_threshold)), window, slo)
-        # No fallback for a missing bucket: a threshold without its bucket must read as no data, never
-        # as "every request was slow".
-        return f"clamp_min({total} - {on(slo)}{good}, 0)", total
-    if "bad" in slo.selectors:
-        bad = rate_sum(slo.selectors["bad"], window, slo)
-        # A counter of errors that has never been incremented may not exist yet: that means 0 errors.
-        return f"({bad} or {on(slo)}(0 * {total}))", total
-    good = rate_sum(slo.selectors["good"], window, slo)
-    return f"clamp_min({total} - {on(slo)}({good} or {on(slo)}(0 * {total})), 0)", total
-
-
-def base_series(slo: SLO) -> tuple[str, str]:
-    """Expressions for the two base series every window is derived from.
-
-    Occurrences: bad and total events per second over the base window. Timeslices: per evaluation, 1 if
-    the current slice is bad (0 if good) and 1 for every slice with data, so the ratio of their sums over
-    a window is the share of bad slices. Freshness: a slice is bad when the data is older than maxAge.
-    """
-    if slo.kind == "freshness":
-        assert slo.max_age is not None
-        newest = f"max{by(slo)} ({slo.selectors['timestamp'].render()})"
-        return f"(time() - {newest}) > bool {number(slo.max_age)}", f"clamp({newest}, 1, 1)"
-    bad, total = event_rates(slo, slo.base_window)
-    if slo.method == "Occurrences":
-        return bad, total
-    assert slo.slice_goal is not None
-    ratio = f"({bad} / {on(slo)}({total} > 0))"
-    return f"{ratio} > bool {number(1 - slo.slice_goal)}", f"clamp({ratio}, 1, 1)"

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from slo_operator.durations import format_duration, parse_duration
+from slo_operator.indicators import base_series
 from slo_operator.model import SLO, ResolvedAlert
 from slo_operator.promql import (
     BAD_EVENTS,
@@ -35,7 +36,6 @@ from slo_operator.promql import (
     TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
     WINDOW_SECONDS,
-    base_series,
     number,
     recorded,
 )
