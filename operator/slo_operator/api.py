@@ -24,8 +24,7 @@ from slo_operator.indicators.availability import AvailabilityIndicator
 from slo_operator.indicators.freshness import FreshnessIndicator
 from slo_operator.indicators.latency import LatencyIndicator
 from slo_operator.indicators.ratio import RatioIndicator
-from slo_operator.schema import ApiModel as _Model
-from slo_operator.schema import Duration, Window, cel_seconds
+from slo_operator.schema import ApiModel, Duration, Window, cel_seconds
 from slo_operator.selectors import LABEL_NAME
 
 ALERT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
@@ -34,6 +33,12 @@ SEVERITY_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 SERVICE_PATTERN = r"^[a-zA-Z0-9]([-a-zA-Z0-9_.]{0,61}[a-zA-Z0-9])?$"
 # Labels slo-operator sets itself on every generated series and alert; users may not override them.
 RESERVED_LABELS = frozenset({"slo", "namespace", "service", "severity", "window", "le", "alertname"})
+
+
+
+class _Model(ApiModel):
+    """The base of every spec model (``schema.ApiModel``; other API modules import it from here)."""
+
 
 INDICATOR_KINDS = tuple(INDICATORS)  # the registry's order (indicators.KINDS)
 _ONE_OF = ", ".join(INDICATOR_KINDS[:-1]) + " or " + INDICATOR_KINDS[-1]
