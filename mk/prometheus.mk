@@ -9,10 +9,10 @@ export PROM_STACK
 
 .PHONY: prom-stack rules-test
 
-prom-stack:
-	hack/prometheus/build.sh
+prom-stack: ## Build (once) and cache Prometheus 3.16, Alertmanager 0.35 and the 2.53 LTS promtool
+	@hack/progress.sh "Prometheus/Alertmanager stack" "15-25 min" hack/prometheus/build.sh
 
-rules-test: venv tools prom-stack
+rules-test: venv tools prom-stack ## pytest tests/rules on every promtool of the matrix (PROMTOOLS=...)
 	$(BIN)/pytest -q tests/rules
 
 # Everything that starts Prometheus/Alertmanager or runs promtool/amtool needs the stack built first.

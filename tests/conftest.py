@@ -33,6 +33,7 @@ PURE_TESTS = frozenset({
     "golden/test_golden_cases.py",
     "dashboards/test_dashboard_json.py",
     "reports/test_reports_units.py",
+    "operator_unit/test_reconcile_decision.py",
     "operator_unit/test_status.py",
     "policy/test_policy_core.py",
 })

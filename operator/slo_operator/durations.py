@@ -65,6 +65,22 @@ def parse_window(text: str) -> int:
     return int(seconds)
 
 
+def human_duration(seconds: float | Decimal) -> str:
+    """A duration for people, ``3d4h`` style, rounded to the minute (hours and minutes under a day).
+
+    Status (``timeToExhaustion``) and alert descriptions ("the whole budget lasts 2d2h") both use it,
+    so they say the same thing for the same number.
+    """
+    if seconds <= 0:
+        return "0m"
+    minutes = max(1, round(float(seconds) / 60))
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    return f"{hours}h{mins}m" if hours and mins else (f"{hours}h" if hours else f"{mins}m")
+
+
 def format_duration(seconds: int | Decimal) -> str:
     """The shortest Prometheus spelling of a duration: 2592000 -> ``30d``, 5400 -> ``1h30m``.
 

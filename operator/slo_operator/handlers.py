@@ -27,7 +27,7 @@ from slo_operator.config import OperatorConfig
 from slo_operator.kube import SLO_KIND, KubeClient, KubeError, load_credentials
 from slo_operator.policy import OVERRIDE_ANNOTATION, SERVICE_LABEL
 from slo_operator.prometheus import PrometheusClient
-from slo_operator.reconcile import reconcile_children, refresh_all, routing_event, status_after_reconcile
+from slo_operator.reconcile import reconcile_children, reconcile_decision, refresh_all
 from slo_operator.render import MANAGED_BY, NAME_LABEL
 
 log = logging.getLogger("slo_operator")
@@ -123,29 +123,16 @@ async def _refresh_forever() -> None:
 def _reconcile(body: dict[str, Any]) -> None:
     kube = _kube()
     outcome = reconcile_children(body, kube, STATE.config.render_options)
+    decision = reconcile_decision(body, outcome)
     meta = body["metadata"]
-    status = status_after_reconcile(body, outcome)
-    current = body.get("status") or {}
-    if status["conditions"] != current.get("conditions") or status.get(
-        "observedGeneration", current.get("observedGeneration")
-    ) != current.get("observedGeneration"):
-        kube.patch_slo_status(meta["namespace"], meta["name"], status, None)
-    event = routing_event(current, status)
-    if event is not None:  # a Secret reference of the alert routing broke or was fixed
+    if decision.status is not None:
+        kube.patch_slo_status(meta["namespace"], meta["name"], decision.status, None)
+    for event in decision.events:
         kube.post_event(body, *event)
-    if not outcome.valid:
-        kube.post_event(body, "Warning", "InvalidSpec", "; ".join(outcome.problems))
-        log.warning("%s/%s invalid: %s", meta["namespace"], meta["name"], "; ".join(outcome.problems))
-        return
-    if outcome.error:
-        kube.post_event(body, "Warning", "ApplyFailed", outcome.error)
-        raise kopf.TemporaryError(f"applying children failed: {outcome.error}", delay=10)
-    if outcome.applied or outcome.deleted:
-        message = "applied " + ", ".join(outcome.applied) if outcome.applied else ""
-        if outcome.deleted:
-            message += ("; " if message else "") + "deleted " + ", ".join(outcome.deleted)
-        kube.post_event(body, "Normal", "RulesApplied", message)
-        log.info("%s/%s: %s", meta["namespace"], meta["name"], message)
+    if decision.log is not None:
+        log.log(*decision.log)
+    if decision.retry is not None:
+        raise kopf.TemporaryError(decision.retry, delay=10)
 
 
 @kopf.on.resume(API_GROUP, API_VERSION, PLURAL)

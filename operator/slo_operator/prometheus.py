@@ -9,12 +9,12 @@ one client of Prometheus' HTTP API: the reports' range queries and series look-u
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, Self
 
 import httpx
 
 from slo_operator.promql import BUDGET_REMAINING, BURN_RATE, SLI, TIME_TO_EXHAUSTION, TOTAL_EVENTS
+from slo_operator.status import Measurement as Measurement
 
 QUERIES = {
     "sli": SLI,
@@ -27,17 +27,6 @@ QUERIES = {
 
 class PrometheusUnavailable(RuntimeError):
     """Prometheus could not be queried (down, unreachable, or answered with an error)."""
-
-
-@dataclass
-class Measurement:
-    """The numbers of one SLO (the worst group when the SLO has groupBy labels)."""
-
-    sli: float | None = None
-    remaining: float | None = None
-    time_to_exhaustion: float | None = None
-    burn_rates: dict[str, float] = field(default_factory=dict)  # window label -> burn rate
-    has_traffic_series: bool = False
 
 
 Key = tuple[str, str]  # (namespace, slo name)

@@ -225,6 +225,55 @@ def status_after_reconcile(
     return result
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What to do after a reconcile, decided without I/O (``reconcile_decision``); the handler does it.
+
+    ``status``: the status to write, None when nothing visible changed. ``events``: (type, reason,
+    message) to post, in order. ``log``: (level, message) for the operator's log. ``retry``: when set,
+    the handler asks kopf to retry with this message (children could not be applied).
+    """
+
+    status: dict[str, Any] | None
+    events: tuple[tuple[str, str, str], ...] = ()
+    log: tuple[int, str] | None = None
+    retry: str | None = None
+
+
+def reconcile_decision(body: dict[str, Any], outcome: Outcome, now: datetime | None = None) -> Decision:
+    """The status write, Events, log line and retry that follow from a reconcile's outcome."""
+    meta = body["metadata"]
+    key = f"{meta.get('namespace')}/{meta.get('name')}"
+    status = status_after_reconcile(body, outcome, now)
+    current = body.get("status") or {}
+    generation = status.get("observedGeneration", current.get("observedGeneration"))
+    changed = status["conditions"] != current.get("conditions") or generation != current.get(
+        "observedGeneration"
+    )
+    events: list[tuple[str, str, str]] = []
+    event = routing_event(current, status)
+    if event is not None:  # a Secret reference of the alert routing broke or was fixed
+        events.append(event)
+    write = status if changed else None
+    if not outcome.valid:
+        problems = "; ".join(outcome.problems)
+        events.append(("Warning", "InvalidSpec", problems))
+        return Decision(write, tuple(events), (logging.WARNING, f"{key} invalid: {problems}"))
+    if outcome.error:
+        events.append(("Warning", "ApplyFailed", outcome.error))
+        return Decision(write, tuple(events), retry=f"applying children failed: {outcome.error}")
+    if not (outcome.applied or outcome.deleted):
+        return Decision(write, tuple(events))
+    parts = []
+    if outcome.applied:
+        parts.append("applied " + ", ".join(outcome.applied))
+    if outcome.deleted:
+        parts.append("deleted " + ", ".join(outcome.deleted))
+    message = "; ".join(parts)
+    events.append(("Normal", "RulesApplied", message))
+    return Decision(write, tuple(events), (logging.INFO, f"{key}: {message}"))
+
+
 # ---- status refresh ---------------------------------------------------------------------------------
 
 EVENTS = {

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from slo_operator.durations import format_duration, parse_duration
+from slo_operator.durations import format_duration, human_duration, parse_duration
 from slo_operator.indicators import base_series
 from slo_operator.model import SLO, ResolvedAlert
 from slo_operator.promql import (
@@ -98,18 +98,6 @@ def _current_burn_rate(slo: SLO) -> dict[str, Any]:
     return _record(CURRENT_BURN_RATE, recorded(BURN_RATE, slo, slo.current_burn_window), slo)
 
 
-def _human(seconds: Decimal) -> str:
-    minutes = int(seconds // 60)
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    parts = [
-        f"{days}d" if days else "",
-        f"{hours}h" if hours else "",
-        f"{mins}m" if mins and not days else "",
-    ]
-    return "".join(parts) or "under a minute"
-
-
 def _burn_alert(slo: SLO, alert: ResolvedAlert) -> dict[str, Any]:
     threshold = number(alert.threshold)
     expr = (
@@ -117,7 +105,7 @@ def _burn_alert(slo: SLO, alert: ResolvedAlert) -> dict[str, Any]:
         f"and ignoring (window)\n"
         f"{recorded(BURN_RATE, slo, alert.short_window)} > {threshold}"
     )
-    exhausted_in = _human(Decimal(slo.window) / alert.threshold)
+    exhausted_in = human_duration(Decimal(slo.window) / alert.threshold)
     objective = number(slo.objective * 100)
     rule: dict[str, Any] = {
         "alert": alert.name,

@@ -7,13 +7,13 @@ reads, so a refresh that changes nothing visible writes nothing (no status write
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from slo_operator.durations import format_duration
+from slo_operator.durations import human_duration as human_duration
 from slo_operator.model import SLO
-from slo_operator.prometheus import Measurement
 
 VALID = "Valid"
 RULES_APPLIED = "RulesApplied"
@@ -23,6 +23,18 @@ ROUTING_READY = "RoutingReady"  # the Secrets the AlertmanagerConfig refers to e
 READY = "Ready"
 AT_RISK_REMAINING = 0.1  # below 10% of the budget left, an SLO is at risk even without a firing alert
 MEASURED_FIELDS = ("sli", "errorBudget", "burnRate", "burnRates", "timeToExhaustion", "state", "policy")
+
+
+@dataclass
+class Measurement:
+    """The numbers of one SLO as read from its recorded series (the worst group when the SLO has groupBy
+    labels); ``prometheus.fetch_measurements`` fills it in."""
+
+    sli: float | None = None
+    remaining: float | None = None
+    time_to_exhaustion: float | None = None
+    burn_rates: dict[str, float] = field(default_factory=dict)  # window label -> burn rate
+    has_traffic_series: bool = False
 
 
 def timestamp(now: datetime) -> str:
@@ -78,18 +90,6 @@ def with_ready(conditions: list[dict[str, Any]], now: datetime) -> list[dict[str
     if problems:
         return set_condition(conditions, READY, "False", "NotReady", "; ".join(problems), now)
     return set_condition(conditions, READY, "True", "Ready", "rules applied and measured", now)
-
-
-def human_duration(seconds: float) -> str:
-    """``3d4h`` style, rounded to the minute (hours and minutes under a day)."""
-    if seconds <= 0:
-        return "0m"
-    minutes = max(1, round(seconds / 60))
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours}h" if hours else f"{days}d"
-    return f"{hours}h{mins}m" if hours and mins else (f"{hours}h" if hours else f"{mins}m")
 
 
 def _round(value: float | None, digits: int) -> float | None:
