@@ -13,7 +13,9 @@ Pure core (no I/O; golden and promtool tests):
 - ``promql``: PromQL text from parsed parts; ``rules``: recording and burn-rate alerting rules;
   ``routing``: AlertmanagerConfig; ``dashboards``: Grafana boards; ``render``: the Kubernetes objects
   and files; ``children``: the table of generated object kinds.
-- ``status``: conditions and measured numbers; ``reconcile``'s decisions (``reconcile_decision``).
+- ``status``: conditions and measured numbers; ``reconcile``'s decisions (``reconcile_decision``);
+  ``acceptance``: whether prometheus-operator accepted the children (from its InvalidConfiguration
+  Events) as RulesApplied/RoutingReady.
 - ``policy_api``, ``policy``: error-budget policies (steps, ticket identity, the deploy-freeze
   admission policy).
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from slo_operator import API_GROUP, API_VERSION, KIND, PLURAL
+from slo_operator.acceptance import last_change
 from slo_operator.children import ChildKind
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,24 @@ class KubeClient:
             content=json.dumps({"status": status}),
             headers={"Content-Type": "application/merge-patch+json"},
         )
+
+    def secret_last_change(self, namespace: str, name: str) -> datetime | None:
+        """When one named Secret was last written (None when it does not exist); its data is dropped here."""
+        try:
+            secret = self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", attempts=2)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return last_change({"metadata": secret.get("metadata") or {}})
+
+    # ---- Events (what prometheus-operator says about our children) ---------------------------------------
+
+    def list_events(self, namespace: str, field_selector: str) -> list[dict[str, Any]]:
+        """core/v1 Events of one namespace matching ``field_selector`` (RBAC: ``list`` on events)."""
+        path = f"/api/v1/namespaces/{namespace}/events"
+        result = self.request("GET", path, params={"fieldSelector": field_selector}, attempts=2)
+        return list(result.get("items", []))
 
     def list_slos(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Every SLO the operator watches: one LIST call per configured namespace (one for all)."""

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from slo_operator.children import CHILD_KINDS, desired_children
+from slo_operator.acceptance import EVENT_FIELD_SELECTOR, REASON, Rejection, acceptance_conditions, rejections
+from slo_operator.children import ALERTMANAGER_CONFIG, CHILD_KINDS, PROMETHEUS_RULE, desired_children
 from slo_operator.kube import KubeClient, KubeError
 from slo_operator.loader import parse_object
 from slo_operator.model import SLO, resolve
@@ -208,12 +209,16 @@ def status_after_reconcile(
         conditions = set_condition(
             conditions, VALID, "True", "SpecValid", "the spec is valid", now, generation
         )
-        if outcome.routing is not None:
+        kept = not outcome.applied and _reason(conditions, ROUTING_READY) == REASON
+        if outcome.routing is not None and not (kept and outcome.routing[0] == "True"):
+            # (a refusal by prometheus-operator of unchanged children stands until the refresher re-checks)
             conditions = set_condition(conditions, ROUTING_READY, *outcome.routing, now, generation)
         if outcome.error:
             conditions = set_condition(
                 conditions, RULES_APPLIED, "False", "ApplyFailed", outcome.error, now, generation
             )
+        elif not outcome.applied and _reason(conditions, RULES_APPLIED) == REASON:
+            pass  # nothing changed: prometheus-operator still refuses it (the refresher re-checks)
         else:
             children = ", ".join(outcome.applied + outcome.unchanged) or "none"
             conditions = set_condition(
@@ -277,10 +282,70 @@ def reconcile_decision(body: dict[str, Any], outcome: Outcome, now: datetime | N
 # ---- status refresh ---------------------------------------------------------------------------------
 
 EVENTS = {
+    (RULES_APPLIED, "False"): ("Warning", REASON),  # in a refresh, only a rejection turns it False
+    (RULES_APPLIED, "True"): ("Normal", "RulesAccepted"),
     (PROMETHEUS_REACHABLE, "False"): ("Warning", "PrometheusUnreachable"),
     (PROMETHEUS_REACHABLE, "True"): ("Normal", "PrometheusReachable"),
     (BUDGET_EXHAUSTED, "True"): ("Warning", "BudgetExhausted"),
 }
+
+
+def observe_rejections(
+    slo: SLO,
+    owner: dict[str, Any],
+    kube: KubeClient,
+    options: RenderOptions | None,
+    events: dict[str, list[dict[str, Any]] | None],
+    now: datetime,
+) -> list[Rejection]:
+    """What prometheus-operator refuses of this SLO's children (see ``acceptance``): one LIST of its
+    Warning ``InvalidConfiguration`` Events per namespace and cycle (shared through ``events``); the
+    children, and the Secrets they refer to, are read only when an Event names one of them. Without
+    ``list`` on events (RBAC) nothing is reported."""
+    if slo.namespace not in events:
+        try:
+            events[slo.namespace] = kube.list_events(slo.namespace, EVENT_FIELD_SELECTOR)
+        except KubeError as exc:
+            log.info("cannot list events in %s (%s): rejections unseen", slo.namespace, exc)
+            events[slo.namespace] = None
+    found = events[slo.namespace] or []
+    kinds = {PROMETHEUS_RULE.kind: PROMETHEUS_RULE, ALERTMANAGER_CONFIG.kind: ALERTMANAGER_CONFIG}
+    named = [
+        e for e in found if (e.get("involvedObject") or {}).get("kind") in kinds
+        and str((e.get("involvedObject") or {}).get("name", "")).startswith(slo.name)
+    ]
+    if not named:
+        return []
+    children: list[dict[str, Any]] = []
+    for kind in {kinds[str(e["involvedObject"]["kind"])] for e in named}:
+        try:
+            items = kube.list_objects(kind, slo.namespace, f"{NAME_LABEL}={slo.name}")
+        except KubeError as exc:
+            log.warning("cannot list %s of %s: %s", kind.plural, slo.key, exc)
+            continue
+        children += [{**item, "kind": kind.kind} for item in items if _owned_by(item, owner)]
+    inputs_changed = None
+    if options is not None and any(c["kind"] == ALERTMANAGER_CONFIG.kind for c in children):
+        times = []
+        for name in sorted({use.secret.name for use in secret_references(slo, options.routing)}):
+            try:
+                times.append(kube.secret_last_change(slo.namespace, name))
+            except KubeError:
+                continue
+        known = [t for t in times if t is not None]
+        inputs_changed = max(known) if known else None
+    return rejections(children, named, now, kube.field_manager, inputs_changed)
+
+
+def _reason(conditions: list[dict[str, Any]], type_: str) -> str | None:
+    return next((str(c.get("reason")) for c in conditions if c.get("type") == type_), None)
+
+
+def _condition_tuple(conditions: list[dict[str, Any]], type_: str) -> tuple[str, str, str] | None:
+    found = next((c for c in conditions if c.get("type") == type_), None)
+    if found is None:
+        return None
+    return str(found.get("status")), str(found.get("reason")), str(found.get("message"))
 
 
 @dataclass
@@ -317,9 +382,11 @@ def refresh_all(
 
     With ``options``, the Secret references of alert routing are checked again too (one GET per distinct
     Secret per cycle), so creating a missing Secret, or deleting one, shows up without a spec change.
+    prometheus-operator's rejections of the children (its Events) turn RulesApplied / RoutingReady False.
     """
     now = now or datetime.now(UTC)
     secrets: dict[tuple[str, str], frozenset[str] | None] = {}
+    events: dict[str, list[dict[str, Any]] | None] = {}
     report = RefreshReport()
     bodies = kube.list_slos(namespaces)
     try:
@@ -354,9 +421,22 @@ def refresh_all(
         new = refreshed_status(
             slo, current, measurements.get((slo.namespace, slo.name)), report.reachable, reason, now
         )
+        routing: tuple[str, str, str] | None = None
         if options is not None and secret_references(slo, options.routing):
             routing = check_routing(slo, kube, options, secrets)
-            conditions = set_condition(new["conditions"], ROUTING_READY, *routing, now)
+        rejected = observe_rejections(slo, body, kube, options, events, now)
+        rules_applied, refused_routing = acceptance_conditions(
+            _condition_tuple(new["conditions"], RULES_APPLIED),
+            routing or _condition_tuple(new["conditions"], ROUTING_READY),
+            rejected,
+        )
+        routing = refused_routing or routing
+        if routing is not None or rules_applied is not None:
+            conditions = new["conditions"]
+            if routing is not None:
+                conditions = set_condition(conditions, ROUTING_READY, *routing, now)
+            if rules_applied is not None:
+                conditions = set_condition(conditions, RULES_APPLIED, *rules_applied, now)
             new["conditions"] = with_ready(conditions, now)
         outcome = None
         if policies is not None:
@@ -385,9 +465,10 @@ def refresh_all(
             continue
         report.writes += 1
         for type_, _old, new_status in transitions(current.get("conditions") or [], new["conditions"]):
-            # A first successful read is not news; a first failure is.
+            # A first successful read is not news; a first failure is. Rules are news when accepted again.
             if (type_, new_status) in EVENTS and not (
-                type_ == PROMETHEUS_REACHABLE and new_status == "True" and not _old
+                (type_ == PROMETHEUS_REACHABLE and new_status == "True" and not _old)
+                or (type_ == RULES_APPLIED and new_status == "True" and _old != "False")
             ):
                 event_type, event_reason = EVENTS[(type_, new_status)]
                 message = next(c["message"] for c in new["conditions"] if c["type"] == type_)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from slo_operator.acceptance import REASON as REJECTED
 from slo_operator.durations import format_duration
 from slo_operator.durations import human_duration as human_duration
 from slo_operator.model import SLO
@@ -19,7 +20,7 @@ VALID = "Valid"
 RULES_APPLIED = "RulesApplied"
 PROMETHEUS_REACHABLE = "PrometheusReachable"
 BUDGET_EXHAUSTED = "BudgetExhausted"
-ROUTING_READY = "RoutingReady"  # the Secrets the AlertmanagerConfig refers to exist (see reconcile.py)
+ROUTING_READY = "RoutingReady"  # its Secrets exist and prometheus-operator accepted it (reconcile.py)
 READY = "Ready"
 AT_RISK_REMAINING = 0.1  # below 10% of the budget left, an SLO is at risk even without a firing alert
 MEASURED_FIELDS = ("sli", "errorBudget", "burnRate", "burnRates", "timeToExhaustion", "state", "policy")
@@ -76,17 +77,29 @@ def condition_status(conditions: list[dict[str, Any]], type_: str) -> str | None
     return next((str(c.get("status")) for c in conditions if c.get("type") == type_), None)
 
 
+def condition_reason(conditions: list[dict[str, Any]], type_: str) -> str | None:
+    return next((str(c.get("reason")) for c in conditions if c.get("type") == type_), None)
+
+
 def with_ready(conditions: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     """Ready: spec valid, rules applied and Prometheus readable (where known)."""
     problems = []
     if condition_status(conditions, VALID) != "True":
         problems.append("the spec is not valid")
     if condition_status(conditions, RULES_APPLIED) != "True":
-        problems.append("the rules are not applied")
+        rejected = condition_reason(conditions, RULES_APPLIED) == REJECTED
+        problems.append("prometheus-operator rejected the rules" if rejected else "the rules are not applied")
     if condition_status(conditions, PROMETHEUS_REACHABLE) == "False":
         problems.append("Prometheus is unreachable")
     if condition_status(conditions, ROUTING_READY) == "False":
-        problems.append("alert routing refers to a missing Secret")
+        reason = condition_reason(conditions, ROUTING_READY)
+        problems.append(
+            "prometheus-operator rejected the alert routing"
+            if reason == REJECTED
+            else "alert routing refers to a missing Secret"
+            if reason in ("SecretNotFound", "KeyNotFound")
+            else "alert routing is not ready"
+        )
     if problems:
         return set_condition(conditions, READY, "False", "NotReady", "; ".join(problems), now)
     return set_condition(conditions, READY, "True", "Ready", "rules applied and measured", now)
