@@ -62,6 +62,9 @@ class FakeKube:
     def delete(self, kind: ChildKind, namespace: str, name: str) -> bool:
         return False
 
+    def list_policies(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        return []  # no ErrorBudgetPolicy in these tests
+
 
 def api(kube: FakeKube) -> KubeClient:
     return cast(KubeClient, kube)
