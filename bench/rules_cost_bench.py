@@ -73,7 +73,7 @@ METRIC = "bentoml_service_request_total"
 ERRORS = f'{METRIC}{{endpoint="/predict",http_response_code=~"5.."}}'
 TOTAL = f'{METRIC}{{endpoint="/predict",http_response_code!~"4.."}}'
 SLOTH_RATIO = "slo:sli_error:ratio_rate5m"
-SLOTH_LABELS = {"sloth_service": "iris-classifier", "sloth_slo": "model-availability"}
+SLOTH_LABELS = {"sloth_service": "cancer-classifier", "sloth_slo": "model-availability"}
 
 END = datetime(2026, 11, 1, tzinfo=UTC)  # the last scrape and the time of every query
 PADDING = 2 * 3600  # raw data before the longest window starts, so its first base-rule samples exist
@@ -128,7 +128,7 @@ def write_openmetrics(data: Data, path: Path) -> int:
         out.write(f"# TYPE {METRIC.removesuffix('_total')} counter\n")
         for code, events in (("200", data.ok), ("503", data.bad)):
             for pod, row in enumerate(np.cumsum(events, axis=1)):
-                prefix = f'{METRIC}{{endpoint="/predict",http_response_code="{code}",pod="iris-{pod:03d}"}} '
+                prefix = f'{METRIC}{{endpoint="/predict",http_response_code="{code}",pod="cancer-{pod:03d}"}} '
                 out.write("".join(f"{prefix}{v} {t}\n" for v, t in zip(row.tolist(), stamps, strict=True)))
                 count += len(stamps)
         out.write("# EOF\n")

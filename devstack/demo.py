@@ -428,7 +428,7 @@ def incident(kubeconfig: Path, model_url: str, minutes: float) -> None:
 def demo_policy(receivers: str) -> list[dict[str, Any]]:
     """The demo's ErrorBudgetPolicy (webhook tickets to the local receivers) and a Deployment of the
     model service's name for the freeze to guard (an object only; the model runs on the host)."""
-    labels = {"app": "iris-classifier"}
+    labels = {"app": "cancer-classifier"}
     return [
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tickets", "namespace": NAMESPACE},
          "stringData": {"url": f"{receivers}/tickets"}},
@@ -449,11 +449,11 @@ def demo_policy(receivers: str) -> list[dict[str, Any]]:
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": "iris-classifier", "namespace": NAMESPACE,
-                         "labels": {"slo.mlops.dev/service": "iris-classifier"}},
+            "metadata": {"name": "cancer-classifier", "namespace": NAMESPACE,
+                         "labels": {"slo.mlops.dev/service": "cancer-classifier"}},
             "spec": {"replicas": 0, "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "model", "image": "iris-classifier:1"}]}}},
+                                  "spec": {"containers": [{"name": "model", "image": "cancer-classifier:1"}]}}},
         },
     ]
 
@@ -473,12 +473,12 @@ def show_freeze(kubeconfig: Path) -> None:
                         title=f"ticket opened ({len(tickets) or 1} so far)", border_style="yellow"))
 
     def refused() -> str | None:
-        proc = kubectl("set", "image", "deployment/iris-classifier", "model=iris-classifier:2",
+        proc = kubectl("set", "image", "deployment/cancer-classifier", "model=cancer-classifier:2",
                        "-n", NAMESPACE, kubeconfig=kubeconfig, check=False)
         return proc.stderr.strip() if proc.returncode != 0 else None
 
     message = wait(refused, 120, "the deploy to be refused", interval=2)
-    title = "kubectl set image deployment/iris-classifier (refused: deploy freeze)"
+    title = "kubectl set image deployment/cancer-classifier (refused: deploy freeze)"
     console.print(Panel(message, title=title, border_style="red"))
 
 

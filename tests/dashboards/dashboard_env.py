@@ -118,12 +118,12 @@ def traffic_openmetrics(end: int) -> str:
     def error_ratio(minutes: float) -> float:
         return 0.016 if incident(minutes, INCIDENT_MINUTES) else 0.0001
 
-    predict = {"endpoint": "/predict", "service_name": "iris-classifier"}
+    predict = {"endpoint": "/predict", "service_name": "cancer-classifier"}
     counter("bentoml_service_request_total", {**predict, "http_response_code": "200"},
             lambda m: 300 * (1 - error_ratio(m)))
     counter("bentoml_service_request_total", {**predict, "http_response_code": "503"},
             lambda m: 300 * error_ratio(m))
-    probes = {"endpoint": "/readyz", "service_name": "iris-classifier", "http_response_code": "200"}
+    probes = {"endpoint": "/readyz", "service_name": "cancer-classifier", "http_response_code": "200"}
     counter("bentoml_service_request_total", probes, lambda m: 30)
     for le, share in (("0.1", 0.9), ("0.2", 0.98), ("0.5", 0.995), ("1.0", 1.0), ("+Inf", 1.0)):
         counter("bentoml_service_request_duration_seconds_bucket", {"endpoint": "/predict", "le": le},

@@ -242,7 +242,7 @@ def test_explain_prints_step_and_effects(tmp_path: Path) -> None:
     text = runner.invoke(
         app, ["policy", "explain", "-f", str(EXAMPLE), "-f", str(slo_file), "--consumed", "100"]
     )
-    assert text.exit_code == 0 and "step freeze" in text.output and "iris-classifier" in text.output
+    assert text.exit_code == 0 and "step freeze" in text.output and "cancer-classifier" in text.output
     unlabelled = tmp_path / "other.yaml"
     slo["metadata"]["labels"] = {}
     unlabelled.write_text(yaml.safe_dump(slo))

@@ -95,7 +95,7 @@ apiVersion: slo.mlops.dev/v1alpha1
 kind: ServiceLevelObjective
 metadata: {name: model-latency-strict, namespace: ml-serving}
 spec:
-  service: iris-classifier
+  service: cancer-classifier
   description: A threshold the histogram has no bucket for.
   objective: 99
   window: 30d
@@ -235,7 +235,7 @@ def write_openmetrics(path: Path) -> None:
         inc("batch_jobs_total", 'result="failed"', ts, failed)
         add("model_features_last_updated_timestamp_seconds", "", ts, freshness_value(scrape))
         for name, severity, pending, firing, resolved in ACCURACY_ALERTS:
-            base = (f'alertname="{name}",namespace="ml-serving",service="iris-classifier",'
+            base = (f'alertname="{name}",namespace="ml-serving",service="cancer-classifier",'
                     f'severity="{severity}",slo="model-accuracy",team="ml-platform"')
             # A NaN sample stands in for the stale marker Prometheus writes when an alert state ends
             # (OpenMetrics cannot carry one), so the series does not linger for the lookback period.

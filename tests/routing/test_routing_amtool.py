@@ -26,7 +26,7 @@ def _alert(severity: str, slo: str = NAME, namespace: str = NS) -> dict[str, str
         "severity": severity,
         "slo": slo,
         "namespace": namespace,
-        "service": "iris-classifier",
+        "service": "cancer-classifier",
     }
 
 

@@ -135,7 +135,7 @@ def test_burn_below_one_for_days_alerts_nothing(tmp_path: Path) -> None:
                     "eval_time": f"{days}d",
                     "exp_samples": [
                         {
-                            "labels": '{namespace="ml-serving",service="iris-classifier",'
+                            "labels": '{namespace="ml-serving",service="cancer-classifier",'
                             'slo="model-availability",window="30d"}',
                             "value": 0.9,
                         }
@@ -147,7 +147,7 @@ def test_burn_below_one_for_days_alerts_nothing(tmp_path: Path) -> None:
                     "eval_time": f"{days}d",
                     "exp_samples": [
                         {
-                            "labels": '{namespace="ml-serving",service="iris-classifier",'
+                            "labels": '{namespace="ml-serving",service="cancer-classifier",'
                             'slo="model-availability",window="1h"}',
                             "value": 0.9,
                         }
@@ -189,7 +189,7 @@ def test_current_burn_rate_of_a_slow_window_is_recorded_with_its_source(tmp_path
                     "eval_time": f"{t}s",
                     "exp_samples": [
                         {
-                            "labels": '{namespace="ml-serving",service="iris-classifier",'
+                            "labels": '{namespace="ml-serving",service="cancer-classifier",'
                             'slo="model-availability",window="1d"}',
                             "value": 0,
                         }
@@ -261,7 +261,7 @@ def test_missing_series_fires_no_data_alert(tmp_path: Path) -> None:
 
 def _histogram(prefix: str, steps: list[tuple[float, float, int]]) -> list[dict[str, str]]:
     """Histogram series; steps of (requests per sample, share slower than 200ms, samples)."""
-    labels = 'endpoint="/predict",service_name="IrisClassifier"'
+    labels = 'endpoint="/predict",service_name="CancerClassifier"'
     fast_share = [(rps * (1 - slow), n) for rps, slow, n in steps]
     series = []
     for le, portion in (("0.1", 0.5), ("0.2", 1.0)):
@@ -347,7 +347,7 @@ def test_stale_features_fire_freshness_alert(tmp_path: Path) -> None:
                     "eval_time": f"{stale_from - 600}s",
                     "exp_samples": [
                         {
-                            "labels": 'slo:error_ratio{namespace="ml-serving",service="iris-classifier",'
+                            "labels": 'slo:error_ratio{namespace="ml-serving",service="cancer-classifier",'
                             'slo="feature-freshness",window="5m"}',
                             "value": 0,
                         }

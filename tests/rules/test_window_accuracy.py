@@ -59,7 +59,7 @@ def test_derived_window_within_one_percent_of_truth(tmp_path: Path, window: int)
         else ("sum_over_time(slo:bad_events:rate[6h]) / sum_over_time(slo:total_events:rate[6h])")
     )
     labels = (
-        '{namespace="ml-serving",service="iris-classifier",slo="model-availability",'
+        '{namespace="ml-serving",service="cancer-classifier",slo="model-availability",'
         f'window="{"5m" if label == "6h" else label}"}}'
     )
     tests = [
@@ -102,7 +102,7 @@ def test_averaging_short_ratios_would_be_wrong_here(tmp_path: Path) -> None:
                     "eval_time": f"{at}m",
                     "exp_samples": [
                         {
-                            "labels": '{namespace="ml-serving",service="iris-classifier",'
+                            "labels": '{namespace="ml-serving",service="cancer-classifier",'
                             'slo="model-availability",window="5m"}',
                             "value": 1,
                         }
