@@ -128,7 +128,7 @@ def write_openmetrics(data: Data, path: Path) -> int:
         out.write(f"# TYPE {METRIC.removesuffix('_total')} counter\n")
         for code, events in (("200", data.ok), ("503", data.bad)):
             for pod, row in enumerate(np.cumsum(events, axis=1)):
-                prefix = f'{METRIC}{{endpoint="/predict",http_response_code="{code}",pod="cancer-{pod:03d}"}} '
+                prefix = f'{METRIC}{{endpoint="/predict",http_response_code="{code}",pod="model-{pod:03d}"}} '
                 out.write("".join(f"{prefix}{v} {t}\n" for v, t in zip(row.tolist(), stamps, strict=True)))
                 count += len(stamps)
         out.write("# EOF\n")

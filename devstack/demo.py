@@ -453,7 +453,8 @@ def demo_policy(receivers: str) -> list[dict[str, Any]]:
                          "labels": {"slo.mlops.dev/service": "cancer-classifier"}},
             "spec": {"replicas": 0, "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "model", "image": "cancer-classifier:1"}]}}},
+                                  "spec": {"containers": [{"name": "model",
+                                                           "image": "cancer-classifier:1"}]}}},
         },
     ]
 
