@@ -19,7 +19,7 @@ help: ## List targets
 $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,model]'
+	$(BIN)/pip install -q -e '.[test,model,reports]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 venv: $(VENV_STAMP) ## Python virtualenv with the project and its test tools

@@ -4,14 +4,15 @@
 #   make install-manifests    regenerate manifests/install/slo-operator.yaml (helm template, defaults)
 #   make chart                both of the above, then helm lint
 #   make helm-test            pytest tests/helm (lint, schema, render, real control plane install)
-#   make operator-image       docker build of operator/Dockerfile (OPERATOR_IMAGE)
+#   make operator-image       OCI archive of the operator without Docker (mk/node.mk); with Docker:
+#                             docker build -f operator/Dockerfile -t slo-operator/operator:0.1.0 .
 HELM_CHART := helm/slo-operator
 # Where hack/helm/build.sh puts the binary (read without running it, so `make -n` never builds).
 HELM_VERSION := $(shell sed -n 's/^HELM_VERSION=\([^ ]*\).*/\1/p' hack/helm/build.sh)
 HELM_BIN = $(SLO_CACHE)/helm-$(HELM_VERSION)/helm
 OPERATOR_IMAGE ?= slo-operator/operator:0.1.0
 
-.PHONY: helm chart-files install-manifests chart helm-test operator-image
+.PHONY: helm chart-files install-manifests chart helm-test
 
 helm: ## Build (once) and cache the pinned helm CLI
 	@hack/progress.sh "helm $(HELM_VERSION) CLI" "5-10 min" hack/helm/build.sh --print-path
@@ -28,6 +29,3 @@ chart: install-manifests ## install-manifests, then helm lint --strict
 
 helm-test: venv chart-files helm cluster-build ## pytest tests/helm (lint, schema, render, real install)
 	$(BIN)/pytest -q tests/helm
-
-operator-image: ## docker build of operator/Dockerfile (OPERATOR_IMAGE)
-	docker build -f operator/Dockerfile -t $(OPERATOR_IMAGE) .

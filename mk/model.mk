@@ -7,7 +7,8 @@
 #   make model-traffic MODEL_TRAFFIC_ARGS="--rate 20 --duration 60 --label-noise 0.1"
 #   make model-test             pytest tests/model_service (starts bentoml serve and prometheus)
 #   make model-bench            bench/model_service_bench.py
-#   make model-image            docker build of model_service/Dockerfile
+#   make model-image            OCI archive without Docker (mk/node.mk); with Docker:
+#                               docker build -f model_service/Dockerfile -t slo-operator/model-service:0.1.0 .
 
 MODEL_VENV ?= .venv
 MODEL_PYTHON ?= $(MODEL_VENV)/bin/python
@@ -24,7 +25,7 @@ MODEL_DIR ?=
 MODEL_ENV := BENTOML_DO_NOT_TRACK=true $(if $(MODEL_DIR),MODEL_DIR=$(MODEL_DIR))
 MODEL_DIR_ARG := $(if $(MODEL_DIR),--model-dir $(MODEL_DIR))
 
-.PHONY: model model-serve model-traffic model-test model-bench model-image
+.PHONY: model model-serve model-traffic model-test model-bench
 
 model: ## Train the classifier into MODEL_DIR (default ~/.cache/slo-operator/model-service)
 	$(MODEL_ENV) $(MODEL_PYTHON) -m model_service.training $(MODEL_DIR_ARG)
@@ -42,6 +43,3 @@ model-test: ## pytest tests/model_service (real bentoml serve + prometheus)
 
 model-bench: ## Latency/throughput benchmark, SLI tracking on vs off
 	BENTOML_DO_NOT_TRACK=true $(MODEL_PYTHON) bench/model_service_bench.py $(MODEL_BENCH_ARGS)
-
-model-image: ## docker build the model service image (MODEL_IMAGE)
-	docker build -f model_service/Dockerfile -t $(MODEL_IMAGE) .

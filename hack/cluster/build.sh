@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build (once) the pinned, container-free Kubernetes control plane used for development and tests:
 #   etcd, kube-apiserver, kube-controller-manager  -- compiled from Go modules
+#   kubelet, kube-scheduler (--node)                -- same wrapper module, for a local node
 #   prometheus-operator CRDs                        -- copied from the downloaded Go module
 #
 # Everything lands in the cache, outside the checkout:
@@ -9,10 +10,12 @@
 #
 # Idempotent: one stamp file per pin; a warm cache returns without invoking Go at all.
 #
-# Usage: build.sh [--env] [--crds-only] [--check]
+# Usage: build.sh [--env] [--crds-only] [--check] [--node]
 #   --env         after building, print KEY=VALUE lines (paths, versions) on stdout for `eval`.
 #   --crds-only   only fetch the prometheus-operator CRDs (no Go build of Kubernetes/etcd).
 #   --check       build nothing: exit 0 when the cache is warm, 3 when `make cluster-build` is needed.
+#   --node        also build kubelet and kube-scheduler (cold: ~15 min on two busy cores, ~2 min when
+#                 the control plane's packages are already in the Go build cache).
 # All progress/log output goes to stderr.
 set -euo pipefail
 
@@ -45,12 +48,14 @@ EOF
 want_env=0
 crds_only=0
 check_only=0
+node=0
 for arg in "$@"; do
   case "$arg" in
     --env) want_env=1 ;;
     --crds-only) crds_only=1 ;;
     --check) check_only=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --node) node=1 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -70,6 +75,8 @@ K8S_STAMP=kubernetes-$K8S_VERSION
 K8S_STAMP_VALUE=$(stamp_value "k8s.io/kubernetes@$K8S_VERSION staging@$K8S_STAGING_VERSION")
 ETCD_STAMP=etcd-$ETCD_VERSION
 ETCD_STAMP_VALUE=$(stamp_value "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
+NODE_STAMP=kubernetes-node-$K8S_VERSION
+NODE_STAMP_VALUE=$K8S_STAMP_VALUE
 CRD_STAMP=prometheus-operator-crds-$PROM_OPERATOR_VERSION
 CRD_STAMP_VALUE=$(stamp_value "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION")
 
@@ -78,8 +85,10 @@ all_ok() {
   ((crds_only)) && { crds_ok; return; }
   stamp_ok "$K8S_STAMP" "$K8S_STAMP_VALUE" "$BIN_DIR/kube-apiserver" "$BIN_DIR/kube-controller-manager" &&
     stamp_ok "$ETCD_STAMP" "$ETCD_STAMP_VALUE" "$BIN_DIR/etcd" &&
+    { ((node == 0)) || node_ok; } &&
     crds_ok
 }
+node_ok() { stamp_ok "$NODE_STAMP" "$NODE_STAMP_VALUE" "$BIN_DIR/kubelet" "$BIN_DIR/kube-scheduler"; }
 
 # Fast path: warm cache, no Go toolchain needed.
 if all_ok; then
@@ -111,10 +120,10 @@ mod_field() { # module version field
   "$GO" mod download -json "$1@$2" | sed -n "s/^[[:space:]]*\"$3\": \"\\(.*\\)\",\\{0,1\\}\$/\\1/p" | head -n1
 }
 
-build_k8s() {
-  stamp_ok "$K8S_STAMP" "$K8S_STAMP_VALUE" "$BIN_DIR/kube-apiserver" "$BIN_DIR/kube-controller-manager" && return 0
-  log "building kube-apiserver + kube-controller-manager from k8s.io/kubernetes@$K8S_VERSION (slow: minutes)"
-  local t0=$SECONDS dir="$BUILD_ROOT/kubernetes-$K8S_VERSION"
+# k8s_module DIR: writes the wrapper module (k8s.io/kubernetes + its staging modules pinned to their
+# release) into DIR and sets K8S_LDFLAGS. Control plane and node binaries use the same module set.
+k8s_module() {
+  local dir=$1
   rm -rf "$dir"; mkdir -p "$dir"
   local gomod commit info build_date
   gomod=$(cd "$dir" && mod_field k8s.io/kubernetes "$K8S_VERSION" GoMod)
@@ -141,18 +150,48 @@ build_k8s() {
   log "pinned $(wc -w <<<"$staging") staging modules to $K8S_STAGING_VERSION"
   local minor=${K8S_VERSION#v}; minor=${minor#*.}; minor=${minor%%.*}
   local major=${K8S_VERSION#v}; major=${major%%.*}
-  local ldflags="-s -w" pkg
+  local pkg
+  K8S_LDFLAGS="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-    ldflags+=" -X $pkg.gitCommit=$commit -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+    K8S_LDFLAGS+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    K8S_LDFLAGS+=" -X $pkg.gitCommit=$commit -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
   done
+}
+
+# ticker WHAT USUAL: prints the elapsed time every minute while a long build runs (killed by caller).
+ticker() {
+  local what=$1 usual=$2 t0=$SECONDS
+  while sleep 60; do log "still building $what: $(( (SECONDS - t0) / 60 )) min (usually $usual cold)"; done
+}
+
+build_k8s() {
+  stamp_ok "$K8S_STAMP" "$K8S_STAMP_VALUE" "$BIN_DIR/kube-apiserver" "$BIN_DIR/kube-controller-manager" && return 0
+  log "building kube-apiserver + kube-controller-manager from k8s.io/kubernetes@$K8S_VERSION (slow: minutes)"
+  local t0=$SECONDS dir="$BUILD_ROOT/kubernetes-$K8S_VERSION"
+  k8s_module "$dir"
   local out="$dir/out"; mkdir -p "$out"
-  (cd "$dir" && GOFLAGS=-mod=mod "$GO" build -trimpath -ldflags="$ldflags" -o "$out/" \
+  (cd "$dir" && GOFLAGS=-mod=mod "$GO" build -trimpath -ldflags="$K8S_LDFLAGS" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
   mkdir -p "$BIN_DIR"
   mv -f "$out/kube-apiserver" "$out/kube-controller-manager" "$BIN_DIR/"
   write_stamp "$K8S_STAMP" "$K8S_STAMP_VALUE"
   log "kubernetes $K8S_VERSION built in $((SECONDS - t0))s"
+}
+
+build_node() {
+  node_ok && return 0
+  log "building kubelet + kube-scheduler from k8s.io/kubernetes@$K8S_VERSION (usually ~15 min cold, ~3 min after the control plane)"
+  local t0=$SECONDS dir="$BUILD_ROOT/kubernetes-node-$K8S_VERSION"
+  k8s_module "$dir"
+  local out="$dir/out"; mkdir -p "$out"
+  ticker "kubelet + kube-scheduler" "15 min" & local tick=$!
+  (cd "$dir" && GOFLAGS=-mod=mod nice "$GO" build -trimpath -ldflags="$K8S_LDFLAGS" -o "$out/" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler) || { kill "$tick"; exit 1; }
+  kill "$tick" 2>/dev/null || true
+  mkdir -p "$BIN_DIR"
+  mv -f "$out/kubelet" "$out/kube-scheduler" "$BIN_DIR/"
+  write_stamp "$NODE_STAMP" "$NODE_STAMP_VALUE"
+  log "kubelet + kube-scheduler $K8S_VERSION built in $((SECONDS - t0))s"
 }
 
 build_etcd() {
@@ -198,6 +237,7 @@ fetch_crds
 if ((crds_only == 0)); then
   build_etcd
   build_k8s
+  ((node)) && build_node
   log "ready: $BIN_DIR"
 fi
 [[ $want_env == 1 ]] && print_env

@@ -4,7 +4,14 @@
 - A child (any kind in ``CHILD_KINDS``) changed or deleted by someone else -> reconcile its SLO again;
   server-side apply makes our own writes no-ops, so this converges without loops.
 - One background task refreshes the numbers of every SLO each ``refresh_seconds``: a LIST of SLOs plus a
-  constant number of Prometheus queries, whatever the number of SLOs.
+  constant number of Prometheus queries, whatever the number of SLOs. Its first cycle runs right at
+  start-up (a replacement pod refreshes at once, not one period later); it still writes only what
+  changed, so restarting the operator writes nothing to a settled SLO.
+- Login: the pod's service account against ``KUBERNETES_SERVICE_HOST``/``_PORT`` (``kube.in_cluster``),
+  else the kubeconfig. kopf's own ``login_with_service_account`` dials ``kubernetes.default.svc``,
+  which needs cluster DNS that host-network pods and DNS-less clusters do not have.
+- The health endpoint (readiness and liveness) answers only after start-up, and fails when the status
+  refresher died or has not finished a cycle for several periods.
 
 No timers, daemons or deletion handlers: kopf then puts no finalizer on SLOs, so deleting one never
 waits for the operator; children go with it through their owner references.
@@ -17,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from typing import Any
 
 import kopf
@@ -24,7 +32,7 @@ import kopf
 from slo_operator import API_GROUP, API_VERSION, PLURAL
 from slo_operator.children import CHILD_KINDS
 from slo_operator.config import OperatorConfig
-from slo_operator.kube import SLO_KIND, KubeClient, KubeError, load_credentials
+from slo_operator.kube import SLO_KIND, KubeClient, KubeError, in_cluster, load_credentials
 from slo_operator.policy import OVERRIDE_ANNOTATION, SERVICE_LABEL
 from slo_operator.prometheus import PrometheusClient
 from slo_operator.reconcile import reconcile_children, reconcile_decision, refresh_all
@@ -38,6 +46,9 @@ class _State:
     kube: KubeClient | None = None
     prometheus: PrometheusClient | None = None
     refresher: asyncio.Task[None] | None = None
+    started: float = 0.0  # monotonic time of start-up
+    last_cycle: float = 0.0  # monotonic time the last refresh cycle ended (0: none yet)
+    cycles: int = 0
 
 
 STATE = _State()
@@ -70,6 +81,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _kube()
     STATE.prometheus = PrometheusClient(STATE.config.prometheus_url, STATE.config.prometheus_timeout)
+    STATE.started = time.monotonic()
     STATE.refresher = asyncio.create_task(_refresh_forever())
     log.info(
         "slo-operator started: prometheus=%s namespaces=%s refresh=%ss",
@@ -81,14 +93,50 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 @kopf.on.login()
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    """In-cluster service account first, else $KUBECONFIG read at login time (not at import time)."""
-    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    """$KUBECONFIG when set (read at login time), else the in-cluster service account, else ~/.kube/config.
+
+    kopf calls this again when the API answers 401, so a rotated projected token is picked up.
+    """
+    pod = None if os.environ.get("KUBECONFIG") else in_cluster()
+    if pod is None:
+        return kopf.login_with_kubeconfig(**kwargs)
+    return kopf.ConnectionInfo(
+        server=pod.server,
+        ca_path=str(pod.ca_file) if pod.ca_file else None,
+        token=pod.token(),
+        default_namespace=pod.namespace,
+        priority=30,  # above kopf's own service-account and client-library handlers
+    )
+
+
+def stale_after(refresh_seconds: float) -> float:
+    """Seconds without a finished refresh cycle after which the operator reports itself unhealthy.
+
+    Generous (three periods plus two minutes): a slow Prometheus or API server makes cycles late, and
+    restarting the pod for that would only add load.
+    """
+    return 3 * refresh_seconds + 120
+
+
+@kopf.on.probe(id="refresher")
+def refresher_probe(**_: Any) -> dict[str, Any]:
+    """Health of the status refresher; raising makes kopf's health endpoint answer 500."""
+    task = STATE.refresher
+    if task is None or task.done():
+        raise kopf.PermanentError("the status refresher is not running")
+    since = STATE.last_cycle or STATE.started
+    age = time.monotonic() - since
+    if age > stale_after(STATE.config.refresh_seconds):
+        raise kopf.PermanentError(f"no status refresh finished for {age:.0f}s")
+    return {"cycles": STATE.cycles, "secondsSinceLastCycle": round(age, 1)}
 
 
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
+    """SIGTERM (pod deletion, rollout): kopf stops watching, then this stops the refresher."""
     if STATE.refresher is not None:
         STATE.refresher.cancel()
+    log.info("slo-operator stopping")
 
 
 async def _refresh_forever() -> None:
@@ -113,6 +161,8 @@ async def _refresh_forever() -> None:
             )
             for error in report.errors:
                 log.warning("status refresh: %s", error)
+            STATE.cycles += 1
+            STATE.last_cycle = time.monotonic()
         except asyncio.CancelledError:
             raise
         except Exception:  # never let one bad cycle stop the refresher

@@ -3,7 +3,8 @@
 kopf watches and calls our handlers; writing objects goes through this small client instead of the
 generated ``kubernetes`` models, because server-side apply of arbitrary kinds (PrometheusRule today,
 AlertmanagerConfig and ConfigMap tomorrow) is one uniform HTTP call. Credentials come from the same
-places kopf uses: the in-cluster service account, else the kubeconfig.
+places kopf's login handler uses (``in_cluster``): the pod's service account with the API server from
+``KUBERNETES_SERVICE_HOST``/``_PORT``, else the kubeconfig.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import ssl
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -51,19 +54,68 @@ class Credentials:
     token: Any  # callable returning the Authorization header value, or None
 
 
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+@dataclass(frozen=True)
+class InCluster:
+    """Where a pod finds the API server and its own identity (the standard in-cluster contract).
+
+    The server comes from ``KUBERNETES_SERVICE_HOST``/``KUBERNETES_SERVICE_PORT``, never from the DNS
+    name ``kubernetes.default.svc``: pods without cluster DNS (host-network pods, clusters without a
+    DNS add-on) have the variables but cannot resolve the name.
+    """
+
+    server: str
+    token_file: Path
+    ca_file: Path | None
+    namespace: str | None
+
+    def token(self) -> str:
+        """The current token: re-read every time, because the kubelet rotates projected tokens."""
+        return self.token_file.read_text(encoding="utf-8").strip()
+
+
+def in_cluster(environ: Mapping[str, str] | None = None, account_dir: Path | None = None) -> InCluster | None:
+    """The in-cluster endpoint and service account, or None outside a pod (or without a mounted token)."""
+    env = os.environ if environ is None else environ
+    account_dir = SERVICE_ACCOUNT_DIR if account_dir is None else account_dir
+    host = env.get("KUBERNETES_SERVICE_HOST", "").strip()
+    port = env.get("KUBERNETES_SERVICE_PORT", "").strip()
+    token_file = account_dir / "token"
+    if not host or not port or not token_file.is_file():
+        return None
+    if ":" in host and not host.startswith("["):  # an IPv6 address
+        host = f"[{host}]"
+    ca_file = account_dir / "ca.crt"
+    ns_file = account_dir / "namespace"
+    namespace = ns_file.read_text(encoding="utf-8").strip() if ns_file.is_file() else None
+    return InCluster(
+        server=f"https://{host}:{port}",
+        token_file=token_file,
+        ca_file=ca_file if ca_file.is_file() else None,
+        namespace=namespace or None,
+    )
+
+
 def load_credentials(kubeconfig: str | None = None) -> Credentials:
-    """In-cluster service account first (as kopf does), else the kubeconfig."""
+    """An explicit kubeconfig first, then the in-cluster service account, else the default kubeconfig."""
+    pod = None if kubeconfig else in_cluster()
+    if pod is not None:
+        return Credentials(
+            server=pod.server,
+            ca_file=str(pod.ca_file) if pod.ca_file else None,
+            cert_file=None,
+            key_file=None,
+            verify=True,
+            token=lambda: f"Bearer {pod.token()}",
+        )
     from kubernetes import client, config  # imported here: heavy, and only the I/O edge needs it
 
     configuration = client.Configuration()
-    try:
-        if kubeconfig:
-            raise config.ConfigException("explicit kubeconfig")
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, client_configuration=configuration
-        )
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig, client_configuration=configuration
+    )
 
     def token() -> str | None:
         value = configuration.get_api_key_with_prefix("BearerToken", alias="authorization")

@@ -331,3 +331,48 @@ def test_helm_binary_is_the_pinned_version(helm: Helm) -> None:
         .split()[0]
     )
     assert helm.run("version", "--short").stdout.startswith(pinned)
+
+
+def test_pod_identity_and_readiness_in_every_install(default_objects: list[dict[str, Any]]) -> None:
+    """kopf needs POD_ID (or a passwd entry for the uid); readiness and liveness use the health port."""
+    pod = find(default_objects, "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {item["name"]: item for item in container["env"]}
+    assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert "KUBERNETES_SERVICE_HOST" not in env  # the kubelet's value: the `kubernetes` Service
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert "hostNetwork" not in pod
+
+
+def test_host_network_moves_every_port_to_loopback(helm: Helm) -> None:
+    values = {
+        "hostNetwork": True,
+        "healthPort": 18080,
+        "apiServer": {"host": "127.0.0.1", "port": 26443},
+        "modelService": {"enabled": True, "port": 3901},
+    }
+    objects = helm.template(values)
+    deployment = find(objects, "Deployment", "slo-operator")
+    pod = deployment["spec"]["template"]["spec"]
+    assert (pod["hostNetwork"], pod["dnsPolicy"]) == (True, "ClusterFirstWithHostNet")
+    (container,) = pod["containers"]
+    env = container_env(deployment)
+    assert env["SLO_OPERATOR_LIVENESS"] == "http://127.0.0.1:18080/healthz"
+    assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("127.0.0.1", "26443")
+    assert container["ports"] == [{"name": "health", "containerPort": 18080, "protocol": "TCP"}]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["host"] == "127.0.0.1"
+
+    model = find(objects, "Deployment", "model-service")["spec"]["template"]["spec"]
+    assert model["hostNetwork"] is True
+    (server,) = model["containers"]
+    assert server["args"] == ["--host", "127.0.0.1", "--port", "3901"]
+    assert server["ports"][0]["containerPort"] == 3901
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert server[probe]["httpGet"]["host"] == "127.0.0.1"
+
+
+def test_api_server_host_needs_its_port(helm: Helm) -> None:
+    with pytest.raises(HelmError) as failure:
+        helm.template({"apiServer": {"host": "127.0.0.1"}})
+    assert "apiServer.port is required" in failure.value.stderr
