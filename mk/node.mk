@@ -22,7 +22,7 @@ node-packages: ## containerd, runc, CNI plugins, mmdebstrap (Debian packages, in
 	fi
 
 node-build: ## kubelet + kube-scheduler (same Go modules as the control plane; cached)
-	nice hack/cluster/build.sh --node
+	@hack/progress.sh "kubelet + kube-scheduler v1.32.4" "15 min (3 min after the control plane)" hack/cluster/build.sh --node
 
 operator-image: venv node-packages ## OCI archive of the operator (no Docker)
 	@$(IMAGES_PYTHON) $(IMAGES_BUILD) operator
@@ -33,10 +33,10 @@ reports-image: venv node-packages ## OCI archive of the monthly report job (oper
 model-image: venv node-packages ## OCI archive of the model service, model trained at build time
 	@$(IMAGES_PYTHON) $(IMAGES_BUILD) model
 
-pause-image:
+pause-image: ## OCI archive of the node's sandbox (pause) image
 	@$(IMAGES_BUILD) pause
 
-images: operator-image model-image pause-image
+images: operator-image model-image pause-image ## The images the node tests and `make cluster-up NODE=1` load
 
 image-locks: venv ## Re-resolve operator/requirements*.lock and model_service/requirements.lock
 	for image in operator reports model; do $(IMAGES_PYTHON) $(IMAGES_BUILD) --lock $$image || exit 1; done
