@@ -18,6 +18,8 @@ Pure core (no I/O; golden and promtool tests):
   Events) as RulesApplied/RoutingReady.
 - ``policy_api``, ``policy``: error-budget policies (steps, ticket identity, the deploy-freeze
   admission policy).
+- ``migrate``: SLOs imported from Sloth, Pyrra and OpenSLO, and exported as OpenSLO (a package: one
+  module per source, ``common`` for findings and PromQL shapes).
 
 I/O edges:
 - ``kube`` (API server client), ``prometheus`` (instant queries), ``reconcile`` (applies children,

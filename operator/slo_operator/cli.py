@@ -31,6 +31,7 @@ class Format(StrEnum):
     alertmanager = "alertmanager"
     dashboard = "dashboard"
     overview_dashboard = "overview-dashboard"
+    openslo = "openslo"
 
 
 def _parse_labels(values: list[str]) -> dict[str, str]:
@@ -60,7 +61,8 @@ def render(
             "as the operator reads them); alertmanager: a complete alertmanager.yml (receivers from the "
             "options below only); dashboard: a Grafana dashboard ConfigMap per SLO (sidecar label and folder "
             "from SLO_OPERATOR_DASHBOARD_*); overview-dashboard: the ConfigMap of the board of all SLOs (it "
-            "finds them in Prometheus; the files are only validated).",
+            "finds them in Prometheus; the files are only validated); openslo: OpenSLO v1 SLO, SLI, "
+            "AlertPolicy and AlertCondition documents.",
         ),
     ] = Format.prometheusrule,
     rule_label: Annotated[
@@ -116,6 +118,18 @@ def render(
             sys.stdout.write(to_yaml([alertmanager_file(slos, endpoints)]))
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--format alertmanager") from None
+    elif output_format is Format.openslo:
+        from slo_operator.migrate.common import ImportRefused
+        from slo_operator.migrate.openslo import export
+
+        documents = []
+        for obj in objects:
+            try:
+                documents += export(obj)
+            except ImportRefused as exc:
+                typer.echo(f"{obj.namespace}/{obj.name}: {exc.field}: {exc.message}", err=True)
+                raise typer.Exit(1) from None
+        sys.stdout.write(to_yaml(documents))
     else:
         from slo_operator.dashboards import overview_configmap
 
@@ -147,6 +161,53 @@ def validate(filename: Files) -> None:
         typer.echo(f"{obj.namespace}/{obj.name}: valid")
     if not objects:
         typer.echo("no ServiceLevelObjective documents found", err=True)
+        raise typer.Exit(1)
+
+
+class Source(StrEnum):
+    sloth = "sloth"
+    pyrra = "pyrra"
+    openslo = "openslo"
+
+
+@app.command(name="import")
+def import_(
+    filename: Annotated[
+        list[str],
+        typer.Option("--filename", "-f", help="Source YAML file, a folder of them, or - for stdin."),
+    ],
+    source: Annotated[
+        Source,
+        typer.Option(
+            "--from",
+            help="sloth: PrometheusServiceLevel objects or prometheus/v1 spec files; pyrra: "
+            "pyrra.dev/v1alpha1 ServiceLevelObjectives; openslo: OpenSLO v1 SLO, SLI, AlertPolicy and "
+            "AlertCondition documents.",
+        ),
+    ],
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", "-n", help="Namespace of the printed SLOs (default: the source's)."),
+    ] = None,
+) -> None:
+    """Print ServiceLevelObjectives for the SLOs of another tool; warnings and errors name the source field.
+
+    Exits 1 when any source SLO could not be imported (the others are still printed).
+    """
+    from slo_operator.loader import _documents
+    from slo_operator.migrate import import_documents
+
+    read = []
+    for path in filename:
+        try:
+            read += list(_documents(path))
+        except (FileNotFoundError, OSError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--filename") from None
+    result = import_documents(source.value, read, namespace)
+    for finding in result.findings:
+        typer.echo(str(finding), err=True)
+    sys.stdout.write(to_yaml(result.documents))
+    if result.errors:
         raise typer.Exit(1)
 
 

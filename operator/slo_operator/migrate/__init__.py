@@ -1,0 +1,72 @@
+"""Importing SLOs from Sloth, Pyrra and OpenSLO, and exporting ours as OpenSLO (``slo-operator import``,
+``slo-operator render --format openslo``).
+
+One pure module per source (``sloth``, ``pyrra``, ``openslo``) maps its documents onto our API;
+``common`` holds the findings and the PromQL shapes they share. :func:`import_documents` picks the
+source's documents out of everything read and validates each result with our own models, so what is
+printed is what ``slo-operator validate`` and the API server accept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from slo_operator.api import ServiceLevelObjective
+from slo_operator.loader import problems_of
+from slo_operator.migrate import openslo, pyrra, sloth
+from slo_operator.migrate.common import Finding, Result
+
+SOURCES = ("sloth", "pyrra", "openslo")
+_RECOGNISE = {"sloth": sloth.is_sloth, "pyrra": pyrra.is_pyrra, "openslo": openslo.is_openslo}
+
+
+def import_documents(
+    source_kind: str, documents: list[tuple[str, Any]], namespace: str | None = None
+) -> Result:
+    """Our SLO documents for the ``source_kind`` documents among ``documents`` ((source, document) pairs).
+
+    Documents of other kinds are skipped with a warning; each result is validated with our API models
+    and a failure becomes an error naming the field of our spec.
+    """
+    if source_kind not in SOURCES:
+        raise ValueError(f"unknown source {source_kind!r}; choose one of {', '.join(SOURCES)}")
+    recognise = _RECOGNISE[source_kind]
+    mine: list[tuple[str, dict[str, Any]]] = []
+    result = Result()
+    for source, document in documents:
+        if document is None:
+            continue
+        if recognise(document):
+            mine.append((source, document))
+        else:
+            kind = document.get("kind", document.get("version")) if isinstance(document, dict) else None
+            result.findings.append(
+                Finding(source, "kind", f"not a {source_kind} SLO document ({kind!r}); skipped")
+            )
+    if source_kind == "openslo":
+        converted = openslo.convert_all(mine, namespace)
+    else:
+        converted = Result()
+        module = sloth if source_kind == "sloth" else pyrra
+        for source, document in mine:
+            converted.extend(module.convert(document, source, namespace))
+    result.findings.extend(converted.findings)
+    for document in converted.documents:
+        name = document["metadata"]["name"]
+        try:
+            ServiceLevelObjective.model_validate(document)
+        except ValidationError as exc:
+            for problem in problems_of(exc, f"result {name}"):
+                result.findings.append(Finding(problem.source, problem.field, problem.message, "error"))
+            continue
+        result.documents.append(document)
+    if not mine:
+        result.findings.append(
+            Finding("(input)", "(documents)", f"no {source_kind} SLO documents found", "error")
+        )
+    return result
+
+
+__all__ = ["SOURCES", "Finding", "Result", "import_documents", "openslo", "pyrra", "sloth"]
