@@ -24,6 +24,7 @@ PURE_TESTS = frozenset({
     "core/test_budget.py",
     "core/test_crd.py",
     "core/test_durations_selectors.py",
+    "core/test_examples_extra.py",
     "core/test_golden.py",
     "core/test_model.py",
     "core/test_module_map.py",

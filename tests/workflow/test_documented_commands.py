@@ -43,7 +43,7 @@ def documented_commands() -> list[tuple[str, str]]:
                 candidates.extend(INLINE.findall(line))
             for command in candidates:
                 for part in re.split(r"\s*(?:&&|;|\|\|?)\s*", command.strip()):
-                    if part.startswith("make") and part.split()[0] == "make":
+                    if part.split()[:1] == ["make"] and "…" not in part:  # "`make …`" is prose
                         found.setdefault(part, doc)
     return sorted((doc, command) for command, doc in found.items())
 
