@@ -23,6 +23,7 @@ if str(REPO) not in sys.path:  # devstack/ and model_service/ live at the top of
 PURE_TESTS = frozenset({
     "core/test_budget.py",
     "core/test_crd.py",
+    "core/test_coverage.py",
     "core/test_durations_selectors.py",
     "core/test_examples_extra.py",
     "core/test_golden.py",

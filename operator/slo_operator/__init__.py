@@ -16,6 +16,8 @@ Pure core (no I/O; golden and promtool tests):
 - ``status``: conditions and measured numbers; ``reconcile``'s decisions (``reconcile_decision``);
   ``acceptance``: whether prometheus-operator accepted the children (from its InvalidConfiguration
   Events) as RulesApplied/RoutingReady.
+- ``coverage``: how much of an SLO's window its recorded series cover, and its window figures from raw
+  history while they cover less (young SLOs).
 - ``policy_api``, ``policy``: error-budget policies (steps, ticket identity, the deploy-freeze
   admission policy).
 - ``migrate``: SLOs imported from Sloth, Pyrra and OpenSLO, and exported as OpenSLO (a package: one

@@ -416,7 +416,7 @@ class ServiceLevelObjectiveSpec(_Model):
 
 # ---- status ---------------------------------------------------------------------------------------
 
-SLOState = Literal["Meeting", "AtRisk", "Violating", "NoData", "Unknown"]
+SLOState = Literal["Meeting", "AtRisk", "Violating", "Warming", "NoData", "Unknown"]
 
 
 class Condition(_Model):
@@ -474,6 +474,22 @@ class PolicyStatus(_Model):
     message: str | None = Field(default=None, description="What the policy did or could not do.")
 
 
+class WindowStatus(_Model):
+    """How much of the SLO window the figures span (young SLOs: see README "Young SLOs")."""
+
+    covered: float | None = Field(
+        default=None, description="Percent of the SLO window the SLI and budget figures span."
+    )
+    since: str | None = Field(
+        default=None, description="When the recorded series of the current indicator began (RFC 3339)."
+    )
+    source: Literal["recorded", "raw"] | None = Field(
+        default=None,
+        description="recorded: the figures come from the recorded series; raw: from raw history, "
+        "while the recorded series cover less than the window.",
+    )
+
+
 class ServiceLevelObjectiveStatus(_Model):
     """What the operator measured and did; written by slo-operator only."""
 
@@ -488,7 +504,11 @@ class ServiceLevelObjectiveStatus(_Model):
     time_to_exhaustion: str | None = Field(
         default=None, description="At the current burn rate, when the budget runs out, e.g. `3d4h`."
     )
-    state: SLOState | None = Field(default=None, description="Meeting, AtRisk, Violating, NoData or Unknown.")
+    state: SLOState | None = Field(
+        default=None,
+        description="Meeting, AtRisk, Violating, Warming (window partly covered), NoData or Unknown.",
+    )
+    window: WindowStatus | None = Field(default=None, description="How much of the window the figures span.")
     last_evaluated: str | None = Field(default=None, description="When the numbers were read (RFC 3339).")
     policy: PolicyStatus | None = Field(default=None, description="Error-budget policy step and actions.")
 

@@ -99,6 +99,8 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
      "priority": 1},
     {"name": "Evaluated", "type": "date", "jsonPath": ".status.lastEvaluated", "priority": 1},
+    {"name": "Covered", "type": "number", "jsonPath": ".status.window.covered", "priority": 1,
+     "description": "Percent of the window the figures span."},
 ]
 
 

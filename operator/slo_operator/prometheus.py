@@ -13,8 +13,18 @@ from typing import Any, Self
 
 import httpx
 
-from slo_operator.promql import BUDGET_REMAINING, BURN_RATE, SLI, TIME_TO_EXHAUSTION, TOTAL_EVENTS
+from slo_operator.coverage import Coverage, is_young, parse_raw, raw_query, since_of
+from slo_operator.model import SLO
+from slo_operator.promql import (
+    BUDGET_REMAINING,
+    BURN_RATE,
+    RECORDING_SINCE,
+    SLI,
+    TIME_TO_EXHAUSTION,
+    TOTAL_EVENTS,
+)
 from slo_operator.status import Measurement as Measurement
+from slo_operator.status import window_measurement
 
 QUERIES = {
     "sli": SLI,
@@ -22,6 +32,7 @@ QUERIES = {
     "burn": BURN_RATE,
     "tte": TIME_TO_EXHAUSTION,
     "total": TOTAL_EVENTS,
+    "since": RECORDING_SINCE,
 }
 
 
@@ -148,4 +159,28 @@ def fetch_measurements(client: PrometheusClient) -> dict[Key, Measurement]:
     for labels, _ in client.query(QUERIES["total"]):
         if (m := entry(labels)) is not None:
             m.has_traffic_series = True
+    for labels, value in client.query(QUERIES["since"]):
+        if (m := entry(labels)) is not None and "indicator" in labels:
+            indicator = labels["indicator"]
+            m.recording_since[indicator] = min(value, m.recording_since.get(indicator, value))
     return found
+
+
+def fetch_window_measurements(
+    client: PrometheusClient, slos: list[SLO], measurements: dict[Key, Measurement], now: float
+) -> dict[Key, tuple[Measurement | None, Coverage]]:
+    """Every SLO's window figures (``status.window_measurement``): at most one query more than
+    ``fetch_measurements`` — the raw history of all young SLOs together — and none when all are covered."""
+
+    def since(slo: SLO) -> float | None:
+        found = measurements.get((slo.namespace, slo.name))
+        return None if found is None else since_of(slo, found.recording_since)
+
+    query = raw_query([slo for slo in slos if is_young(slo, since(slo), now)])
+    raw = parse_raw(client.query(query)) if query else {}
+    return {
+        (slo.namespace, slo.name): window_measurement(
+            slo, measurements.get((slo.namespace, slo.name)), raw.get(slo.key), now
+        )
+        for slo in slos
+    }

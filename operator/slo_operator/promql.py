@@ -30,6 +30,9 @@ OBJECTIVE = "slo:objective:ratio"
 BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
 TIME_TO_EXHAUSTION = "slo:time_to_exhaustion:seconds"
 WINDOW_SECONDS = "slo:window:seconds"
+# When the recorded series of the SLO's current indicator began (Unix seconds), labelled ``indicator``
+# with a hash of the indicator: see ``coverage``. Not in RECORDED_SERIES: it reads only itself.
+RECORDING_SINCE = "slo:recording_since:timestamp"
 
 RECORDED_SERIES = (
     BAD_EVENTS, TOTAL_EVENTS, ERROR_RATIO, BURN_RATE, CURRENT_BURN_RATE, SLI, OBJECTIVE, BUDGET_REMAINING,

@@ -13,12 +13,19 @@ from typing import Any
 
 from slo_operator.acceptance import EVENT_FIELD_SELECTOR, REASON, Rejection, acceptance_conditions, rejections
 from slo_operator.children import ALERTMANAGER_CONFIG, CHILD_KINDS, PROMETHEUS_RULE, desired_children
+from slo_operator.coverage import Coverage
 from slo_operator.kube import KubeClient, KubeError
 from slo_operator.loader import parse_object
 from slo_operator.model import SLO, resolve
 from slo_operator.policy import policy_for, with_policy
 from slo_operator.policy_reconcile import POLICY_READY, apply_policy, load_policies, policy_statuses
-from slo_operator.prometheus import PrometheusClient, PrometheusUnavailable, fetch_measurements
+from slo_operator.prometheus import (
+    Measurement,
+    PrometheusClient,
+    PrometheusUnavailable,
+    fetch_measurements,
+    fetch_window_measurements,
+)
 from slo_operator.render import NAME_LABEL, RenderOptions
 from slo_operator.routing import RoutingOptions, secret_references
 from slo_operator.status import (
@@ -395,14 +402,7 @@ def refresh_all(
         report.errors.append(f"cannot list ErrorBudgetPolicies: {exc}")
         policies = None
     report.slos = len(bodies)
-    before = prometheus.queries_made
-    reason = ""
-    try:
-        measurements = fetch_measurements(prometheus)
-    except PrometheusUnavailable as exc:
-        measurements, reason = {}, str(exc)
-        report.reachable = False
-    report.queries = prometheus.queries_made - before
+    valid: list[tuple[dict[str, Any], SLO]] = []
     for body in bodies:
         metadata = body["metadata"]
         if metadata.get("deletionTimestamp"):
@@ -417,10 +417,24 @@ def refresh_all(
                 policies.by_namespace.get(slo.namespace, []),
             )
             slo, _routing = with_policy(slo, governing, RoutingOptions())
+        valid.append((body, slo))
+    before = prometheus.queries_made
+    reason = ""
+    figures: dict[tuple[str, str], tuple[Measurement | None, Coverage]] = {}
+    try:
+        measurements = fetch_measurements(prometheus)
+        # Young SLOs' window figures from raw history: one more query for all of them together.
+        figures = fetch_window_measurements(prometheus, [s for _, s in valid], measurements, now.timestamp())
+    except PrometheusUnavailable as exc:
+        reason = str(exc)
+        report.reachable = False
+    report.queries = prometheus.queries_made - before
+    for body, slo in valid:
+        metadata = body["metadata"]
         current = body.get("status") or {}
-        new = refreshed_status(
-            slo, current, measurements.get((slo.namespace, slo.name)), report.reachable, reason, now
-        )
+        found = figures.get((slo.namespace, slo.name))
+        measurement, coverage = found if found is not None else (None, None)
+        new = refreshed_status(slo, current, measurement, report.reachable, reason, now, coverage)
         routing: tuple[str, str, str] | None = None
         if options is not None and secret_references(slo, options.routing):
             routing = check_routing(slo, kube, options, secrets)

@@ -13,6 +13,10 @@ many SLOs reads each one's current burn rate without knowing its alerts. It is r
 burn rates, in the group of its source window (the fast group unless that window is longer than 6h), so
 it is evaluated at the same instant as its source and always equals it.
 
+``slo:recording_since:timestamp`` (first in the fast group) records when the SLO's current indicator began
+to be recorded, so the status, dashboards and reports know how much of the window the recorded series
+cover (see ``coverage``).
+
 Zero traffic gives no data: denominators are filtered with ``> 0`` so no NaN can fire or hide an alert.
 """
 
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from slo_operator.coverage import indicator_hash, since_expr
 from slo_operator.durations import format_duration, human_duration, parse_duration
 from slo_operator.indicators import base_series
 from slo_operator.model import SLO, ResolvedAlert
@@ -32,6 +37,7 @@ from slo_operator.promql import (
     CURRENT_BURN_RATE,
     ERROR_RATIO,
     OBJECTIVE,
+    RECORDING_SINCE,
     SLI,
     TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
@@ -161,6 +167,7 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
     options = options or RuleOptions()
     bad, total = base_series(slo)
     fast: list[dict[str, Any]] = [
+        _record(RECORDING_SINCE, since_expr(slo), slo, indicator=indicator_hash(slo)),
         _record(BAD_EVENTS, bad, slo, window=format_duration(slo.base_window)),
         _record(TOTAL_EVENTS, total, slo, window=format_duration(slo.base_window)),
     ]

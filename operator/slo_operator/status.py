@@ -7,11 +7,12 @@ reads, so a refresh that changes nothing visible writes nothing (no status write
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from slo_operator.acceptance import REASON as REJECTED
+from slo_operator.coverage import RAW, Coverage, RawFigures, decide, remaining, since_of, window_status
 from slo_operator.durations import format_duration
 from slo_operator.durations import human_duration as human_duration
 from slo_operator.model import SLO
@@ -20,10 +21,13 @@ VALID = "Valid"
 RULES_APPLIED = "RulesApplied"
 PROMETHEUS_REACHABLE = "PrometheusReachable"
 BUDGET_EXHAUSTED = "BudgetExhausted"
+WINDOW_COVERED = "WindowCovered"  # the figures span the whole SLO window (see coverage.py)
 ROUTING_READY = "RoutingReady"  # its Secrets exist and prometheus-operator accepted it (reconcile.py)
 READY = "Ready"
 AT_RISK_REMAINING = 0.1  # below 10% of the budget left, an SLO is at risk even without a firing alert
-MEASURED_FIELDS = ("sli", "errorBudget", "burnRate", "burnRates", "timeToExhaustion", "state", "policy")
+MEASURED_FIELDS = (
+    "sli", "errorBudget", "burnRate", "burnRates", "timeToExhaustion", "state", "policy", "window",
+)
 
 
 @dataclass
@@ -36,6 +40,29 @@ class Measurement:
     time_to_exhaustion: float | None = None
     burn_rates: dict[str, float] = field(default_factory=dict)  # window label -> burn rate
     has_traffic_series: bool = False
+    recording_since: dict[str, float] = field(default_factory=dict)  # indicator hash -> Unix seconds
+
+
+def window_measurement(
+    slo: SLO, measurement: Measurement | None, raw: RawFigures | None, now: float
+) -> tuple[Measurement | None, Coverage]:
+    """The SLO's measurement with its window figures (SLI, budget, time to exhaustion) from the source
+    ``coverage.decide`` picks, and that coverage. Burn rates stay the recorded ones (short windows)."""
+    since = None if measurement is None else since_of(slo, measurement.recording_since)
+    coverage = decide(slo, since, raw, now)
+    if coverage.source == RAW and raw is not None and raw.error_ratio is not None:
+        ratio = raw.error_ratio
+    elif measurement is not None and measurement.sli is not None:
+        if coverage.complete:
+            return measurement, coverage  # the recorded figures as they are
+        ratio = 1.0 - measurement.sli
+    else:
+        return measurement, coverage
+    left = remaining(ratio, float(slo.error_budget), coverage.fraction)
+    base = measurement or Measurement()
+    burn = base.burn_rates.get(format_duration(slo.current_burn_window))
+    tte = max(left, 0.0) * slo.window / burn if burn else None
+    return replace(base, sli=1.0 - ratio, remaining=left, time_to_exhaustion=tte), coverage
 
 
 def timestamp(now: datetime) -> str:
@@ -118,8 +145,19 @@ class Measured:
     exhausted: bool
 
 
-def measured_status(slo: SLO, measurement: Measurement | None) -> Measured:
-    """Status numbers for one SLO from its measurement (None: Prometheus has nothing for it)."""
+def measured_status(
+    slo: SLO,
+    measurement: Measurement | None,
+    coverage: Coverage | None = None,
+    previous_window: dict[str, Any] | None = None,
+) -> Measured:
+    """Status numbers for one SLO from its measurement (None: Prometheus has nothing for it).
+
+    ``coverage`` (see ``coverage.window_measurement``) says how much of the window the figures span;
+    without it they are taken to span it all. On a partly covered window the state is ``Warming``
+    unless the budget is spent in absolute events (``Violating``) or at risk (``AtRisk``).
+    """
+    window = None if coverage is None else window_status(coverage, previous_window)
     if measurement is None or measurement.sli is None:
         alerts = [
             {
@@ -140,6 +178,7 @@ def measured_status(slo: SLO, measurement: Measurement | None) -> Measured:
                 "burnRates": alerts,
                 "timeToExhaustion": None,
                 "state": "NoData",
+                "window": window,
             },
             firing=False,
             exhausted=False,
@@ -175,6 +214,8 @@ def measured_status(slo: SLO, measurement: Measurement | None) -> Measured:
         state = "Violating"
     elif firing or (remaining is not None and remaining < AT_RISK_REMAINING):
         state = "AtRisk"
+    elif coverage is not None and not coverage.complete:
+        state = "Warming"
     else:
         state = "Meeting"
     tte = measurement.time_to_exhaustion
@@ -188,6 +229,7 @@ def measured_status(slo: SLO, measurement: Measurement | None) -> Measured:
             "burnRates": burn_rates,
             "timeToExhaustion": human_duration(tte) if tte is not None else None,
             "state": state,
+            "window": window,
         },
         firing=firing,
         exhausted=exhausted,
@@ -201,6 +243,7 @@ def refreshed_status(
     reachable: bool,
     unreachable_reason: str,
     now: datetime,
+    coverage: Coverage | None = None,
 ) -> dict[str, Any]:
     """The whole new status after a refresh. Prometheus down: numbers and lastEvaluated are kept."""
     conditions = list(current.get("conditions") or [])
@@ -221,8 +264,10 @@ def refreshed_status(
             "recorded SLO series read from Prometheus",
             now,
         )
-        measured = measured_status(slo, measurement)
+        measured = measured_status(slo, measurement, coverage, current.get("window"))
         status.update(measured.fields)
+        if coverage is not None:
+            conditions = set_condition(conditions, WINDOW_COVERED, *window_condition(slo, coverage), now)
         status["lastEvaluated"] = timestamp(now)
         if measured.exhausted:
             conditions = set_condition(
@@ -245,6 +290,28 @@ def refreshed_status(
             )
     status["conditions"] = with_ready(conditions, now)
     return status
+
+
+def window_condition(slo: SLO, coverage: Coverage) -> tuple[str, str, str]:
+    """WindowCovered (status, reason, message): do the figures span the whole SLO window, and from where."""
+    window = format_duration(slo.window)
+    recorded = (
+        "nothing recorded yet for the current indicator"
+        if coverage.since is None
+        else f"recorded series since {timestamp(datetime.fromtimestamp(coverage.since, UTC))}"
+    )
+    if coverage.complete and coverage.source != RAW:
+        return "True", "Recorded", f"the recorded series cover the whole {window} window ({recorded})"
+    if coverage.complete:
+        message = f"{recorded}; the {window} figures come from raw history, which covers it"
+        return "True", "RawHistory", message
+    covered = human_duration(coverage.covered)
+    return (
+        "False",
+        "PartialHistory",
+        f"data covers {covered} of the {window} window ({recorded}); the budget counts the bad events so far "
+        "against the whole window's budget and the state is Warming unless that is spent",
+    )
 
 
 def needs_write(

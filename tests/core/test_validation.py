@@ -451,7 +451,7 @@ def test_hostile_label_values_round_trip_and_inject_nothing(kind: str) -> None:
         for item in g["rules"]
     ]
     user_selectors = 0
-    vector_calls: list[tuple[str, float]] = []
+    vector_calls: list[tuple[str, float | str]] = []
     for name, expr in expressions:
         for node in nodes(expr):
             if isinstance(node, promql_parser.VectorSelector) and node.name and node.name.startswith("req_"):
@@ -461,12 +461,18 @@ def test_hostile_label_values_round_trip_and_inject_nothing(kind: str) -> None:
                 assert values["job"] == "api"
             if isinstance(node, promql_parser.Call) and node.func.name == "vector":
                 (arg,) = node.args
+                if isinstance(arg, promql_parser.Call):  # the recording start: now, on its first run
+                    assert arg.func.name == "time" and not list(arg.args)
+                    vector_calls.append((name, "time()"))
+                    continue
                 assert isinstance(arg, promql_parser.NumberLiteral)
                 vector_calls.append((name, arg.val))
     assert user_selectors > 0
     # The only vector() calls are slo-operator's own constants.
-    assert sorted(vector_calls) == sorted(
-        [("slo:objective:ratio", float(slo.objective)), ("slo:window:seconds", float(slo.window))]
+    assert sorted(vector_calls, key=str) == sorted(
+        [("slo:objective:ratio", float(slo.objective)), ("slo:window:seconds", float(slo.window)),
+         ("slo:recording_since:timestamp", "time()")],
+        key=str,
     )
     # And the YAML as applied holds the same: the hostile text only ever appears escaped.
     text = to_yaml([rule])
