@@ -15,6 +15,7 @@ from slo_operator.model import resolve
 from slo_operator.render import RenderOptions, rule_file, to_yaml
 from slo_operator.reports.cli import report as report_command
 from slo_operator.routing import FileReceivers, alertmanager_file
+from slo_operator.simulate_cli import simulate as simulate_command
 
 app = typer.Typer(
     name="slo-operator",
@@ -324,6 +325,7 @@ def run(
 
 
 app.command(name="report")(report_command)
+app.command(name="simulate")(simulate_command)
 
 from slo_operator.policy_cli import policy_app  # noqa: E402  (after app: it registers a sub-command)
 

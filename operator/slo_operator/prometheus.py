@@ -124,6 +124,15 @@ class PrometheusClient:
             chunk = chunk_end + step
         return list(merged.values())
 
+    def raw_samples(self, selector: str, end: float, window: str) -> Series:
+        """The stored samples of ``selector`` in the ``window`` before ``end`` (a range-vector instant
+        query: original timestamps, no resampling; stale markers are not returned by Prometheus)."""
+        data = self._request("/api/v1/query", {"query": f"{selector}[{window}]", "time": _ts(end)})
+        return [
+            (dict(item["metric"]), [(float(t), float(v)) for t, v in item["values"]])
+            for item in data["result"]
+        ]
+
     def series(self, match: str, start: float, end: float) -> list[dict[str, str]]:
         """The label sets of the series matching ``match`` in ``[start, end]``."""
         data = self._request("/api/v1/series", {"match[]": match, "start": _ts(start), "end": _ts(end)})

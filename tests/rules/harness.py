@@ -14,7 +14,9 @@ from typing import Any
 import yaml
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import SLO, resolve
+from slo_operator.promtool_compat import check_promtool_case, simulated_expectations
 from slo_operator.render import rule_file, to_yaml
+from slo_operator.evaluator import Semantics
 
 from devstack import promstack
 
@@ -29,6 +31,12 @@ ACTIVE_PROMTOOL: str | None = None
 
 def promtool() -> str:
     return ACTIVE_PROMTOOL or promstack.binary("promtool")
+
+
+def promtool_semantics() -> Semantics:
+    """The PromQL semantics of the promtool under test (range edges and rate details moved between
+    versions), for the simulator run next to it."""
+    return Semantics.for_version(promstack.version(promtool()))
 
 
 def example(name: str) -> ServiceLevelObjective:
@@ -56,9 +64,17 @@ def run_promtool_test(
             for rule in group["rules"]:
                 rule.pop("annotations", None)
     rules.write_text(to_yaml([document]))
+    tests = with_simulator_agreement(document["groups"], tests, evaluation_interval)
     check = subprocess.run([promtool(), "check", "rules", str(rules)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    spec = {"rule_files": [rules.name], "evaluation_interval": evaluation_interval, "tests": tests}
+    spec = {
+        "rule_files": [rules.name],
+        "evaluation_interval": evaluation_interval,
+        # Without an order promtool runs the groups of one instant in map order (random): the slow group
+        # would read the fast group's newest samples in some runs and the previous ones in others.
+        "group_eval_order": [group["name"] for group in document["groups"]],
+        "tests": tests,
+    }
     test_file = tmp_path / "test.yaml"
     test_file.write_text(yaml.safe_dump(spec, sort_keys=False, width=200))
     return subprocess.run(
@@ -100,3 +116,24 @@ def alert_labels(slo: SLO, severity: str, **extra: str) -> dict[str, str]:
 def seconds_to(text_seconds: float) -> str:
     """promtool duration for whole seconds (eval_time)."""
     return f"{int(text_seconds)}s"
+
+
+def with_simulator_agreement(
+    groups: list[dict[str, Any]], tests: list[dict[str, Any]], evaluation_interval: str
+) -> list[dict[str, Any]]:
+    """Every promtool scenario is a simulator case too: the simulator must meet the scenario's own
+    expectations, and promtool must confirm the simulator's timeline (fire and resolve instants, one
+    evaluation before each) and every recorded value within 0.1% (see ``simulated_expectations``)."""
+    step = float(evaluation_interval.rstrip("s"))
+    semantics = promtool_semantics()
+    merged = []
+    for test in tests:
+        failures = check_promtool_case(groups, test, step, semantics)
+        assert not failures, "the simulator disagrees with the scenario:\n" + "\n".join(failures)
+        claims = simulated_expectations(groups, test, step, semantics)
+        merged.append({
+            **test,
+            "alert_rule_test": [*test.get("alert_rule_test", []), *claims["alert_rule_test"]],
+            "promql_expr_test": [*test.get("promql_expr_test", []), *claims["promql_expr_test"]],
+        })
+    return merged
