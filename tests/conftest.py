@@ -38,6 +38,7 @@ PURE_TESTS = frozenset({
     "operator_unit/test_reconcile_decision.py",
     "operator_unit/test_status.py",
     "policy/test_policy_core.py",
+    "simulate/test_simulator.py",
 })
 
 

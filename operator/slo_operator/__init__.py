@@ -18,6 +18,9 @@ Pure core (no I/O; golden and promtool tests):
   Events) as RulesApplied/RoutingReady.
 - ``coverage``: how much of an SLO's window its recorded series cover, and its window figures from raw
   history while they cover less (young SLOs).
+- ``evaluator``: generated rule groups evaluated with Prometheus' semantics on numpy arrays;
+  ``promtool_compat``: promtool unit-test documents run on it; ``scenario``: the scenario language ->
+  raw series; ``simulate``: alert timelines, the detection table, policies side by side.
 - ``policy_api``, ``policy``: error-budget policies (steps, ticket identity, the deploy-freeze
   admission policy).
 - ``migrate``: SLOs imported from Sloth, Pyrra and OpenSLO, and exported as OpenSLO (a package: one
@@ -27,7 +30,8 @@ I/O edges:
 - ``kube`` (API server client), ``prometheus`` (instant queries), ``reconcile`` (applies children,
   refreshes status), ``handlers`` (kopf wiring only), ``config`` (the operator's settings), ``cli``
   (``slo-operator``), ``reports`` (monthly reports: a package with its own map); ``policy_cli``,
-  ``policy_reconcile`` and ``tickets`` carry out error-budget policies.
+  ``policy_reconcile`` and ``tickets`` carry out error-budget policies; ``simulate_cli`` (``slo-operator
+  simulate``), ``replay`` (raw series from Prometheus) and ``simplot`` (its PNG, matplotlib loaded lazily).
 """
 
 API_GROUP = "slo.mlops.dev"

@@ -26,7 +26,10 @@ def plot_outcome(
     incident: tuple[float, float] | None = None,
     origin: float = 0.0,
 ) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the operator image leaves the charting libraries out
+        raise RuntimeError("--plot needs matplotlib: pip install 'slo-operator[reports]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 from slo_operator.api import ServiceLevelObjective
+from slo_operator.evaluator import Semantics
 from slo_operator.model import SLO, resolve
 from slo_operator.promtool_compat import check_promtool_case, simulated_expectations
 from slo_operator.render import rule_file, to_yaml
-from slo_operator.evaluator import Semantics
 
 from devstack import promstack
 
