@@ -186,8 +186,20 @@ def _divide(a: Array, b: Array) -> Array:
 class Evaluator:
     """Evaluates expressions at the instants ``ts`` against ``store`` (one rule's point of view)."""
 
-    def __init__(self, store: Store, ts: Array, order: Order, semantics: Semantics) -> None:
+    def __init__(
+        self, store: Store, ts: Array, order: Order, semantics: Semantics,
+        selections: dict[str, list[tuple[Labels, Series]]] | None = None,
+    ) -> None:
         self.store, self.ts, self.order, self.semantics = store, ts, order, semantics
+        self.selections = selections
+
+    def select(self, selector: promql_parser.VectorSelector) -> list[tuple[Labels, Series]]:
+        if self.selections is None:
+            return self.store.select(selector)
+        key = str(selector)
+        if key not in self.selections:
+            self.selections[key] = self.store.select(selector)
+        return self.selections[key]
 
     # -- selectors -------------------------------------------------------------------------------
     def _sees_now(self, series: Series) -> bool:
@@ -216,7 +228,7 @@ class Evaluator:
             raise Unsupported("@ modifier")
         at = self.ts - _seconds(node.offset)
         out: Vector = {}
-        for labels, series in self.store.select(node):
+        for labels, series in self.select(node):
             values = self.instant(series, at)
             if not np.all(np.isnan(values)):
                 out[labels] = values
@@ -288,14 +300,17 @@ class Evaluator:
         width = _seconds(node.range)
         at = self.ts - _seconds(selector.offset)
         out: Vector = {}
-        for labels, series in self.store.select(selector):
+        for labels, series in self.select(selector):
             times, values, lo, hi = self.window(series, at, width)
             if name in ("rate", "increase"):
                 result = _extrapolated(times, values, lo, hi, at - width, at, name == "rate", self.semantics)
+            elif name == "last_over_time":
+                result = np.where(hi > lo, values[np.maximum(hi - 1, 0)] if len(values) else np.nan, np.nan)
             else:
                 result = _over_time(name, values, lo, hi)
             if not np.all(np.isnan(result)):
-                out[_drop_name(labels)] = result
+                # last_over_time keeps the metric name (Prometheus 3 does; 2.x drops it, rules rename anyway).
+                out[labels if name == "last_over_time" else _drop_name(labels)] = result
         return out
 
     def aggregate(self, node: promql_parser.AggregateExpr) -> Vector:
@@ -479,7 +494,7 @@ ELEMENTWISE: dict[str, Callable[..., Array]] = {
     "ceil": np.ceil,
     "floor": np.floor,
 }
-RANGE_FUNCTIONS = ("rate", "increase", "sum_over_time", "count_over_time", "avg_over_time")
+RANGE_FUNCTIONS = ("rate", "increase", "sum_over_time", "count_over_time", "avg_over_time", "last_over_time")
 FUNCTIONS = ("time", "vector", "absent", *ELEMENTWISE, *RANGE_FUNCTIONS)
 
 
@@ -617,8 +632,11 @@ def run_groups(
         grids.append(np.arange(first, end + interval / 2, interval, dtype=np.float64))
     for g, r, rule, node in _dependency_order(groups):
         ts = grids[g]
-        vector = Evaluator(store, ts, (g, r), semantics).vector(node)
         extra = rule.get("labels") or {}
+        if "record" in rule and rule["record"] in _reads(node):
+            _recurrence(store, ts, (g, r), semantics, node, rule["record"], extra)
+            continue
+        vector = Evaluator(store, ts, (g, r), semantics).vector(node)
         if "record" in rule:
             for labels, values in vector.items():
                 merged = {**dict(labels), **extra, NAME: rule["record"]}
@@ -630,6 +648,50 @@ def run_groups(
                 firing = _held(active, ts, _duration(rule.get("for")))
                 alerts.append(AlertState(rule["alert"], merged, ts, firing, active, values))
     return Result(store, alerts, semantics)
+
+
+def _recurrence(
+    store: Store, ts: Array, order: Order, semantics: Semantics, node: Any, record: str,
+    extra: Mapping[str, str], block: int = 2048,
+) -> None:
+    """A rule reading its own output (a value carried from one evaluation to the next).
+
+    Each output depends only on outputs of earlier instants, so a guess for a block of instants — every
+    output equal to the last one known — is checked by evaluating the block once: up to the first
+    instant where the result differs from the guess, guess and result agree and are therefore the
+    outputs; that instant's result is right too (it only saw agreeing earlier values). A carried value
+    costs one evaluation per block instead of one per instant.
+    """
+    own: dict[Labels, Series] = {}
+
+    def output(labels: Labels) -> Series:
+        merged = labels_of({**dict(labels), **extra, NAME: record})
+        if merged not in own:
+            own[merged] = Series(ts, np.full(ts.shape, np.nan), order)
+            store.add(merged, own[merged])
+        return own[merged]
+
+    i = 0
+    while i < len(ts):
+        stop = min(len(ts), i + block) if i else 1
+        for series in own.values():
+            series.values[i:stop] = series.values[i - 1] if i else np.nan
+        vector = Evaluator(store, ts[i:stop], order, semantics).vector(node)
+        for labels in vector:
+            output(labels)
+        results = {labels_of({**dict(k), **extra, NAME: record}): v for k, v in vector.items()}
+        agree = stop - i
+        for labels, series in own.items():
+            computed = results.get(labels, np.full(stop - i, np.nan))
+            guess = series.values[i:stop]
+            differs = np.flatnonzero(~((computed == guess) | (np.isnan(computed) & np.isnan(guess))))
+            if len(differs):
+                agree = min(agree, int(differs[0]) + 1)
+        for labels, series in own.items():
+            computed = results.get(labels, np.full(stop - i, np.nan))
+            series.values[i : i + agree] = computed[:agree]
+            series.values[i + agree : stop] = np.nan
+        i += agree
 
 
 def _reads(node: Any) -> set[str]:
