@@ -51,7 +51,8 @@ def fetch(
     client: PrometheusClient, slo: SLO, start: float, end: float,
     progress: Callable[[str], None] | None = None,
 ) -> Store:
-    """Raw samples of the SLO's selectors in ``(start - base window, end]``, times relative to ``start``."""
+    """Raw samples of the SLO's selectors in ``(start - base window, end]`` (Unix times, so ``time()``
+    in the rules means what it meant to Prometheus)."""
     report = progress or (lambda text: print(text, file=sys.stderr))
     first = start - slo.base_window - 60
     found: dict[tuple[tuple[str, str], ...], dict[float, float]] = {}
@@ -75,5 +76,5 @@ def fetch(
         times = np.asarray(sorted(samples), dtype=np.float64)
         values = np.asarray([samples[t] for t in sorted(samples)], dtype=np.float64)
         times, values = with_stale_markers(times, values)
-        store.add(key, Series(times - start, values, INPUT))
+        store.add(key, Series(times, values, INPUT))
     return store

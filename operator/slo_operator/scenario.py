@@ -223,7 +223,7 @@ def _candidates(matcher: Matcher) -> list[str]:
     value = matcher.value
     simple = re.sub(r"[\^$()]", "", value.split("|")[0])
     simple = re.sub(r"\\(.)", r"\1", simple.replace(".*", "").replace(".+", "0").replace(".", "0"))
-    return [value, simple, "200", "500", "ok", "error", "true", "false", "0", "1", "x"]
+    return [simple, value, "200", "500", "ok", "error", "true", "false", "0", "1", "x"]
 
 
 def _matches(matcher: Matcher, value: str) -> bool:
@@ -285,38 +285,42 @@ def raw_series(slo: SLO, scenario: Scenario) -> Store:
         good_sel, total_sel = slo.selectors["good"], slo.selectors["total"]
         slow = bad_share(slo, scenario, p)  # errorRatio on a latency SLO: that share is slow
         base = series_labels(total_sel)
-        total = _counter(p.rate, p.times)
+        # Counters are sums of their own increments: a difference of two sums can step back by a
+        # rounding error, which Prometheus reads as a counter reset (a huge false rate).
         good = _counter(p.rate * (1 - slow), p.times)
+        total = good + _counter(p.rate * slow, p.times)
         le = _le_value(slo.latency_threshold)
         _series(good_sel.metric, {**base, "le": le}, p.times, good, p.missing, store)
         _series(good_sel.metric, {**base, "le": "+Inf"}, p.times, total, p.missing, store)
         _series(total_sel.metric, base, p.times, total, p.missing, store)
         return store
     rate, share, times = p.rate, p.bad_share, p.times
-    total = _counter(rate, times)
     bad = _counter(rate * share, times)
+    good = _counter(rate * (1 - share), times)
+    total = good + bad
     if slo.kind == "accuracy" and scenario.feedback_delay > 0:
         # Ground truth for what was served at t is counted at t + delay.
         delay = round(scenario.feedback_delay / scenario.scrape_interval)
         total = np.concatenate((np.zeros(delay), total))[: len(times)]
         bad = np.concatenate((np.zeros(delay), bad))[: len(times)]
+        good = np.concatenate((np.zeros(delay), good))[: len(times)]
     total_sel = slo.selectors["total"]
     if "bad" in slo.selectors:
         bad_sel = slo.selectors["bad"]
         if bad_sel.metric == total_sel.metric:
             _series(bad_sel.metric, series_labels(bad_sel, None), times, bad, p.missing, store)
             good_labels = series_labels(total_sel, bad_sel)
-            _series(total_sel.metric, good_labels, times, total - bad, p.missing, store)
+            _series(total_sel.metric, good_labels, times, good, p.missing, store)
         else:
             _series(bad_sel.metric, series_labels(bad_sel), times, bad, p.missing, store)
             _series(total_sel.metric, series_labels(total_sel), times, total, p.missing, store)
         return store
     good_sel = slo.selectors["good"]
     if good_sel.metric == total_sel.metric:
-        _series(good_sel.metric, series_labels(good_sel), times, total - bad, p.missing, store)
+        _series(good_sel.metric, series_labels(good_sel), times, good, p.missing, store)
         _series(total_sel.metric, series_labels(total_sel, good_sel), times, bad, p.missing, store)
     else:
-        _series(good_sel.metric, series_labels(good_sel), times, total - bad, p.missing, store)
+        _series(good_sel.metric, series_labels(good_sel), times, good, p.missing, store)
         _series(total_sel.metric, series_labels(total_sel), times, total, p.missing, store)
     return store
 

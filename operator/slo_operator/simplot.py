@@ -44,7 +44,8 @@ def plot_outcome(
     for window in windows:
         ts, values = outcome.series(BURN_RATE, window=format_duration(window))
         if len(ts):
-            burn.plot(ts / hours, values, label=f"burn rate {format_duration(window)}", linewidth=1)
+            label = f"burn rate {format_duration(window)}"
+            burn.plot((ts - origin) / hours, values, label=label, linewidth=1)
     for alert in slo.alerts:
         burn.axhline(float(alert.threshold), linestyle="--", linewidth=0.8,
                      color=COLOURS.get(alert.severity, "grey"),
@@ -54,7 +55,8 @@ def plot_outcome(
     burn.legend(loc="upper right", fontsize=7, ncol=2)
     if incident is not None:
         for axis in (burn, budget, spans):
-            axis.axvspan(incident[0] / hours, incident[1] / hours, color="grey", alpha=0.12)
+            left, right = (incident[0] - origin) / hours, (incident[1] - origin) / hours
+            axis.axvspan(left, right, color="grey", alpha=0.12)
 
     ts, bad = outcome.series(BAD_EVENTS)
     _, total = outcome.series(TOTAL_EVENTS)
@@ -64,7 +66,7 @@ def plot_outcome(
         allowed = float(slo.error_budget) * average * slo.window
         spent = np.cumsum(np.nan_to_num(bad)) * step
         remaining = 100.0 * (1 - spent / allowed) if allowed > 0 else np.full(ts.shape, 100.0)
-        budget.plot(ts / hours, remaining, color="#2c3e50")
+        budget.plot((ts - origin) / hours, remaining, color="#2c3e50")
     budget.set_ylabel(f"budget left (% of {format_duration(slo.window)})")
     budget.grid(alpha=0.3)
 
@@ -74,8 +76,8 @@ def plot_outcome(
             continue
         row = names.index(span.alert)
         end = span.resolved if span.resolved is not None else outcome.end
-        spans.broken_barh([(span.fired / hours, max(end - span.fired, 30) / hours)], (row - 0.4, 0.8),
-                          color=COLOURS.get(span.severity, "grey"))
+        bar = ((span.fired - origin) / hours, max(end - span.fired, 30) / hours)
+        spans.broken_barh([bar], (row - 0.4, 0.8), color=COLOURS.get(span.severity, "grey"))
     spans.set_yticks(range(len(names)), names)
     spans.set_ylim(-0.6, len(names) - 0.4)
     spans.set_xlabel("hours since start" if not origin else f"hours since {origin:.0f} (Unix)")

@@ -99,13 +99,17 @@ class Outcome:
 
 
 def evaluate(
-    slo: SLO, inputs: Store, end: float, timing: Timing | None = None, start: float = 0.0
+    slo: SLO, inputs: Store, end: float, timing: Timing | None = None, start: float = 0.0,
+    offsets: dict[str, float] | None = None,
 ) -> Outcome:
-    """Run the SLO's generated rule groups over ``inputs`` from ``start`` to ``end``."""
+    """Run the SLO's generated rule groups over ``inputs`` from ``start`` to ``end`` (``offsets``: each
+    group's first evaluation after ``start``, by group name, as a running Prometheus slots them)."""
     timing = timing or Timing()
     groups = rule_groups(slo, timing.options)
     step = timing.step if timing.promtool else None
-    result = run_groups(groups, inputs, end=end, step=step, start=start, semantics=timing.semantics)
+    result = run_groups(
+        groups, inputs, end=end, step=step, start=start, semantics=timing.semantics, offsets=offsets
+    )
     severities = {a.name: a.severity for a in slo.alerts}
     spans = []
     for alert in result.alerts:

@@ -209,7 +209,7 @@ def _replay(
     results = []
     truth = None
     for name, candidate in candidates:
-        outcome = evaluate(candidate, inputs, length, timing)
+        outcome = evaluate(candidate, inputs, stop, timing, start=start)
         if truth is None:
             truth = significant_burns(outcome, significant)
             if plot is not None:
@@ -219,9 +219,7 @@ def _replay(
         results.append({
             "policy": name,
             **score(outcome, truth),
-            "alerts": [{**s.as_dict(), "firedAt": s.fired + start,
-                        "resolvedAt": None if s.resolved is None else s.resolved + start}
-                       for s in outcome.spans],
+            "alerts": [s.as_dict() for s in outcome.spans],
         })
     report = {
         "slo": slo.key, "start": start, "end": stop,
@@ -232,7 +230,7 @@ def _replay(
             "precision": "pages overlapping a significant burn (start to end + 1h) / all pages",
             "recall": "significant burns with at least one page / all significant burns",
         },
-        "significantBurns": [{"start": b.start + start, "end": b.end + start, "spentPercent": b.spent_percent}
+        "significantBurns": [{"start": b.start, "end": b.end, "spentPercent": b.spent_percent}
                              for b in truth or []],
         "policies": results,
     }
