@@ -29,9 +29,9 @@ test reads the windows after ``SETTLE_EVALUATIONS`` (30) evaluations of the fina
 under 0.1 on the edge-corrected 10m/1h windows).
 
 Latency: a request is slow when it is not in the ``le="0.2"`` bucket. Every injected delay (0.3 s) is
-slow; an undelayed request can exceed 0.2 s under CPU contention, so up to 1 percentage point of extra
-slow requests is allowed on top (never fewer than injected on the base window). The example latency SLO
-reads the histogram of every /predict response, 4xx included (they are fast, hence good).
+slow; an undelayed request can exceed 0.2 s under CPU contention, so the expected share is read from
+what the service's histogram recorded (its /metrics), not from the injected delays, which only bound it
+from below. The example latency SLO reads the histogram of every /predict response, 4xx included.
 
 Freshness (maxAge 1h, one good or bad slice per evaluation): with the features refreshed 30 minutes
 before Prometheus started, every slice is good (error ratio exactly 0 on every window). After the
@@ -68,7 +68,13 @@ from slo_operator.render import RenderOptions, rule_file, to_yaml
 from slo_operator.rules import RuleOptions
 from support.incident import INCIDENT_FAULTS, incident_load
 
-from model_service.devserver import PROMETHEUS_BIN, PrometheusProcess, ServiceProcess, wait_until
+from model_service.devserver import (
+    PROMETHEUS_BIN,
+    MetricsSnapshot,
+    PrometheusProcess,
+    ServiceProcess,
+    wait_until,
+)
 from model_service.traffic import _INVALID_BODIES, LoadGenerator, post_json
 
 pytestmark = [
@@ -86,7 +92,8 @@ WARMUP = 20  # 500s and 200s each, before Prometheus starts (see the module docs
 WARMUP_INVALID = 4  # of each malformed body
 SETTLE_EVALUATIONS = 30  # evaluations of the final state before the windows are read
 WEIGHTED_TOLERANCE = 0.01  # windows longer than 5m: sums of per-second rates (see the module docstring)
-CONTENTION = 0.01  # undelayed requests slower than 200 ms under CPU contention
+REQ = "bentoml_service_request_total"
+DUR = "bentoml_service_request_duration_seconds"
 AVAILABILITY, LATENCY, ACCURACY, FRESHNESS = (
     "model-availability",
     "model-latency",
@@ -231,26 +238,43 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     wait_until(lambda: predict_total() == warmup_total, timeout=20, what="warm-up scraped")
 
     # Traffic with faults: 10 % 5xx, 20 % delayed by 0.3 s, 5 % malformed (4xx), 25 % wrong ground truth.
+    before = MetricsSnapshot.scrape(svc.url)
     _admin(svc, INCIDENT_FAULTS)
     config = incident_load(svc.url, rate=120)
     report = asyncio.run(LoadGenerator(config).run())
     faults = _admin(svc, {}, "/admin/faults/status")
     _admin(svc, {})
+    after = MetricsSnapshot.scrape(svc.url)
 
-    ok = report.predict_status.get(200, 0)
-    errors = report.predict_status.get(500, 0)
-    invalid = sum(n for code, n in report.predict_status.items() if 400 <= code < 500)
+    def delta(name: str, **labels: Any) -> float:
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    # Expectations come from what the service recorded (its /metrics) and its fault injector counted:
+    # a client timeout on a busy machine loses an answer, not a request the service counted.
+    def code(prefix: str) -> Any:
+        return lambda labels: labels["http_response_code"].startswith(prefix)
+
+    ok = delta(REQ, endpoint="/predict", http_response_code="200")
+    errors = delta(REQ, endpoint="/predict", where=code("5"))
+    invalid = delta(REQ, endpoint="/predict", where=code("4"))
     delays = faults["delays_injected"]
-    assert report.transport_errors == 0
-    assert errors == faults["errors_injected"] and invalid == report.invalid_requests
-    assert ok + errors + invalid == report.predict_requests
-    assert report.feedback_status == {200: ok}
+    assert errors == faults["errors_injected"] and ok + errors == faults["requests_seen"]
+    answered = ok + errors + invalid
+    assert report.predict_requests - report.transport_errors <= answered <= report.predict_requests
+    assert 0 < invalid <= report.invalid_requests
+    evaluated = delta("model_predictions_evaluated_total")
+    correct = delta("model_predictions_correct_total")
+    assert report.feedback_status.get(200, 0) <= evaluated <= report.predict_status.get(200, 0) <= ok
+    # Every /predict request is in the histogram (4xx too: fast, good); every delayed one is slow.
+    histogram_total = delta(f"{DUR}_count", endpoint="/predict")
+    slow = histogram_total - delta(f"{DUR}_bucket", endpoint="/predict", le="0.2")
+    assert histogram_total == ok + errors + invalid and slow >= delays
 
+    server_total = after.value(REQ, endpoint="/predict")
+    wait_until(lambda: predict_total() == server_total, timeout=20, what="traffic scraped")
+    evaluated_total = after.value("model_predictions_evaluated_total")
     wait_until(
-        lambda: predict_total() == warmup_total + report.predict_requests, timeout=20, what="traffic scraped"
-    )
-    wait_until(
-        lambda: stack.scalar("sum(model_predictions_evaluated_total)") == ok,
+        lambda: stack.scalar("sum(model_predictions_evaluated_total)") == evaluated_total,
         timeout=20,
         what="feedback scraped",
     )
@@ -265,12 +289,12 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
 
     expected = {
         AVAILABILITY: errors / (ok + errors),
-        LATENCY: delays / report.predict_requests,  # 4xx are in the histogram (fast, good)
-        ACCURACY: (ok - report.feedback_correct) / ok,
+        LATENCY: slow / histogram_total,  # 4xx are in the histogram (fast, good)
+        ACCURACY: (evaluated - correct) / evaluated,
         FRESHNESS: 0.0,
     }
     print(
-        f"\nok={ok} 5xx={errors} 4xx={invalid} delays={delays} feedback_correct={report.feedback_correct} "
+        f"\nok={ok} 5xx={errors} 4xx={invalid} delays={delays} slow={slow} correct={correct}/{evaluated} "
         f"traffic={report.send_seconds:.1f}s evaluations after final scrape={at - final_scrape:.0f}"
     )
     for slo in stack.slos:
@@ -288,18 +312,17 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     with_4xx = errors / (ok + errors + invalid)
     assert abs(rec[("slo:error_ratio", AVAILABILITY, "5m")] - with_4xx) > 10 * 1e-4
     latency_5m = rec[("slo:error_ratio", LATENCY, "5m")]
-    assert expected[LATENCY] - 1e-4 <= latency_5m <= expected[LATENCY] + CONTENTION
+    assert latency_5m == pytest.approx(expected[LATENCY], abs=1e-4)
 
     # Every window (5m ... 30d) holds all the traffic; the SLI is 1 - error ratio over the SLO window.
     for slo in stack.slos:
         ratios = {w: v for (n, s, w), v in rec.items() if n == "slo:error_ratio" and s == slo.name}
         assert set(ratios) == set(_window_labels(slo)), slo.name
-        extra = CONTENTION if slo.name == LATENCY else 0.0
         for window, value in ratios.items():
             tol = 1e-4 if window == "5m" else WEIGHTED_TOLERANCE
-            assert expected[slo.name] - tol <= value <= expected[slo.name] + tol + extra, (slo.name, window)
+            assert expected[slo.name] - tol <= value <= expected[slo.name] + tol, (slo.name, window)
         sli = _one(rec, "slo:sli:ratio", slo.name)
-        assert 1 - expected[slo.name] - WEIGHTED_TOLERANCE - extra <= sli, slo.name
+        assert 1 - expected[slo.name] - WEIGHTED_TOLERANCE <= sli, slo.name
         assert sli <= 1 - expected[slo.name] + WEIGHTED_TOLERANCE, slo.name
         assert sli == pytest.approx(1 - ratios[_window_labels(slo)[-1]], abs=1e-9)
         assert _one(rec, "slo:objective:ratio", slo.name) == pytest.approx(float(slo.objective))
