@@ -284,3 +284,11 @@ def test_other_kinds_are_skipped_with_a_warning() -> None:
     result = import_documents("pyrra", read("sloth-cr.yaml") + read("pyrra.yaml")[:1])
     assert len(result.documents) == 1
     assert any(f.field == "kind" and "skipped" in f.message for f in result.findings)
+
+
+def test_kubectl_list_output_is_read_item_by_item() -> None:
+    items = [doc for _, doc in read("pyrra.yaml")]
+    listed = {"apiVersion": "v1", "kind": "List", "items": items}
+    result = import_documents("pyrra", [("kubectl#0", listed)])
+    assert [d["metadata"]["name"] for d in result.documents] == ["api-errors", "api-latency"]
+    assert "kubectl#0.items[2]" in {f.source for f in result.errors}

@@ -8,13 +8,14 @@ tests never build them.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from devstack import promstack
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "hack" / "peers" / "build.sh"
@@ -40,10 +41,8 @@ def peer_binaries() -> dict[str, Path]:
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        raise RuntimeError("promtool not found: run `make tools` (Debian package prometheus)")
-    return path
+    """The promtool of the selected monitoring stack (PROM_STACK), as the other rule tests use."""
+    return promstack.binary("promtool")
 
 
 def sloth_rules(binary: Path, spec: dict[str, Any], workdir: Path) -> dict[str, Any]:

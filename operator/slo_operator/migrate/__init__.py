@@ -35,7 +35,7 @@ def import_documents(
     recognise = _RECOGNISE[source_kind]
     mine: list[tuple[str, dict[str, Any]]] = []
     result = Result()
-    for source, document in documents:
+    for source, document in _flatten(documents):
         if document is None:
             continue
         if recognise(document):
@@ -67,6 +67,21 @@ def import_documents(
             Finding("(input)", "(documents)", f"no {source_kind} SLO documents found", "error")
         )
     return result
+
+
+def _flatten(documents: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Items of ``kind: List`` documents (what ``kubectl get -o yaml`` prints) as documents of their own."""
+    flat: list[tuple[str, Any]] = []
+    for source, document in documents:
+        if (
+            isinstance(document, dict)
+            and document.get("kind") == "List"
+            and isinstance(document.get("items"), list)
+        ):
+            flat += [(f"{source}.items[{i}]", item) for i, item in enumerate(document["items"])]
+        else:
+            flat.append((source, document))
+    return flat
 
 
 __all__ = ["SOURCES", "Finding", "Result", "import_documents", "openslo", "pyrra", "sloth"]
