@@ -9,6 +9,10 @@ seasonality, an outage, a slow degradation), rules evaluated every 30s. The simu
 process (time and peak memory from tracemalloc, which numpy reports to); promtool runs the same input
 series in a unit test whose expectations are the simulator's own alert instants, so the benchmark
 also checks that both agree (promtool's peak memory from the child's rusage). Prints the ratio.
+
+promtool's test engine refuses queries over 10,000 samples: the SLO's 30d window over a 30s series
+passes that after 83h, so promtool cannot run a month of these rules at all. It runs ``--promtool-days``
+(3) of the same scenario; the ratio compares both on those days, and the simulator's month is timed too.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -34,6 +39,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--promtool-days", type=int, default=3)
     parser.add_argument("--promtool", default=shutil.which("promtool") or "promtool")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
@@ -51,24 +57,34 @@ def main() -> None:
     document = yaml.safe_load((REPO_ROOT / "manifests/examples/availability.yaml").read_text())
     slo = resolve(ServiceLevelObjective.model_validate(document))
     days = args.days
-    scenario = parse_scenario({
-        "duration": f"{days}d", "scrapeInterval": "30s",
-        "traffic": {"rate": 10, "daily": 0.5}, "errorRatio": 0.0003,
-        "events": [
-            {"at": f"{days * 8}h", "for": "20m", "errorRatio": 1},
-            {"at": f"{days * 16}h", "for": "12h", "errorRatio": 0.005},
-        ],
-    })
     semantics = Semantics.for_version(promstack.version(args.promtool))
 
+    def scenario_of(days: int) -> Any:
+        return parse_scenario({
+            "duration": f"{days}d", "scrapeInterval": "30s",
+            "traffic": {"rate": 10, "daily": 0.5}, "errorRatio": 0.0003,
+            "events": [
+                {"at": f"{days * 8}h", "for": "20m", "errorRatio": 1},
+                {"at": f"{days * 16}h", "for": "12h", "errorRatio": 0.005},
+            ],
+        })
+
+    timing = Timing(promtool=True, semantics=semantics)
     tracemalloc.start()
     started = time.perf_counter()
-    outcome = simulate_scenario(slo, scenario, Timing(promtool=True, semantics=semantics))
-    simulator_seconds = time.perf_counter() - started
-    simulator_peak = tracemalloc.get_traced_memory()[1]
+    month = simulate_scenario(slo, scenario_of(days), timing)
+    month_seconds = time.perf_counter() - started
+    month_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    spans = [(s.alert, s.fired, s.resolved) for s in outcome.spans]
-    print(f"simulator: {simulator_seconds:.2f}s, peak {simulator_peak / 2**20:.1f} MiB, alerts {spans}")
+    print(f"simulator, {days} days: {month_seconds:.2f}s, peak {month_peak / 2**20:.1f} MiB, "
+          f"alerts {[(s.alert, s.fired, s.resolved) for s in month.spans]}")
+
+    days = min(days, args.promtool_days)
+    scenario = scenario_of(days)
+    started = time.perf_counter()
+    outcome = simulate_scenario(slo, scenario, timing)
+    simulator_seconds = time.perf_counter() - started
+    print(f"simulator, {days} days: {simulator_seconds:.2f}s")
 
     checks = []
     names = sorted({s.alert for s in outcome.spans} | {a.name for a in slo.alerts})
@@ -108,10 +124,11 @@ def main() -> None:
     if not agree:
         print(result.stdout[-3000:], result.stderr[-3000:], file=sys.stderr)
     ratio = promtool_seconds / simulator_seconds
-    print(f"ratio: simulator is {ratio:.0f}x faster ({days} days at a 30s step)")
+    print(f"ratio: simulator is {ratio:.0f}x faster ({days} days at a 30s step, the same scenario)")
     if args.json_out:
         args.json_out.write_text(json.dumps({
-            "days": days, "simulatorSeconds": simulator_seconds, "simulatorPeakBytes": simulator_peak,
+            "days": days, "simulatorSeconds": simulator_seconds, "monthDays": args.days,
+            "monthSimulatorSeconds": month_seconds, "monthSimulatorPeakBytes": month_peak,
             "promtoolSeconds": promtool_seconds, "promtoolPeakRssBytes": promtool_peak,
             "promtoolVersion": promstack.version(args.promtool), "ratio": ratio, "agree": agree,
         }, indent=2))
