@@ -49,6 +49,7 @@ from slo_operator.promql import (
     BURN_RATE,
     CURRENT_BURN_RATE,
     OBJECTIVE,
+    RECORDING_SINCE,
     SLI,
     TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
@@ -77,6 +78,7 @@ NO_DATA = "NoData"
 TITLE_SLI = "SLI"
 TITLE_OBJECTIVE = "Objective"
 TITLE_STATE = "State"
+TITLE_COVERED = "Window covered"
 TITLE_REMAINING = "Error budget remaining"
 TITLE_BURN_RATE = "Burn rate"
 TITLE_TIME_TO_EXHAUSTION = "Time to exhaustion"
@@ -183,6 +185,12 @@ def burn_rate_expr(slo: SLO, window: int) -> str:
 def current_burn_rate_expr(slo: SLO) -> str:
     """Highest burn rate of the selected groups over the status' current window (``burnRate``)."""
     return f"max({CURRENT_BURN_RATE}{_matchers(slo)})"
+
+
+def covered_expr(slo: SLO) -> str:
+    """Share of the SLO window the recorded series cover (1 once they span it; see ``coverage``)."""
+    since = f"min({RECORDING_SINCE}{_matchers(slo, groups=False)})"
+    return f"clamp_max((time() - {since}) / {slo.window}, 1)"
 
 
 def time_to_exhaustion_expr(slo: SLO) -> str:
@@ -411,9 +419,17 @@ def slo_dashboard(slo: SLO, fast_interval: str = "30s") -> dict[str, Any]:
     board = board.with_panel(
         _stat(TITLE_STATE, "Meeting; AtRisk (under 10% of the budget left, or a burn-rate alert's condition "
               "holds); Violating (budget spent); NoData. The same rules as the SLO's status.",
-              _query(state_expr(slo), "A", instant=True), width=12)
+              _query(state_expr(slo), "A", instant=True), width=6)
         .mappings(_state_mappings()).no_value(NO_DATA)
         .thresholds(_thresholds((None, "green"), (1, "orange"), (2, "red")))
+    )
+    board = board.with_panel(
+        _stat(TITLE_COVERED, f"Share of the {window} window the recorded series cover. Under 100%, the SLI, "
+              "budget and burn-down on this board cover only that part of the window; the SLO's status "
+              "(kubectl get slo -o wide, status.window) reads raw history for the rest.",
+              _query(covered_expr(slo), "A", instant=True), width=6)
+        .unit("percentunit").decimals(1).no_value("not recorded yet")
+        .thresholds(_thresholds((None, "orange"), (1, "green")))
     )
 
     board = board.with_row(dash_b.Row("Error budget"))

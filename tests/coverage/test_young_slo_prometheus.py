@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,9 @@ from slo_operator.coverage import RAW, RECORDED, indicator_hash
 from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import PrometheusClient, fetch_measurements, fetch_window_measurements
 from slo_operator.promql import BAD_EVENTS, RECORDING_SINCE, TOTAL_EVENTS
+from slo_operator.reports.compute import slo_month_report
+from slo_operator.reports.data import HOUR, ReportRange
+from slo_operator.reports.source import PrometheusRangeClient, fetch_month
 from slo_operator.rules import RuleOptions, rule_groups
 from slo_operator.status import refreshed_status
 from support.cluster import wait_for
@@ -280,3 +283,29 @@ def test_recording_since_is_carried_by_the_rules(scenario: Scenario) -> None:
     assert time.time() - found["fresh"] < REFRESH_DEADLINE + 60
     groups = yaml.safe_dump(rule_groups(scenario.slos["mature"], OPTIONS))
     assert indicator_hash(scenario.slos["mature"]) in groups
+
+
+def test_report_reads_raw_history_for_hours_the_recorded_series_miss(scenario: Scenario) -> None:
+    """A report range of 24 days: ``weeks`` misses its first 4 days of recorded series, ``mature`` none;
+    each total is the counters' own within 1% and the notes say what was read. ``fresh`` was applied
+    after the range: no data (as for an SLO never deployed), whatever raw history holds."""
+    end = datetime.fromtimestamp(time.time() // HOUR * HOUR, UTC)
+    rng = ReportRange("last 24 days", end - timedelta(days=24), end, True)
+    slos = list(scenario.slos.values())
+    with PrometheusRangeClient(scenario.prometheus.url) as client:
+        data = fetch_month(client, slos, rng)
+    fresh = slo_month_report(scenario.slos["fresh"], data[(NAMESPACE, "fresh")], rng, 60)
+    assert fresh.status == "no_data" and data[(NAMESPACE, "fresh")].raw_hours == 0
+    for name in ("weeks", "mature"):
+        report = slo_month_report(scenario.slos[name], data[(NAMESPACE, name)], rng, 60)
+        traffic = scenario.traffic[name]
+        assert report.total == pytest.approx(traffic.requests(rng.end_ts) - traffic.requests(rng.start_ts),
+                                             rel=0.01), name
+        assert report.bad == pytest.approx(traffic.errors(rng.end_ts) - traffic.errors(rng.start_ts),
+                                           rel=0.02), name
+        raw_hours = data[(NAMESPACE, name)].raw_hours
+        if name == "weeks":
+            assert 4 * 24 - 1 <= raw_hours <= 4 * 24 + 1, raw_hours
+            assert any("cover the month only from" in n and "from raw history" in n for n in report.notes)
+        else:
+            assert raw_hours == 0 and not any("raw history" in n for n in report.notes), report.notes

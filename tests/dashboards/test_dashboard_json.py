@@ -165,7 +165,8 @@ def test_grouped_slo_has_a_variable_per_group_label() -> None:
     filtered = [t for t in targets(board) if 'route=~"${route}"' in t["expr"]]
     unfiltered = [t["expr"] for t in targets(board) if t not in filtered]
     assert len(filtered) > 10
-    assert all("slo:objective:ratio" in e or "slo:window:seconds" in e for e in unfiltered), unfiltered
+    per_slo = ("slo:objective:ratio", "slo:window:seconds", "slo:recording_since:timestamp")
+    assert all(any(name in e for name in per_slo) for e in unfiltered), unfiltered
     per_group = [t for t in filtered
                  if t.get("range") and t["expr"].startswith(("slo:", "1 - sum_over_time"))]
     assert len(per_group) >= 6
@@ -187,6 +188,7 @@ def test_detail_board_has_the_slo_lab_panels() -> None:
     assert [p["title"] for p in board["panels"] if p["type"] == "row"] == [
         "Status", "Error budget", "Over time", "Alerts"]
     for title in (dashboards.TITLE_SLI, dashboards.TITLE_OBJECTIVE, dashboards.TITLE_STATE,
+                  dashboards.TITLE_COVERED,
                   dashboards.TITLE_REMAINING, "Burn rate (1h)", dashboards.TITLE_TIME_TO_EXHAUSTION,
                   dashboards.TITLE_SLI_OVER_TIME, dashboards.TITLE_BURN_DOWN, dashboards.TITLE_STATE_HISTORY,
                   "Burn rate: SLOFastBurn (critical)", "Burn rate: SLOSlowBurn (warning)",

@@ -181,6 +181,17 @@ def slo_month_report(slo: SLO, data: SLOData, rng: ReportRange, resolution: floa
         )
     if not rng.complete:
         notes.append(f"The month had not ended: the report covers it up to {rng.end.isoformat()}.")
+    if data.recording_since is not None and data.recording_since > rng.start_ts + HOUR:
+        began = _utc(data.recording_since).strftime("%Y-%m-%d %H:%M UTC")
+        if data.raw_hours:
+            notes.append(
+                f"The recorded series cover the month only from {began}: {data.raw_hours} hours before that "
+                "were read from raw history."
+            )
+        else:
+            notes.append(f"The recorded series cover the month only from {began} (no raw history before).")
+    elif data.raw_hours:
+        notes.append(f"{data.raw_hours} hours without recorded series were read from raw history.")
     if hours and len(hours) < rng.hours:
         notes.append(f"Data for {len(hours)} of {rng.hours} hours.")
 

@@ -90,4 +90,6 @@ class SLOData:
     firing_steps: dict[str, list[float]] = field(default_factory=dict)  # alert name -> unix seconds
     alert_source: AlertSource = "none"
     window_budget_remaining: float | None = None  # ratio, at the end of the range
+    recording_since: float | None = None  # unix seconds: when the recorded series began (None: unknown)
+    raw_hours: int = 0  # hours whose events were read from raw history (recorded series missing)
     bucket: BucketCheck | None = None

@@ -14,6 +14,9 @@ labels); range queries are split so no request asks for more than ``MAX_POINTS``
 - the budget left over the SLO window at the end (``slo:error_budget_remaining:ratio``);
 - for latency SLOs without bad-event data, the series API: does ``_count`` exist, and which ``le``
   buckets do?
+- when the recording began (``slo:recording_since:timestamp``, earliest in the month) and, for hours
+  the recorded series miss (a young SLO's month: its recording began within the range), the hourly
+  events read from the raw counters: one range query for every such event-counting SLO together.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Literal
 
 import httpx
 
+from slo_operator.coverage import FIGURE_LABEL, KEY_LABEL
+from slo_operator.indicators import INDICATORS
 from slo_operator.model import SLO
 from slo_operator.prometheus import MAX_POINTS as MAX_POINTS  # re-exported: the split the tests check
 from slo_operator.prometheus import Key as Key
@@ -33,6 +38,7 @@ from slo_operator.promql import (
     BUDGET_REMAINING,
     BURN_RATE,
     OBJECTIVE,
+    RECORDING_SINCE,
     SLI,
     TOTAL_EVENTS,
     le_matcher,
@@ -140,6 +146,18 @@ def fetch_month(
         if found is not None and found in data:
             data[found].window_budget_remaining = value
 
+    month = f"{rng.hours}h"
+    for labels, value in client.query(
+        f"min by (namespace, slo) (min_over_time({RECORDING_SINCE}[{month}]))", rng.end_ts
+    ):
+        found = _key(labels)
+        if found is not None and found in data:
+            data[found].recording_since = value
+    # Only SLOs whose recording began by the range's end: one deployed later (or never) reads as no data.
+    entries = [(s, data[(s.namespace, s.name)]) for s in slos]
+    young = [s for s, e in entries if e.recording_since is not None and len(e.total) < rng.hours]
+    _fill_from_raw(client, young, data, rng)
+
     alerting = [s for s in slos if s.alerting_enabled and s.alerts]
     with_alerts: set[Key] = set()
     if alert_source != "burn_rate" and alerting:
@@ -172,6 +190,50 @@ def fetch_month(
         if slo.kind == "latency" and not entry.bad:
             entry.bucket = check_bucket(client, slo, rng)
     return data
+
+
+def raw_hourly_query(slos: Sequence[SLO]) -> str | None:
+    """Hourly bad and total events of event-counting SLOs read from their raw counters, told apart by
+    the labels ``coverage.raw_query`` uses. Timeslice SLOs are left out: their slices are not events."""
+    parts = []
+    for slo in slos:
+        kind = INDICATORS[slo.kind]
+        if slo.method != "Occurrences" or kind.measures != "events":
+            continue
+        for figure, expr in zip(("bad", "total"), kind.series(slo, HOUR), strict=True):
+            parts.append(
+                f'label_replace(label_replace(sum ({expr}) * {HOUR}, "{KEY_LABEL}", '
+                f'{escape_label_value(slo.key)}, "", ""), "{FIGURE_LABEL}", "{figure}", "", "")'
+            )
+    return " or ".join(parts) if parts else None
+
+
+def _fill_from_raw(
+    client: PrometheusRangeClient, slos: Sequence[SLO], data: dict[Key, SLOData], rng: ReportRange
+) -> None:
+    """Hours the recorded series miss, from raw history (a recorded hour is never replaced)."""
+    query = raw_hourly_query(slos)
+    if query is None:
+        return
+    by_key = {s.key: (s.namespace, s.name) for s in slos}
+    raw: dict[tuple[Key, str], dict[int, float]] = {}
+    for labels, values in client.query_range(query, rng.start_ts + HOUR, rng.end_ts, HOUR):
+        key = by_key.get(labels.get(KEY_LABEL, ""))
+        figure = labels.get(FIGURE_LABEL, "")
+        if key is None or figure not in ("bad", "total"):
+            continue
+        hours = raw.setdefault((key, figure), {})
+        for ts, value in values:
+            hours[round((ts - rng.start_ts) / HOUR) - 1] = value
+    for key in set(by_key.values()):
+        entry = data[key]
+        bad, total = raw.get((key, "bad"), {}), raw.get((key, "total"), {})
+        # Both or neither: a latency SLO without its bucket must stay without data, not read as all good.
+        missing = [h for h in total if h in bad and h not in entry.total]
+        for hour in missing:
+            entry.total[hour] = total[hour]
+            entry.bad[hour] = bad[hour]
+        entry.raw_hours = len(missing)
 
 
 def _batches(items: Sequence[SLO], size: int) -> Iterable[Sequence[SLO]]:
