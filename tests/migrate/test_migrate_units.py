@@ -292,3 +292,14 @@ def test_kubectl_list_output_is_read_item_by_item() -> None:
     result = import_documents("pyrra", [("kubectl#0", listed)])
     assert [d["metadata"]["name"] for d in result.documents] == ["api-errors", "api-latency"]
     assert "kubectl#0.items[2]" in {f.source for f in result.errors}
+
+
+def test_alerts_that_can_never_fire_at_a_low_objective_are_dropped_with_a_warning() -> None:
+    doc = yaml.safe_load((INPUTS / "pyrra.yaml").read_text().split("---")[0])
+    doc["spec"]["target"] = "90"  # 14x over 1h needs a 140% error ratio; 7x over 6h needs 70%
+    result = import_documents("pyrra", [("x", doc)])
+    assert not result.errors, result.findings
+    (slo,) = result.documents
+    names = [a["name"] for a in slo["spec"]["alerting"]["burnRates"]]
+    assert names == ["ErrorBudgetBurnMedium", "ErrorBudgetBurnSlow", "ErrorBudgetBurnLongTerm"]
+    assert any(f.field == "alert ErrorBudgetBurnFast" and "never" in f.message for f in result.findings)

@@ -9,14 +9,16 @@ printed is what ``slo-operator validate`` and the API server accept.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from slo_operator.api import ServiceLevelObjective
+from slo_operator.durations import parse_window
 from slo_operator.loader import problems_of
 from slo_operator.migrate import openslo, pyrra, sloth
-from slo_operator.migrate.common import Finding, Result
+from slo_operator.migrate.common import IMPORTED_FROM, Finding, Result
 
 SOURCES = ("sloth", "pyrra", "openslo")
 _RECOGNISE = {"sloth": sloth.is_sloth, "pyrra": pyrra.is_pyrra, "openslo": openslo.is_openslo}
@@ -54,6 +56,7 @@ def import_documents(
             converted.extend(module.convert(document, source, namespace))
     result.findings.extend(converted.findings)
     for document in converted.documents:
+        result.findings.extend(_drop_unreachable_alerts(document))
         name = document["metadata"]["name"]
         try:
             ServiceLevelObjective.model_validate(document)
@@ -67,6 +70,36 @@ def import_documents(
             Finding("(input)", "(documents)", f"no {source_kind} SLO documents found", "error")
         )
     return result
+
+
+def _drop_unreachable_alerts(document: dict[str, Any]) -> list[Finding]:
+    """Remove burn-rate alerts whose threshold needs an error ratio of 100% or more (a source tool renders
+    them, but they can never fire; our API refuses them), each with a warning."""
+    spec = document["spec"]
+    alerts = (spec.get("alerting") or {}).get("burnRates")
+    if not alerts:
+        return []
+    budget = (100 - Decimal(str(spec["objective"]))) / 100
+    window = parse_window(spec["window"])
+    kept, findings = [], []
+    source = document["metadata"]["annotations"][IMPORTED_FROM]
+    for alert in alerts:
+        ratio = (
+            Decimal(str(alert["budgetPercent"])) / 100 * window / parse_window(alert["longWindow"]) * budget
+        )
+        if ratio >= 1:
+            findings.append(
+                Finding(
+                    source,
+                    f"alert {alert['name']}",
+                    f"needs an error ratio of {ratio:.0%} over {alert['longWindow']} to fire, which can "
+                    "never happen at this objective; not imported",
+                )
+            )
+        else:
+            kept.append(alert)
+    spec["alerting"]["burnRates"] = kept
+    return findings
 
 
 def _flatten(documents: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
