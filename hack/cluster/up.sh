@@ -287,6 +287,11 @@ if ! running kube-apiserver; then
     --v=1
 fi
 
+# The controller manager gives up when the API server is not healthy within seconds of its start
+# (its identity is forbidden until the RBAC bootstrap roles exist): start it after /readyz.
+wait_until "kube-apiserver /readyz" kc get --raw /readyz
+log "kube-apiserver ready on https://127.0.0.1:$APISERVER_PORT ($(elapsed))"
+
 # ---- kube-controller-manager ---------------------------------------------------------------------
 if ! running kube-controller-manager; then
   start kube-controller-manager \
@@ -304,8 +309,6 @@ if ! running kube-controller-manager; then
     --v=1
 fi
 
-wait_until "kube-apiserver /readyz" kc get --raw /readyz
-log "kube-apiserver ready on https://127.0.0.1:$APISERVER_PORT ($(elapsed))"
 wait_until "namespace default" kc get namespace default
 wait_until "serviceaccount default/default" kc -n default get serviceaccount default
 log "controller-manager ready ($(elapsed))"
