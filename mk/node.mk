@@ -41,3 +41,6 @@ images: operator-image model-image pause-image ## The images the node tests and 
 image-locks: venv ## Re-resolve operator/requirements*.lock and model_service/requirements.lock
 	for image in operator reports model; do $(IMAGES_PYTHON) $(IMAGES_BUILD) --lock $$image || exit 1; done
 
+
+# The image tests read the built archives: built before pytest starts (never inside a test's timeout).
+test: node-packages images

@@ -136,14 +136,16 @@ def rootfs(key: str, recipe: dict[str, Any], wheels: Path, out: Path) -> None:
     """mmdebstrap a minimal Debian with python3, install the wheels, add the account, run steps."""
     uid, gid = recipe["user"].split(":")
     account = recipe["account"]
-    chroot_pip = ("chroot \"$1\" env PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 "
-                  "PIP_ROOT_USER_ACTION=ignore python3 /tmp/pip.whl/pip")
+    chroot_env = "chroot \"$1\" env PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore"
+    chroot_pip = f"{chroot_env} python3 /tmp/pip.whl/pip"
     debs = CACHE / "debs"  # .deb files shared by every image: only the first cold build downloads
     debs.mkdir(parents=True, exist_ok=True)
     hooks = [
         f'sync-out /var/cache/apt/archives "{debs}"',
         f'cp -a "{wheels}" "$1/tmp/wheels" && cp "{pip_wheel_path()}" "$1/tmp/pip.whl"',
-        f"{chroot_pip} install --quiet --no-index --no-deps --break-system-packages /tmp/wheels/*.whl",
+        # The glob is expanded inside the root filesystem, not on the host.
+        f"{chroot_env} sh -c 'python3 /tmp/pip.whl/pip install --quiet --no-index --no-deps "
+        "--break-system-packages /tmp/wheels/*.whl'",
         f"{chroot_pip} check",
         f'chroot "$1" python3 -m compileall -q {PYTHON_SITE}',
         # The account the image runs as: kopf (and getpass) ask the OS for the uid's name.

@@ -376,3 +376,12 @@ def test_api_server_host_needs_its_port(helm: Helm) -> None:
     with pytest.raises(HelmError) as failure:
         helm.template({"apiServer": {"host": "127.0.0.1"}})
     assert "apiServer.port is required" in failure.value.stderr
+
+
+def test_model_service_fault_injection_is_off_unless_asked(helm: Helm) -> None:
+    def admin(values: dict[str, Any]) -> str:
+        deployment = find(helm.template(values), "Deployment", "model-service")
+        return container_env(deployment)["MODEL_SERVICE_ADMIN_ENABLED"]
+
+    assert admin({"modelService": {"enabled": True}}) == "false"
+    assert admin({"modelService": {"enabled": True, "faultInjection": True}}) == "true"

@@ -7,14 +7,19 @@ pyproject.toml pins; and a built archive holds exactly the lock file's distribut
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import subprocess
+import tarfile
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.processes import REPO
 
+BUILD = REPO / "hack" / "images" / "build.py"
 RECIPES = {k: v for k, v in json.loads((REPO / "hack/images/images.json").read_text()).items() if k[0] != "_"}
 
 
@@ -89,3 +94,47 @@ def test_lock_files_pin_what_pyproject_pins(key: str) -> None:
         assert pins.get(normalise(name)) == version, f"{RECIPES[key]['lock']}: {name} (make image-locks)"
     if key == "operator":
         assert not {"matplotlib", "reportlab"} & set(pins), "no plotting/PDF libraries in the operator image"
+
+
+def built_archive(key: str) -> Path:
+    proc = subprocess.run([str(BUILD), "--cached", key], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"{proc.stderr.strip()} (`make test` builds the images first)")
+    return Path(proc.stdout.strip())
+
+
+def image_contents(archive: Path) -> tuple[dict[str, Any], dict[str, str], str]:
+    """(image config, {distribution: version} installed, /etc/passwd) of a one-layer OCI archive."""
+    with tarfile.open(archive) as outer:
+        index = json.load(outer.extractfile("index.json"))  # type: ignore[arg-type]
+        digest = index["manifests"][0]["digest"].split(":")[1]
+        manifest = json.load(outer.extractfile(f"blobs/sha256/{digest}"))  # type: ignore[arg-type]
+        config = json.load(outer.extractfile(f"blobs/sha256/{manifest['config']['digest'][7:]}"))  # type: ignore[arg-type]
+        layer = outer.extractfile(f"blobs/sha256/{manifest['layers'][0]['digest'][7:]}")
+        assert layer is not None
+        dists, passwd = {}, ""
+        with tarfile.open(fileobj=io.BytesIO(layer.read()), mode="r:gz") as rootfs:
+            for member in rootfs:
+                match = re.search(r"/dist-packages/([^/]+)-([^-/]+)\.dist-info/METADATA$", member.name)
+                if match:
+                    dists[normalise(match.group(1))] = match.group(2)
+                elif member.name.lstrip("./") == "etc/passwd":
+                    passwd = rootfs.extractfile(member).read().decode()  # type: ignore[union-attr]
+    return config, dists, passwd
+
+
+@pytest.mark.parametrize("key", ["operator", "model"])
+def test_built_image_holds_exactly_the_lock(key: str) -> None:
+    recipe = RECIPES[key]
+    config, dists, passwd = image_contents(built_archive(key))
+    expected = lock_pins(REPO / recipe["lock"])
+    if recipe["project"]:
+        expected["slo-operator"] = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    dists.pop("pip", None)  # never installed: the build runs pip from a wheel outside the image
+    assert dists == expected
+    settings = config["config"]
+    assert settings["Entrypoint"] == recipe["entrypoint"]
+    assert settings["User"] == recipe["user"]
+    assert {k: v for k, v in (e.split("=", 1) for e in settings["Env"]) if k != "PATH"} == recipe["env"]
+    uid, gid = recipe["user"].split(":")
+    assert f"{recipe['account']}:x:{uid}:{gid}:" in passwd, "no passwd entry: kopf's getpwuid() fails"
