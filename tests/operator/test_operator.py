@@ -86,7 +86,7 @@ def test_examples_become_owned_prometheus_rules(
         assert valid["status"] == "True"
     table = kubectl("get", "slo", "-n", namespace, kubeconfig=kubeconfig).stdout
     header = table.splitlines()[0].split()
-    assert header[:8] == ["NAME", "OBJECTIVE", "WINDOW", "SLI", "BUDGET", "BURN", "STATE", "AGE"]
+    assert header[:9] == ["NAME", "OBJECTIVE", "WINDOW", "SLI", "BUDGET", "BURN", "STATE", "STEP", "AGE"]
     wide = kubectl("get", "slo", "-n", namespace, "-o", "wide", kubeconfig=kubeconfig).stdout
     assert "EXHAUSTED-IN" in wide.splitlines()[0] and "READY" in wide.splitlines()[0]
     assert "model-availability" in kubectl("get", "mlops", "-n", namespace, kubeconfig=kubeconfig).stdout
