@@ -54,6 +54,7 @@ from slo_operator.promql import (
     TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
     WINDOW_SECONDS,
+    window_range,
 )
 from slo_operator.selectors import escape_label_value
 from slo_operator.status import AT_RISK_REMAINING
@@ -234,8 +235,8 @@ def burn_down_expr(slo: SLO) -> str:
     since_start = "(time() > bool ${__from:date:seconds})"
     tile = f"sum_over_time({BAD_EVENTS}{matchers}[$__interval]) * {since_start}"
     spent = f"sum_over_time(({tile})[$__range:$__interval])"
-    window = format_duration(slo.window)
-    budget = f"sum_over_time({TOTAL_EVENTS}{matchers}[{window}] @ end()) * {_number(slo.error_budget)}"
+    window = window_range(slo.window)  # the same samples as the rules' error ratio, on 2.x and 3.x
+    budget = f"sum_over_time({TOTAL_EVENTS}{matchers}{window} @ end()) * {_number(slo.error_budget)}"
     return f"1 - {spent}\n/\n({budget})"
 
 

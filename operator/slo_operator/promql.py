@@ -71,8 +71,37 @@ def recorded(name: str, slo: SLO, window: int | None = None) -> str:
     return f"{name}{{{','.join(parts)}}}"
 
 
+# Ranges are a millisecond off their window so that no sample sits exactly on their left end (below).
+RANGE_EPSILON = Decimal("0.001")
+
+
+def window_range(window: int | Decimal) -> str:
+    """Range over a *recorded* series: ``[W - 1ms]``, the same samples on Prometheus 2.x and 3.x.
+
+    Prometheus 3 made ranges left-open, ``(t - W, t]``; 2.x includes both ends, ``[t - W, t]``. Rules
+    evaluate in step with the series they read (a series recorded W ago has a sample exactly at t - W),
+    so ``[W]`` holds one sample more on 2.x than on 3.x: 121 vs 120 samples of a 30s series over 1h.
+    Stopping 1 ms short excludes that sample on both: ``(t - W + 1ms, t]`` holds exactly W / interval
+    samples on every version, and one rule set gives the same numbers on a mixed fleet. (The report
+    queries use the same range for the same reason.)
+    """
+    return f"[{format_duration(Decimal(window) - RANGE_EPSILON)}]"
+
+
+def counter_range(window: int | Decimal) -> str:
+    """Range for ``rate()`` over *scraped* counters: ``[W + 1ms]``, the same samples on 2.x and 3.x.
+
+    When scrapes are in step with the evaluation (a scrape exactly W ago), 2.x's closed range includes
+    that scrape and 3.x's left-open one does not: the rate then spans W on 2.x but W minus a scrape
+    interval, extrapolated, on 3.x. Reaching 1 ms further includes it on both, so the base rate covers
+    the whole base window, which the edge correction of the derived windows assumes (``rules``). Out
+    of step, the extra millisecond changes nothing.
+    """
+    return f"[{format_duration(Decimal(window) + RANGE_EPSILON)}]"
+
+
 def rate_sum(selector: Selector, window: int, slo: SLO) -> str:
-    return f"sum{by(slo)} (rate({selector.render()}[{format_duration(window)}]))"
+    return f"sum{by(slo)} (rate({selector.render()}{counter_range(window)}))"
 
 
 def le_matcher(threshold: Decimal) -> Matcher:

@@ -44,6 +44,7 @@ from slo_operator.promql import (
     WINDOW_SECONDS,
     number,
     recorded,
+    window_range,
 )
 
 FAST_GROUP_MAX_WINDOW = 6 * 3600
@@ -69,17 +70,23 @@ def _record(name: str, expr: str, slo: SLO, **extra: str) -> dict[str, Any]:
 def _window_sum(series: str, window: int, slo: SLO, options: RuleOptions) -> str:
     """Sum of a base series' samples over ``window``, with the edges of the base window corrected.
 
-    Each sample of a base rate covers the base window b, so a plain ``sum_over_time`` over W weighs the
-    newest b of traffic on a ramp (and the b before the window on the opposite ramp): a fresh outage
-    would show up b/2 late. Adding ``k*series - k*(series offset W)`` with k = b / (2 × interval) makes
-    the sum cover (t-W, t] exactly when traffic is even within each edge. Only the fast windows need
-    it; on 1d and longer the edge is under 0.4% of the window and is left alone.
+    The range is ``[W - 1ms]`` (``promql.window_range``): exactly n = W / interval samples, at t, t - i,
+    ..., t - W + i, on Prometheus 2.x and 3.x alike. Each sample of a base rate covers the base window b
+    before it (its raw range is ``[b + 1ms]``, ``promql.counter_range``), so the sum weighs the newest
+    b - i of traffic on a ramp (a fresh outage would show up late) and the b - i before the window on
+    the opposite ramp: the ramps miss, and add, (b/i - 1) / 2 samples' worth of traffic. Adding
+    ``k*series - k*(series offset W)`` with k = (b - i) / (2 × interval) makes the sum cover (t-W, t]
+    exactly when traffic is even within each edge. Only the fast windows need it; on 1d and longer the
+    edge is under 0.4% of the window and is left alone.
     """
-    label = format_duration(window)
-    summed = f"sum_over_time({series}[{label}])"
+    summed = f"sum_over_time({series}{window_range(window)})"
     if slo.method != "Occurrences" or window > FAST_GROUP_MAX_WINDOW:
         return summed
-    k = Decimal(slo.base_window) / (2 * parse_duration(options.fast_interval))
+    interval = parse_duration(options.fast_interval)
+    k = (Decimal(slo.base_window) - interval) / (2 * interval)
+    if k <= 0:
+        return summed
+    label = format_duration(window)
     return f"({summed} + {number(k)} * ({series} - ({series} offset {label} or {series} * 0)))"
 
 

@@ -69,28 +69,52 @@ def amtool() -> str:
     return promstack.binary("amtool")
 
 
+def utf8_matchers() -> bool:
+    """Alertmanager 0.27+ parses matchers with its UTF-8 parser (classic parser only as a fallback)."""
+    major, minor = (int(part) for part in promstack.version(amtool()).split(".")[:2])
+    return (major, minor) >= (0, 27)
+
+
+# What Alertmanager 0.27+ logs when a matcher needs the classic parser, or the two parsers disagree.
+PARSER_FALLBACK = re.compile(r"incompatible|disagreement|classic matchers parser", re.IGNORECASE)
+
+
+def amtool_command(*args: str) -> list[str]:
+    """amtool with ``args``; in UTF-8 strict mode (no classic fallback) where the version has it."""
+    return [amtool(), *(["--enable-feature=utf8-strict-mode"] if utf8_matchers() else []), *args]
+
+
 def check_config(path: Path) -> None:
+    """``amtool check-config``: valid, and every matcher (routes, inhibit rules) is UTF-8-parser clean.
+
+    On 0.27+ the default mode must not fall back to the classic parser (it logs a warning) and strict
+    UTF-8 mode must accept the file too; on 0.25 the classic parser is the only one.
+    """
     result = subprocess.run([amtool(), "check-config", str(path)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, f"amtool check-config {path} failed:\n{result.stdout}\n{result.stderr}"
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"amtool check-config {path} failed:\n{output}"
+    if utf8_matchers():
+        assert not PARSER_FALLBACK.search(output), f"matchers not UTF-8-parser clean in {path}:\n{output}"
+        strict = subprocess.run(amtool_command("check-config", str(path)), capture_output=True, text=True,
+                                timeout=60)
+        assert strict.returncode == 0, f"amtool check-config (UTF-8 strict):\n{strict.stdout}{strict.stderr}"
 
 
 def route_receivers(path: Path, labels: dict[str, str]) -> list[str]:
     """The receivers Alertmanager picks for an alert with ``labels`` (``amtool config routes test``)."""
     result = subprocess.run(
-        [
-            amtool(),
-            "config",
-            "routes",
-            "test",
-            f"--config.file={path}",
-            *(f"{k}={v}" for k, v in labels.items()),
-        ],
+        amtool_command(
+            "config", "routes", "test", f"--config.file={path}", *(f"{k}={v}" for k, v in labels.items())
+        ),
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return [name.strip() for name in result.stdout.strip().split(",") if name.strip()]
+    # 0.27+ logs (e.g. "UTF-8 strict mode enabled") to stdout as logfmt lines before the answer.
+    answer = [line for line in result.stdout.splitlines() if line.strip() and not line.startswith("time=")]
+    assert len(answer) == 1, result.stdout
+    return [name.strip() for name in answer[0].split(",") if name.strip()]
 
 
 # ---- fake PagerDuty Events v2 and Slack webhook ----------------------------------------------------------
