@@ -185,7 +185,7 @@ def test_raw_query_is_one_query_for_all_young_slos() -> None:
     promql_parser.parse(query)
     for target in slos:
         assert f'"prod/{target.name}"' in query
-    assert "rate(x[30d])" in query
+    assert "rate(x[30d1ms])" in query  # raw rates reach 1 ms past the window (promql.counter_range)
     assert "[30d:1m]" in query  # time slices re-evaluated at their slice size
     results = [({"slo_key": "prod/api-0", "slo_figure": "ratio"}, 0.01),
                ({"slo_key": "prod/api-0", "slo_figure": "start"}, NOW - DAY),
