@@ -50,12 +50,12 @@ class BudgetTraffic(TickingExporter):
 
 
 class RestartableOperator:
-    """The operator process, which tests stop, kill and start again."""
+    """The operator process, which tests stop, kill and start again (one log file, appended to)."""
 
     def __init__(self, workdir: Path, kubeconfig: Path, prometheus_url: str) -> None:
         self.workdir, self.kubeconfig, self.prometheus_url = workdir, kubeconfig, prometheus_url
         self.process: OperatorProcess | None = None
-        self.logs: list[str] = []
+        self.log_path = workdir / f"{OperatorProcess.name}.log"
 
     def start(self) -> None:
         self.process = OperatorProcess(self.workdir, self.kubeconfig, self.prometheus_url)
@@ -64,11 +64,10 @@ class RestartableOperator:
     def stop(self, kill: bool = False) -> None:
         if self.process is not None:
             self.process.stop(kill=kill)
-            self.logs.append(self.process.log())
             self.process = None
 
     def log(self) -> str:
-        return "".join(self.logs) + (self.process.log() if self.process else "")
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 # ---- helpers shared by the policy suites -------------------------------------------------------------
