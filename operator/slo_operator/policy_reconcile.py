@@ -54,8 +54,13 @@ class Policies:
 
 
 def load_policies(kube: KubeClient, namespaces: tuple[str, ...]) -> Policies:
+    return parse_policies(kube.list_policies(namespaces))
+
+
+def parse_policies(bodies: list[dict[str, Any]]) -> Policies:
+    """Policies as stored, validated with the models; invalid ones are kept aside with their problems."""
     found = Policies()
-    for body in kube.list_policies(namespaces):
+    for body in bodies:
         meta = body["metadata"]
         key = (meta["namespace"], meta["name"])
         found.bodies[key] = body

@@ -14,11 +14,17 @@ from typing import Any
 from slo_operator.acceptance import EVENT_FIELD_SELECTOR, REASON, Rejection, acceptance_conditions, rejections
 from slo_operator.children import ALERTMANAGER_CONFIG, CHILD_KINDS, PROMETHEUS_RULE, desired_children
 from slo_operator.coverage import Coverage
-from slo_operator.kube import KubeClient, KubeError
+from slo_operator.kube import POLICY_KIND, KubeClient, KubeError
 from slo_operator.loader import parse_object
 from slo_operator.model import SLO, resolve
 from slo_operator.policy import policy_for, with_policy
-from slo_operator.policy_reconcile import POLICY_READY, apply_policy, load_policies, policy_statuses
+from slo_operator.policy_reconcile import (
+    POLICY_READY,
+    apply_policy,
+    load_policies,
+    parse_policies,
+    policy_statuses,
+)
 from slo_operator.prometheus import (
     Measurement,
     PrometheusClient,
@@ -117,7 +123,13 @@ def _shaped_by_policy(
     slo: SLO, body: dict[str, Any], kube: KubeClient, options: RenderOptions
 ) -> tuple[SLO, RenderOptions]:
     """The SLO's error-budget policy may add the ticket-tier alert and its routing (policy.with_policy)."""
-    policies = load_policies(kube, (slo.namespace,)).by_namespace.get(slo.namespace, [])
+    try:
+        bodies = kube.list_objects(POLICY_KIND, slo.namespace)
+    except KubeError as exc:
+        if exc.status != 404:  # 404: the ErrorBudgetPolicy CRD is not installed
+            raise
+        bodies = []
+    policies = parse_policies(bodies).by_namespace.get(slo.namespace, [])
     if not policies:
         return slo, options
     labels = body["metadata"].get("labels") or {}
