@@ -1,7 +1,8 @@
 """Local stand-ins for what a real cluster around slo-operator provides, for `make demo` and the tests.
 
-- ``promop``: what prometheus-operator does with our children (PrometheusRule -> rule files,
-  AlertmanagerConfig + Secrets -> alertmanager.yml), as a sync loop against the API server.
+- ``prometheus_operator``: the real prometheus-operator as a process against the control plane, with a
+  Prometheus and an Alertmanager resource; its generated rule files and Alertmanager configuration are
+  copied to local servers (the kubelet's part, nothing more).
 - ``receivers``: loopback HTTP endpoints speaking PagerDuty Events API v2 and Slack incoming webhooks.
 - ``identity``: a kubeconfig holding a token of the operator's ServiceAccount (manifests/rbac.yaml).
 - ``demo``: `make demo` / `make demo-down`.

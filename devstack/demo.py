@@ -1,8 +1,10 @@
 """`make demo`: the whole system on this machine, then an incident you can watch being paged.
 
 Starts (or reuses) the control plane, local PagerDuty/Slack receivers, the BentoML model service with
-traffic, Prometheus and Alertmanager (fed by ``devstack.promop`` as prometheus-operator would feed them),
-and the operator running as its own ServiceAccount; applies the four example SLOs; shows
+traffic, Prometheus and Alertmanager, the real prometheus-operator with a Prometheus and an Alertmanager
+resource as kube-prometheus-stack sets them up (``devstack.prometheus_operator`` copies what it generates
+to the local servers, as the kubelet would), and slo-operator running as its own ServiceAccount; applies
+the four example SLOs; shows
 ``kubectl get slo`` with live numbers; stages a total outage of /predict; waits for the fast-burn page
 to reach the PagerDuty receiver and shows the budget falling. Everything keeps running afterwards;
 ``make demo-down`` (``python -m devstack.demo down``) stops it.
@@ -14,6 +16,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,13 +31,14 @@ import yaml
 from rich.console import Console
 from rich.panel import Panel
 
-from devstack import promstack
+from devstack import prometheus_operator, promstack
 from devstack.cluster import REPO_ROOT, ensure_cluster, kubectl
 from devstack.identity import rbac_kubeconfig
 
 STATE = REPO_ROOT / ".demo"
 VENV_BIN = Path(sys.executable).parent
 NAMESPACE = "ml-serving"
+RELEASE = "kube-prometheus-stack"  # Helm release name: rules and AlertmanagerConfigs carry release=<it>
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
 
 
@@ -113,6 +117,7 @@ def up(args: argparse.Namespace) -> None:
         "prometheus": port(9090),
         "alertmanager": port(9093),
         "operator": port(8080),
+        "prometheus-operator": port(8081),
     }
     (STATE / "ports.json").write_text(json.dumps(ports))
     receivers = f"http://127.0.0.1:{ports['receivers']}"
@@ -188,7 +193,8 @@ def up(args: argparse.Namespace) -> None:
 
     step(f"Prometheus on {prometheus_url} and Alertmanager on {alertmanager_url}")
     rules_dir = STATE / "rules"
-    rules_dir.mkdir(exist_ok=True)
+    shutil.rmtree(rules_dir, ignore_errors=True)  # only what prometheus-operator generates this time
+    rules_dir.mkdir()
     (STATE / "prometheus.yml").write_text(
         yaml.safe_dump(
             {
@@ -232,14 +238,40 @@ def up(args: argparse.Namespace) -> None:
     )
     wait(lambda: http_ok(f"{prometheus_url}/-/ready"), 60, "Prometheus")
     wait(lambda: http_ok(f"{alertmanager_url}/-/ready"), 60, "Alertmanager")
+    step(
+        "prometheus-operator (built from its Go module) with a Prometheus and an Alertmanager resource; "
+        "devstack copies what it generates to the local servers"
+    )
     spawn(
-        "promop",
+        "prometheus-operator",
+        prometheus_operator.operator_command(
+            prometheus_operator.binary(), f"127.0.0.1:{ports['prometheus-operator']}"
+        ),
+        env={"KUBECONFIG": str(kubeconfig)},
+    )
+    prometheus_version, alertmanager_version = prometheus_operator.stack_versions()
+    apply(
+        kubeconfig,
+        prometheus_operator.monitoring_resources(
+            RELEASE,
+            RELEASE,
+            prometheus_version=prometheus_version,
+            alertmanager_version=alertmanager_version,
+        ),
+    )
+    operator_health = f"http://127.0.0.1:{ports['prometheus-operator']}/healthz"
+    wait(lambda: http_ok(operator_health), 120, "prometheus-operator")
+    spawn(
+        "kubelet",
         [
             sys.executable,
             "-m",
-            "devstack.promop",
+            "devstack.prometheus_operator",
+            "kubelet",
             "--kubeconfig",
             str(kubeconfig),
+            "--name",
+            RELEASE,
             "--rules-dir",
             str(rules_dir),
             "--alertmanager-config",
@@ -278,6 +310,10 @@ def up(args: argparse.Namespace) -> None:
             "--slack-channel",
             "#ml-alerts",
         ],
+        env={
+            "SLO_OPERATOR_RULE_LABELS": f"release={RELEASE}",
+            "SLO_OPERATOR_ALERTMANAGER_CONFIG_LABELS": f"release={RELEASE}",
+        },
     )
     wait(lambda: http_ok(f"http://127.0.0.1:{ports['operator']}/healthz"), 60, "the operator")
 
@@ -327,6 +363,37 @@ def up(args: argparse.Namespace) -> None:
     apply(kubeconfig, demo_policy(receivers))
     kubectl("label", "--overwrite", "slo", "model-availability", "policy=model-serving", "-n", NAMESPACE,
             kubeconfig=kubeconfig)
+
+    step("prometheus-operator selects the PrometheusRules and accepts the AlertmanagerConfigs")
+
+    def selected() -> list[str]:
+        groups = httpx.get(f"{prometheus_url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        files = {g["file"] for g in groups if any(r.get("name") == "SLOFastBurn" for r in g["rules"])}
+        return sorted(Path(f).name for f in files) if len(files) >= 4 else []
+
+    rule_files = wait(selected, 180, "the SLO rules in Prometheus (prometheus-operator's rule files)")
+
+    def accepted() -> str:
+        status = httpx.get(f"{alertmanager_url}/api/v2/status", timeout=5).json()
+        text = str(status["config"]["original"])
+        return text if f"{NAMESPACE}/model-availability-slo/pagerduty" in text else ""
+
+    am_text = wait(accepted, 180, "the AlertmanagerConfigs in Alertmanager (prometheus-operator's Secret)")
+    am_routes = yaml.safe_load(am_text)["route"].get("routes") or []
+    matchers = sorted({m for r in am_routes for m in r.get("matchers") or [] if m.startswith("namespace")})
+    console.print(
+        Panel(
+            "\n".join(
+                [f"rule files in Prometheus   {name}" for name in rule_files]
+                + [
+                    f"Alertmanager routes        {len(am_routes)} "
+                    f"(from Secret alertmanager-{RELEASE}-generated)",
+                    f"OnNamespace matchers       {', '.join(matchers)}",
+                ]
+            ),
+            title="generated by prometheus-operator",
+        )
+    )
 
     step("Waiting for the first measurements (rules evaluate every 10s)")
 

@@ -100,3 +100,22 @@ def namespace(kubeconfig: Path, request: pytest.FixtureRequest) -> Iterator[str]
     kubectl("create", "namespace", name, kubeconfig=kubeconfig)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", kubeconfig=kubeconfig, check=False)
+
+
+@pytest.fixture(scope="session")
+def prometheus_operator(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The real prometheus-operator (built by `make prometheus-operator`), running against the control
+    plane for the whole session; suites add Prometheus/Alertmanager pairs with ``support.monitoring``."""
+    from support.cluster import wait_for
+    from support.processes import free_port
+
+    from devstack.prometheus_operator import OperatorProcess
+
+    process = OperatorProcess(tmp_path_factory.mktemp("prometheus-operator"), kubeconfig, free_port())
+    process.start()
+    try:
+        wait_for(process.ready, 120, 0.5, "prometheus-operator /healthz")
+        yield process
+    finally:
+        process.stop()
+        print("---- prometheus-operator log (tail) ----\n" + process.tail(30))

@@ -23,7 +23,7 @@ set -euo pipefail
 K8S_VERSION=v1.32.4                 # k8s.io/kubernetes
 K8S_STAGING_VERSION=v0.32.4         # k8s.io/<staging> modules published for K8S_VERSION
 ETCD_VERSION=v3.5.16                # go.etcd.io/etcd/server/v3 (what k8s.io/kubernetes v1.32.4's go.mod pins)
-PROM_OPERATOR_VERSION=v0.79.2       # github.com/prometheus-operator/prometheus-operator
+PROM_OPERATOR_VERSION=v0.85.0       # github.com/prometheus-operator/prometheus-operator (as hack/prometheus-operator/build.sh)
 # Bump when the build recipe itself changes, to invalidate existing stamps.
 RECIPE=1
 
@@ -100,9 +100,12 @@ fi
 
 # ---- slow path ----------------------------------------------------------------------------------
 mkdir -p "$CACHE" "$STAMP_DIR" "$BUILD_ROOT"
-# Serialize concurrent builders (parallel test sessions, make -j, ...).
-exec 9>"$CACHE/.build.lock"
-flock 9
+# Serialize concurrent builders (parallel test sessions, make -j, ...). Fetching the CRDs takes its own
+# lock (in fetch_crds), so --crds-only never waits behind a Kubernetes build.
+if ((crds_only == 0)); then
+  exec 9>"$CACHE/.build.lock"
+  flock 9
+fi
 if all_ok; then  # somebody else finished while we waited
   [[ $want_env == 1 ]] && print_env
   exit 0
@@ -214,6 +217,9 @@ build_etcd() {
 
 fetch_crds() {
   crds_ok && return 0
+  exec 8>"$CACHE/.crds.lock"
+  flock 8
+  crds_ok && { exec 8>&-; return 0; }
   log "extracting prometheus-operator CRDs from github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION"
   local moddir src
   moddir=$(cd "$BUILD_ROOT" && mod_field github.com/prometheus-operator/prometheus-operator "$PROM_OPERATOR_VERSION" Dir)
@@ -231,6 +237,7 @@ fetch_crds() {
   rm -rf "$CRD_DIR"; mkdir -p "$(dirname "$CRD_DIR")"; mv "$tmp" "$CRD_DIR"
   write_stamp "$CRD_STAMP" "$CRD_STAMP_VALUE"
   log "copied $(find "$CRD_DIR" -name "*.yaml" | wc -l) CRDs to $CRD_DIR"
+  exec 8>&-
 }
 
 fetch_crds

@@ -50,6 +50,17 @@ def patience(seconds: float) -> float:
     return seconds + 60.0
 
 
+def wait_loaded(prometheus: Prometheus, namespace: str, names: list[str], timeout: float = patience(120)) -> None:
+    """Wait until Prometheus evaluates the SLOs' rules from the rule files prometheus-operator generated
+    (``<namespace>-<rule>-<uid>.yaml`` in ``prometheus-<name>-rulefiles-N``) and the kubelet copied."""
+
+    def loaded() -> bool:
+        files = {Path(g["file"]).name for g in prometheus.rule_groups()}
+        return all(any(f"__{namespace}-{n}-slo-" in f for f in files) for n in names)
+
+    wait_for(loaded, timeout, 0.5, f"prometheus-operator's rule files for {names} loaded by Prometheus")
+
+
 def wait_rules(
     namespace: str, names: list[str], kubeconfig: Path, timeout: float = patience(60)
 ) -> dict[str, Any]:
@@ -267,9 +278,9 @@ def test_status_matches_error_budget_calculator(
 ) -> None:
     documents = example_documents(namespace)
     apply(documents, kubeconfig)
-    rules = wait_rules(namespace, [d["metadata"]["name"] for d in documents], kubeconfig)
-    for name, rule in rules.items():  # what prometheus-operator would do with the PrometheusRules
-        prometheus.load_rules(f"{namespace}-{name}", rule["spec"]["groups"])
+    names = [d["metadata"]["name"] for d in documents]
+    wait_rules(namespace, names, kubeconfig)
+    wait_loaded(prometheus, namespace, names)  # selected by prometheus-operator (release label)
     cases = {
         # name: (objective, window days, error ratio the exporter produces)
         "model-availability": (99.9, 30, traffic.error_ratio),
@@ -328,8 +339,8 @@ def test_prometheus_outage_flips_condition_and_recovers(
 ) -> None:
     documents = example_documents(namespace)[1:2]
     apply(documents, kubeconfig)
-    rule = wait_rules(namespace, ["model-availability"], kubeconfig)["model-availability"]
-    prometheus.load_rules(f"{namespace}-availability", rule["spec"]["groups"])
+    wait_rules(namespace, ["model-availability"], kubeconfig)
+    wait_loaded(prometheus, namespace, ["model-availability"])
     before = wait_for(
         lambda: (s := _status(namespace, "model-availability", kubeconfig)).get("sli") is not None and s,
         patience(90),

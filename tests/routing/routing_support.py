@@ -1,9 +1,6 @@
-"""Test-side helpers for alert routing: a prometheus-operator-style converter, amtool, real Alertmanager and
-Prometheus processes, fake PagerDuty / Slack endpoints and an exporter with injectable incidents.
-
-Nothing here is used by the operator: the converter is a second, independent reading of the
-AlertmanagerConfig (v1alpha1) semantics, so the rendered objects are checked against what
-prometheus-operator would hand to Alertmanager, not against our own code.
+"""Test-side helpers for alert routing: amtool, real Alertmanager and Prometheus processes, fake PagerDuty /
+Slack endpoints and an exporter with injectable incidents. What prometheus-operator makes of the rendered
+AlertmanagerConfigs comes from the real operator (``support.monitoring``), never from a re-implementation.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ from support.cluster import wait_for
 from support.processes import LoopbackServer, TickingExporter
 
 from devstack import promstack
-from devstack.promop import convert, matcher_text, snake  # noqa: F401  (used by the routing tests)
 from devstack.receivers import Delivery, FakeReceivers  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,9 +53,6 @@ def example_document(name: str, routing: dict[str, Any] | None = None) -> dict[s
 
 def slo_of(document: dict[str, Any]) -> SLO:
     return resolve(ServiceLevelObjective.model_validate(document))
-
-
-# ---- prometheus-operator's conversion, re-implemented for tests ---------------------------------------
 
 
 # ---- amtool ----------------------------------------------------------------------------------------

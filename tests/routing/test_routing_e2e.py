@@ -1,8 +1,9 @@
 """Alert routing end to end with the real components, all on loopback:
 
 exporter (prometheus_client, injected incidents) -> Prometheus (the rendered rule groups) -> Alertmanager
-(configured from the rendered AlertmanagerConfig, converted as prometheus-operator would) -> fake
-PagerDuty Events API v2 and Slack webhook endpoints that record what they receive.
+(configured with what the real prometheus-operator generated from the rendered AlertmanagerConfigs and
+PrometheusRules applied to the control plane) -> fake PagerDuty Events API v2 and Slack webhook endpoints
+that record what they receive.
 
 Every wait polls a condition with a deadline; the SLOs use second-scale windows so a fast burn pages
 within seconds and the whole module runs in about a minute.
@@ -10,6 +11,7 @@ within seconds and the whole module runs in about a minute.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from routing_support import (
     Alertmanager,
     Delivery,
     FakeReceivers,
     Prometheus,
     Traffic,
-    convert,
     example_document,
     poll,
     slo_of,
@@ -33,21 +35,23 @@ from slo_operator.model import SLO
 from slo_operator.render import RenderOptions, alertmanager_config, prometheus_rule
 from slo_operator.routing import FileReceivers, RoutingOptions, alertmanager_file
 from slo_operator.rules import RuleOptions
+from support.cluster import kubectl
+from support.monitoring import MonitoringPair
 
-NS = "shop"
+NS = "shop"  # the namespace of the tests without a control plane
 ROUTING_KEY = "e2e0routing0key0000000000000000a"
 # Alertmanager timing for tests: notify 1 s after an alert arrives, group updates (resolves) every 2 s.
 TIMING = {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"}
 
 
-def _slo(name: str, scenario: str, channel: str) -> SLO:
+def _slo(name: str, scenario: str, channel: str, namespace: str = NS) -> SLO:
     """A 99% / 1h availability SLO with second-scale burn-rate windows:
     fast (critical) 14.4x over 20s and 5s; slow (warning) 1.5x over 30s and 5s."""
     return slo_of(
         {
             "apiVersion": "slo.mlops.dev/v1alpha1",
             "kind": "ServiceLevelObjective",
-            "metadata": {"name": name, "namespace": NS},
+            "metadata": {"name": name, "namespace": namespace},
             "spec": {
                 "service": "checkout",
                 "objective": 99,
@@ -92,38 +96,76 @@ def receivers() -> Iterator[FakeReceivers]:
     fake.stop()
 
 
-def _options(receivers: FakeReceivers) -> RenderOptions:
+@pytest.fixture(scope="module")
+def pair(kubeconfig: Path, prometheus_operator: object) -> Iterator[MonitoringPair]:
+    """A Prometheus/Alertmanager pair prometheus-operator generates configuration for."""
+    monitoring = MonitoringPair(kubeconfig, "routing-e2e")
+    yield monitoring
+    monitoring.delete()
+
+
+def _options(receivers: FakeReceivers, labels: dict[str, str] | None = None) -> RenderOptions:
     return RenderOptions(
+        rule_labels=dict(labels or {}),
         rules=RuleOptions(fast_interval="1s", slow_interval="5s"),
-        routing=RoutingOptions(pagerduty_url=receivers.pagerduty_url, **TIMING),
+        routing=RoutingOptions(pagerduty_url=receivers.pagerduty_url, labels=dict(labels or {}), **TIMING),
     )
 
 
-def _alertmanager_config(slos: list[SLO], receivers: FakeReceivers) -> dict[str, Any]:
-    objects = [alertmanager_config(slo, _options(receivers)) for slo in slos]
-    secrets = {
-        (NS, "pagerduty"): {"routing-key": ROUTING_KEY},
-        (NS, "slack-webhook"): {"url": receivers.slack_url},
-    }
-    return convert([obj for obj in objects if obj is not None], secrets)
+def _apply_children(
+    pair: MonitoringPair, kubeconfig: Path, slos: list[SLO], receivers: FakeReceivers, rules: bool = False
+) -> dict[str, Any]:
+    """Apply the SLOs' AlertmanagerConfigs (and PrometheusRules), with the Secrets they refer to, and return
+    the Alertmanager configuration prometheus-operator generated from them."""
+    namespace = slos[0].namespace
+    options = _options(receivers, pair.labels)
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace},
+            "data": {key: base64.b64encode(value.encode()).decode()},
+        }
+        for name, key, value in (
+            ("pagerduty", "routing-key", ROUTING_KEY),
+            ("slack-webhook", "url", receivers.slack_url),
+        )
+    ]
+    for slo in slos:
+        amc = alertmanager_config(slo, options)
+        assert amc is not None
+        objects.append(amc)
+        if rules:
+            objects.append(prometheus_rule(slo, options))
+    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(objects))
+    names = [f"{namespace}/{slo.name}-slo/{r}" for slo in slos for r in ("pagerduty", "slack")]
+    # This test's endpoints (fresh ports each test), not an earlier test's configuration.
+    urls = (receivers.slack_url, receivers.pagerduty_url)
+    pair.wait_generated(lambda g: all(u in (g.alertmanager_config or "") for u in urls), "this test's URLs")
+    return pair.alertmanager_config(names)
 
 
 def _slack_text(delivery: Delivery) -> str:
     return " ".join(f"{a.get('title', '')} {a.get('text', '')}" for a in delivery.body.get("attachments", []))
 
 
-def _pagerduty_events(receivers: FakeReceivers, slo: str, action: str) -> list[Delivery]:
+def _key(slo: SLO | str) -> str:
+    """``namespace/name`` of an SLO (a bare name: one in ``NS``)."""
+    return f"{slo.namespace}/{slo.name}" if isinstance(slo, SLO) else f"{NS}/{slo}"
+
+
+def _pagerduty_events(receivers: FakeReceivers, slo: SLO | str, action: str) -> list[Delivery]:
     return [
         d
         for d in receivers.pagerduty()
         if d.body.get("event_action") == action
-        and (action == "resolve" or f"{NS}/{slo}" in d.body["payload"]["summary"])
+        and (action == "resolve" or _key(slo) in d.body["payload"]["summary"])
     ]
 
 
-def _slack_messages(receivers: FakeReceivers, slo: str, status: str) -> list[Delivery]:
+def _slack_messages(receivers: FakeReceivers, slo: SLO | str, status: str) -> list[Delivery]:
     return [
-        d for d in receivers.slack() if f"{NS}/{slo}" in _slack_text(d) and f"[{status}" in _slack_text(d)
+        d for d in receivers.slack() if _key(slo) in _slack_text(d) and f"[{status}" in _slack_text(d)
     ]
 
 
@@ -140,18 +182,20 @@ def _suppressed_by_critical(am: Alertmanager, slo: str) -> bool:
 # ---- Alertmanager alone, alerts injected through its API --------------------------------------------------
 
 
-def _api_alert(slo: str, alertname: str, severity: str, ends: datetime | None = None) -> dict[str, Any]:
+def _api_alert(
+    slo: str, alertname: str, severity: str, ends: datetime | None = None, namespace: str = NS
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     alert: dict[str, Any] = {
         "labels": {
             "alertname": alertname,
             "severity": severity,
             "slo": slo,
-            "namespace": NS,
+            "namespace": namespace,
             "service": "checkout",
         },
         "annotations": {
-            "summary": f"SLO {NS}/{slo} (checkout) is burning its error budget",
+            "summary": f"SLO {namespace}/{slo} (checkout) is burning its error budget",
             "description": "d",
         },
         "startsAt": (now - timedelta(seconds=30)).isoformat(),
@@ -161,51 +205,52 @@ def _api_alert(slo: str, alertname: str, severity: str, ends: datetime | None = 
     return alert
 
 
+@pytest.mark.cluster
 def test_critical_pages_warning_posts_and_a_critical_silences_the_warning_of_its_slo(
-    tmp_path: Path, receivers: FakeReceivers
+    tmp_path: Path, receivers: FakeReceivers, pair: MonitoringPair, kubeconfig: Path, namespace: str
 ) -> None:
     paging, ticketing = (
-        _slo("payments-availability", "payments", "#payments"),
-        _slo("search-availability", "search", "#search"),
+        _slo("payments-availability", "payments", "#payments", namespace),
+        _slo("search-availability", "search", "#search", namespace),
     )
-    am = Alertmanager(tmp_path, _alertmanager_config([paging, ticketing], receivers))
+    am = Alertmanager(tmp_path, _apply_children(pair, kubeconfig, [paging, ticketing], receivers))
     am.start()
     try:
         # The critical alert first, and only once Alertmanager holds it: its inhibitor ingests alerts
         # asynchronously, so a warning posted in the same instant can be flushed before the inhibitor
         # has seen the critical (on a loaded machine). In the real pipeline the two fire apart anyway.
-        critical = _api_alert(paging.name, "SLOFastBurn", "critical")
+        critical = _api_alert(paging.name, "SLOFastBurn", "critical", namespace=namespace)
         warnings = [
-            _api_alert(paging.name, "SLOSlowBurn", "warning"),
-            _api_alert(ticketing.name, "SLOSlowBurn", "warning"),
+            _api_alert(paging.name, "SLOSlowBurn", "warning", namespace=namespace),
+            _api_alert(ticketing.name, "SLOSlowBurn", "warning", namespace=namespace),
         ]
         firing = [critical, *warnings]
         am.post_alerts([critical])
         poll(lambda: am.alerts(alertname="SLOFastBurn", slo=paging.name), 10, "the critical alert held")
         am.post_alerts(warnings)
-        (page,) = poll(lambda: _pagerduty_events(receivers, paging.name, "trigger"), 20, "PagerDuty trigger")
+        (page,) = poll(lambda: _pagerduty_events(receivers, paging, "trigger"), 20, "PagerDuty trigger")
         poll(
-            lambda: _slack_messages(receivers, ticketing.name, "FIRING"), 20, "Slack warning of the other SLO"
+            lambda: _slack_messages(receivers, ticketing, "FIRING"), 20, "Slack warning of the other SLO"
         )
         poll(lambda: _suppressed_by_critical(am, paging.name), 10, "the warning inhibited by the critical")
         body = page.body
         assert body["routing_key"] == ROUTING_KEY and body["dedup_key"]
         assert body["payload"]["severity"] == "critical"
-        assert body["payload"]["custom_details"]["slo"] == f"{NS}/{paging.name}"
-        assert body["payload"]["component"] == "checkout" and body["payload"]["group"] == NS
+        assert body["payload"]["custom_details"]["slo"] == f"{namespace}/{paging.name}"
+        assert body["payload"]["component"] == "checkout" and body["payload"]["group"] == namespace
         # The Slack warning of the other SLO went out after two group intervals; the inhibited one never did.
-        assert _slack_messages(receivers, paging.name, "FIRING") == []
+        assert _slack_messages(receivers, paging, "FIRING") == []
         assert all(d.body["channel"] == "#search" for d in receivers.slack())
-        assert len(_pagerduty_events(receivers, ticketing.name, "trigger")) == 0
+        assert len(_pagerduty_events(receivers, ticketing, "trigger")) == 0
 
         ended = datetime.now(UTC) - timedelta(seconds=1)
         am.post_alerts([{**a, "endsAt": ended.isoformat()} for a in firing])
         (resolve,) = poll(
-            lambda: _pagerduty_events(receivers, paging.name, "resolve"), 20, "PagerDuty resolve"
+            lambda: _pagerduty_events(receivers, paging, "resolve"), 20, "PagerDuty resolve"
         )
         assert resolve.body["dedup_key"] == body["dedup_key"]
-        poll(lambda: _slack_messages(receivers, ticketing.name, "RESOLVED"), 20, "Slack resolved")
-        assert _slack_messages(receivers, paging.name, "RESOLVED") == []
+        poll(lambda: _slack_messages(receivers, ticketing, "RESOLVED"), 20, "Slack resolved")
+        assert _slack_messages(receivers, paging, "RESOLVED") == []
     finally:
         am.stop()
 
@@ -257,19 +302,27 @@ def _samples(prometheus: Prometheus, expr: str) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.cluster
 def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(
-    tmp_path: Path, receivers: FakeReceivers
+    tmp_path: Path, receivers: FakeReceivers, pair: MonitoringPair, kubeconfig: Path, namespace: str
 ) -> None:
-    fast = _slo("payments-availability", "payments", "#payments")  # 100% errors: fast burn, pages
-    slow = _slo("search-availability", "search", "#search")  # 5% errors (5x burn): slow burn, Slack only
-    options = _options(receivers)
-    groups = [g for slo in (fast, slow) for g in prometheus_rule(slo, options)["spec"]["groups"]]
+    fast = _slo("payments-availability", "payments", "#payments", namespace)  # 100% errors: fast, pages
+    slow = _slo("search-availability", "search", "#search", namespace)  # 5% errors (5x): slow, Slack only
     traffic = Traffic(["payments", "search"])
-    am = Alertmanager(tmp_path, _alertmanager_config([fast, slow], receivers))
-    prometheus = Prometheus(tmp_path, traffic.target, groups, f"127.0.0.1:{am.port}")
+    am = Alertmanager(tmp_path, _apply_children(pair, kubeconfig, [fast, slow], receivers, rules=True))
+    prometheus = Prometheus(tmp_path, traffic.target, [], f"127.0.0.1:{am.port}")
+    # prometheus-operator's rule files for both SLOs, copied to the local Prometheus as a kubelet would.
+    kubelet = pair.kubelet(prometheus.rules_dir, am.config_path, None, None)
+    rule_prefixes = [f"{namespace}-{slo.name}-slo-" for slo in (fast, slow)]
+    pair.wait_generated(
+        lambda g: all(any(p in f for f in g.rule_files) for p in rule_prefixes), "both SLOs' rule files"
+    )
+    kubelet.sync_once()
     try:
         am.start()
         prometheus.start()
+        loaded = {r["name"] for g in prometheus.rule_groups() for r in g["rules"]}
+        assert {"SLOFastBurn", "SLOSlowBurn", "slo:total_events:rate"} <= loaded, loaded
         # Warm-up: every window of the alerts (at most 30 s) full of good traffic, as the time-to-fire
         # formula assumes.
         poll(
@@ -282,8 +335,8 @@ def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(
 
         started, started_unix = traffic.set_error_ratio("payments", 1.0)
         traffic.set_error_ratio("search", 0.05)
-        (page,) = poll(lambda: _pagerduty_events(receivers, fast.name, "trigger"), 40, "PagerDuty page")
-        (post,) = poll(lambda: _slack_messages(receivers, slow.name, "FIRING"), 60, "Slack warning")
+        (page,) = poll(lambda: _pagerduty_events(receivers, fast, "trigger"), 40, "PagerDuty page")
+        (post,) = poll(lambda: _slack_messages(receivers, slow, "FIRING"), 60, "Slack warning")
         poll(lambda: _suppressed_by_critical(am, fast.name), 20, "fast SLO's warning inhibited while paging")
 
         calculator = ErrorBudgetCalculator(slo_target=99, window_days=1 / 24)
@@ -314,14 +367,14 @@ def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(
         body = page.body
         assert body["routing_key"] == ROUTING_KEY and body["dedup_key"]
         assert body["payload"]["severity"] == "critical"
-        assert body["payload"]["summary"].startswith(f"SLOFastBurn: SLO {NS}/{fast.name} (checkout")
+        assert body["payload"]["summary"].startswith(f"SLOFastBurn: SLO {namespace}/{fast.name} (checkout")
         assert post.body["channel"] == "#search" and "SLOSlowBurn" in _slack_text(post)
-        assert _pagerduty_events(receivers, slow.name, "trigger") == []  # a 5x burn never pages
+        assert _pagerduty_events(receivers, slow, "trigger") == []  # a 5x burn never pages
 
         recovered, _ = traffic.set_error_ratio("payments", 0.0)
         traffic.set_error_ratio("search", 0.0)
-        (resolve,) = poll(lambda: _pagerduty_events(receivers, fast.name, "resolve"), 40, "PagerDuty resolve")
-        (resolved,) = poll(lambda: _slack_messages(receivers, slow.name, "RESOLVED"), 40, "Slack resolved")
+        (resolve,) = poll(lambda: _pagerduty_events(receivers, fast, "resolve"), 40, "PagerDuty resolve")
+        (resolved,) = poll(lambda: _slack_messages(receivers, slow, "RESOLVED"), 40, "Slack resolved")
         assert resolve.body["dedup_key"] == body["dedup_key"]
         assert "Resolved:" in _slack_text(resolved)
         pagerduty_after, slack_after = resolve.at - recovered, resolved.at - recovered

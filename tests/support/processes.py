@@ -141,6 +141,12 @@ class Prometheus(LoopbackServer):
         response = httpx.post(f"{self.url}/-/reload", timeout=10)
         response.raise_for_status()
 
+    def rule_groups(self) -> list[dict[str, Any]]:
+        """The rule groups Prometheus has loaded (``/api/v1/rules``)."""
+        body = httpx.get(f"{self.url}/api/v1/rules", timeout=5).json()
+        assert body["status"] == "success", body
+        return list(body["data"]["groups"])
+
     def query(self, expr: str) -> list[dict[str, Any]]:
         body = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5).json()
         assert body["status"] == "success", body
@@ -158,9 +164,15 @@ class OperatorProcess(LoopbackServer):
     start_timeout = 60.0
 
     def __init__(
-        self, workdir: Path, kubeconfig: Path, prometheus_url: str, extra: list[str] | None = None
+        self,
+        workdir: Path,
+        kubeconfig: Path,
+        prometheus_url: str,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(workdir)
+        self.env = env or {}
         self.kubeconfig = kubeconfig
         self.prometheus_url = prometheus_url
         self.extra = extra or []
@@ -188,7 +200,7 @@ class OperatorProcess(LoopbackServer):
         ]
 
     def environment(self) -> dict[str, str]:
-        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        return {**os.environ, **self.env, "KUBECONFIG": str(self.kubeconfig)}
 
     def stop(self, kill: bool = False) -> None:
         stop_process(self.process, signal.SIGKILL if kill else signal.SIGTERM, grace=20)
