@@ -27,6 +27,9 @@ from typing import Any
 REJECTED_REASON = "InvalidConfiguration"  # prometheus-operator's Event reason (pkg/operator/operator.go)
 EVENT_FIELD_SELECTOR = f"type=Warning,reason={REJECTED_REASON}"
 FRESH_SECONDS = 900.0
+# Event and change times have one-second resolution: an Event in the very second of the last change may be
+# about the content just replaced. It counts for a minute only (a real one comes back at the next resync).
+SAME_SECOND_GRACE = 60.0
 REASON = "RejectedByPrometheusOperator"  # our condition reason
 PROMETHEUS_RULE = "PrometheusRule"
 ALERTMANAGER_CONFIG = "AlertmanagerConfig"
@@ -106,8 +109,11 @@ def rejections(
         if child is None or seen is None or (now - seen).total_seconds() > FRESH_SECONDS:
             continue
         changed = [t for t in (last_change(child, field_manager), inputs_changed) if t is not None]
-        if changed and seen < max(changed).replace(microsecond=0):
+        last = max(changed).replace(microsecond=0) if changed else None
+        if last is not None and seen < last:
             continue  # about an earlier version of the child or of its Secrets
+        if last is not None and seen == last and (now - seen).total_seconds() > SAME_SECOND_GRACE:
+            continue  # ambiguous, and not repeated since
         uid = str(involved.get("uid"))
         rejection = Rejection(
             kind=str(child.get("kind")),

@@ -115,3 +115,10 @@ def test_rules_applied_recovers_and_our_own_failures_are_never_hidden() -> None:
     rule_rejected = rejections([RULE], [event("u1", "PrometheusRule", NOW)], NOW)
     for own in ("InvalidSpec", "ApplyFailed"):
         assert acceptance_conditions(("False", own, "m"), None, rule_rejected) == (None, None)
+
+
+def test_an_event_in_the_same_second_as_the_change_counts_for_a_minute_only() -> None:
+    changed = NOW - timedelta(minutes=10)
+    same = [event("u1", "PrometheusRule", changed)]
+    assert rejections([RULE], same, changed + timedelta(seconds=30), "slo-operator")
+    assert rejections([RULE], same, changed + timedelta(seconds=61), "slo-operator") == []
