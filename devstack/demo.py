@@ -3,8 +3,11 @@
 Starts (or reuses) the control plane, local PagerDuty/Slack receivers, the BentoML model service with
 traffic, Prometheus and Alertmanager, the real prometheus-operator with a Prometheus and an Alertmanager
 resource as kube-prometheus-stack sets them up (``devstack.prometheus_operator`` copies what it generates
-to the local servers, as the kubelet would), and slo-operator running as its own ServiceAccount; applies
-the four example SLOs; shows
+to the local servers, as the kubelet would), and slo-operator running as its own ServiceAccount.
+Two modes, named in the output: **pods** when the node can run (kubelet built and images present:
+`make node-build images`) -- `helm install` of the chart runs slo-operator and the model service as
+pods on the local node; otherwise **processes** (slo-operator and `bentoml serve` as local processes).
+It applies the four example SLOs; shows
 ``kubectl get slo`` with live numbers; stages a total outage of /predict; waits for the fast-burn page
 to reach the PagerDuty receiver and shows the budget falling. Everything keeps running afterwards;
 ``make demo-down`` (``python -m devstack.demo down``) stops it.
@@ -99,13 +102,50 @@ def slo_table(kubeconfig: Path) -> str:
     return kubectl("get", "slo", "-n", NAMESPACE, kubeconfig=kubeconfig).stdout.rstrip()
 
 
+HELM_RELEASE = "slo-demo"
+
+
+def node_images() -> list[str] | None:
+    """The image archives for the node, or None when pods cannot run here (nothing is built on the fly)."""
+    if os.environ.get("KUBECONFIG") or os.environ.get("SLO_DEMO_MODE") == "processes":
+        return None
+    check = subprocess.run([str(REPO_ROOT / "hack/cluster/build.sh"), "--node", "--check"],
+                           capture_output=True, check=False)
+    if check.returncode != 0 or not all(shutil.which(t) for t in ("containerd", "runc", "ctr")):
+        return None
+    archives = []
+    for image in ("operator", "model"):
+        proc = subprocess.run([str(REPO_ROOT / "hack/images/build.py"), "--cached", image],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            return None
+        archives.append(proc.stdout.strip())
+    return archives
+
+
+def helm_binary() -> str:
+    out = subprocess.run([str(REPO_ROOT / "hack/helm/build.sh"), "--print-path"], capture_output=True,
+                         text=True, check=True).stdout
+    return out.strip().splitlines()[-1]
+
+
 def up(args: argparse.Namespace) -> None:
     if (STATE / "pids").exists() and any((STATE / "pids").iterdir()):
         down(argparse.Namespace(keep_cluster=True))
     STATE.mkdir(exist_ok=True)
     started = time.monotonic()
 
-    step("Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager)")
+    images = node_images()
+    pods = images is not None
+    if pods:
+        console.print("[bold]mode: pods[/] -- the operator and the model service run on the local node")
+        os.environ.update(SLO_NODE="1", SLO_NODE_IMAGES=" ".join(images or []))
+        step("Kubernetes control plane and one node (containerd, kubelet, kube-scheduler)")
+    else:
+        console.print("[bold]mode: processes[/] -- no node here (`make node-build images` enables pods)")
+        step("Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager)")
+    mode = "pods" if pods else "processes"
+    (STATE / "mode").write_text(mode)
     kubeconfig = ensure_cluster()
     if kubeconfig.name == "kubeconfig":  # the local control plane (a reachable $KUBECONFIG is only used)
         (STATE / "cluster-started").write_text(str(kubeconfig))
@@ -163,33 +203,59 @@ def up(args: argparse.Namespace) -> None:
     )
     (STATE / "deliveries.jsonl").touch()
 
-    step(f"Model service (BentoML) on {model_url} — training the model if needed")
-    subprocess.run(
-        [sys.executable, "-m", "model_service.training", "--if-missing"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-    )
-    spawn(
-        "model-service",
-        [
-            str(VENV_BIN / "bentoml"),
-            "serve",
-            "model_service.service:ModelService",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(ports["model"]),
-        ],
-        env={
-            "MODEL_SERVICE_ADMIN_ENABLED": "true",
-            "BENTOML_HOME": str(STATE / "bentoml"),
-            "BENTOML_DO_NOT_TRACK": "true",
-            "MODEL_SERVICE_ACCESS_LOG": "false",
-            "PYTHONPATH": str(REPO_ROOT),
-        },
-    )
-    wait(lambda: http_ok(f"{model_url}/readyz"), 180, "the model service")
+    if pods:
+        step(f"helm install {HELM_RELEASE}: the operator and the model service ({model_url}) as pods")
+        values = {
+            **yaml.safe_load((kubeconfig.parent / "node-values.yaml").read_text()),
+            "healthPort": ports["operator"],
+            "prometheus": {"url": prometheus_url},
+            "refreshSeconds": 5,
+            "rules": {"fastInterval": "10s", "slowInterval": "30s", "labels": {"release": RELEASE}},
+            "routing": {
+                "pagerduty": {"secretName": "pagerduty", "secretKey": "routing-key", "url": pagerduty_url},
+                "slack": {"secretName": "slack", "secretKey": "webhook-url", "channel": "#ml-alerts"},
+                "alertmanagerConfigLabels": {"release": RELEASE},
+            },
+            "modelService": {"enabled": True, "namespace": NAMESPACE, "port": ports["model"],
+                             "faultInjection": True, "serviceMonitor": {"enabled": False}},
+        }
+        (STATE / "values.yaml").write_text(yaml.safe_dump(values))
+        chart = str(REPO_ROOT / "helm" / "slo-operator")
+        subprocess.run(
+            [helm_binary(), "upgrade", "--install", HELM_RELEASE, chart, "-n", NAMESPACE,
+             "--values", str(STATE / "values.yaml"), "--kubeconfig", str(kubeconfig)],
+            check=True,
+            capture_output=True,
+        )
+        wait(lambda: http_ok(f"{model_url}/readyz"), 300, "the model-service pod")
+    else:
+        step(f"Model service (BentoML) on {model_url} — training the model if needed")
+        subprocess.run(
+            [sys.executable, "-m", "model_service.training", "--if-missing"],
+            cwd=REPO_ROOT,
+            check=True,
+            capture_output=True,
+        )
+        spawn(
+            "model-service",
+            [
+                str(VENV_BIN / "bentoml"),
+                "serve",
+                "model_service.service:ModelService",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports["model"]),
+            ],
+            env={
+                "MODEL_SERVICE_ADMIN_ENABLED": "true",
+                "BENTOML_HOME": str(STATE / "bentoml"),
+                "BENTOML_DO_NOT_TRACK": "true",
+                "MODEL_SERVICE_ACCESS_LOG": "false",
+                "PYTHONPATH": str(REPO_ROOT),
+            },
+        )
+        wait(lambda: http_ok(f"{model_url}/readyz"), 180, "the model service")
 
     step(f"Prometheus on {prometheus_url} and Alertmanager on {alertmanager_url}")
     rules_dir = STATE / "rules"
@@ -283,39 +349,44 @@ def up(args: argparse.Namespace) -> None:
         ],
     )
 
-    step("slo-operator, as the ServiceAccount of manifests/rbac.yaml")
-    spawn(
-        "operator",
-        [
-            str(VENV_BIN / "slo-operator"),
-            "run",
-            "--kubeconfig",
-            str(operator_kubeconfig),
-            "--prometheus-url",
-            prometheus_url,
-            "--refresh-seconds",
-            "5",
-            "--fast-interval",
-            "10s",
-            "--slow-interval",
-            "30s",
-            "--liveness",
-            f"http://127.0.0.1:{ports['operator']}/healthz",
-            "--pagerduty-secret",
-            "pagerduty/routing-key",
-            "--pagerduty-url",
-            pagerduty_url,
-            "--slack-secret",
-            "slack/webhook-url",
-            "--slack-channel",
-            "#ml-alerts",
-        ],
-        env={
-            "SLO_OPERATOR_RULE_LABELS": f"release={RELEASE}",
-            "SLO_OPERATOR_ALERTMANAGER_CONFIG_LABELS": f"release={RELEASE}",
-        },
-    )
-    wait(lambda: http_ok(f"http://127.0.0.1:{ports['operator']}/healthz"), 60, "the operator")
+    if pods:
+        deployment = f"deploy/{HELM_RELEASE}-slo-operator"
+        step(f"slo-operator: a pod of release {HELM_RELEASE} (kubectl logs -n {NAMESPACE} {deployment})")
+    else:
+        step("slo-operator, as the ServiceAccount of manifests/rbac.yaml")
+        spawn(
+            "operator",
+            [
+                str(VENV_BIN / "slo-operator"),
+                "run",
+                "--kubeconfig",
+                str(operator_kubeconfig),
+                "--prometheus-url",
+                prometheus_url,
+                "--refresh-seconds",
+                "5",
+                "--fast-interval",
+                "10s",
+                "--slow-interval",
+                "30s",
+                "--liveness",
+                f"http://127.0.0.1:{ports['operator']}/healthz",
+                "--pagerduty-secret",
+                "pagerduty/routing-key",
+                "--pagerduty-url",
+                pagerduty_url,
+                "--slack-secret",
+                "slack/webhook-url",
+                "--slack-channel",
+                "#ml-alerts",
+            ],
+            env={
+                "SLO_OPERATOR_RULE_LABELS": f"release={RELEASE}",
+                "SLO_OPERATOR_ALERTMANAGER_CONFIG_LABELS": f"release={RELEASE}",
+            },
+        )
+    operator_health = f"http://127.0.0.1:{ports['operator']}/healthz"
+    wait(lambda: http_ok(operator_health), 240 if pods else 60, "the operator")
 
     step("Traffic: 20 requests/s with ground-truth feedback 5 s later (5% label noise)")
     spawn(
@@ -424,7 +495,7 @@ def up(args: argparse.Namespace) -> None:
                     "stop everything   make demo-down",
                 ]
             ),
-            title=f"slo-operator demo is running (ready in {elapsed:.0f}s)",
+            title=f"slo-operator demo is running ({mode}, ready in {elapsed:.0f}s)",
         )
     )
 
@@ -558,6 +629,15 @@ def down(args: argparse.Namespace) -> None:
         pid_file.unlink()
     console.print("demo processes stopped")
     marker = STATE / "cluster-started"
+    mode = STATE / "mode"
+    if mode.exists() and mode.read_text() == "pods" and marker.exists():
+        subprocess.run(
+            [helm_binary(), "uninstall", HELM_RELEASE, "-n", NAMESPACE, "--kubeconfig", marker.read_text()],
+            check=False,
+            capture_output=True,
+        )
+        console.print(f"helm release {HELM_RELEASE} uninstalled (operator and model-service pods)")
+        mode.unlink()
     if marker.exists() and not getattr(args, "keep_cluster", False):
         subprocess.run(
             [str(REPO_ROOT / "hack" / "cluster" / "down.sh"), str(REPO_ROOT / ".cluster")], check=False

@@ -42,5 +42,5 @@ image-locks: venv ## Re-resolve operator/requirements*.lock and model_service/re
 	for image in operator reports model; do $(IMAGES_PYTHON) $(IMAGES_BUILD) --lock $$image || exit 1; done
 
 
-# The image tests read the built archives: built before pytest starts (never inside a test's timeout).
-test: node-packages images
+# The node and image tests use cached builds: made before pytest starts (never inside a test's timeout).
+test: node-packages node-build images

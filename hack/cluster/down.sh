@@ -77,7 +77,10 @@ stop() {
   rm -f "$STATE_DIR/$name.pid"
 }
 
-# Reverse start order: clients first, etcd last.
+# Reverse start order: the node first (while the API server still answers), etcd last.
+if [[ -d "$STATE_DIR/node" ]]; then
+  "$HERE/node.sh" down "$STATE_DIR"
+fi
 stop kube-controller-manager
 stop kube-apiserver
 stop etcd

@@ -4,6 +4,9 @@
 # then install our CRDs (crds/*.yaml) and the prometheus-operator CRDs.
 #
 # Usage: up.sh [STATE_DIR]         (default: <repo>/.cluster)
+#   With SLO_NODE=1 (`make cluster-up NODE=1`) it also starts one node (hack/cluster/node.sh: containerd,
+#   kubelet, kube-scheduler), loads SLO_NODE_IMAGES into it and writes STATE_DIR/node-values.yaml, the
+#   chart values for this cluster (hostNetwork, API server address).
 #
 # STATE_DIR holds pki/, etcd data, logs (*.log), pid files (*.pid) and the admin `kubeconfig`.
 # Idempotent: if the cluster in STATE_DIR is already up and ready, it only (re)applies the CRDs.
@@ -162,6 +165,19 @@ gen_pki() {
   chmod 0600 "$PKI"/*.key
 }
 gen_pki
+# The API server's client certificate for kubelets (`kubectl logs/exec`): system:masters passes the
+# kubelet's webhook authorization.
+if [[ ! -s "$PKI/apiserver-kubelet-client.crt" ]]; then
+  openssl req -newkey rsa:2048 -nodes -keyout "$PKI/apiserver-kubelet-client.key" \
+    -out "$PKI/apiserver-kubelet-client.csr" -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" 2>/dev/null
+  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' \
+    >"$PKI/apiserver-kubelet-client.ext"
+  openssl x509 -req -in "$PKI/apiserver-kubelet-client.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+    -CAcreateserial -out "$PKI/apiserver-kubelet-client.crt" -days 3650 -sha256 \
+    -extfile "$PKI/apiserver-kubelet-client.ext" 2>/dev/null
+  rm -f "$PKI/apiserver-kubelet-client.csr" "$PKI/apiserver-kubelet-client.ext"
+  chmod 0600 "$PKI/apiserver-kubelet-client.key"
+fi
 
 write_kubeconfig() { # FILE USER
   local file=$1 user=$2 tmp="$1.tmp.$$"
@@ -231,10 +247,35 @@ apply_crds() {
   log "applied and established $(wc -l <<<"$names") CRDs ($(elapsed))"
 }
 
+node_up() {
+  [[ "${SLO_NODE:-0}" == 1 ]] || return 0
+  "$HERE/node.sh" up "$STATE_DIR"
+  {
+    echo "# Chart values for the local cluster in $STATE_DIR (written by hack/cluster/up.sh):"
+    echo "#   helm install slo-operator helm/slo-operator -n slo-system --create-namespace -f $STATE_DIR/node-values.yaml"
+    echo "# No pod network and no kube-proxy here: pods use the host's network and reach the API server on loopback."
+    echo "hostNetwork: true"
+    echo "apiServer:"
+    echo "  host: 127.0.0.1"
+    echo "  port: $APISERVER_PORT"
+  } >"$STATE_DIR/node-values.yaml"
+  log "node ready; chart values for it: $STATE_DIR/node-values.yaml"
+}
+
+# An API server started before the node existed lacks the kubelet client flags (`kubectl logs`).
+if [[ "${SLO_NODE:-0}" == 1 ]] && running kube-apiserver &&
+  ! tr '\0' '\n' <"/proc/$(<"$STATE_DIR/kube-apiserver.pid")/cmdline" | grep -q -- '--kubelet-client-certificate'; then
+  log "restarting kube-apiserver with the kubelet client certificate"
+  kill -TERM "$(<"$STATE_DIR/kube-apiserver.pid")" 2>/dev/null || true
+  for _ in $(seq 150); do running kube-apiserver || break; sleep 0.1; done
+  rm -f "$STATE_DIR/kube-apiserver.pid"
+fi
+
 if running etcd && running kube-apiserver && running kube-controller-manager &&
   kc get --raw /readyz >/dev/null 2>&1; then
   log "cluster in $STATE_DIR already up"
   apply_crds
+  node_up
   echo "$KUBECONFIG_OUT"
   exit 0
 fi
@@ -283,6 +324,10 @@ if ! running kube-apiserver; then
     --service-account-signing-key-file="$PKI/sa.key" \
     --allow-privileged=true \
     --endpoint-reconciler-type=none \
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority="$PKI/ca.crt" \
+    --kubelet-preferred-address-types=Hostname,InternalIP \
     --profiling=false \
     --v=1
 fi
@@ -314,5 +359,6 @@ wait_until "serviceaccount default/default" kc -n default get serviceaccount def
 log "controller-manager ready ($(elapsed))"
 
 apply_crds
+node_up
 log "cluster up in $(elapsed); export KUBECONFIG=$KUBECONFIG_OUT"
 echo "$KUBECONFIG_OUT"
