@@ -455,7 +455,7 @@ def up(args: argparse.Namespace) -> None:
     console.print(
         Panel(
             "\n".join(
-                [f"{'rule files in Prometheus' if i == 0 else '':<27}{name}" for i, name in enumerate(rule_files)]
+                [f"{'rule files in Prometheus' if i == 0 else '':<27}{f}" for i, f in enumerate(rule_files)]
                 + [
                     f"Alertmanager routes        {len(am_routes)} "
                     f"(from Secret alertmanager-{RELEASE}-generated)",
