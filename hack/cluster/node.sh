@@ -245,6 +245,11 @@ serializeImagePulls: false
 maxPods: 40
 resolvConf: /etc/resolv.conf
 registerNode: true
+# Only pods that tolerate this taint run here (the chart values up.sh writes add the toleration): the
+# StatefulSets prometheus-operator creates for its Prometheus/Alertmanager resources would otherwise land
+# here and try to pull images from the internet.
+registerWithTaints:
+- {key: slo-operator.dev/local-node, value: "true", effect: NoSchedule}
 EOF
     start kubelet "$bin/kubelet" \
       --config="$NODE/kubelet.yaml" \

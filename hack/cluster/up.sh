@@ -258,6 +258,9 @@ node_up() {
     echo "apiServer:"
     echo "  host: 127.0.0.1"
     echo "  port: $APISERVER_PORT"
+    echo "# The node's taint keeps pods of other charts (e.g. prometheus-operator's StatefulSets) off it."
+    echo "tolerations:"
+    echo "- {key: slo-operator.dev/local-node, operator: Exists, effect: NoSchedule}"
   } >"$STATE_DIR/node-values.yaml"
   log "node ready; chart values for it: $STATE_DIR/node-values.yaml"
 }

@@ -350,6 +350,7 @@ def test_host_network_moves_every_port_to_loopback(helm: Helm) -> None:
         "healthPort": 18080,
         "apiServer": {"host": "127.0.0.1", "port": 26443},
         "modelService": {"enabled": True, "port": 3901},
+        "tolerations": [{"key": "slo-operator.dev/local-node", "operator": "Exists", "effect": "NoSchedule"}],
     }
     objects = helm.template(values)
     deployment = find(objects, "Deployment", "slo-operator")
@@ -365,6 +366,7 @@ def test_host_network_moves_every_port_to_loopback(helm: Helm) -> None:
 
     model = find(objects, "Deployment", "model-service")["spec"]["template"]["spec"]
     assert model["hostNetwork"] is True
+    assert model["tolerations"] == pod["tolerations"] == values["tolerations"]
     (server,) = model["containers"]
     assert server["args"] == ["--host", "127.0.0.1", "--port", "3901"]
     assert server["ports"][0]["containerPort"] == 3901
