@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,18 @@ REFRESH_DEADLINE = 10 * REFRESH_SECONDS + 60
 FREEZE_FILE = REPO / "manifests" / "policy" / "deploy-freeze.yaml"
 
 
-class BudgetTraffic(TickingExporter):
-    """Request counters per endpoint, each with an error ratio and a rate the test sets.
+# Every policy test's SLO: 99.9% over 1h. While the window is young the operator counts the bad events
+# so far against the whole window's budget (status.window): with good traffic at a constant rate r, a
+# burst of n bad events consumes n / (r * window * budget) of the budget, whatever the time since the
+# start, so each burst sets a *plateau* of consumption that no late refresh can overshoot.
+OBJECTIVE = 99.9
+WINDOW_SECONDS = 3600
+RATE = 100.0  # good requests per second, per endpoint
 
-    Every SLO of a test reads its own endpoint, so tests sharing this Prometheus do not disturb each
-    other. The error ratio over the SLO window (the budget consumed, as ratio / error budget) follows
-    what the test sets; raising the rate makes a new ratio dominate the window sooner.
-    """
+
+class BudgetTraffic(TickingExporter):
+    """Request counters per endpoint: good traffic at a rate the test sets (counted from wall-clock time,
+    so a slow tick on a loaded machine does not change it) and bursts of failed requests."""
 
     def __init__(self, tick: float = 0.1) -> None:
         from prometheus_client import Counter
@@ -34,19 +40,31 @@ class BudgetTraffic(TickingExporter):
             "policy_request", "requests", ["endpoint", "http_response_code"], registry=self.registry
         )
         self.lock = threading.Lock()
-        self.endpoints: dict[str, tuple[float, float]] = {}  # endpoint -> (error ratio, requests/tick)
+        self.rates: dict[str, float] = {}
+        self.last = time.monotonic()
         self.serve()
 
-    def set(self, endpoint: str, error_ratio: float, per_tick: float = 10.0) -> None:
+    def start(self, endpoint: str, rate: float = RATE) -> None:
         with self.lock:
-            self.endpoints[endpoint] = (error_ratio, per_tick)
+            self.rates[endpoint] = rate
+            self.requests.labels(endpoint, "503").inc(0)  # the bad series exists from the start (at 0)
+
+    def set_rate(self, endpoint: str, rate: float) -> None:
+        with self.lock:
+            self.rates[endpoint] = rate
+
+    def spend(self, endpoint: str, percent: float) -> None:
+        """Fail at once as many requests as ``percent`` of the budget at the endpoint's current rate."""
+        with self.lock:
+            count = percent / 100 * self.rates[endpoint] * WINDOW_SECONDS * (1 - OBJECTIVE / 100)
+            self.requests.labels(endpoint, "503").inc(count)
 
     def step(self) -> None:
         with self.lock:
-            endpoints = dict(self.endpoints)
-        for endpoint, (ratio, per_tick) in endpoints.items():
-            self.requests.labels(endpoint, "200").inc(per_tick * (1 - ratio))
-            self.requests.labels(endpoint, "503").inc(per_tick * ratio)
+            now = time.monotonic()
+            elapsed, self.last = now - self.last, now
+            for endpoint, rate in self.rates.items():
+                self.requests.labels(endpoint, "200").inc(rate * elapsed)
 
 
 class RestartableOperator:
@@ -92,16 +110,15 @@ def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
 def slo_document(
     namespace: str, name: str, endpoint: str, service: str, labels: dict[str, str]
 ) -> dict[str, Any]:
-    """An availability SLO over one endpoint of BudgetTraffic: 90% over 1d, so an error ratio e
-    consumes 1000*e percent of the budget (0.06 -> 60%)."""
+    """An availability SLO over one endpoint of BudgetTraffic (OBJECTIVE over WINDOW_SECONDS)."""
     return {
         "apiVersion": "slo.mlops.dev/v1alpha1",
         "kind": "ServiceLevelObjective",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {
             "service": service,
-            "objective": 90,
-            "window": "1d",
+            "objective": OBJECTIVE,
+            "window": f"{WINDOW_SECONDS // 3600}h",
             "indicator": {
                 "availability": {
                     "errors": f'policy_request_total{{endpoint="{endpoint}",http_response_code=~"5.."}}',
@@ -129,6 +146,18 @@ def load_rules(prometheus: Prometheus, namespace: str, name: str, kubeconfig: Pa
         message=f"PrometheusRule of {namespace}/{name}",
     )
     prometheus.load_rules(f"{namespace}-{name}", rule["spec"]["groups"])
+
+
+def measured(namespace: str, name: str, kubeconfig: Path) -> dict[str, Any]:
+    """Wait until the operator reads the SLO's recorded series (bad events spent before that would fall
+    outside the window it measures)."""
+    return wait_status(
+        namespace,
+        name,
+        kubeconfig,
+        lambda s: (s.get("window") or {}).get("since") and s.get("sli") is not None,
+        f"{namespace}/{name} measured",
+    )
 
 
 def slo_status(namespace: str, name: str, kubeconfig: Path) -> dict[str, Any]:

@@ -1,11 +1,11 @@
 """A budget spent in a real Prometheus walks the policy's steps in order; the freeze lands and lifts.
 
-Deterministic by construction, whatever the machine's load: each phase sets an error ratio whose
-budget consumption *plateaus inside one step's band* (60% between 50 and 75, 90% between 75 and 100,
-300% above 100) and the test waits, with a deadline derived from the refresh period, for the operator
-to record that step. The consumption over the window moves monotonically towards the plateau, so a
-step can neither be skipped nor overshot, however late a refresh runs. Each phase raises the request
-rate tenfold so its ratio dominates the window quickly.
+Deterministic by construction, whatever the machine's load: good traffic flows at a constant rate and
+each phase fails a burst of requests worth a known share of the budget, so the consumption Prometheus
+records *plateaus inside one step's band* (60% between 50 and 75, 87.5% between 75 and 100, 130% above
+100; see policy_support). The test waits, with deadlines derived from the refresh period, for the
+operator to record each step: a step can be neither skipped nor overshot, however late a refresh runs.
+Recovery multiplies the good traffic a hundredfold, which only ever lowers the consumption.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from policy_support import (
+    RATE,
     REFRESH_DEADLINE,
     BudgetTraffic,
     RestartableOperator,
@@ -25,6 +26,7 @@ from policy_support import (
     events,
     get,
     load_rules,
+    measured,
     policy_document,
     secret,
     slo_document,
@@ -72,7 +74,7 @@ def test_spending_the_budget_walks_the_steps_and_the_freeze_lands_and_lifts(
     namespace: str,
 ) -> None:
     endpoint = endpoint_name()
-    budget_traffic.set(endpoint, 0.06, per_tick=10)  # plateau: 60% consumed
+    budget_traffic.start(endpoint)
     apply(
         [
             secret(namespace, "gh", {"token": github.token}),
@@ -98,6 +100,8 @@ def test_spending_the_budget_walks_the_steps_and_the_freeze_lands_and_lifts(
         kubeconfig,
     )
     load_rules(prometheus, namespace, "model", kubeconfig)
+    measured(namespace, "model", kubeconfig)
+    budget_traffic.spend(endpoint, 60)
 
     status = wait_status(
         namespace, "model", kubeconfig, step_is("ticket"), "step ticket at ~60%", PHASE_DEADLINE
@@ -105,13 +109,13 @@ def test_spending_the_budget_walks_the_steps_and_the_freeze_lands_and_lifts(
     assert 50 <= status["errorBudget"]["consumed"] < 75 and not status["policy"]["frozen"]
     wait_status(namespace, "model", kubeconfig, lambda s: s["policy"].get("tickets"), "the ticket recorded")
 
-    budget_traffic.set(endpoint, 0.09, per_tick=100)  # plateau: 90%
+    budget_traffic.spend(endpoint, 27.5)  # plateau: 87.5%
     status = wait_status(
         namespace, "model", kubeconfig, step_is("escalate"), "step escalate at ~90%", PHASE_DEADLINE
     )
     assert 75 <= status["errorBudget"]["consumed"] < 100 and not status["policy"]["frozen"]
 
-    budget_traffic.set(endpoint, 0.3, per_tick=1000)  # plateau: 300%
+    budget_traffic.spend(endpoint, 42.5)  # plateau: 130%
     status = wait_status(
         namespace, "model", kubeconfig, step_is("freeze"), "step freeze above 100%", PHASE_DEADLINE
     )
@@ -158,7 +162,7 @@ def test_spending_the_budget_walks_the_steps_and_the_freeze_lands_and_lifts(
     )
 
     # Recovery: the consumption falls below 100 - hysteresis, the freeze lifts and deploys pass again.
-    budget_traffic.set(endpoint, 0.0, per_tick=10_000)
+    budget_traffic.set_rate(endpoint, 100 * RATE)
     status = wait_status(
         namespace,
         "model",

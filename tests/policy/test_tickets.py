@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from policy_support import (
+    RATE,
     REFRESH_DEADLINE,
     BudgetTraffic,
     RestartableOperator,
@@ -17,6 +18,7 @@ from policy_support import (
     events,
     get,
     load_rules,
+    measured,
     policy_document,
     secret,
     slo_document,
@@ -69,19 +71,22 @@ def refresh_cycles(operator: RestartableOperator) -> int:
 def start_slo(
     namespace: str,
     name: str,
-    ratio: float,
+    percent: float,
     traffic: BudgetTraffic,
     prometheus: Prometheus,
     kubeconfig: Path,
     labels: dict[str, str] | None = None,
 ) -> str:
+    """An SLO over a fresh endpoint, measured, then ``percent`` of its budget spent."""
     endpoint = endpoint_name()
-    traffic.set(endpoint, ratio)
+    traffic.start(endpoint)
     apply(
         [slo_document(namespace, name, endpoint, name, labels if labels is not None else {"tier": "api"})],
         kubeconfig,
     )
     load_rules(prometheus, namespace, name, kubeconfig)
+    measured(namespace, name, kubeconfig)
+    traffic.spend(endpoint, percent)
     return endpoint
 
 
@@ -94,7 +99,7 @@ def test_github_ticket_is_opened_once_across_restarts_and_a_kill_mid_creation(
     namespace: str,
 ) -> None:
     apply([secret(namespace, "gh", {"token": github.token}), github_policy(namespace, github)], kubeconfig)
-    start_slo(namespace, "api", 0.06, budget_traffic, prometheus, kubeconfig)
+    start_slo(namespace, "api", 60, budget_traffic, prometheus, kubeconfig)
     status = wait_status(namespace, "api", kubeconfig, tickets, "a GitHub ticket in the SLO's status")
     (ticket,) = tickets(status)
     assert ticket["backend"] == "github" and ticket["key"] == "1" and ticket["step"] == "ticket"
@@ -116,7 +121,7 @@ def test_github_ticket_is_opened_once_across_restarts_and_a_kill_mid_creation(
 
     # Kill mid-creation: GitHub stores the issue, the answer never reaches the operator.
     github.hold_creation.set()
-    start_slo(namespace, "api2", 0.06, budget_traffic, prometheus, kubeconfig)
+    start_slo(namespace, "api2", 60, budget_traffic, prometheus, kubeconfig)
     wait_for(lambda: creations(github) == 2, REFRESH_DEADLINE, interval=0.05, message="the second creation")
     operator.stop(kill=True)
     github.hold_creation.clear()
@@ -169,7 +174,7 @@ def test_jira_backend_errors_are_retried_and_shown_then_a_reached_again_step_com
         ],
         kubeconfig,
     )
-    endpoint = start_slo(namespace, "api", 0.06, budget_traffic, prometheus, kubeconfig)
+    endpoint = start_slo(namespace, "api", 60, budget_traffic, prometheus, kubeconfig)
 
     def failing_with(text: str) -> Any:
         return lambda s: (
@@ -191,7 +196,7 @@ def test_jira_backend_errors_are_retried_and_shown_then_a_reached_again_step_com
     assert issue["fields"]["issuetype"] == {"name": "Bug"} and "slo" in issue["fields"]["labels"]
 
     # Recover (below 50 - 5), then spend again: the same ticket gets a comment, no new ticket.
-    budget_traffic.set(endpoint, 0.0, per_tick=1000)
+    budget_traffic.set_rate(endpoint, 100 * RATE)  # the failures so far weigh a hundred times less
     wait_status(
         namespace,
         "api",
@@ -200,7 +205,7 @@ def test_jira_backend_errors_are_retried_and_shown_then_a_reached_again_step_com
         "the step left after recovery",
         3 * REFRESH_DEADLINE,
     )
-    budget_traffic.set(endpoint, 0.5, per_tick=1000)
+    budget_traffic.spend(endpoint, 100)
     wait_status(
         namespace,
         "api",
@@ -224,7 +229,7 @@ def test_missing_secret_is_a_condition_and_an_event_and_nothing_is_half_done(
     namespace: str,
 ) -> None:
     apply([github_policy(namespace, github)], kubeconfig)
-    start_slo(namespace, "api", 0.06, budget_traffic, prometheus, kubeconfig)
+    start_slo(namespace, "api", 60, budget_traffic, prometheus, kubeconfig)
     status = wait_status(
         namespace,
         "api",
@@ -258,7 +263,7 @@ def test_a_policy_selecting_nothing_does_nothing(
         ],
         kubeconfig,
     )
-    start_slo(namespace, "api", 0.06, budget_traffic, prometheus, kubeconfig, labels={"tier": "batch"})
+    start_slo(namespace, "api", 60, budget_traffic, prometheus, kubeconfig, labels={"tier": "batch"})
     wait_status(
         namespace,
         "api",
