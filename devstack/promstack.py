@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 
 STACKS = ("current", "debian")
-DEFAULT_STACK = "debian"
+DEFAULT_STACK = "current"
 TOOLS = ("prometheus", "promtool", "alertmanager", "amtool")
 # Debian names the Alertmanager server binary prometheus-alertmanager.
 _DEBIAN_NAMES = {

@@ -4,7 +4,7 @@
 #   make test PROM_STACK=debian     run everything on Debian's Prometheus 2.42 / Alertmanager 0.25 instead
 #   make rules-test                 pytest tests/rules on every promtool of the matrix (PROMTOOLS=current,lts,debian)
 # PROM_STACK=current (default) or debian: which binaries devstack/promstack.py resolves.
-PROM_STACK ?= debian
+PROM_STACK ?= current
 export PROM_STACK
 
 .PHONY: prom-stack rules-test
