@@ -2,8 +2,8 @@
 
 Deterministic by construction, whatever the machine's load: good traffic flows at a constant rate and
 each phase fails a burst of requests worth a known share of the budget, so the consumption Prometheus
-records *plateaus inside one step's band* (60% between 50 and 75, 87.5% between 75 and 100, 130% above
-100; see policy_support). The test waits, with deadlines derived from the refresh period, for the
+records *plateaus inside one step's band* (40% between 30 and 60, 90% between 60 and 120, 170% above
+120; see policy_support). The test waits, with deadlines derived from the refresh period, for the
 operator to record each step: a step can be neither skipped nor overshot, however late a refresh runs.
 Recovery multiplies the good traffic a hundredfold, which only ever lowers the consumption.
 """
@@ -39,10 +39,12 @@ from ticket_servers import FakeGitHub
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 # A phase moves the window's ratio by a few minutes of traffic at most: generous, load-proof deadline.
 PHASE_DEADLINE = 6 * REFRESH_DEADLINE
+# Bands a factor of two wide: a plateau may read some percent off while the window is young (the first
+# and last scrapes of a short span), never enough to leave its band.
 STEPS = [
-    {"name": "ticket", "consumed": 50, "actions": ["ticket"]},
-    {"name": "escalate", "consumed": 75, "actions": ["notify"]},
-    {"name": "freeze", "consumed": 100, "actions": ["freeze", "notify"]},
+    {"name": "ticket", "consumed": 30, "actions": ["ticket"]},
+    {"name": "escalate", "consumed": 60, "actions": ["notify"]},
+    {"name": "freeze", "consumed": 120, "actions": ["freeze", "notify"]},
 ]
 
 
@@ -101,25 +103,26 @@ def test_spending_the_budget_walks_the_steps_and_the_freeze_lands_and_lifts(
     )
     load_rules(prometheus, namespace, "model", kubeconfig)
     measured(namespace, "model", kubeconfig)
-    budget_traffic.spend(endpoint, 60)
+    wait_status(namespace, "model", kubeconfig, lambda s: s["window"]["covered"] >= 1, "a minute of data")
+    budget_traffic.spend(endpoint, 40)
 
     status = wait_status(
-        namespace, "model", kubeconfig, step_is("ticket"), "step ticket at ~60%", PHASE_DEADLINE
+        namespace, "model", kubeconfig, step_is("ticket"), "step ticket at ~40%", PHASE_DEADLINE
     )
-    assert 50 <= status["errorBudget"]["consumed"] < 75 and not status["policy"]["frozen"]
+    assert 30 <= status["errorBudget"]["consumed"] < 60 and not status["policy"]["frozen"]
     wait_status(namespace, "model", kubeconfig, lambda s: s["policy"].get("tickets"), "the ticket recorded")
 
-    budget_traffic.spend(endpoint, 27.5)  # plateau: 87.5%
+    budget_traffic.spend(endpoint, 50)  # plateau: 90%
     status = wait_status(
         namespace, "model", kubeconfig, step_is("escalate"), "step escalate at ~90%", PHASE_DEADLINE
     )
-    assert 75 <= status["errorBudget"]["consumed"] < 100 and not status["policy"]["frozen"]
+    assert 60 <= status["errorBudget"]["consumed"] < 120 and not status["policy"]["frozen"]
 
-    budget_traffic.spend(endpoint, 42.5)  # plateau: 130%
+    budget_traffic.spend(endpoint, 80)  # plateau: 170%
     status = wait_status(
-        namespace, "model", kubeconfig, step_is("freeze"), "step freeze above 100%", PHASE_DEADLINE
+        namespace, "model", kubeconfig, step_is("freeze"), "step freeze at ~170%", PHASE_DEADLINE
     )
-    assert status["policy"]["frozen"] is True and status["errorBudget"]["consumed"] >= 100
+    assert status["policy"]["frozen"] is True and status["errorBudget"]["consumed"] >= 120
     row = next(
         line
         for line in kubectl("get", "slo", "-n", namespace, kubeconfig=kubeconfig).stdout.splitlines()
@@ -171,7 +174,7 @@ def test_spending_the_budget_walks_the_steps_and_the_freeze_lands_and_lifts(
         "the freeze lifted after recovery",
         PHASE_DEADLINE,
     )
-    assert status["errorBudget"]["consumed"] < 95
+    assert status["errorBudget"]["consumed"] < 115
     wait_for(
         lambda: image_change(namespace, f"registry.local/app:{next(counter)}", kubeconfig)[0],
         REFRESH_DEADLINE,
