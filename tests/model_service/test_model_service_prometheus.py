@@ -178,7 +178,8 @@ def test_sli_queries_match_the_traffic(stack: tuple[ServiceProcess, PrometheusPr
         what="feature refresh scraped",
     )
     at = _last_scrape(prom)  # the window ends on a sample that saw everything: no extrapolation either
-    window = f"{round((at - window_start) * 1000)}ms"
+    # +1 ms: Prometheus 3 ranges leave out their left end, and the sample at window_start is the baseline.
+    window = f"{round((at - window_start) * 1000) + 1}ms"
 
     delays = faults["delays_injected"]
     slow = recorded.slow_valid(0.2)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from slo_operator.acceptance import SAME_SECOND_GRACE
 from support.cluster import kubectl, wait_for
 from support.examples import example_documents
 from support.monitoring import GENERATE_TIMEOUT, MonitoringPair
@@ -58,6 +60,17 @@ def _after_two_refreshes(operator: OperatorProcess) -> None:
 
     start = count()
     wait_for(lambda: count() >= start + 2, DEADLINE, 0.5, "two more status refreshes")
+
+
+def _settled_after_fix(operator: OperatorProcess, fixed_at: float) -> None:
+    """Wait until an Event from the very second of the fix no longer counts, then two more refreshes.
+
+    Event times have one-second resolution: an Event stamped in the same second as the fix counts
+    for ``SAME_SECOND_GRACE`` seconds (a real rejection comes back at the next resync), so the verdict
+    after a fix is only final once that grace has passed.
+    """
+    wait_for(lambda: time.time() - fixed_at > SAME_SECOND_GRACE + 1, DEADLINE, 0.5, "the same-second grace")
+    _after_two_refreshes(operator)
 
 
 def _events(namespace: str, kubeconfig: Path) -> list[dict[str, Any]]:
@@ -112,11 +125,12 @@ def test_a_prometheus_rule_prometheus_operator_rejects_turns_rules_applied_false
     document["spec"]["alerting"]["annotations"] = {
         "runbook_url": "https://runbooks.example/slo/{{ .Labels.slo }}"
     }
+    fixed_at = time.time()
     _apply([document], kubeconfig)
     _wait_condition(namespace, "model-availability", "RulesApplied", "True", None, kubeconfig)
     monitoring.wait_generated(lambda g: any(prefix in name for name in g.rule_files), "the fixed rule file")
     # prometheus-operator took the fixed rule; its earlier Event no longer counts at later refreshes.
-    _after_two_refreshes(operator)
+    _settled_after_fix(operator, fixed_at)
     accepted = _conditions(namespace, "model-availability", kubeconfig)["RulesApplied"]
     assert (accepted["status"], accepted["reason"]) == ("True", "Applied"), accepted
 
@@ -148,13 +162,14 @@ def test_an_alertmanager_config_prometheus_operator_rejects_turns_routing_ready_
     assert receiver not in generated
 
     # Fixing the Secret (not the SLO) is enough: the Event is now older than the Secret's last change.
+    fixed_at = time.time()
     _apply(
         [_secret(namespace, "slack-webhook", "url", "https://hooks.slack.com/services/T000/B000/XXXX")],
         kubeconfig,
     )
     _wait_condition(namespace, "model-availability", "RoutingReady", "True", None, kubeconfig)
     monitoring.wait_generated(lambda g: receiver in (g.alertmanager_config or ""), "the accepted receiver")
-    _after_two_refreshes(operator)
+    _settled_after_fix(operator, fixed_at)
     ready = _conditions(namespace, "model-availability", kubeconfig)["RoutingReady"]
     assert (ready["status"], ready["reason"]) == ("True", "SecretsFound"), ready
     assert any(
