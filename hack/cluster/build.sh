@@ -60,24 +60,20 @@ for arg in "$@"; do
   esac
 done
 
-log() { echo "[cluster-build] $*" >&2; }
+BUILD_TAG=cluster-build
+# shellcheck source=../lib/build-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build-common.sh"
+log() { build_log "$@"; }
 
 stamp_value() { echo "$1 recipe=$RECIPE"; }
-stamp_ok() { # name value files...
-  local name=$1 value=$2; shift 2
-  [[ -f "$STAMP_DIR/$name" ]] && [[ "$(<"$STAMP_DIR/$name")" == "$value" ]] || return 1
-  local f
-  for f in "$@"; do [[ -s "$f" ]] || return 1; done
-}
-write_stamp() { mkdir -p "$STAMP_DIR"; echo "$2" >"$STAMP_DIR/$1.tmp"; mv -f "$STAMP_DIR/$1.tmp" "$STAMP_DIR/$1"; }
 
-K8S_STAMP=kubernetes-$K8S_VERSION
+K8S_STAMP=$STAMP_DIR/kubernetes-$K8S_VERSION
 K8S_STAMP_VALUE=$(stamp_value "k8s.io/kubernetes@$K8S_VERSION staging@$K8S_STAGING_VERSION")
-ETCD_STAMP=etcd-$ETCD_VERSION
+ETCD_STAMP=$STAMP_DIR/etcd-$ETCD_VERSION
 ETCD_STAMP_VALUE=$(stamp_value "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
-NODE_STAMP=kubernetes-node-$K8S_VERSION
+NODE_STAMP=$STAMP_DIR/kubernetes-node-$K8S_VERSION
 NODE_STAMP_VALUE=$K8S_STAMP_VALUE
-CRD_STAMP=prometheus-operator-crds-$PROM_OPERATOR_VERSION
+CRD_STAMP=$STAMP_DIR/prometheus-operator-crds-$PROM_OPERATOR_VERSION
 CRD_STAMP_VALUE=$(stamp_value "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION")
 
 crds_ok() { stamp_ok "$CRD_STAMP" "$CRD_STAMP_VALUE" "$CRD_DIR/monitoring.coreos.com_prometheusrules.yaml"; }
@@ -102,36 +98,26 @@ fi
 mkdir -p "$CACHE" "$STAMP_DIR" "$BUILD_ROOT"
 # Serialize concurrent builders (parallel test sessions, make -j, ...). Fetching the CRDs takes its own
 # lock (in fetch_crds), so --crds-only never waits behind a Kubernetes build.
-if ((crds_only == 0)); then
-  exec 9>"$CACHE/.build.lock"
-  flock 9
-fi
+((crds_only)) || build_lock "$CACHE/.build.lock" "the Kubernetes control plane"
 if all_ok; then  # somebody else finished while we waited
   [[ $want_env == 1 ]] && print_env
   exit 0
 fi
 
-GO="${GO:-$(command -v go || true)}"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-[[ -x "$GO" ]] || { echo "build.sh: Go toolchain not found (set GO=/path/to/go)" >&2; exit 1; }
-export GOTOOLCHAIN=local CGO_ENABLED=0
-unset GOFLAGS GOOS GOARCH GOWORK
-export GOWORK=off
-
-# go mod download -json MODULE@VERSION -> prints the requested JSON field.
-mod_field() { # module version field
-  "$GO" mod download -json "$1@$2" | sed -n "s/^[[:space:]]*\"$3\": \"\\(.*\\)\",\\{0,1\\}\$/\\1/p" | head -n1
-}
+find_go
+export CGO_ENABLED=0
+unset GOFLAGS
 
 # k8s_module DIR: writes the wrapper module (k8s.io/kubernetes + its staging modules pinned to their
 # release) into DIR and sets K8S_LDFLAGS. Control plane and node binaries use the same module set.
 k8s_module() {
   local dir=$1
   rm -rf "$dir"; mkdir -p "$dir"
-  local gomod commit info build_date
-  gomod=$(cd "$dir" && mod_field k8s.io/kubernetes "$K8S_VERSION" GoMod)
-  commit=$(cd "$dir" && mod_field k8s.io/kubernetes "$K8S_VERSION" Hash)
-  info=$(cd "$dir" && mod_field k8s.io/kubernetes "$K8S_VERSION" Info)
+  local json gomod commit info build_date
+  json=$(mod_json "$dir" "k8s.io/kubernetes@$K8S_VERSION")
+  gomod=$(json_field "$json" GoMod)
+  commit=$(json_field "$json" Hash)
+  info=$(json_field "$json" Info)
   [[ -f "$gomod" ]] || { echo "build.sh: cannot download k8s.io/kubernetes@$K8S_VERSION" >&2; exit 1; }
   build_date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info")
   # Every staging module k8s.io/kubernetes replaces with ./staging/src/... gets pinned to its release.
@@ -161,12 +147,6 @@ k8s_module() {
   done
 }
 
-# ticker WHAT USUAL: prints the elapsed time every minute while a long build runs (killed by caller).
-ticker() {
-  local what=$1 usual=$2 t0=$SECONDS
-  while sleep 60; do log "still building $what: $(( (SECONDS - t0) / 60 )) min (usually $usual cold)"; done
-}
-
 build_k8s() {
   stamp_ok "$K8S_STAMP" "$K8S_STAMP_VALUE" "$BIN_DIR/kube-apiserver" "$BIN_DIR/kube-controller-manager" && return 0
   log "building kube-apiserver + kube-controller-manager from k8s.io/kubernetes@$K8S_VERSION (slow: minutes)"
@@ -187,10 +167,8 @@ build_node() {
   local t0=$SECONDS dir="$BUILD_ROOT/kubernetes-node-$K8S_VERSION"
   k8s_module "$dir"
   local out="$dir/out"; mkdir -p "$out"
-  ticker "kubelet + kube-scheduler" "15 min" & local tick=$!
-  (cd "$dir" && GOFLAGS=-mod=mod nice "$GO" build -trimpath -ldflags="$K8S_LDFLAGS" -o "$out/" \
-    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler) || { kill "$tick"; exit 1; }
-  kill "$tick" 2>/dev/null || true
+  (cd "$dir" && GOFLAGS=-mod=mod with_progress "kubelet + kube-scheduler" "15 min" \
+    "$GO" build -trimpath -ldflags="$K8S_LDFLAGS" -o "$out/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler)
   mkdir -p "$BIN_DIR"
   mv -f "$out/kubelet" "$out/kube-scheduler" "$BIN_DIR/"
   write_stamp "$NODE_STAMP" "$NODE_STAMP_VALUE"
@@ -203,7 +181,7 @@ build_etcd() {
   local t0=$SECONDS dir="$BUILD_ROOT/etcd-$ETCD_VERSION"
   rm -rf "$dir"; mkdir -p "$dir"
   local commit
-  commit=$(cd "$dir" && mod_field go.etcd.io/etcd/server/v3 "$ETCD_VERSION" Hash)
+  commit=$(json_field "$(mod_json "$dir" "go.etcd.io/etcd/server/v3@$ETCD_VERSION")" Hash)
   printf 'module slo-operator.local/etcd-build\n\ngo 1.22\n\nrequire go.etcd.io/etcd/server/v3 %s\n' \
     "$ETCD_VERSION" >"$dir/go.mod"
   local out="$dir/out"; mkdir -p "$out"
@@ -222,7 +200,7 @@ fetch_crds() {
   crds_ok && { exec 8>&-; return 0; }
   log "extracting prometheus-operator CRDs from github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION"
   local moddir src
-  moddir=$(cd "$BUILD_ROOT" && mod_field github.com/prometheus-operator/prometheus-operator "$PROM_OPERATOR_VERSION" Dir)
+  moddir=$(json_field "$(mod_json "$BUILD_ROOT" "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION")" Dir)
   src="$moddir/example/prometheus-operator-crd"
   compgen -G "$src/monitoring.coreos.com_*.yaml" >/dev/null ||
     { echo "build.sh: no monitoring.coreos.com CRDs in $src" >&2; exit 1; }

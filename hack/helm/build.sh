@@ -32,32 +32,31 @@ for arg in "$@"; do
   esac
 done
 
-log() { echo "[helm-build] $*" >&2; }
-ok() { [[ -f "$STAMP" && "$(<"$STAMP")" == "$STAMP_VALUE" && -x "$HELM_BIN" ]]; }
+BUILD_TAG=helm-build
+# shellcheck source=../lib/build-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build-common.sh"
+log() { build_log "$@"; }
+ok() { stamp_ok "$STAMP" "$STAMP_VALUE" "$HELM_BIN"; }
 done_() { ((print_path)) && echo "$HELM_BIN"; exit 0; }
 
 ok && done_
 ((check_only)) && exit 3
 
 mkdir -p "$CACHE" "$STAMP_DIR"
-exec 9>"$CACHE/.helm-build.lock"
-flock 9
+build_lock "$CACHE/.helm-build.lock" "helm $HELM_VERSION"
 ok && done_  # somebody else finished while we waited
 
-GO="${GO:-$(command -v go || true)}"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-[[ -x "$GO" ]] || { echo "build.sh: Go toolchain not found (set GO=/path/to/go)" >&2; exit 1; }
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off
-unset GOFLAGS GOOS GOARCH
+find_go
+export CGO_ENABLED=0
+unset GOFLAGS
 
 log "building helm from helm.sh/helm/v3@$HELM_VERSION (cold: a few minutes)"
 t0=$SECONDS
 work="$CACHE/build/helm-$HELM_VERSION"
 rm -rf "$work"; mkdir -p "$work/bin"
-json=$(cd "$work" && "$GO" mod download -json "helm.sh/helm/v3@$HELM_VERSION")
-field() { sed -n "s/^[[:space:]]*\"$1\": \"\\(.*\\)\",\\{0,1\\}\$/\\1/p" <<<"$json" | head -n1; }
-commit=$(field Hash)
-gomod=$(field GoMod)
+json=$(mod_json "$work" "helm.sh/helm/v3@$HELM_VERSION")
+commit=$(json_field "$json" Hash)
+gomod=$(json_field "$json" GoMod)
 [[ -f "$gomod" ]] || { echo "build.sh: cannot download helm.sh/helm/v3@$HELM_VERSION" >&2; exit 1; }
 # Kubernetes version helm assumes for .Capabilities when not talking to a cluster (as upstream does:
 # client-go v0.M.m -> 1.m).
@@ -74,7 +73,7 @@ fi
 "$work/bin/helm" version --short >&2
 mkdir -p "$HELM_DIR"
 mv -f "$work/bin/helm" "$HELM_BIN.tmp" && mv -f "$HELM_BIN.tmp" "$HELM_BIN"
-echo "$STAMP_VALUE" >"$STAMP.tmp" && mv -f "$STAMP.tmp" "$STAMP"
+write_stamp "$STAMP" "$STAMP_VALUE"
 rm -rf "$work"
 log "helm $HELM_VERSION built in $((SECONDS - t0))s: $HELM_BIN"
 done_

@@ -38,9 +38,10 @@ for arg in "$@"; do
   esac
 done
 
-log() { echo "[peers-build] $*" >&2; }
-ok() { [[ -f "$1" && "$(<"$1")" == "$2" && -x "$3" ]]; }
-all_ok() { ok "$SLOTH_STAMP" "$SLOTH_VALUE" "$SLOTH_BIN" && ok "$PYRRA_STAMP" "$PYRRA_VALUE" "$PYRRA_BIN"; }
+BUILD_TAG=peers-build
+# shellcheck source=../lib/build-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build-common.sh"
+all_ok() { stamp_ok "$SLOTH_STAMP" "$SLOTH_VALUE" "$SLOTH_BIN" && stamp_ok "$PYRRA_STAMP" "$PYRRA_VALUE" "$PYRRA_BIN"; }
 finish() {
   ((want_env)) && printf 'SLOTH_BIN=%s\nPYRRA_BIN=%s\n' "$SLOTH_BIN" "$PYRRA_BIN"
   exit 0
@@ -49,61 +50,38 @@ finish() {
 all_ok && finish
 
 mkdir -p "$PEERS" "$STAMP_DIR"
-exec 9>"$PEERS/.build.lock"
-if ! flock -n 9; then
-  log "another build of the peer tools is running; waiting for it"
-  flock 9
-fi
+build_lock "$PEERS/.build.lock" "the peer tools"
 all_ok && finish  # somebody else finished while we waited
 
-GO="${GO:-$(command -v go || true)}"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-[[ -x "$GO" ]] || { echo "build.sh: Go toolchain not found (set GO=/path/to/go)" >&2; exit 1; }
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off
-unset GOFLAGS GOOS GOARCH
+find_go
+export CGO_ENABLED=0
+unset GOFLAGS
 
-# Run a build under nice, printing a line with the elapsed time every 30 s until it ends.
-with_progress() { # what usual-cold-time command...
-  local what=$1 usual=$2 t0=$SECONDS pid rc; shift 2
-  log "building $what (cold: $usual on two busy cores; warm Go build cache: seconds)"
-  nice -n 10 "$@" & pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 5 & wait $! || true
-    kill -0 "$pid" 2>/dev/null && (( (SECONDS - t0) % 30 < 5 )) && log "  $what: $((SECONDS - t0))s elapsed"
-  done
-  wait "$pid"; rc=$?
-  log "$what: done in $((SECONDS - t0))s (exit $rc)"
-  return "$rc"
-}
-
-stamp() { echo "$2" >"$1.tmp" && mv -f "$1.tmp" "$1"; }
-
-if ! ok "$SLOTH_STAMP" "$SLOTH_VALUE" "$SLOTH_BIN"; then
+if ! stamp_ok "$SLOTH_STAMP" "$SLOTH_VALUE" "$SLOTH_BIN"; then
   work="$PEERS/build/sloth-$SLOTH_VERSION"
   rm -rf "$work"; mkdir -p "$work"
-  with_progress "sloth $SLOTH_VERSION" "about 3-6 min" \
+  with_progress "building sloth $SLOTH_VERSION" "3-6 min" \
     env GOBIN="$work" "$GO" install -trimpath -ldflags="-s -w -X github.com/slok/sloth/internal/info.Version=$SLOTH_VERSION" \
     "github.com/slok/sloth/cmd/sloth@$SLOTH_VERSION"
   mkdir -p "$(dirname "$SLOTH_BIN")"
   mv -f "$work/sloth" "$SLOTH_BIN.tmp" && mv -f "$SLOTH_BIN.tmp" "$SLOTH_BIN"
   rm -rf "$work"
-  stamp "$SLOTH_STAMP" "$SLOTH_VALUE"
+  write_stamp "$SLOTH_STAMP" "$SLOTH_VALUE"
 fi
 
-if ! ok "$PYRRA_STAMP" "$PYRRA_VALUE" "$PYRRA_BIN"; then
+if ! stamp_ok "$PYRRA_STAMP" "$PYRRA_VALUE" "$PYRRA_BIN"; then
   work="$PEERS/build/pyrra-$PYRRA_VERSION"
   rm -rf "$work"; mkdir -p "$work"
-  dir=$(cd "$work" && "$GO" mod download -json "github.com/pyrra-dev/pyrra@$PYRRA_VERSION" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1)
+  dir=$(json_field "$(mod_json "$work" "github.com/pyrra-dev/pyrra@$PYRRA_VERSION")" Dir)
   [[ -d "$dir" ]] || { echo "build.sh: cannot download github.com/pyrra-dev/pyrra@$PYRRA_VERSION" >&2; exit 1; }
   cp -r "$dir" "$work/src" && chmod -R u+w "$work/src"
   mkdir -p "$work/src/ui/build" && : >"$work/src/ui/build/index.html"
-  (cd "$work/src" && with_progress "pyrra $PYRRA_VERSION" "about 4-8 min" \
+  (cd "$work/src" && with_progress "building pyrra $PYRRA_VERSION" "4-8 min" \
     "$GO" build -mod=mod -trimpath -ldflags="-s -w" -o "$work/pyrra" .)
   mkdir -p "$(dirname "$PYRRA_BIN")"
   mv -f "$work/pyrra" "$PYRRA_BIN.tmp" && mv -f "$PYRRA_BIN.tmp" "$PYRRA_BIN"
   rm -rf "$work"
-  stamp "$PYRRA_STAMP" "$PYRRA_VALUE"
+  write_stamp "$PYRRA_STAMP" "$PYRRA_VALUE"
 fi
 
 finish

@@ -40,36 +40,31 @@ for arg in "$@"; do
   esac
 done
 
-log() { echo "[prometheus-operator-build] $*" >&2; }
-ok() { [[ -f "$STAMP" && "$(<"$STAMP")" == "$STAMP_VALUE" && -x "$BIN" ]]; }
+BUILD_TAG=prometheus-operator-build
+# shellcheck source=../lib/build-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build-common.sh"
+log() { build_log "$@"; }
+ok() { stamp_ok "$STAMP" "$STAMP_VALUE" "$BIN"; }
 done_() { ((print_path)) && echo "$BIN"; exit 0; }
 
 ok && done_
 ((check_only)) && { log "not built yet: run \`make prometheus-operator\`"; exit 3; }
 
 mkdir -p "$CACHE" "$OUT_DIR"
-exec 9>"$CACHE/.prometheus-operator-build.lock"
-if ! flock -n 9; then
-  log "another build of prometheus-operator $PROM_OPERATOR_VERSION is running; waiting for it"
-  flock 9
-fi
+build_lock "$CACHE/.prometheus-operator-build.lock" "prometheus-operator $PROM_OPERATOR_VERSION"
 ok && done_  # somebody else finished while we waited
 
-GO="${GO:-$(command -v go || true)}"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-[[ -x "$GO" ]] || { echo "build.sh: Go toolchain not found (set GO=/path/to/go)" >&2; exit 1; }
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off
-unset GOFLAGS GOOS GOARCH
+find_go
+export CGO_ENABLED=0
+unset GOFLAGS
 
 t0=$SECONDS
 work="$OUT_DIR/build"
 rm -rf "$work"; mkdir -p "$work/out"
-log "building cmd/operator from $MODULE@$PROM_OPERATOR_VERSION (cold: usually $COLD_MINUTES min; warm: instant)"
-json=$(cd "$work" && "$GO" mod download -json "$MODULE@$PROM_OPERATOR_VERSION")
-field() { sed -n "s/^[[:space:]]*\"$1\": \"\\(.*\\)\",\\{0,1\\}\$/\\1/p" <<<"$json" | head -n1; }
-commit=$(field Hash)
-gomod=$(field GoMod)
-info=$(field Info)
+json=$(mod_json "$work" "$MODULE@$PROM_OPERATOR_VERSION")
+commit=$(json_field "$json" Hash)
+gomod=$(json_field "$json" GoMod)
+info=$(json_field "$json" Info)
 [[ -f "$gomod" ]] || { echo "build.sh: cannot download $MODULE@$PROM_OPERATOR_VERSION" >&2; exit 1; }
 build_date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info")
 go_line=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$gomod" | head -n1)
@@ -89,17 +84,12 @@ GOMOD
 pc=github.com/prometheus/common/version
 ldflags="-s -w -X $pc.Version=${PROM_OPERATOR_VERSION#v} -X $pc.Revision=$commit -X $pc.Branch=HEAD"
 ldflags+=" -X $pc.BuildUser=slo-operator -X $pc.BuildDate=$build_date"
-# Progress while the compiler runs (a cold build prints nothing for minutes).
-( while sleep 60; do log "still compiling ($((SECONDS - t0))s elapsed, cold usually $COLD_MINUTES min)"; done ) &
-ticker=$!
-trap 'kill "$ticker" 2>/dev/null || true' EXIT
-(cd "$work" && GOFLAGS=-mod=mod nice -n 10 "$GO" build -trimpath -ldflags="$ldflags" -o "$work/out/operator" \
-  "$MODULE/cmd/operator")
-kill "$ticker" 2>/dev/null || true
+(cd "$work" && GOFLAGS=-mod=mod with_progress "building cmd/operator from $MODULE@$PROM_OPERATOR_VERSION" \
+  "$COLD_MINUTES min" "$GO" build -trimpath -ldflags="$ldflags" -o "$work/out/operator" "$MODULE/cmd/operator")
 "$work/out/operator" --version >&2 || true
 mkdir -p "$OUT_DIR/bin"
 mv -f "$work/out/operator" "$BIN.tmp" && mv -f "$BIN.tmp" "$BIN"
-echo "$STAMP_VALUE" >"$STAMP.tmp" && mv -f "$STAMP.tmp" "$STAMP"
+write_stamp "$STAMP" "$STAMP_VALUE"
 rm -rf "$work"
 log "prometheus-operator $PROM_OPERATOR_VERSION built in $((SECONDS - t0))s: $BIN"
 done_

@@ -37,7 +37,10 @@ for arg in "$@"; do
   esac
 done
 
-log() { echo "[prometheus-build] $*" >&2; }
+BUILD_TAG=prometheus-build
+# shellcheck source=../lib/build-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build-common.sh"
+log() { build_log "$@"; }
 print_env() {
   cat <<EOF
 PROM_STACK_CURRENT_BIN=$CURRENT_BIN
@@ -49,19 +52,11 @@ EOF
 }
 finish() { ((want_env)) && print_env; exit 0; }
 
-stamp_ok() { # name value files...
-  local name=$1 value=$2; shift 2
-  [[ -f "$STAMP_DIR/$name" && "$(<"$STAMP_DIR/$name")" == "$value" ]] || return 1
-  local f
-  for f in "$@"; do [[ -x "$f" ]] || return 1; done
-}
-write_stamp() { mkdir -p "$STAMP_DIR"; echo "$2" >"$STAMP_DIR/$1.tmp"; mv -f "$STAMP_DIR/$1.tmp" "$STAMP_DIR/$1"; }
-
-P3_STAMP=prometheus-stack-prometheus-$PROMETHEUS_VERSION
+P3_STAMP=$STAMP_DIR/prometheus-stack-prometheus-$PROMETHEUS_VERSION
 P3_VALUE="github.com/prometheus/prometheus@$PROMETHEUS_VERSION recipe=$RECIPE"
-LTS_STAMP=prometheus-stack-promtool-$PROMETHEUS_LTS_VERSION
+LTS_STAMP=$STAMP_DIR/prometheus-stack-promtool-$PROMETHEUS_LTS_VERSION
 LTS_VALUE="github.com/prometheus/prometheus@$PROMETHEUS_LTS_VERSION recipe=$RECIPE"
-AM_STAMP=prometheus-stack-alertmanager-$ALERTMANAGER_VERSION
+AM_STAMP=$STAMP_DIR/prometheus-stack-alertmanager-$ALERTMANAGER_VERSION
 AM_VALUE="github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION recipe=$RECIPE"
 
 p3_ok() { stamp_ok "$P3_STAMP" "$P3_VALUE" "$CURRENT_BIN/prometheus" "$CURRENT_BIN/promtool"; }
@@ -73,40 +68,11 @@ all_ok && finish
 
 # ---- slow path ----------------------------------------------------------------------------------
 mkdir -p "$CACHE" "$STAMP_DIR" "$BUILD_ROOT"
-exec 9>"$CACHE/.prometheus-stack.lock"
-if ! flock -n 9; then
-  log "another build of the Prometheus stack is running; waiting for it (lock $CACHE/.prometheus-stack.lock)"
-  flock 9
-fi
+build_lock "$CACHE/.prometheus-stack.lock" "the Prometheus stack"
 all_ok && finish  # somebody else finished while we waited
 
-GO="${GO:-$(command -v go || true)}"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-[[ -x "$GO" ]] || { echo "build.sh: Go toolchain not found (set GO=/path/to/go)" >&2; exit 1; }
-export GOTOOLCHAIN=local GOWORK=off
-unset GOOS GOARCH
+find_go
 export GOFLAGS=-buildvcs=false
-NICE=(nice -n 10)
-
-# Print elapsed time every minute while a long step runs, so a waiting `make` is not silent.
-with_progress() { # what usual-cold-time command...
-  local what=$1 usual=$2; shift 2
-  local t0=$SECONDS
-  log "$what (usual: $usual cold on two busy cores, seconds when the Go build cache is warm)"
-  "$@" &
-  local pid=$!
-  while ! wait_for "$pid" 60; do log "  ... $what: $((SECONDS - t0))s"; done
-  wait "$pid" || { log "$what FAILED after $((SECONDS - t0))s"; return 1; }
-  log "$what: done in $((SECONDS - t0))s"
-}
-wait_for() { # pid seconds -> 0 when the process ended
-  local i
-  for ((i = 0; i < $2; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 1; done
-  return 1
-}
-
-mod_json() { (cd "$BUILD_ROOT" && "$GO" mod download -json "$1@$2"); }
-json_field() { sed -n "s/^[[:space:]]*\"$2\": \"\\(.*\\)\",\\{0,1\\}\$/\\1/p" <<<"$1" | head -n1; }
 
 # Link-time version stamp, as upstream's .promu.yml does.
 version_ldflags() { # version(without v) revision date
@@ -115,7 +81,7 @@ version_ldflags() { # version(without v) revision date
 }
 module_stamp() { # module version -> "revision date" from the proxy's info
   local json hash info date
-  json=$(mod_json "$1" "$2")
+  json=$(mod_json "$BUILD_ROOT" "$1@$2")
   hash=$(json_field "$json" Hash)
   info=$(json_field "$json" Info)
   date=$(sed -n 's/.*"Time":"\([0-9]*\)-\([0-9]*\)-\([0-9]*\)T\([0-9:]*\).*/\1\2\3-\4/p' "$info")
@@ -131,7 +97,7 @@ build_prometheus3() {
   ldflags=$(version_ldflags 3.16.0 "$rev" "$date")
   # Same flags as a plain `go install` (what warms the build cache): only -ldflags differs (link only).
   with_progress "building prometheus + promtool from github.com/prometheus/prometheus@$PROMETHEUS_VERSION" "15-25 min" \
-    env GOBIN="$dir/bin" "${NICE[@]}" "$GO" install -ldflags="$ldflags" \
+    env GOBIN="$dir/bin" "$GO" install -ldflags="$ldflags" \
     "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" \
     "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
   mkdir -p "$CURRENT_BIN"
@@ -143,7 +109,7 @@ build_prometheus3() {
 # the module zip (Alertmanager's UI) cannot be `go install`ed: build a writable copy of the module.
 copy_module() { # module version dest
   local json src
-  json=$(mod_json "$1" "$2")
+  json=$(mod_json "$BUILD_ROOT" "$1@$2")
   src=$(json_field "$json" Dir)
   [[ -d "$src" ]] || { echo "build.sh: cannot download $1@$2" >&2; exit 1; }
   rm -rf "$3"; mkdir -p "$(dirname "$3")"
@@ -159,7 +125,7 @@ build_lts_promtool() {
   local ldflags
   ldflags=$(version_ldflags 2.53.3 "$rev" "$date")
   with_progress "building promtool from github.com/prometheus/prometheus@$PROMETHEUS_LTS_VERSION (2.53 LTS)" "10-15 min" \
-    bash -c 'cd "$1" && shift && exec "$@"' _ "$dir/src" "${NICE[@]}" "$GO" build -mod=mod -ldflags="$ldflags" \
+    bash -c 'cd "$1" && shift && exec "$@"' _ "$dir/src" "$GO" build -mod=mod -ldflags="$ldflags" \
     -o "$dir/promtool" ./cmd/promtool
   mkdir -p "$LTS_BIN"
   mv -f "$dir/promtool" "$LTS_BIN/promtool"
@@ -180,7 +146,7 @@ build_alertmanager() {
   local ldflags
   ldflags=$(version_ldflags 0.35.0 "$rev" "$date")
   with_progress "building alertmanager + amtool from github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" "5-10 min" \
-    bash -c 'cd "$1" && shift && exec "$@"' _ "$dir/src" "${NICE[@]}" "$GO" build -mod=mod -ldflags="$ldflags" \
+    bash -c 'cd "$1" && shift && exec "$@"' _ "$dir/src" "$GO" build -mod=mod -ldflags="$ldflags" \
     -o "$dir/" ./cmd/alertmanager ./cmd/amtool
   mkdir -p "$CURRENT_BIN"
   mv -f "$dir/alertmanager" "$dir/amtool" "$CURRENT_BIN/"
