@@ -31,6 +31,8 @@ CNI_BIN=/usr/lib/cni
 T0=$(date +%s%N)
 
 log() { echo "[node] $*" >&2; }
+# shellcheck source=../lib/pki.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/pki.sh"
 die() { echo "[node] ERROR: $*" >&2; exit 1; }
 elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 ))ms"; }
 kc() { "$KUBECTL" --kubeconfig "$STATE_DIR/kubeconfig" "$@"; }
@@ -82,23 +84,9 @@ pick_port() { local p=$1; while port_busy "$p"; do p=$((p + 1)); done; echo "$p"
 node_pki() {
   [[ -s "$PKI/kubelet.crt" && -s "$PKI/kubelet-client.crt" && -s "$PKI/kube-scheduler.crt" ]] && return 0
   log "issuing kubelet (serving + client) and kube-scheduler certificates"
-  cert() { # NAME SUBJECT EKU [SAN]
-    local name=$1 subj=$2 eku=$3 san=${4:-}
-    openssl req -newkey rsa:2048 -nodes -keyout "$PKI/$name.key" -out "$PKI/$name.csr" -subj "$subj" 2>/dev/null
-    {
-      echo "basicConstraints=critical,CA:FALSE"
-      echo "keyUsage=critical,digitalSignature,keyEncipherment"
-      echo "extendedKeyUsage=$eku"
-      [[ -n "$san" ]] && echo "subjectAltName=$san"
-    } >"$PKI/$name.ext"
-    openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
-      -out "$PKI/$name.crt" -days 3650 -sha256 -extfile "$PKI/$name.ext" 2>/dev/null
-    rm -f "$PKI/$name.csr" "$PKI/$name.ext"
-    chmod 0600 "$PKI/$name.key"
-  }
-  cert kubelet "/CN=$NODE_NAME" serverAuth "IP:127.0.0.1,DNS:localhost"
-  cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
-  cert kube-scheduler "/CN=system:kube-scheduler" clientAuth
+  issue_cert kubelet "/CN=$NODE_NAME" serverAuth "IP:127.0.0.1,DNS:localhost"
+  issue_cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
+  issue_cert kube-scheduler "/CN=system:kube-scheduler" clientAuth
 }
 
 kubeconfig_for() { # USER FILE

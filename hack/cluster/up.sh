@@ -35,6 +35,8 @@ SERVICE_CIDR="${SLO_SERVICE_CIDR:-10.0.0.0/24}"
 T0=$(date +%s%N)
 
 log() { echo "[cluster-up] $*" >&2; }
+# shellcheck source=../lib/pki.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/pki.sh"
 die() { echo "[cluster-up] ERROR: $*" >&2; exit 1; }
 elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 ))ms"; }
 
@@ -139,27 +141,13 @@ gen_pki() {
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 3650 \
     -subj "/CN=slo-operator-dev-ca" -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
-  # cert NAME SUBJECT EXT_KEY_USAGE [SAN]
-  cert() {
-    local name=$1 subj=$2 eku=$3 san=${4:-}
-    openssl req -newkey rsa:2048 -nodes -keyout "$PKI/$name.key" -out "$PKI/$name.csr" -subj "$subj" 2>/dev/null
-    {
-      echo "basicConstraints=critical,CA:FALSE"
-      echo "keyUsage=critical,digitalSignature,keyEncipherment"
-      echo "extendedKeyUsage=$eku"
-      [[ -n "$san" ]] && echo "subjectAltName=$san"
-    } >"$PKI/$name.ext"
-    openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
-      -out "$PKI/$name.crt" -days 3650 -sha256 -extfile "$PKI/$name.ext" 2>/dev/null
-    rm -f "$PKI/$name.csr" "$PKI/$name.ext"
-  }
   # First IP of the service range: the ClusterIP of the `kubernetes` service.
   local base=${SERVICE_CIDR%/*} svc_ip
   svc_ip="${base%.*}.$(( ${base##*.} + 1 ))"
-  cert kube-apiserver "/CN=kube-apiserver" serverAuth \
+  issue_cert kube-apiserver "/CN=kube-apiserver" serverAuth \
     "IP:127.0.0.1,IP:::1,IP:$svc_ip,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
-  cert admin "/O=system:masters/CN=admin" clientAuth
-  cert kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
+  issue_cert admin "/O=system:masters/CN=admin" clientAuth
+  issue_cert kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
   chmod 0600 "$PKI"/*.key
@@ -167,17 +155,8 @@ gen_pki() {
 gen_pki
 # The API server's client certificate for kubelets (`kubectl logs/exec`): system:masters passes the
 # kubelet's webhook authorization.
-if [[ ! -s "$PKI/apiserver-kubelet-client.crt" ]]; then
-  openssl req -newkey rsa:2048 -nodes -keyout "$PKI/apiserver-kubelet-client.key" \
-    -out "$PKI/apiserver-kubelet-client.csr" -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" 2>/dev/null
-  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' \
-    >"$PKI/apiserver-kubelet-client.ext"
-  openssl x509 -req -in "$PKI/apiserver-kubelet-client.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
-    -CAcreateserial -out "$PKI/apiserver-kubelet-client.crt" -days 3650 -sha256 \
-    -extfile "$PKI/apiserver-kubelet-client.ext" 2>/dev/null
-  rm -f "$PKI/apiserver-kubelet-client.csr" "$PKI/apiserver-kubelet-client.ext"
-  chmod 0600 "$PKI/apiserver-kubelet-client.key"
-fi
+[[ -s "$PKI/apiserver-kubelet-client.crt" ]] ||
+  issue_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
 
 write_kubeconfig() { # FILE USER
   local file=$1 user=$2 tmp="$1.tmp.$$"
