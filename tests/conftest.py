@@ -34,6 +34,7 @@ PURE_TESTS = frozenset({
     "core/test_workflow.py",
     "golden/test_golden_cases.py",
     "dashboards/test_dashboard_json.py",
+    "forecast/test_forecast.py",
     "reports/test_reports_units.py",
     "operator_unit/test_reconcile_decision.py",
     "operator_unit/test_status.py",

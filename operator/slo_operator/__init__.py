@@ -21,6 +21,8 @@ Pure core (no I/O; golden and promtool tests):
 - ``evaluator``: generated rule groups evaluated with Prometheus' semantics on numpy arrays;
   ``promtool_compat``: promtool unit-test documents run on it; ``scenario``: the scenario language ->
   raw series; ``simulate``: alert timelines, the detection table, policies side by side.
+- ``forecast``: where the error budget is heading (seasonal traffic and error ratio, incidents drawn
+  from past days), with how sure it is; ``insufficient-history`` instead of a guess.
 - ``policy_api``, ``policy``: error-budget policies (steps, ticket identity, the deploy-freeze
   admission policy).
 - ``migrate``: SLOs imported from Sloth, Pyrra and OpenSLO, and exported as OpenSLO (a package: one

@@ -1,0 +1,198 @@
+"""Backtest: the budget forecast against naive baselines on synthetic months, rolling origin.
+
+Not a test. Run::
+
+    .venv/bin/python bench/forecast_backtest.py [--seeds 3] [--step 12h] [--json-out FILE]
+
+Synthetic data are documents of the simulator's scenario language (``slo_operator.scenario``): seasonal
+traffic with random incidents, a nightly batch that fails a share of its requests, a regime change
+(the background error ratio triples, later halves), quiet weekends, and traffic that moves to a new
+level. Each scenario runs ``--days`` (100) days. From day 35 to the last day a window before the end,
+every ``--step`` the forecaster is fitted on the data up to that origin only and predicts the share of
+the budget the rolling window will have spent one window later; the truth is what the scenario then
+spent. Compared with:
+
+- naive: today's ``status.timeToExhaustion`` logic, the current (1h) burn rate held for the window;
+- seasonal naive: the last week repeated.
+
+Printed: mean absolute error of the predicted end-of-window budget consumed (in budgets) and the Brier
+score of the probability that the window ends below its objective (naive forecasts say 0 or 1), and
+the forecaster's errors as ratios of each baseline's. Also the mean fit+forecast time per SLO.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "operator"))
+
+from slo_operator import forecast as fc  # noqa: E402
+from slo_operator.durations import parse_duration  # noqa: E402
+from slo_operator.scenario import parse_scenario, profile  # noqa: E402
+
+START = int(datetime(2026, 1, 5, tzinfo=UTC).timestamp())  # a Monday 00:00 UTC: scenario time 0
+SCRAPE = 300.0
+OBJECTIVE = 0.999
+
+
+def _incidents(rng: np.random.Generator, days: int, per_day: float) -> list[dict[str, Any]]:
+    events = []
+    for day in range(days):
+        for _ in range(rng.poisson(per_day)):
+            at = day * 24 + float(rng.uniform(0, 24))
+            events.append({
+                "at": f"{int(at * 60)}m",
+                "for": f"{int(rng.choice([10, 20, 45, 90, 180]))}m",
+                "errorRatio": float(rng.choice([0.005, 0.01, 0.02, 0.05, 0.2])),
+            })
+    return events
+
+
+def scenarios(seed: int, days: int) -> dict[str, dict[str, Any]]:
+    """Scenario documents by family; incidents drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    duration = f"{days}d"
+    seasonal: dict[str, Any] = {
+        "duration": duration, "traffic": {"rate": 20, "daily": 0.6, "weekly": 0.2},
+        "errorRatio": 0.0004, "events": _incidents(rng, days, 0.12),
+    }
+    nightly = [{"at": f"{d * 24 + 2}h", "for": "1h", "errorRatio": 0.012} for d in range(days)]
+    batch: dict[str, Any] = {
+        "duration": duration, "traffic": {"rate": 10, "daily": 0.3},
+        "errorRatio": 0.0002, "events": _incidents(rng, days, 0.05) + nightly,
+    }
+    first = int(rng.integers(40, 60))
+    second = first + int(rng.integers(15, 30))
+    # Later events win where they overlap: incidents last, on top of the regimes.
+    regime: dict[str, Any] = {
+        "duration": duration, "traffic": {"rate": 15, "daily": 0.4, "weekly": 0.1},
+        "errorRatio": 0.0003,
+        "events": [
+            {"at": f"{first}d", "for": f"{second - first}d", "errorRatio": 0.0011},
+            {"at": f"{second}d", "for": f"{days - second}d", "errorRatio": 0.0005},
+            *_incidents(rng, days, 0.05),
+        ],
+    }
+    weekends: dict[str, Any] = {
+        "duration": duration, "traffic": {"rate": 20, "daily": 0.5, "weekly": 0.7},
+        "errorRatio": 0.0005, "events": _incidents(rng, days, 0.1),
+    }
+    shift_at = int(rng.integers(40, 70))
+    traffic: dict[str, Any] = {
+        "duration": duration, "traffic": {"rate": 10, "daily": 0.5, "weekly": 0.2},
+        "errorRatio": 0.0006,
+        "events": [{"at": f"{shift_at}d", "for": f"{days - shift_at}d", "traffic": 2.5},
+                   *_incidents(rng, days, 0.08)],
+    }
+    return {"seasonal+incidents": seasonal, "nightly-batch": batch, "regime-change": regime,
+            "quiet-weekends": weekends, "traffic-shift": traffic}
+
+
+def hourly_series(document: dict[str, Any]) -> fc.History:
+    scenario = parse_scenario({**document, "scrapeInterval": f"{int(SCRAPE)}s"})
+    p = profile(scenario)
+    # A scrape at t reports (t - interval, t]: it belongs to the hour holding t - interval/2.
+    times = START + p.times[1:] - SCRAPE / 2
+    end = START + int(scenario.duration)
+    total = fc.hourly(times, p.rate[1:], START, end)
+    bad = fc.hourly(times, p.rate[1:] * p.bad_share[1:], START, end)
+    return fc.History(START, bad, total)
+
+
+def truth(data: fc.History, origin: int, window: int) -> float:
+    end = origin + window
+    bad = float(np.nansum(data.bad[end - window: end]))
+    total = float(np.nansum(data.total[end - window: end]))
+    return bad / total / (1 - OBJECTIVE)
+
+
+def seasonal_naive(history: fc.History, window: int) -> float:
+    week = history.tail(fc.WEEK_HOURS)
+    repeats = -(-window // len(week.total))
+    bad = np.tile(np.nan_to_num(week.bad), repeats)[:window]
+    total = np.tile(np.nan_to_num(week.total), repeats)[:window]
+    return float(np.sum(bad) / np.sum(total) / (1 - OBJECTIVE))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--days", type=int, default=100)
+    parser.add_argument("--window", default="30d")
+    parser.add_argument("--step", default="12h")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+    window = int(parse_duration(args.window)) // fc.HOUR
+    step = int(parse_duration(args.step)) // fc.HOUR
+    rows: dict[str, dict[str, list[float]]] = {}
+    elapsed: list[float] = []
+    for seed in range(args.seeds):
+        for family, document in scenarios(seed, args.days).items():
+            data = hourly_series(document)
+            out = rows.setdefault(family, {k: [] for k in ("truth", "model", "prob", "naive", "snaive")})
+            for origin in range(35 * 24, len(data.total) - window + 1, step):
+                history = fc.History(data.start, data.bad[:origin], data.total[:origin])
+                began = time.perf_counter()
+                result = fc.forecast(fc.fit(history), history.tail(window), OBJECTIVE, window * fc.HOUR)
+                elapsed.append(time.perf_counter() - began)
+                assert result.budget_consumed is not None and result.violation_probability is not None
+                out["truth"].append(truth(data, origin, window))
+                out["model"].append(result.budget_consumed)
+                out["prob"].append(result.violation_probability)
+                out["naive"].append(fc.naive_consumed(history, OBJECTIVE, window * fc.HOUR))
+                out["snaive"].append(seasonal_naive(history, window))
+    table = []
+    header = (f"{'scenario':20} {'n':>4} {'viol':>5} {'MAE model':>9} {'naive':>7} {'s-naive':>7} "
+              f"{'Brier model':>11} {'naive':>6} {'s-naive':>7} {'MAE/naive':>9} {'MAE/s-n':>7} "
+              f"{'Brier/naive':>11} {'Brier/s-n':>9}")
+    print(header)
+    everything: dict[str, list[float]] = {k: [] for k in ("truth", "model", "prob", "naive", "snaive")}
+    for family, values in [*rows.items(), ("all", everything)]:
+        if family != "all":
+            for k, v in values.items():
+                everything[k] += v
+        t = np.array(values["truth"])
+        violated = (t > 1.0).astype(float)
+        mae = {k: float(np.mean(np.abs(np.array(values[k]) - t))) for k in ("model", "naive", "snaive")}
+        brier = {
+            "model": float(np.mean((np.array(values["prob"]) - violated) ** 2)),
+            "naive": float(np.mean(((np.array(values["naive"]) > 1.0) - violated) ** 2)),
+            "snaive": float(np.mean(((np.array(values["snaive"]) > 1.0) - violated) ** 2)),
+        }
+
+        def ratio(a: float, b: float) -> float:
+            return a / b if b > 0 else float("nan")
+
+        row = {
+            "scenario": family, "origins": len(t), "violated": float(np.mean(violated)),
+            "mae": mae, "brier": brier,
+            "mae_vs_naive": ratio(mae["model"], mae["naive"]),
+            "mae_vs_seasonal_naive": ratio(mae["model"], mae["snaive"]),
+            "brier_vs_naive": ratio(brier["model"], brier["naive"]),
+            "brier_vs_seasonal_naive": ratio(brier["model"], brier["snaive"]),
+        }
+        table.append(row)
+        print(f"{family:20} {len(t):4d} {row['violated']:5.2f} {mae['model']:9.3f} {mae['naive']:7.3f} "
+              f"{mae['snaive']:7.3f} {brier['model']:11.3f} {brier['naive']:6.3f} {brier['snaive']:7.3f} "
+              f"{row['mae_vs_naive']:9.2f} {row['mae_vs_seasonal_naive']:7.2f} "
+              f"{row['brier_vs_naive']:11.2f} {row['brier_vs_seasonal_naive']:9.2f}")
+    per = 1000 * float(np.mean(elapsed))
+    print(f"\nwindow {args.window}, {len(elapsed)} forecasts, fit+forecast {per:.1f} ms each "
+          f"({fc.PATHS} paths): 1,000 SLOs {per:.0f} s of one core")
+    if args.json_out:
+        args.json_out.write_text(json.dumps({"window": args.window, "rows": table, "ms_per_slo": per},
+                                            indent=2))
+
+
+if __name__ == "__main__":
+    main()

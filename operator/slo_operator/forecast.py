@@ -1,0 +1,344 @@
+"""Forecast of an SLO's error budget: where the rolling window is heading, and how sure that is.
+
+Input is the SLO's own recorded series (``slo:bad_events:rate`` and ``slo:total_events:rate``) as
+hourly averages. Two things drive a budget and behave differently, so they are modelled apart:
+
+- traffic (log scale): a seasonal profile (hour of the week with two weeks of history, else hour of
+  the day) plus a level that follows regime changes and a damped trend;
+- the error ratio: a seasonal baseline (hour of the day: a nightly batch that always fails a share of
+  its requests is part of the rhythm, not an incident) plus a recent level shift, plus *incidents*,
+  which are rare, short and heavy-tailed. A Gaussian interval (what exponential-smoothing libraries
+  give) says nothing useful about them, so the future is drawn by a day-block bootstrap: each future
+  day reuses the residuals of a past day, incidents included, at the frequency they happened.
+
+Every path is rolled through the SLO's rolling window together with the history that is still inside
+it (old incidents leave the window on a known date), which gives the budget consumed at every future
+hour; the statistics over the paths are the forecast. The horizon is one window: ``endOfWindowSLI``
+is the SLI of the window that ends one window from now (the window that starts now).
+
+Everything here is numpy on a few thousand numbers: a fit is a handful of medians, a forecast 200
+paths; a model is refitted at most once per ``refit`` interval (the data are hourly), see
+``ForecastCache``. With less than ``MIN_HISTORY`` hours of data the model is ``insufficient-history``
+and every number is None: a made-up number is worse than none.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from slo_operator.evaluator import Array
+
+HOUR = 3600
+DAY_HOURS = 24
+WEEK_HOURS = 168
+MIN_HISTORY = 48  # hours with traffic before any forecast is made
+WEEKLY_HISTORY = 2 * WEEK_HOURS  # hours before the hour-of-week traffic profile is used
+MAX_HISTORY = 5 * WEEK_HOURS  # hours the fit reads (memory and cost bounded whatever the window)
+PATHS = 200
+SEASONAL = "seasonal-bootstrap"
+INSUFFICIENT = "insufficient-history"
+_MONDAY = 3 * DAY_HOURS  # the Unix epoch began on a Thursday: hour-of-week 0 is Monday 00:00 UTC
+_TREND_DAMPING = 0.99  # per hour: a trend fades over a few days instead of running away
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class History:
+    """Hourly averages of the recorded rates (events per second); ``start`` is the Unix time of the first
+    hour's start (a multiple of 3600). NaN: no sample in that hour."""
+
+    start: int
+    bad: Array
+    total: Array
+
+    @property
+    def end(self) -> int:
+        return self.start + HOUR * len(self.total)
+
+    def tail(self, hours: int) -> History:
+        hours = min(hours, len(self.total))
+        cut = len(self.total) - hours
+        return History(self.start + HOUR * cut, self.bad[cut:], self.total[cut:])
+
+
+@dataclass(frozen=True)
+class Model:
+    """What a fit learnt: profiles, levels and the day blocks the paths are drawn from (bounded size)."""
+
+    fitted_at: int  # end of the history it was fitted on (Unix seconds)
+    trained_on: int  # seconds of usable history
+    season: int  # 24 or 168 hours
+    traffic_profile: Array  # log events/s per hour of the season
+    traffic_level: float
+    traffic_trend: float  # log units per hour, damped in the future
+    ratio_profile: Array  # error ratio per hour of the day
+    ratio_level: float  # recent shift of the error ratio from its profile
+    traffic_noise: Array  # (days, 24) log residuals
+    ratio_noise: Array  # (days, 24) error-ratio residuals (incidents)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The forecast for one SLO. Times are Unix seconds; ``interval`` is the 10th-90th percentile of the
+    exhaustion time (its upper end None: some paths never exhaust the budget within the horizon)."""
+
+    model: str
+    trained_on: int | None = None  # seconds of history
+    horizon_end: int | None = None
+    budget_consumed: float | None = None  # median share of the budget spent at the horizon's end
+    end_of_window_sli: float | None = None
+    violation_probability: float | None = None  # P(the window at the horizon's end is below objective)
+    exhaustion_probability: float | None = None  # P(the budget runs out at some hour of the horizon)
+    exhaustion_at: int | None = None  # median exhaustion time, when more than half the paths exhaust
+    interval: tuple[int | None, int | None] | None = None
+    consumed_quantiles: dict[str, Array] = field(default_factory=dict)  # "p10/p50/p90" -> per hour
+
+    @property
+    def sufficient(self) -> bool:
+        return self.model != INSUFFICIENT
+
+
+def hour_of_week(start: int, n: int) -> Array:
+    hours = np.arange(n) + start // HOUR + _MONDAY
+    return np.asarray(hours % WEEK_HOURS, dtype=np.int64)
+
+
+def _profile(values: Array, index: Array, season: int) -> Array:
+    """Median of ``values`` per slot of ``index`` (NaN ignored); slots never seen take the overall median."""
+    out = np.full(season, np.nan)
+    for slot in range(season):
+        chosen = values[index == slot]
+        chosen = chosen[~np.isnan(chosen)]
+        if chosen.size:
+            out[slot] = float(np.median(chosen))
+    overall = float(np.nanmedian(values)) if np.any(~np.isnan(values)) else 0.0
+    return np.where(np.isnan(out), overall, out)
+
+
+def _rolling_median(values: Array, width: int) -> Array:
+    """Centred rolling median ignoring NaN (edges use the part of the window that exists)."""
+    pad = width // 2
+    padded = np.concatenate((np.full(pad, np.nan), values, np.full(width - 1 - pad, np.nan)))
+    windows = sliding_window_view(padded, width)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: no data there
+        out = np.nanmedian(windows, axis=1)
+    return np.where(np.isnan(out), 0.0, out)
+
+
+def _day_blocks(values: Array, start: int) -> Array:
+    """Whole UTC days of ``values`` as rows of 24 hours (NaN -> 0); at most the last five weeks."""
+    first = (-(start // HOUR)) % DAY_HOURS  # index of the first midnight
+    days = (len(values) - first) // DAY_HOURS
+    if days <= 0:
+        return np.zeros((0, DAY_HOURS))
+    block = values[first: first + days * DAY_HOURS].reshape(days, DAY_HOURS)
+    return np.where(np.isnan(block), 0.0, block)
+
+
+def fit(history: History) -> Model | None:
+    """The model of ``history`` (hourly, newest last), or None when it is too short to say anything."""
+    history = history.tail(MAX_HISTORY)
+    total, bad = history.total, history.bad
+    seen = ~np.isnan(total) & (total > 0)
+    if int(np.sum(seen)) < MIN_HISTORY:
+        return None
+    n = len(total)
+    season = WEEK_HOURS if int(np.sum(seen)) >= WEEKLY_HISTORY else DAY_HOURS
+    how = hour_of_week(history.start, n)
+    slot = how if season == WEEK_HOURS else how % DAY_HOURS
+    hod = how % DAY_HOURS
+
+    log_traffic = np.where(seen, np.log(np.where(seen, total, 1.0)), np.nan)
+    traffic_profile = _profile(log_traffic, slot, season)
+    deviation = log_traffic - traffic_profile[slot]
+    level = _rolling_median(deviation, DAY_HOURS)
+    recent = deviation[-DAY_HOURS:]
+    traffic_level = float(np.nanmedian(recent)) if np.any(~np.isnan(recent)) else 0.0
+    # Trend: how the daily level moved over the last week (a least-squares slope, per hour).
+    span = min(WEEK_HOURS, n)
+    xs = np.arange(span, dtype=np.float64)
+    ys = level[-span:]
+    slope = float(np.polyfit(xs, ys, 1)[0]) if span >= 2 * DAY_HOURS else 0.0
+    traffic_noise = _day_blocks(np.where(seen, deviation - level, np.nan), history.start)
+
+    ratio = np.where(seen, np.where(np.isnan(bad), 0.0, bad) / np.where(seen, total, 1.0), np.nan)
+    ratio = np.clip(ratio, 0.0, 1.0)
+    last_week = slice(max(0, n - WEEK_HOURS), n)
+    ratio_profile = _profile(ratio[last_week], hod[last_week], DAY_HOURS)
+    shift = ratio - ratio_profile[hod]
+    ratio_local = _rolling_median(shift, DAY_HOURS)
+    recent_shift = shift[-DAY_HOURS // 2:]
+    ratio_level = float(np.nanmedian(recent_shift)) if np.any(~np.isnan(recent_shift)) else 0.0
+    ratio_noise = _day_blocks(np.where(seen, shift - ratio_local, np.nan), history.start)
+    return Model(
+        fitted_at=history.end,
+        trained_on=int(np.sum(seen)) * HOUR,
+        season=season,
+        traffic_profile=traffic_profile,
+        traffic_level=traffic_level,
+        traffic_trend=slope,
+        ratio_profile=ratio_profile,
+        ratio_level=ratio_level,
+        traffic_noise=traffic_noise,
+        ratio_noise=ratio_noise,
+    )
+
+
+def sample_paths(model: Model, start: int, hours: int, paths: int = PATHS,
+                 seed: int = 0) -> tuple[Array, Array]:
+    """(bad, total) events per second for ``hours`` from ``start``: arrays of shape (paths, hours)."""
+    rng = np.random.default_rng(seed)
+    how = hour_of_week(start, hours)
+    slot = how if model.season == WEEK_HOURS else how % DAY_HOURS
+    hod = how % DAY_HOURS
+    ahead = np.arange(1, hours + 1, dtype=np.float64)
+    damped = (1 - _TREND_DAMPING ** ahead) / (1 - _TREND_DAMPING) * _TREND_DAMPING
+    log_mean = model.traffic_profile[slot] + model.traffic_level + model.traffic_trend * damped
+    ratio_mean = np.clip(model.ratio_profile[hod] + model.ratio_level, 0.0, 1.0)
+    days = model.traffic_noise.shape[0]
+    if days:
+        # Day blocks: future hour k takes the residual of the same hour of day on a drawn past day.
+        day_of = (np.arange(hours) + (start // HOUR) % DAY_HOURS) // DAY_HOURS
+        # A Bayesian bootstrap: each path first weighs the past days at random (Dirichlet), then draws
+        # from them. A few weeks say little about how often incidents happen; plain resampling would
+        # take that frequency as known and be too sure of itself.
+        weights = np.cumsum(rng.dirichlet(np.ones(days), size=paths), axis=1)
+        uniform = rng.random((paths, int(day_of[-1]) + 1))
+        draws = np.minimum(np.sum(uniform[:, :, None] > weights[:, None, :], axis=2), days - 1)
+        chosen = draws[:, day_of]
+        traffic_noise = model.traffic_noise[chosen, hod]
+        ratio_noise = model.ratio_noise[chosen, hod]
+    else:
+        traffic_noise = np.zeros((paths, hours))
+        ratio_noise = np.zeros((paths, hours))
+    total = np.exp(log_mean + traffic_noise)
+    bad = total * np.clip(ratio_mean + ratio_noise, 0.0, 1.0)
+    return bad, total
+
+
+def consumed(known_bad: Array, known_total: Array, bad: Array, total: Array, window_hours: int,
+             error_budget: float) -> Array:
+    """Share of the budget the rolling window spends at the end of each future hour, per path: the
+    last ``window_hours`` known hours followed by each path (events weighted by traffic)."""
+    paths = bad.shape[0]
+    known_bad = np.where(np.isnan(known_bad), 0.0, known_bad)[-window_hours:]
+    known_total = np.where(np.isnan(known_total), 0.0, known_total)[-window_hours:]
+    pad = window_hours - len(known_total)
+    known_bad = np.concatenate((np.zeros(pad), known_bad))
+    known_total = np.concatenate((np.zeros(pad), known_total))
+    all_bad = np.concatenate((np.broadcast_to(known_bad, (paths, window_hours)), bad), axis=1)
+    all_total = np.concatenate((np.broadcast_to(known_total, (paths, window_hours)), total), axis=1)
+    zero = np.zeros((paths, 1))
+    cb = np.concatenate((zero, np.cumsum(all_bad, axis=1)), axis=1)
+    ct = np.concatenate((zero, np.cumsum(all_total, axis=1)), axis=1)
+    hours = bad.shape[1]
+    ends = np.arange(window_hours + 1, window_hours + hours + 1)
+    window_bad = cb[:, ends] - cb[:, ends - window_hours]
+    window_total = ct[:, ends] - ct[:, ends - window_hours]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = window_bad / (window_total * error_budget)
+    return np.where(window_total > _EPS, share, 0.0)
+
+
+def forecast(model: Model | None, history: History, objective: float, window: int,
+             paths: int = PATHS, seed: int = 0) -> Forecast:
+    """The forecast over one window from the end of ``history`` (which holds at least the last window
+    when there is one; older hours are not needed)."""
+    if model is None:
+        return Forecast(model=INSUFFICIENT)
+    budget = 1.0 - objective
+    hours = max(1, math.ceil(window / HOUR))
+    start = history.end
+    bad, total = sample_paths(model, start, hours, paths, seed)
+    share = consumed(history.bad, history.total, bad, total, hours, budget)
+    end = share[:, -1]
+    window_bad = np.sum(bad, axis=1)
+    window_total = np.sum(total, axis=1)
+    sli = 1.0 - float(np.mean(window_bad / np.maximum(window_total, _EPS)))
+    over = share >= 1.0
+    exhausts = np.any(over, axis=1)
+    first = np.where(exhausts, np.argmax(over, axis=1), hours)
+    # Exhaustion times per path (the end of the first hour at or over budget); never: past the horizon.
+    times = np.sort(start + HOUR * (first + 1))
+    never = start + HOUR * (hours + 1)
+
+    def at(q: float) -> int | None:
+        value = int(times[min(paths - 1, int(q * paths))])
+        return None if value >= never else value
+
+    return Forecast(
+        model=SEASONAL,
+        trained_on=model.trained_on,
+        horizon_end=start + HOUR * hours,
+        budget_consumed=float(np.median(end)),
+        end_of_window_sli=sli,
+        violation_probability=float(np.mean(end > 1.0)),
+        exhaustion_probability=float(np.mean(exhausts)),
+        exhaustion_at=at(0.5),
+        interval=(at(0.1), at(0.9)) if at(0.1) is not None else None,
+        consumed_quantiles={
+            f"p{q}": np.quantile(share, q / 100, axis=0) for q in (10, 50, 90)
+        },
+    )
+
+
+@dataclass
+class ForecastCache:
+    """Forecasts per SLO key, recomputed at most once per ``refit`` seconds of data (the hourly series
+    change once an hour): a status refresh reads the cached forecast. Entries of SLOs not seen in a
+    refresh are dropped, so memory follows the number of SLOs."""
+
+    refit: int = HOUR
+    entries: dict[str, tuple[int, Forecast]] = field(default_factory=dict)
+    fits: int = 0
+
+    def get(self, key: str, history: History | None, objective: float, window: int) -> Forecast:
+        cached = self.entries.get(key)
+        end = 0 if history is None else history.end
+        if cached is not None and end - cached[0] < self.refit:
+            return cached[1]
+        if history is None:
+            result = Forecast(model=INSUFFICIENT)
+        else:
+            self.fits += 1
+            result = forecast(fit(history), history.tail(math.ceil(window / HOUR)), objective, window,
+                              seed=_seed(key))
+        self.entries[key] = (end, result)
+        return result
+
+    def keep_only(self, keys: set[str]) -> None:
+        for key in set(self.entries) - keys:
+            del self.entries[key]
+
+
+def _seed(key: str) -> int:
+    """A stable seed per SLO: the same data give the same forecast (no status flapping)."""
+    return sum((i + 1) * ord(c) for i, c in enumerate(key)) % (2**32)
+
+
+def naive_consumed(history: History, objective: float, window: int, burn_hours: int = 1) -> float:
+    """Today's linear extrapolation: the current burn rate (the last ``burn_hours``) held for a whole
+    window spends ``burn rate`` budgets in it."""
+    recent = history.tail(burn_hours)
+    total = float(np.nansum(recent.total))
+    bad = float(np.nansum(recent.bad))
+    if total <= 0:
+        return 0.0
+    return bad / total / (1.0 - objective)
+
+
+def hourly(times: Array, values: Array, start: int, end: int) -> Array:
+    """Hourly means of samples at ``times`` over [start, end) (NaN where an hour has none)."""
+    hours = (end - start) // HOUR
+    index = ((times - start) // HOUR).astype(np.int64)
+    keep = (index >= 0) & (index < hours) & ~np.isnan(values)
+    sums = np.bincount(index[keep], weights=values[keep], minlength=hours)
+    counts = np.bincount(index[keep], minlength=hours)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)

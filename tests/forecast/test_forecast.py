@@ -1,0 +1,126 @@
+"""The budget forecast on series whose future is known: seasonal traffic, a nightly batch, too little data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from slo_operator import forecast as fc
+
+MONDAY = int(datetime(2026, 1, 5, tzinfo=UTC).timestamp())
+HOUR = fc.HOUR
+WINDOW = 30 * 86400
+OBJECTIVE = 0.999
+
+
+def series(hours: int, background: float, nightly: float = 0.0, start: int = MONDAY) -> fc.History:
+    """Traffic with daily (±60%, peak at noon) and weekly (quiet weekend) seasonality; the error ratio is
+    ``background``, and ``nightly`` during the batch hour 02:00-03:00 UTC."""
+    t = np.arange(hours)
+    hod = t % 24
+    dow = (t // 24) % 7
+    total = 20.0 * (1 + 0.6 * np.sin(2 * np.pi * (hod - 6) / 24)) * np.where(dow >= 5, 0.4, 1.0)
+    ratio = np.where(hod == 2, nightly, background) if nightly else np.full(hours, background)
+    return fc.History(start, total * ratio, total)
+
+
+def true_share(history: fc.History) -> float:
+    return float(np.sum(history.bad) / np.sum(history.total) / (1 - OBJECTIVE))
+
+
+def test_a_seasonal_series_is_forecast_within_bounds() -> None:
+    """Four weeks of a steady 0.05% error ratio: half the budget per window, no violation."""
+    history = series(28 * 24, 0.0005)
+    result = fc.forecast(fc.fit(history), history, OBJECTIVE, WINDOW)
+    assert result.model == fc.SEASONAL
+    assert result.trained_on == 28 * 24 * HOUR
+    assert result.budget_consumed == pytest.approx(0.5, abs=0.02)
+    assert result.end_of_window_sli == pytest.approx(0.9995, abs=0.00002)
+    assert result.violation_probability == 0.0
+    assert result.exhaustion_at is None and result.interval is None
+    assert result.horizon_end == history.end + WINDOW
+    # The traffic forecast follows the hour-of-week rhythm, weekend included.
+    model = fc.fit(history)
+    assert model is not None and model.season == fc.WEEK_HOURS
+    _bad, total = fc.sample_paths(model, history.end, 7 * 24)
+    expected = series(35 * 24, 0.0005).total[28 * 24:]
+    assert np.mean(total, axis=0) == pytest.approx(expected, rel=0.02)
+
+
+def test_the_nightly_batch_is_part_of_the_rhythm() -> None:
+    """At noon the current burn rate is low, yet the nightly batch spends the budget every night: the
+    forecast knows it (within 5% of the truth), the linear extrapolation of the burn rate does not."""
+    hours = 21 * 24 + 12  # three weeks, ending at noon on a Monday
+    future = series(hours + 30 * 24, 0.0002, nightly=0.06)
+    history = fc.History(future.start, future.bad[:hours], future.total[:hours])
+    truth = true_share(fc.History(future.start, future.bad[hours:], future.total[hours:]))
+    assert truth > 1.0  # the window ends below its objective
+    result = fc.forecast(fc.fit(history), history, OBJECTIVE, WINDOW)
+    assert result.budget_consumed == pytest.approx(truth, rel=0.05)
+    assert result.violation_probability == 1.0
+    naive = fc.naive_consumed(history, OBJECTIVE, WINDOW)
+    assert abs(naive - truth) > 0.5 * truth
+    # The window already holds three weeks of batches: the budget runs out within days, not never.
+    assert result.exhaustion_at is not None and result.interval is not None
+    low, high = result.interval
+    assert low is not None and high is not None
+    assert history.end < low <= result.exhaustion_at <= high < history.end + 14 * 86400
+
+
+def test_incidents_in_history_give_a_spread() -> None:
+    """Rare incidents make some futures violate and others not: a probability strictly between 0 and 1."""
+    history = series(28 * 24, 0.0006)
+    bad = history.bad.copy()
+    for day in (3, 11, 20):  # three one-hour incidents at 5% errors
+        bad[day * 24 + 14] = history.total[day * 24 + 14] * 0.05
+    history = fc.History(history.start, bad, history.total)
+    result = fc.forecast(fc.fit(history), history, OBJECTIVE, WINDOW)
+    assert result.violation_probability is not None
+    assert 0.05 < result.violation_probability < 0.95
+    p10, p90 = result.consumed_quantiles["p10"][-1], result.consumed_quantiles["p90"][-1]
+    assert p10 < 1.0 < p90
+
+
+@pytest.mark.parametrize("hours", [0, 1, 24, 47])
+def test_short_history_gives_no_numbers(hours: int) -> None:
+    history = series(hours, 0.0005)
+    result = fc.forecast(fc.fit(history), history, OBJECTIVE, WINDOW)
+    assert result.model == fc.INSUFFICIENT
+    assert not result.sufficient
+    assert (result.budget_consumed, result.end_of_window_sli, result.violation_probability,
+            result.exhaustion_at, result.interval, result.trained_on) == (None,) * 6
+
+
+def test_hours_without_traffic_do_not_count_as_history() -> None:
+    history = series(10 * 24, 0.0005)
+    empty = fc.History(history.start, np.full(10 * 24, np.nan), np.where(
+        np.arange(10 * 24) < 9 * 24, np.nan, history.total))
+    assert fc.fit(empty) is None
+    assert fc.fit(history) is not None
+
+
+def test_the_cache_refits_once_per_hour_and_forgets_deleted_slos() -> None:
+    cache = fc.ForecastCache()
+    history = series(14 * 24, 0.0005)
+    first = cache.get("ns/a", history, OBJECTIVE, WINDOW)
+    assert cache.get("ns/a", history, OBJECTIVE, WINDOW) is first
+    assert cache.fits == 1
+    later = series(14 * 24 + 1, 0.0005)
+    cache.get("ns/a", later, OBJECTIVE, WINDOW)
+    cache.get("ns/b", later, OBJECTIVE, WINDOW)
+    assert cache.fits == 3
+    cache.keep_only({"ns/b"})
+    assert set(cache.entries) == {"ns/b"}
+    # The same data give the same numbers (no status flapping between refreshes or restarts).
+    again = fc.ForecastCache().get("ns/a", history, OBJECTIVE, WINDOW)
+    assert again.violation_probability == first.violation_probability
+    assert again.budget_consumed == first.budget_consumed
+
+
+def test_hourly_means_of_samples() -> None:
+    times = np.array([0.0, 1800.0, 3600.0, 3700.0, 9000.0])
+    values = np.array([1.0, 3.0, 5.0, np.nan, 7.0])
+    out = fc.hourly(MONDAY + times, values, MONDAY, MONDAY + 4 * HOUR)
+    assert out[:3].tolist() == [2.0, 5.0, 7.0]
+    assert np.isnan(out[3])
