@@ -16,6 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # devstack/ and model_service/ live at the top of the repository
     sys.path.insert(0, str(REPO))
 
+# Every skip not in tests/skips.py ALLOWED fails the run (a skip can hide a whole suite).
+pytest_plugins = ["skips", "pytester"]
+
 
 # The fast tier (`make check`, `pytest -m pure`): spec -> model -> generated objects, in-process only.
 # A test in these files that starts a process fails (see _pure_tests_start_no_process); a file that
@@ -30,6 +33,7 @@ PURE_TESTS = frozenset({
     "core/test_model.py",
     "core/test_module_map.py",
     "core/test_registries.py",
+    "core/test_skips.py",
     "core/test_validation.py",
     "core/test_workflow.py",
     "golden/test_golden_cases.py",

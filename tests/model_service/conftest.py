@@ -1,12 +1,14 @@
 """Fixtures for the model-service tests.
 
 The service tests start ``bentoml serve`` for real (subprocess, loopback, free port); the Prometheus
-test also needs /usr/bin/prometheus (Debian package ``prometheus``). Both are skipped, not failed,
-when bentoml / scikit-learn (the ``model`` extra) or the Prometheus binary are missing.
+tests also need the Prometheus of the selected PROM_STACK (``make prom-stack``). A missing ``model`` extra
+(bentoml, scikit-learn) or Prometheus binary fails the suite at once, naming what to install: skipping
+would hide every test here while ``make test`` stayed green.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
@@ -22,6 +24,22 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 ADMIN_TOKEN = "test-admin-token"  # throw-away token of a loopback test server
 
+_MISSING = [name for name in ("bentoml", "sklearn", "joblib") if importlib.util.find_spec(name) is None]
+if _MISSING:  # find_spec, not import: the pure tier collects this file too and must stay fast
+    raise ImportError(
+        f"{', '.join(_MISSING)} not installed: the model-service tests need the `model` extra "
+        "(make venv installs it; pip install -e '.[model]')"
+    )
+
+
+@pytest.fixture(scope="session")
+def prometheus_installed() -> None:
+    """Fails (never skips) when the Prometheus the tests start is missing."""
+    from model_service.devserver import PROMETHEUS_BIN
+
+    if not os.access(PROMETHEUS_BIN, os.X_OK):
+        pytest.fail(f"{PROMETHEUS_BIN} missing: make prom-stack builds it (make test does)", pytrace=False)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -31,7 +49,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("sklearn")
     from model_service import training
 
     path = tmp_path_factory.mktemp("model")
@@ -45,7 +62,6 @@ def service(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
     Tests compare metric *deltas*, so they do not depend on each other's traffic.
     """
-    pytest.importorskip("bentoml")
     from model_service.devserver import ServiceProcess
 
     env = {

@@ -11,9 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-pytest.importorskip("bentoml")
-pytest.importorskip("sklearn")
-
 from model_service import training
 from model_service.devserver import MetricsSnapshot, ServiceProcess
 from model_service.traffic import LoadConfig, LoadGenerator, post_json

@@ -12,7 +12,6 @@ that must contain them; the freshness age is within 3 s (scrape interval + query
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-
-pytest.importorskip("bentoml")
-pytest.importorskip("sklearn")
-
 from support.incident import INCIDENT_FAULTS, incident_load
 
 from model_service.devserver import (
-    PROMETHEUS_BIN,
     MetricsSnapshot,
     PrometheusProcess,
     ServiceProcess,
@@ -38,9 +32,7 @@ from model_service.traffic import LoadGenerator, post_json
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.access(PROMETHEUS_BIN, os.X_OK), reason=f"{PROMETHEUS_BIN} missing: make prom-stack/tools"
-    ),
+    pytest.mark.usefixtures("prometheus_installed"),
 ]
 
 TOKEN = "prometheus-test-token"

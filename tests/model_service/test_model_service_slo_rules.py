@@ -48,7 +48,6 @@ ratios over the error budget, and 10 % errors fire both availability burn-rate a
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,10 +56,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-pytest.importorskip("bentoml")
-pytest.importorskip("sklearn")
-
 from slo_operator.durations import format_duration
 from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
@@ -69,7 +64,6 @@ from slo_operator.rules import RuleOptions
 from support.incident import INCIDENT_FAULTS, incident_load
 
 from model_service.devserver import (
-    PROMETHEUS_BIN,
     MetricsSnapshot,
     PrometheusProcess,
     ServiceProcess,
@@ -79,9 +73,7 @@ from model_service.traffic import _INVALID_BODIES, LoadGenerator, post_json
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.access(PROMETHEUS_BIN, os.X_OK), reason=f"{PROMETHEUS_BIN} missing: make prom-stack/tools"
-    ),
+    pytest.mark.usefixtures("prometheus_installed"),
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -267,7 +267,6 @@ def test_tracker_queries_and_selector() -> None:
 
 
 def test_train_save_load_roundtrip(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
     from model_service import training
 
     bundle = training.train_and_save(tmp_path)
@@ -282,7 +281,6 @@ def test_train_save_load_roundtrip(tmp_path: Path) -> None:
 
 
 def test_tampered_model_is_rejected(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
     from model_service import training
 
     training.train_and_save(tmp_path)
@@ -293,7 +291,6 @@ def test_tampered_model_is_rejected(tmp_path: Path) -> None:
 
 
 def test_first_start_trains_and_survives_read_only_dir(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
     from model_service import training
 
     with pytest.raises(FileNotFoundError):

@@ -62,7 +62,8 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A throw-away certificate for 127.0.0.1 (openssl), its own CA."""
     openssl = shutil.which("openssl")
     if openssl is None:
-        pytest.skip("openssl not installed")
+        pytest.fail("openssl not installed: apt-get install openssl (the TLS mail tests need a certificate)",
+                    pytrace=False)
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(

@@ -232,10 +232,7 @@ def _prometheus_operator_crd() -> dict[str, Any]:
         pass
 
     Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-    try:
-        path = prometheus_operator_crd_dir() / AMC_CRD
-    except Exception as exc:  # pragma: no cover - only without network on a machine never set up
-        pytest.skip(f"prometheus-operator CRDs unavailable: {exc}")
+    path = prometheus_operator_crd_dir() / AMC_CRD  # an error here is a broken set-up: make cluster-build
     return dict(yaml.load(path.read_text(), Loader=Loader))
 
 
