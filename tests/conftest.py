@@ -39,6 +39,7 @@ PURE_TESTS = frozenset({
     "golden/test_golden_cases.py",
     "dashboards/test_dashboard_json.py",
     "forecast/test_forecast.py",
+    "forecast/test_forecaster.py",
     "reports/test_reports_units.py",
     "operator_unit/test_reconcile_decision.py",
     "operator_unit/test_status.py",

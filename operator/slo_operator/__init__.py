@@ -34,6 +34,8 @@ I/O edges:
   (``slo-operator``), ``reports`` (monthly reports: a package with its own map); ``policy_cli``,
   ``policy_reconcile`` and ``tickets`` carry out error-budget policies; ``simulate_cli`` (``slo-operator
   simulate``), ``replay`` (raw series from Prometheus) and ``simplot`` (its PNG, matplotlib loaded lazily).
+- ``forecaster``: every SLO's hourly history from one range query per completed hour, the forecasts
+  refitted hourly, and ``status.forecast``.
 """
 
 API_GROUP = "slo.mlops.dev"

@@ -490,6 +490,39 @@ class WindowStatus(_Model):
     )
 
 
+class ExhaustionInterval(_Model):
+    """When the budget runs out in the 10th and 90th percentile of the forecast's futures."""
+
+    earliest: str | None = Field(default=None, description="10th percentile (RFC 3339).")
+    latest: str | None = Field(
+        default=None, description="90th percentile (RFC 3339); unset: later than the horizon."
+    )
+
+
+class ForecastStatus(_Model):
+    """Where the rolling window is heading over the next window (README "Forecast")."""
+
+    model: Literal["seasonal-bootstrap", "insufficient-history"] = Field(
+        description="seasonal-bootstrap, or insufficient-history (under two days of data: no numbers)."
+    )
+    end_of_window_sli: float | None = Field(
+        default=None, alias="endOfWindowSLI",
+        description="Expected SLI, percent, of the window that ends one window from now.",
+    )
+    budget_consumed: float | None = Field(
+        default=None, description="Median share of the budget, percent, spent at the horizon's end."
+    )
+    violation_probability: float | None = Field(
+        default=None, description="Probability (0-1) that the window at the horizon's end is below objective."
+    )
+    exhaustion_at: str | None = Field(
+        default=None, description="Median time the budget runs out (RFC 3339); unset: not in most futures."
+    )
+    interval: ExhaustionInterval | None = Field(default=None, description="10th-90th percentile of it.")
+    trained_on: str | None = Field(default=None, description="History the model was fitted on, e.g. `34d`.")
+    horizon_end: str | None = Field(default=None, description="End of the forecast horizon (RFC 3339).")
+
+
 class ServiceLevelObjectiveStatus(_Model):
     """What the operator measured and did; written by slo-operator only."""
 
@@ -511,6 +544,7 @@ class ServiceLevelObjectiveStatus(_Model):
     window: WindowStatus | None = Field(default=None, description="How much of the window the figures span.")
     last_evaluated: str | None = Field(default=None, description="When the numbers were read (RFC 3339).")
     policy: PolicyStatus | None = Field(default=None, description="Error-budget policy step and actions.")
+    forecast: ForecastStatus | None = Field(default=None, description="Budget forecast over the next window.")
 
 
 class ObjectMeta(BaseModel):

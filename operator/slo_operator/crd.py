@@ -101,6 +101,8 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Evaluated", "type": "date", "jsonPath": ".status.lastEvaluated", "priority": 1},
     {"name": "Covered", "type": "number", "jsonPath": ".status.window.covered", "priority": 1,
      "description": "Percent of the window the figures span."},
+    {"name": "Violation-P", "type": "number", "jsonPath": ".status.forecast.violationProbability",
+     "priority": 1, "description": "Forecast probability that the window ends below its objective."},
 ]
 
 

@@ -32,6 +32,7 @@ import kopf
 from slo_operator import API_GROUP, API_VERSION, PLURAL
 from slo_operator.children import CHILD_KINDS
 from slo_operator.config import OperatorConfig
+from slo_operator.forecaster import Forecaster
 from slo_operator.kube import SLO_KIND, KubeClient, KubeError, in_cluster, load_credentials
 from slo_operator.policy import OVERRIDE_ANNOTATION, SERVICE_LABEL
 from slo_operator.prometheus import PrometheusClient
@@ -45,6 +46,7 @@ class _State:
     config: OperatorConfig = OperatorConfig()
     kube: KubeClient | None = None
     prometheus: PrometheusClient | None = None
+    forecaster: Forecaster = Forecaster()
     refresher: asyncio.Task[None] | None = None
     started: float = 0.0  # monotonic time of start-up
     last_cycle: float = 0.0  # monotonic time the last refresh cycle ended (0: none yet)
@@ -150,6 +152,7 @@ async def _refresh_forever() -> None:
                 STATE.config.namespaces,
                 STATE.config.heartbeat_seconds,
                 options=STATE.config.render_options,
+                forecaster=STATE.forecaster,
             )
             log.info(
                 "status refresh: slos=%d queries=%d writes=%d conflicts=%d prometheus=%s",

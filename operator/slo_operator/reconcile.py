@@ -14,6 +14,8 @@ from typing import Any
 from slo_operator.acceptance import EVENT_FIELD_SELECTOR, REASON, Rejection, acceptance_conditions, rejections
 from slo_operator.children import ALERTMANAGER_CONFIG, CHILD_KINDS, PROMETHEUS_RULE, desired_children
 from slo_operator.coverage import Coverage
+from slo_operator.forecast import Forecast
+from slo_operator.forecaster import Forecaster, status_of
 from slo_operator.kube import POLICY_KIND, KubeClient, KubeError
 from slo_operator.loader import parse_object
 from slo_operator.model import SLO, resolve
@@ -375,6 +377,7 @@ class RefreshReport:
     writes: int = 0
     conflicts: int = 0
     queries: int = 0
+    forecast_queries: int = 0  # the forecasts' history: one range query when an hour has passed, or none
     reachable: bool = True
     errors: list[str] = field(default_factory=list)
 
@@ -396,6 +399,7 @@ def refresh_all(
     heartbeat_seconds: float = 300.0,
     now: datetime | None = None,
     options: RenderOptions | None = None,
+    forecaster: Forecaster | None = None,
 ) -> RefreshReport:
     """Read every SLO's numbers (constant number of queries) and write the statuses that changed.
 
@@ -441,12 +445,22 @@ def refresh_all(
         reason = str(exc)
         report.reachable = False
     report.queries = prometheus.queries_made - before
+    forecasts: dict[tuple[str, str], Forecast] = {}
+    if forecaster is not None and report.reachable:
+        before = prometheus.queries_made
+        try:
+            forecasts = forecaster.refresh(prometheus, [s for _, s in valid], now.timestamp())
+        except PrometheusUnavailable as exc:  # the forecasts stay as they were
+            report.errors.append(f"forecast history: {exc}")
+        report.forecast_queries = prometheus.queries_made - before
     for body, slo in valid:
         metadata = body["metadata"]
         current = body.get("status") or {}
         found = figures.get((slo.namespace, slo.name))
         measurement, coverage = found if found is not None else (None, None)
         new = refreshed_status(slo, current, measurement, report.reachable, reason, now, coverage)
+        if (forecast := forecasts.get((slo.namespace, slo.name))) is not None:
+            new["forecast"] = status_of(forecast)
         routing: tuple[str, str, str] | None = None
         if options is not None and secret_references(slo, options.routing):
             routing = check_routing(slo, kube, options, secrets)

@@ -27,6 +27,7 @@ READY = "Ready"
 AT_RISK_REMAINING = 0.1  # below 10% of the budget left, an SLO is at risk even without a firing alert
 MEASURED_FIELDS = (
     "sli", "errorBudget", "burnRate", "burnRates", "timeToExhaustion", "state", "policy", "window",
+    "forecast",
 )
 
 

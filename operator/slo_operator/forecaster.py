@@ -1,0 +1,138 @@
+"""Forecasts for every SLO, kept up to date by the status refresh at bounded cost.
+
+The hourly history of every SLO comes from ONE range query (``HISTORY_QUERY``: the recorded bad and
+total event rates of all SLOs, averaged per hour, summed over groupBy values) and is kept in memory,
+at most ``span`` hours per SLO. A refresh queries Prometheus only when a new hour has completed, and
+then only for the hours it lacks (the whole span for SLOs it has not asked about before). Each SLO's
+model is refitted when its history gained an hour (``forecast.ForecastCache``); between those, a refresh
+reuses the forecast. ``status_of`` turns a forecast into ``status.forecast`` (rounded, so an unchanged
+forecast writes nothing).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from slo_operator.durations import human_duration
+from slo_operator.forecast import HOUR, MAX_HISTORY, Forecast, ForecastCache, History
+from slo_operator.model import SLO
+from slo_operator.promql import BAD_EVENTS, TOTAL_EVENTS
+
+MAX_HOURS = 10_000  # Prometheus' points per series in one range query (and memory per SLO)
+HISTORY_QUERY = " or ".join(
+    f'label_replace(sum by (namespace, slo) (avg_over_time({name}[1h])), "series", "{series}", "", "")'
+    for name, series in ((BAD_EVENTS, "bad"), (TOTAL_EVENTS, "total"))
+)
+
+Key = tuple[str, str]  # (namespace, slo name)
+
+
+class RangeQuerier(Protocol):
+    def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]: ...
+
+
+def span_hours(slos: list[SLO]) -> int:
+    """Hours of history kept: the longest window (the rolling sums need it) or the fit's five weeks."""
+    longest = max((math.ceil(s.window / HOUR) for s in slos), default=0)
+    return min(MAX_HOURS, max(longest, MAX_HISTORY))
+
+
+@dataclass
+class Forecaster:
+    """History, models and forecasts of the SLOs the refresh sees (state of one operator process)."""
+
+    cache: ForecastCache = field(default_factory=ForecastCache)
+    history: dict[Key, History] = field(default_factory=dict)
+    asked: set[Key] = field(default_factory=set)  # SLOs the last full query covered
+    fetched_until: int = 0  # end of the last hour fetched (Unix seconds)
+    queries: int = 0
+
+    def refresh(self, client: RangeQuerier, slos: list[SLO], now: float) -> dict[Key, Forecast]:
+        """The forecast of every SLO in ``slos`` at ``now``; raises what the client raises."""
+        hour_end = int(now // HOUR) * HOUR
+        span = span_hours(slos)
+        keys = {(s.namespace, s.name) for s in slos}
+        full = not keys <= self.asked
+        if full or hour_end > self.fetched_until:
+            first = hour_end - span * HOUR if full or not self.fetched_until else self.fetched_until
+            first = max(first, hour_end - span * HOUR)
+            # The sample at T averages (T - 1h, T]: the hour that starts at T - 1h.
+            result = client.query_range(HISTORY_QUERY, first + HOUR, hour_end, HOUR)
+            self.queries += 1
+            self._merge(result, first, hour_end, span, replace=full)
+            if full:
+                self.asked = set(keys)
+            self.fetched_until = hour_end
+        forecasts = {}
+        for slo in slos:
+            key = (slo.namespace, slo.name)
+            history = self.history.get(key)
+            forecasts[key] = self.cache.get(slo.key, history, float(slo.objective), slo.window)
+        self.cache.keep_only({s.key for s in slos})
+        for gone in set(self.history) - keys:
+            del self.history[gone]
+        return forecasts
+
+    def _merge(self, result: list[tuple[dict[str, str], list[tuple[float, float]]]], first: int,
+               end: int, span: int, *, replace: bool) -> None:
+        hours = (end - first) // HOUR
+        fresh: dict[Key, dict[str, np.ndarray]] = {}
+        for labels, samples in result:
+            series = labels.get("series")
+            if "namespace" not in labels or "slo" not in labels or series not in ("bad", "total"):
+                continue
+            values = np.full(hours, np.nan)
+            for t, v in samples:
+                index = (round(t) - HOUR - first) // HOUR
+                if 0 <= index < hours:
+                    values[index] = v
+            fresh.setdefault((labels["namespace"], labels["slo"]), {})[str(series)] = values
+        keys = set(fresh) | (set() if replace else set(self.history))
+        for key in keys:
+            new = fresh.get(key, {})
+            bad = new.get("bad", np.full(hours, np.nan))
+            total = new.get("total", np.full(hours, np.nan))
+            old = None if replace else self.history.get(key)
+            if old is not None and old.end == first:
+                bad = np.concatenate((old.bad, bad))
+                total = np.concatenate((old.total, total))
+            start = end - HOUR * len(total)
+            self.history[key] = History(start, bad, total).tail(span)
+
+
+def _time(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_of(forecast: Forecast) -> dict[str, Any]:
+    """``status.forecast``: percentages as the rest of the status, times in RFC 3339, rounded so that a
+    forecast that did not move visibly does not write."""
+    if not forecast.sufficient:
+        return {"model": forecast.model, "endOfWindowSLI": None, "budgetConsumed": None,
+                "violationProbability": None, "exhaustionAt": None, "interval": None,
+                "trainedOn": None, "horizonEnd": None}
+    interval = None
+    if forecast.interval is not None:
+        interval = {"earliest": _time(forecast.interval[0]), "latest": _time(forecast.interval[1])}
+    return {
+        "model": forecast.model,
+        "endOfWindowSLI": None if forecast.end_of_window_sli is None
+        else round(forecast.end_of_window_sli * 100, 3),
+        "budgetConsumed": None if forecast.budget_consumed is None
+        else round(forecast.budget_consumed * 100, 1),
+        "violationProbability": None if forecast.violation_probability is None
+        else round(forecast.violation_probability, 2),
+        "exhaustionAt": _time(forecast.exhaustion_at),
+        "interval": interval,
+        "trainedOn": None if forecast.trained_on is None else human_duration(forecast.trained_on),
+        "horizonEnd": _time(forecast.horizon_end),
+    }
