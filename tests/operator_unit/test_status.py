@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.budget import ErrorBudgetCalculator
+from slo_operator.coverage import RAW, Coverage
 from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import Measurement
 from slo_operator.status import (
@@ -88,6 +89,60 @@ def test_half_spent_budget_with_fast_burn_is_at_risk_and_firing() -> None:
     expected = calc.time_to_exhaustion(0.02, 0.3)
     assert expected is not None
     assert result.fields["timeToExhaustion"] == human_duration(expected.total_seconds())
+
+
+@pytest.mark.parametrize(
+    ("remaining", "state"),
+    [
+        (0.5, "Meeting"),
+        (0.1001, "Meeting"),
+        (0.1, "Meeting"),  # "less than 10% left": exactly 10% is not at risk yet
+        (0.0999, "AtRisk"),
+        (0.0001, "AtRisk"),
+        (0.0, "Violating"),
+        (-0.5, "Violating"),
+    ],
+)
+def test_at_risk_below_a_tenth_of_the_budget_without_any_alert(remaining: float, state: str) -> None:
+    """Both sides of the AtRisk limit (README: less than 10% of the budget left), with every burn rate
+    far below its threshold, so only the budget left decides."""
+    target = slo()
+    calm = {window: 0.5 for a in target.alerts for window in (a.long, a.short)}
+    result = measured_status(target, Measurement(sli=0.999, remaining=remaining, burn_rates=calm))
+    assert not result.firing
+    assert result.fields["state"] == state
+
+
+def test_at_risk_limit_holds_on_a_partly_covered_window() -> None:
+    """On a young SLO the same limit turns Warming into AtRisk."""
+    target = slo()
+    calm = {window: 0.5 for a in target.alerts for window in (a.long, a.short)}
+    young = Coverage(30 * 86400, RAW, 3 * 86400, NOW.timestamp() - 3 * 86400)
+    states = {
+        remaining: measured_status(target, Measurement(sli=0.999, remaining=remaining, burn_rates=calm),
+                                   young).fields["state"]
+        for remaining in (0.1001, 0.0999)
+    }
+    assert states == {0.1001: "Warming", 0.0999: "AtRisk"}
+
+
+@pytest.mark.parametrize(
+    ("long_factor", "short_factor", "firing"),
+    [(1.001, 1.001, True), (1.0, 1.001, False), (1.001, 1.0, False), (0.999, 2.0, False), (2.0, 0.999, False)],
+)
+def test_an_alert_condition_holds_only_when_both_windows_exceed_the_threshold(
+    long_factor: float, short_factor: float, firing: bool
+) -> None:
+    """``firing`` and AtRisk follow the rule's ``>``: both windows strictly above the threshold."""
+    target = slo()
+    first = target.alerts[0]
+    rates = {window: 0.1 for a in target.alerts for window in (a.long, a.short)}
+    rates[first.long] = float(first.threshold) * long_factor
+    rates[first.short] = float(first.threshold) * short_factor
+    result = measured_status(target, Measurement(sli=0.999, remaining=0.9, burn_rates=rates))
+    assert result.firing is firing
+    assert result.fields["burnRates"][0]["firing"] is firing
+    assert result.fields["state"] == ("AtRisk" if firing else "Meeting")
 
 
 def test_no_data_is_its_own_state() -> None:

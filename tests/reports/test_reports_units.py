@@ -13,7 +13,7 @@ import yaml
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import SLO, resolve
 from slo_operator.reports import BucketCheck, ReportRange, SLOData, SLOReporter, month_range, previous_month
-from slo_operator.reports.compute import apply_hold, slo_month_report, steps_to_periods
+from slo_operator.reports.compute import apply_hold, monthly_report, slo_month_report, steps_to_periods
 from slo_operator.reports.recommendations import suggested_objective
 from slo_operator.reports.source import MAX_POINTS, PrometheusRangeClient
 
@@ -21,14 +21,16 @@ T0 = datetime(2026, 10, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 
 
-def make_slo(objective: float = 99.9, window: str = "30d", kind: str = "availability", **extra: Any) -> SLO:
+def make_slo(
+    objective: float = 99.9, window: str = "30d", kind: str = "availability", name: str = "api", **extra: Any
+) -> SLO:
     indicators = {
         "availability": {"availability": {"errors": 'req_total{code="500"}', "total": "req_total"}},
         "latency": {"latency": {"histogram": "req_seconds", "threshold": "150ms"}},
     }
     document = {
         "apiVersion": "slo.mlops.dev/v1alpha1", "kind": "ServiceLevelObjective",
-        "metadata": {"name": "api", "namespace": "team"},
+        "metadata": {"name": name, "namespace": "team"},
         "spec": {"service": "api", "objective": objective, "window": window, "indicator": indicators[kind],
                  **extra},
     }
@@ -100,6 +102,36 @@ def test_a_counter_with_no_errors_yet_means_zero_bad_not_no_data() -> None:
     r = slo_month_report(make_slo(), SLOData(bad={0: 0.0}, total={h: 100.0 for h in range(744)}), OCTOBER, 60)
     assert r.compliance_percent == 100 and r.status == "met"
     assert r.daily[0].bad == 0 and r.worst_days == []
+
+
+@pytest.mark.parametrize(
+    ("bad_per_thousand", "status"),
+    [(0.99, "met"), (1.0, "met"), (1.01, "missed"), (1.1, "missed")],
+)
+def test_met_or_missed_on_both_sides_of_the_objective(bad_per_thousand: float, status: str) -> None:
+    """A month exactly at its objective is met; a hair below it is missed (99.9%: 1 bad in 1000)."""
+    slo = make_slo(99.9)
+    r = slo_month_report(slo, steady(1000, bad_per_thousand), OCTOBER, 60)
+    assert r.compliance_percent == pytest.approx(100 - bad_per_thousand / 10)
+    assert (r.status, r.met) == (status, status == "met")
+    assert r.error_budget.consumed_percent == pytest.approx(100 * bad_per_thousand)
+
+
+@pytest.mark.parametrize("objective", [95.0, 99.0, 99.5, 99.95, 99.99])
+def test_the_verdict_turns_at_the_objective_for_any_objective(objective: float) -> None:
+    slo = make_slo(objective)
+    allowed = 1000 * (100 - objective) / 100  # bad events per hour the objective allows
+    at = slo_month_report(slo, steady(1000, allowed), OCTOBER, 60)
+    above = slo_month_report(slo, steady(1000, allowed * 0.99), OCTOBER, 60)
+    below = slo_month_report(slo, steady(1000, allowed * 1.01), OCTOBER, 60)
+    assert (at.status, above.status, below.status) == ("met", "met", "missed")
+    # the summary counts each verdict
+    report = monthly_report(
+        [slo, make_slo(objective, name="other")],
+        {("team", "api"): steady(1000, allowed * 1.01), ("team", "other"): steady(1000, allowed)},
+        OCTOBER, resolution=60, prometheus_url="http://prometheus.invalid", generated_at=NOW,
+    )
+    assert (report.summary.met, report.summary.missed, report.summary.no_data) == (1, 1, 0)
 
 
 def test_no_data() -> None:
