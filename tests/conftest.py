@@ -42,6 +42,7 @@ PURE_TESTS = frozenset({
     "forecast/test_forecaster.py",
     "reports/test_reports_units.py",
     "operator_unit/test_reconcile_decision.py",
+    "operator_unit/test_refresh.py",
     "operator_unit/test_status.py",
     "policy/test_policy_core.py",
     "simulate/test_simulator.py",

@@ -128,7 +128,10 @@ def test_at_risk_limit_holds_on_a_partly_covered_window() -> None:
 
 @pytest.mark.parametrize(
     ("long_factor", "short_factor", "firing"),
-    [(1.001, 1.001, True), (1.0, 1.001, False), (1.001, 1.0, False), (0.999, 2.0, False), (2.0, 0.999, False)],
+    [
+        (1.001, 1.001, True), (1.0, 1.001, False), (1.001, 1.0, False), (0.999, 2.0, False),
+        (2.0, 0.999, False),
+    ],
 )
 def test_an_alert_condition_holds_only_when_both_windows_exceed_the_threshold(
     long_factor: float, short_factor: float, firing: bool

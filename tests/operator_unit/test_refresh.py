@@ -1,0 +1,246 @@
+"""The whole status refresh cycle (``reconcile.refresh_all``) against stand-ins of its two HTTP APIs.
+
+README promises checked here: a status is written only when what a reader sees changed (plus the
+``lastEvaluated`` heartbeat); a write carries the resourceVersion it read, so a concurrent change wins
+(409) and the next cycle catches up; Events are posted on transitions, never on every refresh; a refresh
+costs the same number of Prometheus queries whatever the number of SLOs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from fakes import SLO_PATH, ApiServer, StaticPrometheus, prometheus_from, serving
+from slo_operator.api import ServiceLevelObjective
+from slo_operator.budget import ErrorBudgetCalculator
+from slo_operator.evaluator import promtool_inputs, run_groups
+from slo_operator.kube import KubeClient
+from slo_operator.model import SLO, resolve
+from slo_operator.prometheus import QUERIES
+from slo_operator.reconcile import refresh_all
+from slo_operator.rules import rule_groups
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+OLD = (NOW - timedelta(days=40)).timestamp()  # recording began long before the 30d window
+MINUTE = timedelta(minutes=1)
+HEARTBEAT = 300.0
+
+
+def document(name: str, namespace: str = "prod") -> dict[str, Any]:
+    return {
+        "apiVersion": "slo.mlops.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "service": "api",
+            "objective": 99.9,
+            "window": "30d",
+            "indicator": {"availability": {"errors": 'x{code="5xx"}', "total": "x"}},
+        },
+    }
+
+
+def slo_of(doc: dict[str, Any]) -> SLO:
+    return resolve(ServiceLevelObjective.model_validate(doc))
+
+
+@pytest.fixture()
+def api() -> ApiServer:
+    return ApiServer()
+
+
+@pytest.fixture()
+def kube(api: ApiServer) -> Iterator[KubeClient]:
+    with serving(api) as client:
+        yield client
+
+
+def cluster(api: ApiServer, prometheus: StaticPrometheus, count: int, since: float = OLD) -> list[SLO]:
+    slos = []
+    for i in range(count):
+        doc = document(f"api-{i}")
+        api.add(doc)
+        slos.append(slo_of(doc))
+        prometheus.set(slos[-1], error_ratio=0.0005, remaining=0.5, since=since)
+    return slos
+
+
+def test_a_status_is_written_only_when_what_a_reader_sees_changed(api: ApiServer, kube: KubeClient) -> None:
+    prometheus = StaticPrometheus()
+    slos = cluster(api, prometheus, 3)
+    client = prometheus.client()
+    first = refresh_all(kube, client, now=NOW, heartbeat_seconds=HEARTBEAT)
+    assert (first.slos, first.writes, first.conflicts, first.errors) == (3, 3, 0, [])
+    assert api.status("prod", "api-0")["state"] == "Meeting"
+    # Nothing changed: refreshes within the heartbeat write nothing.
+    for minutes in (1, 2, 4):
+        again = refresh_all(kube, client, now=NOW + minutes * MINUTE, heartbeat_seconds=HEARTBEAT)
+        assert again.writes == 0, minutes
+    assert len(api.status_writes) == 3
+    # A visible number of one SLO changes: that SLO alone is written.
+    prometheus.set(slos[1], error_ratio=0.0005, remaining=0.4, since=OLD)
+    changed = refresh_all(kube, client, now=NOW + 4.5 * MINUTE, heartbeat_seconds=HEARTBEAT)
+    assert changed.writes == 1 and api.status_writes[-1] == ("prod", "api-1")
+    assert api.status("prod", "api-1")["errorBudget"]["remaining"] == 40.0
+    # The heartbeat: lastEvaluated is rewritten once it is HEARTBEAT old, for the others too.
+    beat = refresh_all(kube, client, now=NOW + 5 * MINUTE, heartbeat_seconds=HEARTBEAT)
+    assert beat.writes == 2
+    assert api.status("prod", "api-0")["lastEvaluated"] == "2026-11-29T12:05:00Z"
+    assert refresh_all(kube, client, now=NOW + 6 * MINUTE, heartbeat_seconds=HEARTBEAT).writes == 0
+    assert api.events == []  # numbers changing are not news: no Event without a condition flip
+
+
+def test_a_concurrent_change_wins_and_the_next_cycle_catches_up(api: ApiServer, kube: KubeClient) -> None:
+    prometheus = StaticPrometheus()
+    cluster(api, prometheus, 2)
+    client = prometheus.client()
+    refresh_all(kube, client, now=NOW, heartbeat_seconds=HEARTBEAT)
+    written = api.status("prod", "api-0")
+    # Prometheus goes down; between our LIST and our write someone edits api-0.
+    prometheus.down = True
+    api.before_patch = lambda namespace, name: api.touch(namespace, name) if name == "api-0" else None
+    report = refresh_all(kube, client, now=NOW + MINUTE, heartbeat_seconds=HEARTBEAT)
+    assert (report.reachable, report.conflicts, report.writes, report.errors) == (False, 1, 1, [])
+    assert api.status("prod", "api-0") == written  # the concurrent change won: nothing of ours landed
+    assert api.reasons("api-0") == []  # and no Event for a write that did not happen
+    assert api.reasons("api-1") == ["PrometheusUnreachable"]
+    # Next cycle, no interference: api-0 catches up, with its Event, once.
+    api.before_patch = None
+    report = refresh_all(kube, client, now=NOW + 2 * MINUTE, heartbeat_seconds=HEARTBEAT)
+    assert (report.conflicts, report.writes) == (0, 1)
+    conditions = {c["type"]: c["status"] for c in api.status("prod", "api-0")["conditions"]}
+    assert conditions["PrometheusReachable"] == "False"
+    assert api.reasons("api-0") == ["PrometheusUnreachable"]
+    assert api.reasons("api-1") == ["PrometheusUnreachable"]
+
+
+def test_events_on_transitions_never_on_every_refresh(api: ApiServer, kube: KubeClient) -> None:
+    prometheus = StaticPrometheus()
+    (target,) = cluster(api, prometheus, 1)
+    client = prometheus.client()
+    timeline = [
+        # (Prometheus down, budget remaining) per cycle, a minute apart
+        (False, 0.5), (False, 0.5),  # first read: not news
+        (True, 0.5), (True, 0.5), (True, 0.5),  # down: one PrometheusUnreachable
+        (False, 0.5), (False, 0.5),  # back: one PrometheusReachable
+        (False, -0.2), (False, -0.3), (False, -0.4),  # spent, and spending more: one BudgetExhausted
+        (False, -0.4), (False, -0.4), (False, -0.4), (False, -0.4), (False, -0.4), (False, -0.4),  # heartbeat
+        (False, 0.2),  # recovered: BudgetExhausted False is not an Event
+        (False, -0.1),  # spent again: a new transition, a new Event
+    ]
+    for minute, (down, remaining) in enumerate(timeline):
+        prometheus.down = down
+        prometheus.set(target, error_ratio=0.0005, remaining=remaining, since=OLD)
+        report = refresh_all(kube, client, now=NOW + minute * MINUTE, heartbeat_seconds=HEARTBEAT)
+        assert report.errors == [], minute
+    assert api.reasons() == [
+        "PrometheusUnreachable", "PrometheusReachable", "BudgetExhausted", "BudgetExhausted",
+    ]
+    assert [e["type"] for e in api.events] == ["Warning", "Normal", "Warning", "Warning"]
+    # the cycles wrote: first read, down, back, each budget change, one heartbeat, recovery, spent again
+    assert len(api.status_writes) == 9
+
+
+@pytest.mark.parametrize("young", [False, True], ids=["recorded", "young"])
+def test_queries_per_refresh_do_not_depend_on_the_number_of_slos(young: bool) -> None:
+    """README: one LIST of SLOs and a constant number of Prometheus queries whatever the number of SLOs
+    (one more, for all young SLOs together, while any is young)."""
+    since = (NOW - timedelta(days=2)).timestamp() if young else OLD
+    counts: dict[int, tuple[int, int]] = {}
+    for count in (1, 7, 40):
+        api = ApiServer()
+        prometheus = StaticPrometheus()
+        cluster(api, prometheus, count, since=since)
+        with serving(api) as kube:
+            report = refresh_all(kube, prometheus.client(), now=NOW, heartbeat_seconds=HEARTBEAT)
+        assert (report.slos, report.writes) == (count, count)
+        lists = [r for r in api.requests if r == ("GET", f"{SLO_PATH}/servicelevelobjectives")]
+        counts[count] = (report.queries, len(lists))
+    assert set(counts.values()) == {(len(QUERIES) + int(young), 1)}, counts
+
+
+# ---- the status against ErrorBudgetCalculator on traffic that changes --------------------------------
+
+STEP = 30  # seconds between scrapes (and fast rule evaluations)
+HOURS = 27
+
+
+def changing_traffic() -> tuple[np.ndarray, np.ndarray]:
+    """(requests, errors) in each 30 s step: 20-minute phases alternating busy and quiet with different
+    error ratios (each minute must weigh by its traffic), and a 30-minute incident at 25h10m."""
+    requests, errors = [], []
+    for step in range(HOURS * 3600 // STEP + 1):
+        minute = step * STEP / 60
+        if 25 * 60 + 10 <= minute < 25 * 60 + 40:
+            per_minute, ratio = 600.0, 0.05
+        elif (minute // 20) % 2 == 0:
+            per_minute, ratio = 1000.0, 0.001
+        else:
+            per_minute, ratio = 50.0, 0.04
+        requests.append(per_minute * STEP / 60)
+        errors.append(per_minute * STEP / 60 * ratio)
+    requests[0] = errors[0] = 0.0
+    return np.asarray(requests), np.asarray(errors)
+
+
+def exact_error_ratio(requests: np.ndarray, errors: np.ndarray, at: float, window: float) -> float:
+    """Errors / requests in (at - window, at]: step j holds the traffic of ((j - 1) * STEP, j * STEP]."""
+    first, last = int((at - window) // STEP) + 1, int(at // STEP)
+    return float(errors[first : last + 1].sum() / requests[first : last + 1].sum())
+
+
+def test_status_equals_the_error_budget_calculator_on_changing_traffic(
+    api: ApiServer, kube: KubeClient
+) -> None:
+    """README: the status equals ErrorBudgetCalculator within 5% -- here on traffic whose volume and error
+    ratio change every 20 minutes and through an incident, read through the rendered rules as Prometheus
+    evaluates them (the simulator) and the operator's whole refresh cycle."""
+    doc = document("api")
+    doc["spec"].update(objective=99, window="1d")
+    doc["spec"]["indicator"] = {
+        "availability": {"errors": 'req_total{code="500"}', "total": 'req_total{code=~"200|500"}'}
+    }
+    api.add(doc)
+    target = slo_of(doc)
+    requests, errors = changing_traffic()
+    counters = {
+        'req_total{code="200"}': np.cumsum(requests - errors),
+        'req_total{code="500"}': np.cumsum(errors),
+    }
+    inputs = [{"series": name, "values": " ".join(map(str, v.tolist()))} for name, v in counters.items()]
+    store = promtool_inputs(inputs, STEP)
+    evaluated = run_groups(rule_groups(target), store, end=HOURS * 3600.0)
+    clock = {"now": 0.0}
+    prometheus = prometheus_from(evaluated, lambda: clock["now"])
+    calc = ErrorBudgetCalculator(99, 1)
+    seen = set()
+    # Instants whose current-burn window (10m) and its base-window edge lie in even traffic: in the quiet and
+    # busy phases, during the incident (fast burn) and after it (the 48m window still holds it).
+    for minute in (1499, 1530, 1538, 1578, 1598):
+        at = minute * 60.0
+        clock["now"] = at
+        now = datetime.fromtimestamp(at, UTC)
+        report = refresh_all(kube, prometheus, now=now, heartbeat_seconds=HEARTBEAT)
+        assert report.reachable and report.errors == [], report
+        status = api.status("prod", "api")
+        window_ratio = exact_error_ratio(requests, errors, at, target.window)
+        current_ratio = exact_error_ratio(requests, errors, at, target.current_burn_window)
+        where = (minute, status)
+        assert status["window"]["source"] == "recorded", where
+        assert 100 - status["sli"] == pytest.approx(100 * window_ratio, rel=0.05), where
+        assert status["errorBudget"]["consumed"] == pytest.approx(
+            100 * calc.consumed_budget(window_ratio, 1), rel=0.05), where
+        assert status["burnRate"] == pytest.approx(calc.burn_rate(current_ratio), rel=0.05), where
+        for alert, shown in zip(target.alerts, status["burnRates"], strict=True):
+            rates = [calc.burn_rate(exact_error_ratio(requests, errors, at, w))
+                     for w in (alert.long_window, alert.short_window)]
+            assert shown["longBurnRate"] == pytest.approx(rates[0], rel=0.05), (alert.name, where)
+            assert shown["shortBurnRate"] == pytest.approx(rates[1], rel=0.05), (alert.name, where)
+            firing = all(rate > float(alert.threshold) for rate in rates)
+            assert shown["firing"] == firing, (alert.name, where)
+        seen.add(status["state"])
+    assert seen == {"Meeting", "AtRisk"}  # the incident fires an alert; before and after it, none fires
