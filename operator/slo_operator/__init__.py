@@ -36,6 +36,7 @@ I/O edges:
   simulate``), ``replay`` (raw series from Prometheus) and ``simplot`` (its PNG, matplotlib loaded lazily).
 - ``forecaster``: every SLO's hourly history from one range query per completed hour, the forecasts
   refitted hourly, and ``status.forecast``.
+- ``metrics``: the operator's own ``/metrics`` (one registry: reconciles, refreshes, forecast gauges).
 """
 
 API_GROUP = "slo.mlops.dev"

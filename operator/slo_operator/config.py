@@ -55,6 +55,7 @@ class OperatorConfig:
     slow_interval: str = "2m"
     field_manager: str = "slo-operator"
     liveness: str = "http://0.0.0.0:8080/healthz"
+    metrics: str = "0.0.0.0:8081"  # host:port of the operator's /metrics; empty: not served
     # Default alert receivers (see routing.py), for SLOs whose spec.alerting.routing does not name them.
     pagerduty_secret: str = ""  # name/key of the Secret key holding the PagerDuty routing key
     slack_secret: str = ""  # name/key of the Secret key holding the Slack webhook URL
@@ -109,6 +110,7 @@ class OperatorConfig:
             fast_interval=get("FAST_INTERVAL", default.fast_interval),
             slow_interval=get("SLOW_INTERVAL", default.slow_interval),
             liveness=get("LIVENESS", default.liveness),
+            metrics=get("METRICS", default.metrics),
             pagerduty_secret=get("PAGERDUTY_SECRET", ""),
             slack_secret=get("SLACK_SECRET", ""),
             slack_channel=get("SLACK_CHANNEL", ""),

@@ -52,6 +52,7 @@ class Forecaster:
     history: dict[Key, History] = field(default_factory=dict)
     asked: set[Key] = field(default_factory=set)  # SLOs the last full query covered
     fetched_until: int = 0  # end of the last hour fetched (Unix seconds)
+    latest: dict[Key, Forecast] = field(default_factory=dict)  # the last refresh's (``metrics`` gauges)
     queries: int = 0
 
     def refresh(self, client: RangeQuerier, slos: list[SLO], now: float) -> dict[Key, Forecast]:
@@ -78,6 +79,7 @@ class Forecaster:
         self.cache.keep_only({s.key for s in slos})
         for gone in set(self.history) - keys:
             del self.history[gone]
+        self.latest = forecasts
         return forecasts
 
     def _merge(self, result: list[tuple[dict[str, str], list[tuple[float, float]]]], first: int,

@@ -29,7 +29,7 @@ from typing import Any
 
 import kopf
 
-from slo_operator import API_GROUP, API_VERSION, PLURAL
+from slo_operator import API_GROUP, API_VERSION, PLURAL, metrics
 from slo_operator.children import CHILD_KINDS
 from slo_operator.config import OperatorConfig
 from slo_operator.forecaster import Forecaster
@@ -47,6 +47,7 @@ class _State:
     kube: KubeClient | None = None
     prometheus: PrometheusClient | None = None
     forecaster: Forecaster = Forecaster()
+    metrics_server: Any = None
     refresher: asyncio.Task[None] | None = None
     started: float = 0.0  # monotonic time of start-up
     last_cycle: float = 0.0  # monotonic time the last refresh cycle ended (0: none yet)
@@ -84,6 +85,12 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     _kube()
     STATE.prometheus = PrometheusClient(STATE.config.prometheus_url, STATE.config.prometheus_timeout)
     STATE.started = time.monotonic()
+    if STATE.config.metrics and STATE.metrics_server is None:
+        metrics.watch_forecasts(lambda: STATE.forecaster.latest)
+        try:
+            STATE.metrics_server = metrics.serve(STATE.config.metrics)
+        except OSError as exc:  # e.g. the port is taken: the operator's work matters more than its metrics
+            log.error("cannot serve /metrics on %s: %s", STATE.config.metrics, exc)
     STATE.refresher = asyncio.create_task(_refresh_forever())
     log.info(
         "slo-operator started: prometheus=%s namespaces=%s refresh=%ss",
@@ -145,6 +152,7 @@ async def _refresh_forever() -> None:
     while True:
         try:
             assert STATE.prometheus is not None
+            began = time.monotonic()
             report = await asyncio.to_thread(
                 refresh_all,
                 _kube(),
@@ -164,16 +172,33 @@ async def _refresh_forever() -> None:
             )
             for error in report.errors:
                 log.warning("status refresh: %s", error)
+            metrics.REFRESH_SECONDS.observe(time.monotonic() - began)
+            metrics.REFRESHES.labels("ok" if report.reachable else "unreachable").inc()
+            metrics.PROMETHEUS_QUERIES.inc(report.queries + report.forecast_queries)
             STATE.cycles += 1
             STATE.last_cycle = time.monotonic()
         except asyncio.CancelledError:
             raise
         except Exception:  # never let one bad cycle stop the refresher
+            metrics.REFRESHES.labels("error").inc()
             log.exception("status refresh failed; retrying next cycle")
         await asyncio.sleep(STATE.config.refresh_seconds)
 
 
 def _reconcile(body: dict[str, Any]) -> None:
+    with metrics.RECONCILE_SECONDS.time():
+        try:
+            _reconcile_once(body)
+        except kopf.TemporaryError:
+            metrics.RECONCILES.labels("retry").inc()
+            raise
+        except Exception:
+            metrics.RECONCILES.labels("error").inc()
+            raise
+    metrics.RECONCILES.labels("ok").inc()
+
+
+def _reconcile_once(body: dict[str, Any]) -> None:
     kube = _kube()
     outcome = reconcile_children(body, kube, STATE.config.render_options)
     decision = reconcile_decision(body, outcome)

@@ -360,7 +360,9 @@ def test_host_network_moves_every_port_to_loopback(helm: Helm) -> None:
     env = container_env(deployment)
     assert env["SLO_OPERATOR_LIVENESS"] == "http://127.0.0.1:18080/healthz"
     assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("127.0.0.1", "26443")
-    assert container["ports"] == [{"name": "health", "containerPort": 18080, "protocol": "TCP"}]
+    assert env["SLO_OPERATOR_METRICS"] == "127.0.0.1:8081"
+    assert container["ports"] == [{"name": "health", "containerPort": 18080, "protocol": "TCP"},
+                                  {"name": "metrics", "containerPort": 8081, "protocol": "TCP"}]
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["host"] == "127.0.0.1"
 
