@@ -21,6 +21,7 @@ from slo_operator.durations import parse_window
 from slo_operator.indicators import INDICATORS, KINDS
 from slo_operator.indicators.accuracy import AccuracyIndicator
 from slo_operator.indicators.availability import AvailabilityIndicator
+from slo_operator.indicators.cost import CostIndicator
 from slo_operator.indicators.freshness import FreshnessIndicator
 from slo_operator.indicators.latency import LatencyIndicator
 from slo_operator.indicators.ratio import RatioIndicator
@@ -64,6 +65,7 @@ class Indicator(_Model):
     accuracy: AccuracyIndicator | None = None
     freshness: FreshnessIndicator | None = None
     ratio: RatioIndicator | None = None
+    cost: CostIndicator | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Indicator:
@@ -87,8 +89,12 @@ class Timeslices(_Model):
         default="5m",
         description="Length of one slice, at least `1m` (raw counters are read over it), e.g. `5m`.",
     )
-    goal: float = Field(
-        gt=0, le=100, description="Percent of good events a slice needs to count as good, e.g. 95."
+    goal: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="Percent of good events a slice needs to count as good, e.g. 95. Required for event "
+        "indicators; not used by cost (a slice is good when its cost per unit is at most the maximum).",
     )
 
     @field_validator("slice_size")
@@ -286,11 +292,24 @@ def _indicator_rules() -> list[JsonValue]:
                 "message": f"{kind.name} is measured in {method.lower()}: leave budgetingMethod unset or set "
                 f"{method}",
             })
-    timed = " || ".join(f"has(self.indicator.{k.name})" for k in KINDS if k.measures == "time")
+    timed = " || ".join(f"has(self.indicator.{k.name})" for k in KINDS if k.measures != "events")
     rules.append({
         "rule": "!has(self.budgetingMethod) || self.budgetingMethod != 'Timeslices' "
-        "|| has(self.timeslices)" + (f" || {timed}" if timed else ""),
+        "|| (has(self.timeslices) && has(self.timeslices.goal))" + (f" || {timed}" if timed else ""),
         "message": "budgetingMethod Timeslices needs timeslices.goal (and optionally timeslices.sliceSize)",
+    })
+    for kind in KINDS:
+        if kind.measures == "slices":
+            rules.append({
+                "rule": f"!has(self.indicator.{kind.name}) || !has(self.timeslices) "
+                "|| !has(self.timeslices.goal)",
+                "message": f"timeslices.goal does not apply to {kind.name}: a slice is good when "
+                f"{kind.description.split(' whose ')[-1]}; remove goal and keep sliceSize",
+            })
+    rules.append({
+        "rule": "!has(self.indicator.cost) || !has(self.groupBy) || size(self.groupBy) == 0",
+        "message": "groupBy is not supported with a cost indicator: the spend and its budget are one per "
+        "SLO; remove groupBy",
     })
     return rules
 
@@ -328,7 +347,8 @@ class ServiceLevelObjectiveSpec(_Model):
         default=None,
         description=(
             "Occurrences (default for event indicators): the SLI is good events / all events, weighted "
-            "by traffic. Timeslices (default and only choice for freshness): the share of good slices."
+            "by traffic. Timeslices (default and only choice for freshness and cost): the share of good "
+            "slices."
         ),
     )
     timeslices: Timeslices | None = Field(default=None, description="Slice size and per-slice goal.")
@@ -395,9 +415,27 @@ class ServiceLevelObjectiveSpec(_Model):
                 f"leave it unset or set {method}",
                 self.budgeting_method,
             )
-        if self.budgeting_method == "Timeslices" and self.timeslices is None and kind.measures != "time":
+        if (
+            self.budgeting_method == "Timeslices"
+            and (self.timeslices is None or self.timeslices.goal is None)
+            and kind.measures == "events"
+        ):
             raise _error_at(
                 ("timeslices",), "timeslices: budgetingMethod Timeslices needs timeslices.goal", None
+            )
+        if kind.measures == "slices" and self.timeslices is not None and self.timeslices.goal is not None:
+            raise _error_at(
+                ("timeslices", "goal"),
+                f"timeslices.goal does not apply to {kind.name}: a slice is good when "
+                f"{kind.description.split(' whose ')[-1]}; remove goal and keep sliceSize",
+                self.timeslices.goal,
+            )
+        if self.indicator.cost is not None and self.group_by:
+            raise _error_at(
+                ("groupBy",),
+                "groupBy is not supported with a cost indicator: the spend and its budget are one per SLO; "
+                "remove groupBy",
+                self.group_by,
             )
         if self.timeslices is not None and parse_window(self.timeslices.slice_size) >= window:
             raise _error_at(

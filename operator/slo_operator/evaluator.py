@@ -19,7 +19,8 @@ A value of an instant vector is a float array over the evaluation instants with 
 has no sample, so an expression costs a few array operations whatever the number of instants. The
 PromQL subset is the one rule groups use: selectors, offset, arithmetic, comparisons (with ``bool``),
 ``and``/``or``/``unless`` with ``on``/``ignoring``, ``sum``/``min``/``max``/``count``/``avg`` with
-``by``/``without``, and the functions in ``FUNCTIONS``. Anything else raises ``Unsupported``.
+``by``/``without``, and the functions in ``FUNCTIONS`` (calendar ones in UTC). Anything else raises
+``Unsupported``.
 """
 
 from __future__ import annotations
@@ -274,6 +275,10 @@ class Evaluator:
             return self.ts.copy()
         if name == "vector":
             return {(): self.scalar(args[0])}
+        if name in CALENDAR:
+            if not args:
+                return {(): CALENDAR[name](self.ts)}
+            return {_drop_name(k): CALENDAR[name](v) for k, v in self.vector(args[0]).items()}
         if name in RANGE_FUNCTIONS:
             matrix = args[0]
             if not isinstance(matrix, promql_parser.MatrixSelector):
@@ -494,8 +499,30 @@ ELEMENTWISE: dict[str, Callable[..., Array]] = {
     "ceil": np.ceil,
     "floor": np.floor,
 }
+def _calendar(part: str) -> Callable[[Array], Array]:
+    """A calendar field of Unix times in UTC, as Prometheus' ``month()``, ``day_of_month()``,
+    ``days_in_month()`` compute it (NaN stays NaN)."""
+
+    def field(values: Array) -> Array:
+        known = ~np.isnan(values)
+        seconds = np.where(known, np.floor(values), 0).astype("int64").astype("datetime64[s]")
+        months = seconds.astype("datetime64[M]")
+        if part == "month":
+            result = months.astype("int64") % 12 + 1
+        elif part == "day_of_month":
+            result = (seconds.astype("datetime64[D]") - months.astype("datetime64[D]")).astype("int64") + 1
+        else:
+            result = ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype("int64")
+        return np.where(known, result.astype(np.float64), np.nan)
+
+    return field
+
+
+CALENDAR: dict[str, Callable[[Array], Array]] = {
+    name: _calendar(name) for name in ("month", "day_of_month", "days_in_month")
+}
 RANGE_FUNCTIONS = ("rate", "increase", "sum_over_time", "count_over_time", "avg_over_time", "last_over_time")
-FUNCTIONS = ("time", "vector", "absent", *ELEMENTWISE, *RANGE_FUNCTIONS)
+FUNCTIONS = ("time", "vector", "absent", *CALENDAR, *ELEMENTWISE, *RANGE_FUNCTIONS)
 
 
 def _prefix(values: Array) -> Array:

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from slo_operator.api import BurnRateAlert, Routing, ServiceLevelObjective, ServiceLevelObjectiveSpec
 from slo_operator.durations import format_duration, parse_window
 from slo_operator.indicators import INDICATORS
+from slo_operator.indicators.base import CostParams
 from slo_operator.promql import exact
 from slo_operator.selectors import Selector
 
@@ -81,6 +82,7 @@ class SLO:
     slice_size: int | None = None
     slice_goal: Decimal | None = None
     routing: Routing | None = None  # spec.alerting.routing as written; defaults are merged in routing.py
+    cost: CostParams | None = None  # cost indicators: maximum per unit and spend budget
 
     @property
     def error_budget(self) -> Decimal:
@@ -92,6 +94,8 @@ class SLO:
         """Window over which raw series are read; every other window is derived from it."""
         if INDICATORS[self.kind].measures == "time":
             return WINDOW_FLOOR
+        if INDICATORS[self.kind].measures == "slices":
+            return self.slice_size or WINDOW_FLOOR
         if self.method == "Timeslices" and self.slice_size is not None:
             return self.slice_size
         shortest = min((a.short_window for a in self.alerts), default=WINDOW_FLOOR)
@@ -201,6 +205,11 @@ def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> 
         latency_threshold=resolution.latency_threshold,
         max_age=resolution.max_age,
         slice_size=parse_window(spec.timeslices.slice_size) if spec.timeslices else None,
-        slice_goal=Decimal(str(spec.timeslices.goal)) / Decimal(100) if spec.timeslices else None,
+        slice_goal=(
+            Decimal(str(spec.timeslices.goal)) / Decimal(100)
+            if spec.timeslices is not None and spec.timeslices.goal is not None
+            else None
+        ),
         routing=alerting.routing,
+        cost=resolution.cost,
     )

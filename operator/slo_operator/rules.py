@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from slo_operator import spend
 from slo_operator.coverage import indicator_hash, since_expr
 from slo_operator.durations import format_duration, human_duration, parse_duration
 from slo_operator.indicators import base_series
@@ -175,6 +176,7 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
     bad, total = base_series(slo)
     fast: list[dict[str, Any]] = [
         _record(RECORDING_SINCE, since_expr(slo), slo, indicator=indicator_hash(slo)),
+        *spend.fast_rules(slo, options.fast_interval),
         _record(BAD_EVENTS, bad, slo, window=format_duration(slo.base_window)),
         _record(TOTAL_EVENTS, total, slo, window=format_duration(slo.base_window)),
     ]
@@ -197,10 +199,12 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
             slo,
         ),
     ])
+    slow.extend(spend.slow_rules(slo, options.fast_interval))
     if slo.alerting_enabled:
         fast.extend(_burn_alert(slo, alert) for alert in slo.alerts)
         if slo.no_data_for:
             fast.append(_no_data_alert(slo))
+        fast.extend(spend.alerts(slo))
     prefix = f"slo:{slo.namespace}:{slo.name}"
     return [
         {"name": f"{prefix}:fast", "interval": options.fast_interval, "rules": fast},

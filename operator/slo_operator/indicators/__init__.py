@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slo_operator.indicators import accuracy, availability, freshness, latency, ratio
+from slo_operator.indicators import accuracy, availability, cost, freshness, latency, ratio
 from slo_operator.indicators.base import IndicatorKind, Resolution
 from slo_operator.promql import number, on
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from slo_operator.model import SLO
 
 KINDS: tuple[IndicatorKind, ...] = (
-    availability.KIND, latency.KIND, accuracy.KIND, freshness.KIND, ratio.KIND,
+    availability.KIND, latency.KIND, accuracy.KIND, freshness.KIND, ratio.KIND, cost.KIND,
 )
 INDICATORS: dict[str, IndicatorKind] = {kind.name: kind for kind in KINDS}
 
@@ -36,7 +36,7 @@ def base_series(slo: SLO) -> tuple[str, str]:
     """
     kind = INDICATORS[slo.kind]
     bad, total = kind.series(slo, slo.base_window)
-    if kind.measures == "time" or slo.method == "Occurrences":
+    if kind.measures != "events" or slo.method == "Occurrences":
         return bad, total
     assert slo.slice_goal is not None
     ratio = f"({bad} / {on(slo)}({total} > 0))"

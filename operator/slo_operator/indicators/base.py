@@ -17,12 +17,24 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class CostParams:
+    """A cost indicator's numbers: the maximum cost per unit and the optional spend budget."""
+
+    max_per_unit: Decimal
+    source: Literal["dollars", "opencost"]
+    budget: Decimal | None = None
+    currency: str | None = None
+    period: Literal["month", "window"] | None = None
+
+
+@dataclass(frozen=True)
 class Resolution:
     """What the resolved model keeps of an indicator: its parsed selectors and parameters."""
 
     selectors: dict[str, Selector]
     latency_threshold: Decimal | None = None
     max_age: int | None = None
+    cost: CostParams | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +49,9 @@ class IndicatorKind:
     ``measures`` says what ``series`` counts. ``"events"``: (bad, total) events per second — the
     generic code turns them into timeslices when the SLO asks for it. ``"time"``: (bad, total) slices
     already, 1 or 0 per evaluation (freshness), so the kind is measured in timeslices only and needs
-    no ``timeslices`` settings.
+    no ``timeslices`` settings. ``"slices"``: (bad, total) slices over the window it is given, which is
+    the SLO's ``timeslices.sliceSize`` (cost: a slice is bad when its cost per unit is too high); measured
+    in timeslices only, ``timeslices.goal`` does not apply.
     """
 
     name: str
@@ -45,7 +59,7 @@ class IndicatorKind:
     description: str
     resolve: Callable[[Any], Resolution]
     series: Callable[[SLO, int], tuple[str, str]]
-    measures: Literal["events", "time"] = "events"
+    measures: Literal["events", "time", "slices"] = "events"
     methods: tuple[str, ...] = ("Occurrences", "Timeslices")
 
     @property

@@ -120,7 +120,8 @@ def export(obj: ServiceLevelObjective) -> list[dict[str, Any]]:
         "spec": sli_spec,
     }
     if slo.method == "Timeslices":
-        goal = spec.timeslices.goal if spec.timeslices is not None else 100
+        goal = spec.timeslices.goal if spec.timeslices is not None else None
+        goal = 100 if goal is None else goal
         objective["timeSliceTarget"] = decimal_float(Decimal(str(goal)) / 100)
         objective["timeSliceWindow"] = spec.timeslices.slice_size if spec.timeslices is not None else "5m"
     annotations: dict[str, str] = {}
