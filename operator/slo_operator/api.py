@@ -164,6 +164,18 @@ class NoDataAlert(_Model):
     severity: str = Field(default="warning", pattern=SEVERITY_PATTERN, description="Severity label.")
 
 
+class ForecastAlert(_Model):
+    """Alert when the budget forecast (status.forecast) says the window will likely end below objective."""
+
+    enabled: bool = Field(default=True, description="Whether to render SLOForecastViolation.")
+    threshold: float = Field(
+        default=0.8, gt=0, lt=1,
+        description="Violation probability (0-1) above which the alert fires, once it stayed there `for`.",
+    )
+    for_: Window = Field(default="1h", alias="for", description="How long the probability must stay above.")
+    severity: str = Field(default="warning", pattern=SEVERITY_PATTERN, description="Severity label.")
+
+
 # A DNS subdomain, like metadata.name (written differently so the loader's hint for it names Secrets).
 SECRET_NAME_PATTERN = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
 SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]{1,253}$"
@@ -243,6 +255,11 @@ class Alerting(_Model):
     )
     no_data: NoDataAlert | None = Field(
         default=None, description="Optional alert when the SLI has no data; off unless given."
+    )
+    forecast: ForecastAlert | None = Field(
+        default=None,
+        description="Optional SLOForecastViolation alert, read from the operator's forecast gauges (its "
+        "/metrics must be scraped); off unless given.",
     )
     routing: Routing | None = Field(
         default=None,

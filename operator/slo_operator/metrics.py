@@ -21,10 +21,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from slo_operator.forecast import Forecast
+from slo_operator.promql import FORECAST_VIOLATION
 
 REGISTRY = CollectorRegistry()
 NAMESPACE_LABEL = "slo_namespace"
-VIOLATION_PROBABILITY = "slo_operator_forecast_violation_probability"
+VIOLATION_PROBABILITY = FORECAST_VIOLATION
 
 RECONCILES = Counter(
     "slo_operator_reconciles", "Reconciles of an SLO's children, by outcome (ok, retry, error).",

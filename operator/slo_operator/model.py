@@ -77,6 +77,9 @@ class SLO:
     alert_annotations: dict[str, str] = field(default_factory=dict)
     no_data_for: str | None = None
     no_data_severity: str = "warning"
+    forecast_threshold: Decimal | None = None  # SLOForecastViolation above this probability; None: off
+    forecast_for: str = "1h"
+    forecast_severity: str = "warning"
     latency_threshold: Decimal | None = None
     max_age: int | None = None
     slice_size: int | None = None
@@ -185,6 +188,7 @@ def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> 
     else:
         alerts = tuple(_resolve_alert(a, window) for a in alerting.burn_rates)
     no_data = alerting.no_data
+    forecast = alerting.forecast
     return SLO(
         name=name,
         namespace=namespace,
@@ -202,6 +206,10 @@ def resolve_spec(name: str, namespace: str, spec: ServiceLevelObjectiveSpec) -> 
         alert_annotations=dict(alerting.annotations),
         no_data_for=no_data.for_ if no_data is not None and no_data.enabled else None,
         no_data_severity=no_data.severity if no_data is not None else "warning",
+        forecast_threshold=None if forecast is None or not forecast.enabled
+        else Decimal(str(forecast.threshold)),
+        forecast_for=forecast.for_ if forecast is not None else "1h",
+        forecast_severity=forecast.severity if forecast is not None else "warning",
         latency_threshold=resolution.latency_threshold,
         max_age=resolution.max_age,
         slice_size=parse_window(spec.timeslices.slice_size) if spec.timeslices else None,

@@ -33,6 +33,8 @@ WINDOW_SECONDS = "slo:window:seconds"
 # When the recorded series of the SLO's current indicator began (Unix seconds), labelled ``indicator``
 # with a hash of the indicator: see ``coverage``. Not in RECORDED_SERIES: it reads only itself.
 RECORDING_SINCE = "slo:recording_since:timestamp"
+# Not recorded by the rules: the operator's own gauge (``metrics``), read by SLOForecastViolation.
+FORECAST_VIOLATION = "slo_operator_forecast_violation_probability"
 
 RECORDED_SERIES = (
     BAD_EVENTS, TOTAL_EVENTS, ERROR_RATIO, BURN_RATE, CURRENT_BURN_RATE, SLI, OBJECTIVE, BUDGET_REMAINING,

@@ -37,6 +37,7 @@ from slo_operator.promql import (
     BURN_RATE,
     CURRENT_BURN_RATE,
     ERROR_RATIO,
+    FORECAST_VIOLATION,
     OBJECTIVE,
     RECORDING_SINCE,
     SLI,
@@ -47,6 +48,7 @@ from slo_operator.promql import (
     recorded,
     window_range,
 )
+from slo_operator.selectors import escape_label_value
 
 FAST_GROUP_MAX_WINDOW = 6 * 3600
 
@@ -170,6 +172,30 @@ def _no_data_alert(slo: SLO) -> dict[str, Any]:
     }
 
 
+def _forecast_alert(slo: SLO) -> dict[str, Any]:
+    """SLOForecastViolation: the operator's forecast gauge (``metrics``) above the threshold. ``max by``
+    drops the scrape's own labels and keeps one series when two operator pods are scraped."""
+    assert slo.forecast_threshold is not None
+    labels = f"slo_namespace={escape_label_value(slo.namespace)},slo={escape_label_value(slo.name)}"
+    threshold = number(slo.forecast_threshold)
+    return {
+        "alert": "SLOForecastViolation",
+        "expr": f"max by (slo_namespace, slo) ({FORECAST_VIOLATION}{{{labels}}}) > {threshold}",
+        "for": slo.forecast_for,
+        "labels": {**slo.alert_labels, "severity": slo.forecast_severity, "slo": slo.name,
+                   "namespace": slo.namespace, "service": slo.service},
+        "annotations": {
+            "summary": f"SLO {slo.namespace}/{slo.name} ({slo.service}) will likely miss its objective",
+            "description": (
+                f"The budget forecast gives a probability above {threshold} that the "
+                f"{format_duration(slo.window)} window ends below the objective (for {slo.forecast_for}). "
+                "See status.forecast (kubectl get slo -o yaml) for when the budget runs out."
+            ),
+            **slo.alert_annotations,
+        },
+    }
+
+
 def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, Any]]:
     """The Prometheus rule groups (``groups:`` entries) for one SLO."""
     options = options or RuleOptions()
@@ -205,6 +231,8 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
         if slo.no_data_for:
             fast.append(_no_data_alert(slo))
         fast.extend(spend.alerts(slo))
+        if slo.forecast_threshold is not None:
+            slow.append(_forecast_alert(slo))
     prefix = f"slo:{slo.namespace}:{slo.name}"
     return [
         {"name": f"{prefix}:fast", "interval": options.fast_interval, "rules": fast},
