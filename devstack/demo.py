@@ -7,7 +7,7 @@ to the local servers, as the kubelet would), and slo-operator running as its own
 Two modes, named in the output: **pods** when the node can run (kubelet built and images present:
 `make node-build images`) -- `helm install` of the chart runs slo-operator and the model service as
 pods on the local node; otherwise **processes** (slo-operator and `bentoml serve` as local processes).
-It applies the four example SLOs; shows
+It applies the four example SLOs and a cost SLO (model-cost); shows
 ``kubectl get slo`` with live numbers; stages a total outage of /predict; waits for the fast-burn page
 to reach the PagerDuty receiver and shows the budget falling. Everything keeps running afterwards;
 ``make demo-down`` (``python -m devstack.demo down``) stops it.
@@ -411,8 +411,10 @@ def up(args: argparse.Namespace) -> None:
         ],
     )
 
-    step("The four example SLOs: kubectl apply -f manifests/examples/")
-    kubectl("apply", "-f", str(REPO_ROOT / "manifests" / "examples"), kubeconfig=kubeconfig)
+    step("The four example SLOs, and a cost SLO next to them: kubectl apply -f manifests/examples/ "
+         "-f manifests/examples-extra/cost.yaml")
+    kubectl("apply", "-f", str(REPO_ROOT / "manifests" / "examples"), "-f",
+            str(REPO_ROOT / "manifests" / "examples-extra" / "cost.yaml"), kubeconfig=kubeconfig)
     wait(
         lambda: (
             len(
@@ -422,7 +424,7 @@ def up(args: argparse.Namespace) -> None:
                     ).stdout
                 )["items"]
             )
-            >= 4
+            >= 5
         ),
         60,
         "the PrometheusRules",

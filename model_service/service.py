@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from model_service import training
+from model_service.cost import CostMeter
 from model_service.faults import FaultConfig, FaultInjector, FaultStatus
 from model_service.settings import LATENCY_BUCKETS, Settings, env_flag
 from model_service.sli import SLITracker
@@ -132,6 +133,8 @@ class ModelService:
             endpoint="/predict",
         )
         self.tracker.start()
+        self.cost = CostMeter(self.tracker, self.settings.cpu_price_per_hour)
+        self._cost_task: asyncio.Task[None] | None = None
         self.store = PredictionStore(
             ttl_seconds=self.settings.feedback_ttl_seconds, max_entries=self.settings.feedback_max_entries
         )
@@ -156,13 +159,20 @@ class ModelService:
     async def _start_feature_refresh(self) -> None:
         if self.settings.feature_refresh_interval_seconds > 0:
             self._refresh_task = asyncio.create_task(self._feature_refresh_loop())
+        self._cost_task = asyncio.create_task(self._cost_loop())
+
+    async def _cost_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.cost_interval_seconds)
+            self.cost.charge()
 
     @bentoml.on_shutdown
     async def _stop_feature_refresh(self) -> None:
-        if self._refresh_task is not None:
-            self._refresh_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresh_task
+        for task in (self._refresh_task, self._cost_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _feature_refresh_loop(self) -> None:
         interval = self.settings.feature_refresh_interval_seconds
@@ -224,6 +234,7 @@ class ModelService:
         self.tracker.record_predictions(len(labels))
         self.tracker.record_availability(True)
         self.tracker.record_latency(time.perf_counter() - started)
+        self.cost.charge()
         return PredictResponse(
             model_name=self.meta.model_name,
             model_version=self.meta.model_version,

@@ -99,6 +99,11 @@ class Settings:
     max_batch_rows: int
     #: Interval of the in-process feature refresh loop; 0 disables it (refresh only via API/CLI).
     feature_refresh_interval_seconds: float
+    #: Price of one CPU-hour: the CPU time the worker uses is exported as money spent
+    #: (``model_serving_cost_dollars_total``), so cost SLOs have data without OpenCost.
+    cpu_price_per_hour: float = 0.04
+    #: How often the CPU used between requests (idle work) is charged as well.
+    cost_interval_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -112,4 +117,6 @@ class Settings:
             feedback_max_entries=_env_int("MODEL_FEEDBACK_MAX_ENTRIES", 100_000),
             max_batch_rows=_env_int("MODEL_MAX_BATCH_ROWS", 256),
             feature_refresh_interval_seconds=_env_float("MODEL_FEATURE_REFRESH_INTERVAL_SECONDS", 60.0),
+            cpu_price_per_hour=_env_float("MODEL_CPU_PRICE_PER_HOUR", 0.04),
+            cost_interval_seconds=_env_float("MODEL_COST_INTERVAL_SECONDS", 10.0, minimum=0.1),
         )

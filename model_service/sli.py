@@ -50,6 +50,7 @@ class MetricNames:
     CORRECT = "model_predictions_correct_total"  # {model_version}: ... whose label was right
     FEATURES_UPDATED = "model_features_last_updated_timestamp_seconds"  # gauge, unix seconds
     INFO = "model_info"  # gauge = 1 {model_name, model_version}
+    COST = "model_serving_cost_dollars_total"  # {model_version}: CPU seconds used × price per CPU-hour
     # BentoML built-ins (labels endpoint, http_response_code, service_name, service_version, runner_name)
     BENTOML_REQUESTS = "bentoml_service_request_total"
     BENTOML_DURATION = "bentoml_service_request_duration_seconds"
@@ -170,6 +171,7 @@ class _Metrics:
     correct: Counter
     features_updated: Gauge
     info: Gauge
+    cost: Counter
 
 
 class SLITracker:
@@ -277,12 +279,18 @@ class SLITracker:
                 registry=reg,
                 multiprocess_mode="livemax",
             ),
+            cost=Counter(
+                MetricNames.COST,
+                "Money spent serving: CPU seconds the worker used × the configured price per CPU-hour.",
+                ["model_version"],
+                registry=reg,
+            ),
         )
         # Create the series up front so that rate() sees them from the first scrape.
         for outcome in ("success", "failure"):
             m.requests.labels(endpoint=self.endpoint, outcome=outcome)
         m.duration.labels(endpoint=self.endpoint)
-        for counter in (m.predictions, m.evaluated, m.correct):
+        for counter in (m.predictions, m.evaluated, m.correct, m.cost):
             counter.labels(model_version=self.model_version)
         m.info.labels(model_name=self.model_name, model_version=self.model_version).set(1)
         return m
@@ -314,6 +322,12 @@ class SLITracker:
         self._ensure_metrics().predictions.labels(model_version=model_version or self.model_version).inc(
             count
         )
+
+    def record_cost(self, dollars: float, model_version: str | None = None) -> None:
+        """Money spent serving (``CostMeter``); negative amounts are ignored."""
+        if not self.enabled or not dollars > 0:
+            return
+        self._ensure_metrics().cost.labels(model_version=model_version or self.model_version).inc(dollars)
 
     def record_accuracy(
         self, prediction: int | str, actual: int | str, model_version: str | None = None

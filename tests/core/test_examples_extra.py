@@ -34,3 +34,13 @@ def test_it_reads_the_same_series_as_the_request_ratio_form() -> None:
     assert (windows.latency_threshold, windows.window, windows.service) == (
         ratio.latency_threshold, ratio.window, ratio.service,
     )
+
+
+def test_the_cost_example_reads_the_model_services_counters() -> None:
+    from model_service.sli import MetricNames
+
+    cost = slo("manifests/examples-extra/cost.yaml")
+    assert (cost.kind, cost.method, cost.slice_size) == ("cost", "Timeslices", 3600)
+    assert cost.selectors["dollars"].metric == MetricNames.COST
+    assert cost.selectors["units"].metric == MetricNames.PREDICTIONS
+    assert cost.cost is not None and cost.cost.period == "month" and cost.cost.currency == "USD"

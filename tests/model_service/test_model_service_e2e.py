@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,7 @@ def test_load_with_injected_faults_matches_metrics(service: ServiceProcess) -> N
     )
     assert status["active"]
     before = MetricsSnapshot.scrape(service.url)
+    started = time.monotonic()
     config = LoadConfig(
         url=service.url,
         rate=100,
@@ -199,6 +201,7 @@ def test_load_with_injected_faults_matches_metrics(service: ServiceProcess) -> N
     faults = admin(service, "/admin/faults/status", {})
     admin(service, "/admin/faults", {})  # clear
     after = MetricsSnapshot.scrape(service.url)
+    elapsed = time.monotonic() - started
 
     def delta(name: str, **kw: Any) -> float:
         return after.value(name, **kw) - before.value(name, **kw)
@@ -245,6 +248,11 @@ def test_load_with_injected_faults_matches_metrics(service: ServiceProcess) -> N
     accuracy = correct / evaluated
     assert 0.6 < accuracy < 0.9  # ~0.96 * 0.8 + 0.04 * 0.2 = 0.776 expected with 20 % label noise
 
+    # cost: the CPU time the worker used serving the load, priced at the default $0.04 per CPU-hour;
+    # 240 predictions cost something, and at most every core busy for the whole run (plus one charge
+    # interval of CPU used before the run and charged during it).
+    cost = delta("model_serving_cost_dollars_total")
+    assert 0 < cost <= (elapsed + 10) * (os.cpu_count() or 1) * 0.04 / 3600, cost
 
 def test_stale_features_fault_and_refresh(service: ServiceProcess) -> None:
     admin(service, "/admin/faults", {"stale_features_seconds": 7200})

@@ -137,6 +137,22 @@ def test_tracker_records_into_its_registry() -> None:
     assert get("model_info", {"model_name": "m", "model_version": "v1"}) == 1
 
 
+def test_cost_meter_charges_cpu_seconds_times_the_price() -> None:
+    from model_service.cost import CostMeter
+
+    tracker = SLITracker(model_name="m", model_version="v1")
+    cpu = iter([10.0, 10.5, 10.5, 12.0])
+    meter = CostMeter(tracker, price_per_cpu_hour=36.0, clock=lambda: next(cpu))
+    assert meter.charge() == pytest.approx(0.005)  # 0.5 CPU seconds at $0.01 per CPU second
+    assert meter.charge() == 0
+    assert meter.charge() == pytest.approx(0.015)
+    assert tracker.registry.get_sample_value(
+        "model_serving_cost_dollars_total", {"model_version": "v1"}
+    ) == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="price"):
+        CostMeter(tracker, price_per_cpu_hour=-1)
+
+
 def test_disabled_tracker_records_nothing() -> None:
     tracker = SLITracker(enabled=False)
     tracker.start()
