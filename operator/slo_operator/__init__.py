@@ -38,6 +38,7 @@ I/O edges:
 - ``forecaster``: every SLO's hourly history from one range query per completed hour, the forecasts
   refitted hourly, and ``status.forecast``.
 - ``metrics``: the operator's own ``/metrics`` (one registry: reconciles, refreshes, forecast gauges).
+- ``forecast_cli`` (``slo-operator forecast``): the same forecast for SLO files, without a cluster.
 """
 
 API_GROUP = "slo.mlops.dev"

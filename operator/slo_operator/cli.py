@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from slo_operator.children import child_kind_for_format
+from slo_operator.forecast_cli import forecast_command
 from slo_operator.loader import load
 from slo_operator.model import resolve
 from slo_operator.render import RenderOptions, rule_file, to_yaml
@@ -326,6 +327,7 @@ def run(
 
 app.command(name="report")(report_command)
 app.command(name="simulate")(simulate_command)
+app.command(name="forecast")(forecast_command)
 
 from slo_operator.policy_cli import policy_app  # noqa: E402  (after app: it registers a sub-command)
 

@@ -138,3 +138,37 @@ def status_of(forecast: Forecast) -> dict[str, Any]:
         "trainedOn": None if forecast.trained_on is None else human_duration(forecast.trained_on),
         "horizonEnd": _time(forecast.horizon_end),
     }
+
+
+def _day(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def summary(slo: SLO, forecast: Forecast) -> list[str]:
+    """The forecast in sentences (``slo-operator forecast``, monthly reports)."""
+    if not forecast.sufficient:
+        return [f"{slo.key}: no forecast yet (insufficient history: it needs two days of the SLO's "
+                "recorded series)"]
+    assert forecast.budget_consumed is not None and forecast.violation_probability is not None
+    objective = float(slo.objective) * 100
+    trained = human_duration(forecast.trained_on or 0)
+    low = forecast.consumed_quantiles.get("p10")
+    high = forecast.consumed_quantiles.get("p90")
+    spread = "" if low is None or high is None else (
+        f" (10th-90th percentile {100 * float(low[-1]):.0f}%-{100 * float(high[-1]):.0f}%)")
+    lines = [
+        f"{slo.key}: {forecast.model}, trained on {trained} of history",
+        f"  next {human_duration(slo.window)}: SLI {100 * (forecast.end_of_window_sli or 0):.3f}% against "
+        f"{objective:g}%, {100 * forecast.budget_consumed:.0f}% of the budget spent{spread}",
+        f"  probability the window ends below its objective: {forecast.violation_probability:.2f}",
+    ]
+    if forecast.exhaustion_at is not None:
+        earliest, latest = forecast.interval or (None, None)
+        between = (f"{_day(earliest) if earliest else '?'} and "
+                   f"{_day(latest) if latest else 'after the horizon'}")
+        lines.append(f"  at the current pace the budget ends on {_day(forecast.exhaustion_at)} "
+                     f"(10th-90th percentile: between {between})")
+    else:
+        lines.append("  at the current pace the budget lasts beyond the horizon "
+                     f"(in {100 * (forecast.exhaustion_probability or 0):.0f}% of futures it runs out)")
+    return lines
