@@ -123,6 +123,57 @@ def seasonal_naive(history: fc.History, window: int) -> float:
     return float(np.sum(bad) / np.sum(total) / (1 - OBJECTIVE))
 
 
+def scale(count: int) -> None:
+    """Time and memory of the operator's forecaster over ``count`` SLOs: the first refresh (history of
+    every SLO, one range query, every model fitted) and the refresh an hour later (one hour fetched,
+    every model refitted), as the status refresh runs them."""
+    import resource
+    import tracemalloc
+
+    from slo_operator.api import ServiceLevelObjective
+    from slo_operator.forecaster import Forecaster
+    from slo_operator.model import resolve
+
+    slos = [resolve(ServiceLevelObjective.model_validate({
+        "apiVersion": "slo.mlops.dev/v1alpha1", "kind": "ServiceLevelObjective",
+        "metadata": {"name": f"slo-{i}", "namespace": "bench"},
+        "spec": {"service": "api", "objective": 99.9, "window": "30d",
+                 "indicator": {"availability": {"errors": 'x{code="5xx"}', "total": "x"}}},
+    })) for i in range(count)]
+    data = hourly_series(scenarios(0, 60)["seasonal+incidents"])
+
+    class Recorded:
+        def query_range(self, expr: str, start: float, end: float,
+                        step: float) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+            out = []
+            first = int((start - HOUR - data.start) // HOUR)
+            last = int((end - HOUR - data.start) // HOUR)
+            for slo in slos:
+                for series, values in (("bad", data.bad), ("total", data.total)):
+                    samples = [(data.start + (i + 1) * HOUR, float(values[i]))
+                               for i in range(max(first, 0), min(last, len(values) - 1) + 1)]
+                    out.append(({"namespace": slo.namespace, "slo": slo.name, "series": series}, samples))
+            return out
+
+    now = data.start + 50 * 86400 + 600
+    forecaster = Forecaster()
+    source = Recorded()
+    tracemalloc.start()
+    for label, at in (("first refresh", now), ("an hour later", now + HOUR)):
+        began = time.process_time()
+        forecasts = forecaster.refresh(source, slos, at)
+        spent = time.process_time() - began
+        models = sum(f.sufficient for f in forecasts.values())
+        print(f"{count} SLOs, {label}: {spent:.1f} s CPU, {forecaster.queries} range queries so far, "
+              f"{models} models")
+    _, peak = tracemalloc.get_traced_memory()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak traced memory {peak / 2**20:.0f} MiB (forecaster state included), max RSS {rss:.0f} MiB")
+
+
+HOUR = fc.HOUR
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -131,7 +182,11 @@ def main() -> None:
     parser.add_argument("--window", default="30d")
     parser.add_argument("--step", default="12h")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--scale", type=int, help="Time the forecaster over this many SLOs instead.")
     args = parser.parse_args()
+    if args.scale:
+        scale(args.scale)
+        return
     window = int(parse_duration(args.window)) // fc.HOUR
     step = int(parse_duration(args.step)) // fc.HOUR
     rows: dict[str, dict[str, list[float]]] = {}

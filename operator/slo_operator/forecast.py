@@ -120,6 +120,16 @@ def _profile(values: Array, index: Array, season: int) -> Array:
     return np.where(np.isnan(out), overall, out)
 
 
+def _mean_profile(values: Array, index: Array, season: int) -> Array:
+    """Mean of ``values`` per slot (NaN ignored; unseen slots take the overall mean): for log traffic,
+    where incidents do not pull a mean the way they pull an error ratio's."""
+    keep = ~np.isnan(values)
+    sums = np.bincount(index[keep], weights=values[keep], minlength=season)
+    counts = np.bincount(index[keep], minlength=season)
+    overall = float(np.mean(values[keep])) if np.any(keep) else 0.0
+    return np.where(counts > 0, sums / np.maximum(counts, 1), overall)
+
+
 def _rolling_median(values: Array, width: int) -> Array:
     """Centred rolling median ignoring NaN (edges use the part of the window that exists)."""
     pad = width // 2
@@ -155,7 +165,7 @@ def fit(history: History) -> Model | None:
     hod = how % DAY_HOURS
 
     log_traffic = np.where(seen, np.log(np.where(seen, total, 1.0)), np.nan)
-    traffic_profile = _profile(log_traffic, slot, season)
+    traffic_profile = _mean_profile(log_traffic, slot, season)
     deviation = log_traffic - traffic_profile[slot]
     level = _rolling_median(deviation, DAY_HOURS)
     recent = deviation[-DAY_HOURS:]
@@ -225,22 +235,26 @@ def sample_paths(model: Model, start: int, hours: int, paths: int = PATHS,
 def consumed(known_bad: Array, known_total: Array, bad: Array, total: Array, window_hours: int,
              error_budget: float) -> Array:
     """Share of the budget the rolling window spends at the end of each future hour, per path: the
-    last ``window_hours`` known hours followed by each path (events weighted by traffic)."""
-    paths = bad.shape[0]
-    known_bad = np.where(np.isnan(known_bad), 0.0, known_bad)[-window_hours:]
-    known_total = np.where(np.isnan(known_total), 0.0, known_total)[-window_hours:]
-    pad = window_hours - len(known_total)
-    known_bad = np.concatenate((np.zeros(pad), known_bad))
-    known_total = np.concatenate((np.zeros(pad), known_total))
-    all_bad = np.concatenate((np.broadcast_to(known_bad, (paths, window_hours)), bad), axis=1)
-    all_total = np.concatenate((np.broadcast_to(known_total, (paths, window_hours)), total), axis=1)
-    zero = np.zeros((paths, 1))
-    cb = np.concatenate((zero, np.cumsum(all_bad, axis=1)), axis=1)
-    ct = np.concatenate((zero, np.cumsum(all_total, axis=1)), axis=1)
+    last ``window_hours`` known hours followed by each path (events weighted by traffic). The known
+    part is the same for every path: its sums are computed once."""
     hours = bad.shape[1]
-    ends = np.arange(window_hours + 1, window_hours + hours + 1)
-    window_bad = cb[:, ends] - cb[:, ends - window_hours]
-    window_total = ct[:, ends] - ct[:, ends - window_hours]
+
+    def known_part(values: Array) -> Array:
+        """Sum of the known hours still inside the window at the end of future hour k (k < hours)."""
+        known = np.where(np.isnan(values), 0.0, values)[-window_hours:]
+        known = np.concatenate((np.zeros(window_hours - len(known)), known))
+        suffix = np.concatenate((np.cumsum(known[::-1])[::-1], [0.0]))  # suffix[i] = sum(known[i:])
+        inside = np.arange(1, hours + 1)  # hours of the window taken by the future at the end of k
+        return np.where(inside < window_hours, suffix[np.minimum(inside, window_hours)], 0.0)
+
+    def future_part(values: Array) -> Array:
+        sums = np.cumsum(values, axis=1)
+        if hours > window_hours:  # only the last window_hours future hours are inside
+            sums[:, window_hours:] -= sums[:, :-window_hours].copy()
+        return sums
+
+    window_bad = future_part(bad) + known_part(known_bad)
+    window_total = future_part(total) + known_part(known_total)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = window_bad / (window_total * error_budget)
     return np.where(window_total > _EPS, share, 0.0)
@@ -282,9 +296,8 @@ def forecast(model: Model | None, history: History, objective: float, window: in
         exhaustion_probability=float(np.mean(exhausts)),
         exhaustion_at=at(0.5),
         interval=(at(0.1), at(0.9)) if at(0.1) is not None else None,
-        consumed_quantiles={
-            f"p{q}": np.quantile(share, q / 100, axis=0) for q in (10, 50, 90)
-        },
+        consumed_quantiles=dict(zip(("p10", "p50", "p90"),
+                                    np.quantile(share, [0.1, 0.5, 0.9], axis=0), strict=True)),
     )
 
 
