@@ -25,6 +25,8 @@ pytest_plugins = ["skips", "pytester"]
 # needs promtool, a server or the cluster belongs to the full suite (`make test`) instead.
 PURE_TESTS = frozenset({
     "core/test_budget.py",
+    "core/test_cost_status.py",
+    "core/test_cost_validation.py",
     "core/test_crd.py",
     "core/test_coverage.py",
     "core/test_durations_selectors.py",

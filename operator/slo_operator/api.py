@@ -578,6 +578,23 @@ class ForecastStatus(_Model):
     horizon_end: str | None = Field(default=None, description="End of the forecast horizon (RFC 3339).")
 
 
+class CostStatus(_Model):
+    """A cost SLO's money (README "Cost SLOs"), in the budget's currency."""
+
+    spent: float | None = Field(
+        default=None, description="Spent in the budget's period so far (calendar month or SLO window)."
+    )
+    budget: float | None = Field(default=None, description="The budget's amount per period.")
+    currency: str | None = Field(default=None, description="ISO 4217 code of the amounts.")
+    forecast_end_of_period: float | None = Field(
+        default=None,
+        description="Spend of the whole period at the pace of the longest alert window (a day by default).",
+    )
+    per_unit: float | None = Field(
+        default=None, description="Cost per unit over the last slice; unset: no units in it (idle)."
+    )
+
+
 class ServiceLevelObjectiveStatus(_Model):
     """What the operator measured and did; written by slo-operator only."""
 
@@ -600,6 +617,7 @@ class ServiceLevelObjectiveStatus(_Model):
     last_evaluated: str | None = Field(default=None, description="When the numbers were read (RFC 3339).")
     policy: PolicyStatus | None = Field(default=None, description="Error-budget policy step and actions.")
     forecast: ForecastStatus | None = Field(default=None, description="Budget forecast over the next window.")
+    cost: CostStatus | None = Field(default=None, description="Cost SLOs: spend, budget, forecast, per unit.")
 
 
 class ObjectMeta(BaseModel):

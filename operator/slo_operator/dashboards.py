@@ -57,6 +57,15 @@ from slo_operator.promql import (
     window_range,
 )
 from slo_operator.selectors import escape_label_value
+from slo_operator.spend import (
+    COST_BUDGET,
+    COST_FORECAST,
+    COST_MAX_PER_UNIT,
+    COST_PER_UNIT,
+    COST_SPEND,
+    COST_SPENT,
+    forecast_window,
+)
 from slo_operator.status import AT_RISK_REMAINING
 
 GRAFANA_VERSION = "11.6"  # the grafana-foundation-sdk build pinned in pyproject.toml
@@ -89,6 +98,9 @@ TITLE_ACTIVE_ALERTS = "Active SLO alerts"
 TITLE_RECENT_ALERTS = "Recent violations: alerts active in the time range"
 TITLE_ALERT_HISTORY = "Alert history"
 TITLE_STATE_HISTORY = "State history"
+TITLE_COST_PER_UNIT = "Cost per unit vs the maximum"
+TITLE_SPEND = "Spend vs budget"
+TITLE_COST_FORECAST = "Forecast spend of the period"
 TITLE_SLO_TABLE = "All SLOs"
 TITLE_FIRING = "Firing SLO alerts"
 TITLE_COUNTS = {"total": "SLOs", 0: "Meeting", 1: "At risk", 2: "Violating", "nodata": "No data"}
@@ -376,6 +388,52 @@ def _window_text(seconds: int) -> str:
     return format_duration(seconds)
 
 
+def _cost_panels(board: dash_b.Dashboard, slo: SLO) -> dash_b.Dashboard:
+    """The "Cost" row of a cost SLO (README "Cost SLOs"): cost per unit per slice against the maximum,
+    spend against the budget, and the spend forecast for the period; nothing for other kinds."""
+    cost = slo.cost
+    if cost is None:
+        return board
+    slice_ = _window_text(slo.base_window)
+    money = cost.currency or "money"
+    unit = f"currency:{cost.currency}" if cost.currency else "short"
+    board = board.with_row(dash_b.Row("Cost"))
+    board = board.with_panel(
+        _timeseries(TITLE_COST_PER_UNIT,
+                    f"Spend / units over each {slice_} slice; a slice above the maximum is a bad slice. "
+                    "Gaps: slices without units (idle), which count neither way.", width=8)
+        .with_target(_query(f"{COST_PER_UNIT}{_matchers(slo)}", "A", f"per unit ({slice_})"))
+        .with_target(_query(f"{COST_MAX_PER_UNIT}{_matchers(slo)}", "B", "maximum"))
+        .unit("short").decimals(6)
+        .override_by_name("maximum", [_prop("custom.lineStyle", DASHED), _prop("color", _fixed("red"))])
+    )
+    if cost.budget is None:
+        return board.with_panel(
+            _timeseries(TITLE_SPEND, f"Spend per hour ({money}), over 5 minutes.", width=16)
+            .with_target(_query(f"{COST_SPEND}{_matchers(slo, window='5m')} * 3600", "A", "per hour"))
+            .unit(unit)
+        )
+    period = "this calendar month (UTC)" if cost.period == "month" else f"the last {_window_text(slo.window)}"
+    pace = _window_text(forecast_window(slo))
+    board = board.with_panel(
+        _timeseries(TITLE_SPEND, f"Spent in {period} against the budget of {exact(cost.budget)} {money}.",
+                    width=8)
+        .with_target(_query(f"{COST_SPENT}{_matchers(slo)}", "A", "spent"))
+        .with_target(_query(f"{COST_BUDGET}{_matchers(slo)}", "B", "budget"))
+        .unit(unit).decimals(2)
+        .override_by_name("budget", [_prop("custom.lineStyle", DASHED), _prop("color", _fixed("red"))])
+    )
+    return board.with_panel(
+        _stat(TITLE_COST_FORECAST,
+              f"Spend of the whole period at the pace of the last {pace} (spent so far + pace × time left); "
+              f"red above the budget of {exact(cost.budget)} {money}.",
+              _query(f"{COST_FORECAST}{_matchers(slo)}", "A", instant=True), width=8)
+        .unit(unit).decimals(2)
+        .thresholds(_thresholds((None, "green"), (float(cost.budget) * 0.9, "orange"),
+                                (float(cost.budget), "red")))
+    )
+
+
 def slo_dashboard(slo: SLO, fast_interval: str = "30s") -> dict[str, Any]:
     """The detail board of one SLO (Grafana dashboard JSON).
 
@@ -508,6 +566,7 @@ def slo_dashboard(slo: SLO, fast_interval: str = "30s") -> dict[str, Any]:
         .unit("short")
     )
 
+    board = _cost_panels(board, slo)
     alerts = _matchers(slo)
     by = _by(slo, "alertname", "severity")
     step = float(parse_duration(fast_interval))

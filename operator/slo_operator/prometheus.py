@@ -23,6 +23,7 @@ from slo_operator.promql import (
     TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
 )
+from slo_operator.spend import COST_STATUS_SERIES
 from slo_operator.status import Measurement as Measurement
 from slo_operator.status import window_measurement
 
@@ -175,11 +176,23 @@ def fetch_measurements(client: PrometheusClient) -> dict[Key, Measurement]:
     return found
 
 
+COST_QUERY = '{__name__=~"' + "|".join(COST_STATUS_SERIES) + '"}'
+
+
+def fetch_cost(client: PrometheusClient, measurements: dict[Key, Measurement]) -> None:
+    """The spend series of every cost SLO in one query (``spend``), into ``Measurement.cost``."""
+    for labels, value in client.query(COST_QUERY):
+        if "slo" in labels and "namespace" in labels and "__name__" in labels:
+            found = measurements.setdefault((labels["namespace"], labels["slo"]), Measurement())
+            found.cost[labels["__name__"]] = value
+
+
 def fetch_window_measurements(
     client: PrometheusClient, slos: list[SLO], measurements: dict[Key, Measurement], now: float
 ) -> dict[Key, tuple[Measurement | None, Coverage]]:
-    """Every SLO's window figures (``status.window_measurement``): at most one query more than
-    ``fetch_measurements`` — the raw history of all young SLOs together — and none when all are covered."""
+    """Every SLO's window figures (``status.window_measurement``): at most two queries more than
+    ``fetch_measurements`` — the raw history of all young SLOs together (none when all are covered), and
+    the spend series of all cost SLOs together (none without cost SLOs)."""
 
     def since(slo: SLO) -> float | None:
         found = measurements.get((slo.namespace, slo.name))
@@ -187,6 +200,8 @@ def fetch_window_measurements(
 
     query = raw_query([slo for slo in slos if is_young(slo, since(slo), now)])
     raw = parse_raw(client.query(query)) if query else {}
+    if any(slo.cost is not None for slo in slos):
+        fetch_cost(client, measurements)
     return {
         (slo.namespace, slo.name): window_measurement(
             slo, measurements.get((slo.namespace, slo.name)), raw.get(slo.key), now

@@ -1,7 +1,8 @@
 """Recorded series and alerts of a cost SLO's spend: money per second, per unit, and the spend budget.
 
-Raw spend is read once, over 5m, into ``slo:cost_spend:rate`` (money per second); longer windows average
-that recorded series, like the error ratios of ``rules``. ``slo:cost_per_unit:ratio`` is the cost per
+Raw spend is read once, over 5m, into ``slo:cost_spend_base:rate`` (money per second); the spend pace
+over every alert window, ``slo:cost_spend:rate{window}``, averages that recorded series, like the error
+ratios of ``rules`` derive from the base events. ``slo:cost_per_unit:ratio`` is the cost per
 unit over the slice (what the slices of the SLI are judged on).
 
 A spend budget (``budget: {amount, currency, period}``) adds:
@@ -31,6 +32,7 @@ from slo_operator.indicators.cost import per_unit, spend_rate
 from slo_operator.model import SLO, WINDOW_FLOOR, ResolvedAlert
 from slo_operator.promql import number, recorded, window_range
 
+COST_SPEND_BASE = "slo:cost_spend_base:rate"
 COST_SPEND = "slo:cost_spend:rate"
 COST_PER_UNIT = "slo:cost_per_unit:ratio"
 COST_MAX_PER_UNIT = "slo:cost_max_per_unit:ratio"
@@ -39,8 +41,13 @@ COST_REMAINING = "slo:cost_period_remaining:seconds"
 COST_SPENT = "slo:cost_spent:total"
 COST_BUDGET = "slo:cost_budget:total"
 COST_FORECAST = "slo:cost_forecast:total"
+# Every recorded series of a cost SLO, in the order each reads only earlier ones.
+SPEND_SERIES = (
+    COST_SPEND_BASE, COST_SPEND, COST_PER_UNIT, COST_MAX_PER_UNIT, COST_INCREMENT, COST_REMAINING,
+    COST_SPENT, COST_BUDGET, COST_FORECAST,
+)
 # Series the status reads (one instant query per name for every SLO).
-COST_STATUS_SERIES = (COST_SPENT, COST_BUDGET, COST_FORECAST, COST_PER_UNIT)
+COST_STATUS_SERIES = (COST_SPENT, COST_FORECAST, COST_PER_UNIT)
 
 PHASES = 3
 MONTH_RANGE = 31 * 86400
@@ -76,10 +83,8 @@ def forecast_window(slo: SLO) -> int:
 
 
 def _pace(slo: SLO, window: int) -> dict[str, Any]:
-    if window == WINDOW_FLOOR:
-        expr = spend_rate(slo, WINDOW_FLOOR)
-    else:
-        expr = f"avg_over_time({recorded(COST_SPEND, slo, WINDOW_FLOOR)}{window_range(window)})"
+    base = recorded(COST_SPEND_BASE, slo)
+    expr = base if window == WINDOW_FLOOR else f"avg_over_time({base}{window_range(window)})"
     return _record(COST_SPEND, expr, slo, window=format_duration(window))
 
 
@@ -88,13 +93,13 @@ def fast_rules(slo: SLO, fast_interval: str) -> list[dict[str, Any]]:
     if slo.cost is None:
         return []
     rules = [
-        _record(COST_SPEND, spend_rate(slo, WINDOW_FLOOR), slo, window=format_duration(WINDOW_FLOOR)),
+        _record(COST_SPEND_BASE, spend_rate(slo, WINDOW_FLOOR), slo, window=format_duration(WINDOW_FLOOR)),
         _record(COST_PER_UNIT, per_unit(slo, slo.base_window), slo, window=format_duration(slo.base_window)),
     ]
-    rules += [_pace(slo, w) for w in _spend_windows(slo) if WINDOW_FLOOR < w <= FAST_GROUP_MAX_WINDOW]
+    rules += [_pace(slo, w) for w in _spend_windows(slo) if w <= FAST_GROUP_MAX_WINDOW]
     if slo.cost.budget is not None and slo.cost.period == "month":
         interval = number(parse_duration(fast_interval))
-        pace = recorded(COST_SPEND, slo, WINDOW_FLOOR)
+        pace = recorded(COST_SPEND_BASE, slo)
         rules += [
             _record(
                 COST_INCREMENT,
@@ -132,7 +137,7 @@ def slow_rules(slo: SLO, fast_interval: str) -> list[dict[str, Any]]:
             f"sum without (window) ({pace}) * {recorded(COST_REMAINING, slo)}\n+ {recorded(COST_SPENT, slo)}"
         )
     else:
-        five = recorded(COST_SPEND, slo, WINDOW_FLOOR)
+        five = recorded(COST_SPEND_BASE, slo)
         spent = f"sum without (window) (sum_over_time({five}{window_range(slo.window)})) * {interval}"
         forecast = f"sum without (window) ({pace}) * {slo.window}"
     rules += [

@@ -16,6 +16,7 @@ from slo_operator.coverage import RAW, Coverage, RawFigures, decide, remaining, 
 from slo_operator.durations import format_duration
 from slo_operator.durations import human_duration as human_duration
 from slo_operator.model import SLO
+from slo_operator.spend import COST_FORECAST, COST_PER_UNIT, COST_SPENT
 
 VALID = "Valid"
 RULES_APPLIED = "RulesApplied"
@@ -27,7 +28,7 @@ READY = "Ready"
 AT_RISK_REMAINING = 0.1  # below 10% of the budget left, an SLO is at risk even without a firing alert
 MEASURED_FIELDS = (
     "sli", "errorBudget", "burnRate", "burnRates", "timeToExhaustion", "state", "policy", "window",
-    "forecast",
+    "forecast", "cost",
 )
 
 
@@ -42,6 +43,7 @@ class Measurement:
     burn_rates: dict[str, float] = field(default_factory=dict)  # window label -> burn rate
     has_traffic_series: bool = False
     recording_since: dict[str, float] = field(default_factory=dict)  # indicator hash -> Unix seconds
+    cost: dict[str, float] = field(default_factory=dict)  # spend series name -> value (cost SLOs)
 
 
 def window_measurement(
@@ -237,6 +239,30 @@ def measured_status(
     )
 
 
+def _significant(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else float(f"{value:.{digits}g}")
+
+
+def cost_status(slo: SLO, measurement: Measurement | None) -> dict[str, Any] | None:
+    """``status.cost`` of a cost SLO (None for other kinds): money to the cent, cost per unit to four
+    significant digits, so a refresh writes only when a person would see a change."""
+    if slo.cost is None:
+        return None
+    found = {} if measurement is None else measurement.cost
+
+    def money(name: str) -> float | None:
+        return None if name not in found else round(found[name], 2)
+
+    budget = slo.cost.budget
+    return {
+        "spent": money(COST_SPENT) if budget is not None else None,
+        "budget": None if budget is None else float(budget),
+        "currency": slo.cost.currency,
+        "forecastEndOfPeriod": money(COST_FORECAST),
+        "perUnit": _significant(found.get(COST_PER_UNIT)),
+    }
+
+
 def refreshed_status(
     slo: SLO,
     current: dict[str, Any],
@@ -267,6 +293,7 @@ def refreshed_status(
         )
         measured = measured_status(slo, measurement, coverage, current.get("window"))
         status.update(measured.fields)
+        status["cost"] = cost_status(slo, measurement)
         if coverage is not None:
             conditions = set_condition(conditions, WINDOW_COVERED, *window_condition(slo, coverage), now)
         status["lastEvaluated"] = timestamp(now)

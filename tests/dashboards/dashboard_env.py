@@ -37,6 +37,7 @@ from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
 from slo_operator.promql import RECORDED_SERIES
 from slo_operator.render import rule_file, to_yaml
+from slo_operator.spend import SPEND_SERIES
 
 from devstack import promstack
 
@@ -136,6 +137,10 @@ def traffic_openmetrics(end: int) -> str:
 
     counter("model_predictions_evaluated_total", {}, lambda m: 150)
     counter("model_predictions_correct_total", {}, lambda m: 150 * (1 - wrong(m)))
+    # cost: $0.30 per 1,000 predictions (under the $0.40 maximum), 10 predictions/s, except for a price
+    # tripled for 2 minutes half an hour ago: 10-minute slices above the maximum for about 8 minutes
+    counter("model_predictions_total", {}, lambda m: 300)
+    counter("model_serving_cost_dollars_total", {}, lambda m: 300 * 0.0003 * (3 if 28 <= m < 30 else 1))
     for route, failed in (("/cart", 0.003), ("/pay", 0.04)):
         ok, error = {"route": route, "outcome": "ok"}, {"route": route, "outcome": "error"}
         counter("checkout_requests_total", ok, lambda m, f=failed: 150 * (1 - f))
@@ -225,9 +230,10 @@ def recording_levels(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The rule file split by dependency level: each level only reads series of lower levels."""
     rules = [rule for group in document["groups"] for rule in group["rules"] if "record" in rule]
     level: dict[str, int] = {}
-    for _ in range(len(RECORDED_SERIES) + 1):
+    names = (*RECORDED_SERIES, *SPEND_SERIES)
+    for _ in range(len(names) + 1):
         for rule in rules:
-            deps = [name for name in RECORDED_SERIES if re.search(re.escape(name) + r"\b", rule["expr"])]
+            deps = [name for name in names if re.search(re.escape(name) + r"\b", rule["expr"])]
             level[rule["record"]] = max(
                 level.get(rule["record"], 1), 1 + max((level.get(dep, 1) for dep in deps), default=0)
             )

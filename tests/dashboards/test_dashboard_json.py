@@ -39,7 +39,7 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 LONG_NAME = "a-very-long-slo-name-that-does-not-fit"
 GOLDEN_SLOS = {  # one SLO of each indicator kind
     "availability": "model-availability", "latency": "model-latency", "accuracy": "model-accuracy",
-    "freshness": "feature-freshness", "ratio": "checkout-success",
+    "freshness": "feature-freshness", "ratio": "checkout-success", "cost": "serving-cost",
 }
 DASHBOARD_ENV = ("SLO_OPERATOR_DASHBOARDS", "SLO_OPERATOR_DASHBOARD_LABELS", "SLO_OPERATOR_DASHBOARD_FOLDER",
                  "SLO_OPERATOR_DASHBOARD_FOLDER_ANNOTATION")

@@ -43,13 +43,16 @@ from slo_operator.dashboards import (
     TITLE_TIME_TO_EXHAUSTION,
 )
 from slo_operator.durations import format_duration
-from slo_operator.prometheus import PrometheusClient, fetch_measurements
+from slo_operator.prometheus import PrometheusClient, fetch_measurements, fetch_window_measurements
 from slo_operator.promql import ERROR_RATIO
 from slo_operator.rules import rule_groups
-from slo_operator.status import Measured, human_duration, measured_status
+from slo_operator.status import Measured, cost_status, human_duration, measured_status
 
 STEP = 120  # seconds: the range queries' step, and $__interval
-WITH_DATA = ["model-availability", "model-latency", "model-accuracy", "feature-freshness", "checkout-success"]
+WITH_DATA = [
+    "model-availability", "model-latency", "model-accuracy", "feature-freshness", "checkout-success",
+    "serving-cost",
+]
 ALERT_PANELS = {TITLE_ACTIVE_ALERTS, TITLE_RECENT_ALERTS, TITLE_ALERT_HISTORY}
 
 
@@ -93,6 +96,7 @@ def test_the_scenario_covers_every_state(status: dict[str, Measured]) -> None:
     assert states == {
         "model-availability": "Violating", "model-latency": "Meeting", "model-accuracy": "AtRisk",
         "feature-freshness": "Meeting", "checkout-success": "Violating", "orphan-availability": NO_DATA,
+        "serving-cost": "Meeting",
     }
     assert sum(a["firing"] for m in status.values() for a in m.fields["burnRates"]) == FIRING_ALERTS
 
@@ -267,3 +271,28 @@ def test_overview_table_matches_the_statuses(env: Environment, overview: dict[st
     # Each SLO's own current window, not one picked for all: SLOs whose window is not 1h are compared too.
     assert sum(status[slo.name].fields["burnRate"] is not None
                for slo in env.slos if slo.current_burn_window != 3600) >= 2
+
+
+def test_cost_panels_show_the_operator_status(env: Environment, boards: dict[str, dict[str, Any]]) -> None:
+    """The forecast stat, and the last points of cost per unit and spend, are the status' cost figures
+    (``fetch_window_measurements`` reads the spend of every cost SLO in one query)."""
+    slo, board = env.by_name("serving-cost"), boards["serving-cost"]
+    client = PrometheusClient(env.url, transport=AtTime(env.evaluated_at))
+    try:
+        measurements = fetch_measurements(client)
+        figures = fetch_window_measurements(client, [slo], measurements, env.evaluated_at)
+    finally:
+        client.close()
+    cost = cost_status(slo, figures[(slo.namespace, slo.name)][0])
+    assert cost is not None and cost["budget"] == 10000.0 and cost["currency"] == "USD"
+    forecast = stat_value(env, board, dashboards.TITLE_COST_FORECAST)
+    assert forecast is not None and round(forecast, 2) == cost["forecastEndOfPeriod"]
+    per_unit, maximum = panel(board, dashboards.TITLE_COST_PER_UNIT)["targets"]
+    (line,) = instant(env, per_unit["expr"])
+    assert float(f"{float(line['value'][1]):.4g}") == cost["perUnit"] == pytest.approx(0.0003)
+    (limit,) = instant(env, maximum["expr"])
+    assert float(limit["value"][1]) == 0.0004
+    spent, budget = panel(board, dashboards.TITLE_SPEND)["targets"]
+    (money,) = instant(env, spent["expr"])
+    assert round(float(money["value"][1]), 2) == cost["spent"] > 0
+    assert [float(b["value"][1]) for b in instant(env, budget["expr"])] == [10000.0]
