@@ -103,6 +103,30 @@ def test_format_duration_rejects(seconds: int | Decimal) -> None:
         format_duration(seconds)
 
 
+@pytest.mark.parametrize(
+    ("call", "argument", "message"),
+    [
+        (parse_duration, "", r"^must be a Prometheus duration such as 5m, 1h, 30d or 200ms$"),
+        (parse_duration, 30, r"^must be a Prometheus duration such as 5m, 1h, 30d or 200ms$"),
+        (parse_duration, "5 m", r"^'5 m' is not a Prometheus duration; use e\.g\. 5m, 1h, 30d or 200ms$"),
+        (parse_duration, "30m1h",
+         r"^'30m1h': units must go from largest to smallest, each once \(e\.g\. 1h30m\)$"),
+        (parse_duration, "0h", r"^'0h' must be longer than zero$"),
+        (parse_window, "500ms", r"^'500ms': windows are whole seconds or more \(e\.g\. 5m\)$"),
+        (format_duration, 0, r"^durations must be positive$"),
+        (format_duration, Decimal("1.0001"), r"^1\.0001 s cannot be written with millisecond resolution$"),
+    ],
+)
+def test_duration_errors_say_what_is_wrong_and_how_to_write_it(
+    call: object, argument: object, message: str
+) -> None:
+    """README: what the operator refuses comes with the reason and the fix (these messages reach
+    ``kubectl describe`` and ``slo-operator validate``)."""
+    assert callable(call)
+    with pytest.raises(DurationError, match=message):
+        call(argument)
+
+
 @st.composite
 def canonical_durations(draw: st.DrawFn) -> str:
     """Canonical spellings: d, h<24, m<60, s<60, ms<1000, zero parts left out, at least one part."""
