@@ -27,6 +27,7 @@ PURE_TESTS = frozenset({
     "core/test_budget.py",
     "core/test_cost_status.py",
     "core/test_cost_validation.py",
+    "core/test_claims.py",
     "core/test_crd.py",
     "core/test_coverage.py",
     "core/test_durations_selectors.py",
