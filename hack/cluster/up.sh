@@ -234,6 +234,8 @@ node_up() {
     echo "#   helm install slo-operator helm/slo-operator -n slo-system --create-namespace -f $STATE_DIR/node-values.yaml"
     echo "# No pod network and no kube-proxy here: pods use the host's network and reach the API server on loopback."
     echo "hostNetwork: true"
+    echo "# One node and host ports: a second replica could not bind the health port."
+    echo "replicaCount: 1"
     echo "apiServer:"
     echo "  host: 127.0.0.1"
     echo "  port: $APISERVER_PORT"

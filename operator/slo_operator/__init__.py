@@ -17,6 +17,8 @@ Pure core (no I/O; golden and promtool tests):
 - ``status``: conditions and measured numbers; ``reconcile``'s decisions (``reconcile_decision``);
   ``acceptance``: whether prometheus-operator accepted the children (from its InvalidConfiguration
   Events) as RulesApplied/RoutingReady.
+- ``watch_cache``: children and policies as the watches deliver them (no LIST per reconcile);
+  ``ratelimit``: the refresher's write budget (a token bucket).
 - ``coverage``: how much of an SLO's window its recorded series cover, and its window figures from raw
   history while they cover less (young SLOs).
 - ``evaluator``: generated rule groups evaluated with Prometheus' semantics on numpy arrays;
@@ -30,6 +32,7 @@ Pure core (no I/O; golden and promtool tests):
   module per source, ``common`` for findings and PromQL shapes).
 
 I/O edges:
+- ``leader``: leader election on a Lease (only the leader reconciles), the health/readiness endpoint.
 - ``kube`` (API server client), ``prometheus`` (instant queries), ``reconcile`` (applies children,
   refreshes status), ``handlers`` (kopf wiring only), ``config`` (the operator's settings), ``cli``
   (``slo-operator``), ``reports`` (monthly reports: a package with its own map); ``policy_cli``,

@@ -618,6 +618,10 @@ class ServiceLevelObjectiveStatus(_Model):
     policy: PolicyStatus | None = Field(default=None, description="Error-budget policy step and actions.")
     forecast: ForecastStatus | None = Field(default=None, description="Budget forecast over the next window.")
     cost: CostStatus | None = Field(default=None, description="Cost SLOs: spend, budget, forecast, per unit.")
+    kopf: dict[str, Any] | None = Field(
+        default=None, description="The operator's bookkeeping (the spec it last reconciled), kept in status "
+        "so that it is written with the conditions in one request."
+    )
 
 
 class ObjectMeta(BaseModel):

@@ -271,12 +271,21 @@ def run(
     pagerduty_url: Annotated[
         str | None, typer.Option(help="PagerDuty Events API v2 URL (env SLO_OPERATOR_PAGERDUTY_URL).")
     ] = None,
+    leader_election: Annotated[
+        bool | None,
+        typer.Option("--leader-election/--no-leader-election",
+                     help="Reconcile only while holding the Lease (env SLO_OPERATOR_LEADER_ELECTION)."),
+    ] = None,
+    lease_seconds: Annotated[
+        float | None, typer.Option(help="Lease duration, seconds (env SLO_OPERATOR_LEASE_SECONDS).")
+    ] = None,
     log_format: Annotated[str, typer.Option(help="plain, full or json.")] = "json",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Run the operator: reconcile SLOs into rules and keep their status current."""
     import asyncio
     import dataclasses
+    import functools
     import os
 
     if kubeconfig:  # before kopf and the kubernetes client are imported: both read it
@@ -303,6 +312,10 @@ def run(
         overrides["slow_interval"] = slow_interval
     if liveness:
         overrides["liveness"] = liveness
+    if leader_election is not None:
+        overrides["leader_election"] = leader_election
+    if lease_seconds is not None:
+        overrides["lease_seconds"] = lease_seconds
     routing = {"pagerduty_secret": pagerduty_secret, "slack_secret": slack_secret,
                "slack_channel": slack_channel, "pagerduty_url": pagerduty_url}
     overrides.update({key: value for key, value in routing.items() if value is not None})
@@ -315,6 +328,17 @@ def run(
     if log_format not in formats:
         raise typer.BadParameter("choose plain, full or json", param_hint="--log-format")
     kopf.configure(verbose=verbose, log_format=formats[log_format])
+    if config.leader_election:  # the election's own endpoint answers /healthz and /readyz
+        from slo_operator.leader import run_operator_elected
+
+        operator = functools.partial(
+            kopf.operator,
+            clusterwide=not config.namespaces,
+            namespaces=list(config.namespaces),
+            standalone=True,
+        )
+        asyncio.run(run_operator_elected(config, operator))
+        return
     asyncio.run(
         kopf.operator(
             clusterwide=not config.namespaces,

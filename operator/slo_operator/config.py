@@ -49,6 +49,7 @@ class OperatorConfig:
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
     refresh_seconds: float = 60.0  # how often the status numbers are read from Prometheus
     heartbeat_seconds: float = 300.0  # lastEvaluated is rewritten at least this often
+    status_writes_per_second: float = 100.0  # the refresher's write budget (ratelimit.py); 0: unbounded
     prometheus_timeout: float = 10.0
     rule_labels: dict[str, str] = field(default_factory=dict)
     fast_interval: str = "30s"
@@ -56,6 +57,12 @@ class OperatorConfig:
     field_manager: str = "slo-operator"
     liveness: str = "http://0.0.0.0:8080/healthz"
     metrics: str = "0.0.0.0:8081"  # host:port of the operator's /metrics; empty: not served
+    # Two or more replicas: only the holder of this Lease reconciles (leader.py); /readyz on the
+    # liveness port is true on the leader and on a warm standby.
+    leader_election: bool = False
+    lease_name: str = "slo-operator"
+    lease_namespace: str = ""  # empty: the pod's own namespace
+    lease_seconds: float = 15.0
     # Default alert receivers (see routing.py), for SLOs whose spec.alerting.routing does not name them.
     pagerduty_secret: str = ""  # name/key of the Secret key holding the PagerDuty routing key
     slack_secret: str = ""  # name/key of the Secret key holding the Slack webhook URL
@@ -105,12 +112,19 @@ class OperatorConfig:
             namespaces=tuple(n for n in get("NAMESPACES", "").replace(" ", "").split(",") if n),
             refresh_seconds=float(get("REFRESH_SECONDS", str(default.refresh_seconds))),
             heartbeat_seconds=float(get("HEARTBEAT_SECONDS", str(default.heartbeat_seconds))),
+            status_writes_per_second=float(
+                get("STATUS_WRITES_PER_SECOND", str(default.status_writes_per_second))
+            ),
             prometheus_timeout=float(get("PROMETHEUS_TIMEOUT", str(default.prometheus_timeout))),
             rule_labels=_labels(get("RULE_LABELS", "")),
             fast_interval=get("FAST_INTERVAL", default.fast_interval),
             slow_interval=get("SLOW_INTERVAL", default.slow_interval),
             liveness=get("LIVENESS", default.liveness),
             metrics=get("METRICS", default.metrics),
+            leader_election=get("LEADER_ELECTION", "false").strip().lower() in ("true", "1", "yes", "on"),
+            lease_name=get("LEASE_NAME", default.lease_name),
+            lease_namespace=get("LEASE_NAMESPACE", ""),
+            lease_seconds=float(get("LEASE_SECONDS", str(default.lease_seconds))),
             pagerduty_secret=get("PAGERDUTY_SECRET", ""),
             slack_secret=get("SLACK_SECRET", ""),
             slack_channel=get("SLACK_CHANNEL", ""),

@@ -36,8 +36,10 @@ from slo_operator.forecaster import Forecaster
 from slo_operator.kube import SLO_KIND, KubeClient, KubeError, in_cluster, load_credentials
 from slo_operator.policy import OVERRIDE_ANNOTATION, SERVICE_LABEL
 from slo_operator.prometheus import PrometheusClient
+from slo_operator.ratelimit import TokenBucket
 from slo_operator.reconcile import reconcile_children, reconcile_decision, refresh_all
 from slo_operator.render import MANAGED_BY, NAME_LABEL
+from slo_operator.watch_cache import WatchCache
 
 log = logging.getLogger("slo_operator")
 
@@ -49,6 +51,8 @@ class _State:
     forecaster: Forecaster = Forecaster()
     metrics_server: Any = None
     refresher: asyncio.Task[None] | None = None
+    cache: WatchCache = WatchCache()  # children and policies as the watches deliver them
+    write_budget: TokenBucket | None = None  # the refresher's status writes per second
     started: float = 0.0  # monotonic time of start-up
     last_cycle: float = 0.0  # monotonic time the last refresh cycle ended (0: none yet)
     cycles: int = 0
@@ -69,9 +73,18 @@ def _kube() -> KubeClient:
     return STATE.kube
 
 
+def operator_client() -> KubeClient:
+    """The client every reconcile and refresh writes through (leader election guards its writes)."""
+    return _kube()
+
+
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False  # Events are posted explicitly, on transitions only
+    # kopf's record of the last reconciled spec goes to status.kopf, not to an annotation: the handler's
+    # status write and kopf's bookkeeping then travel in one PATCH of the status subresource (a
+    # metadata PATCH per SLO fewer). Objects last handled with the annotation are reconciled once more.
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(name="kopf")
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10, 30]
     # Children are watched with a server-side label selector: without it kopf would stream every
@@ -82,8 +95,10 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     for plural in WORKLOADS:  # only workloads a deploy freeze can concern
         settings.watching.label_selectors["apps", "v1", plural] = SERVICE_LABEL
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    _kube()
+    _prime_cache(_kube())
     STATE.prometheus = PrometheusClient(STATE.config.prometheus_url, STATE.config.prometheus_timeout)
+    rate = STATE.config.status_writes_per_second
+    STATE.write_budget = TokenBucket(rate, 2 * rate) if rate > 0 else None
     STATE.started = time.monotonic()
     if STATE.config.metrics and STATE.metrics_server is None:
         metrics.watch_forecasts(lambda: STATE.forecaster.latest)
@@ -98,6 +113,24 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         ",".join(STATE.config.namespaces) or "*",
         STATE.config.refresh_seconds,
     )
+
+
+def _prime_cache(kube: KubeClient) -> None:
+    """One LIST per child kind and of the policies, before kopf's watches start (startup handlers run
+    first): from then on the watch events keep ``STATE.cache`` current and reconciles list nothing."""
+    managed = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
+    namespaces = STATE.config.namespaces or ("",)
+    for kind in CHILD_KINDS:
+        for namespace in namespaces:
+            try:
+                items = kube.list_all(kind, namespace, managed)
+            except KubeError as exc:
+                if exc.status != 404:  # 404: the kind's CRD is not installed
+                    raise
+                items = []
+            STATE.cache.prime_children(kind.plural, items)
+    for body in kube.list_policies(STATE.config.namespaces):
+        STATE.cache.observe_policy(None, body)
 
 
 @kopf.on.login()
@@ -130,6 +163,11 @@ def stale_after(refresh_seconds: float) -> float:
 @kopf.on.probe(id="refresher")
 def refresher_probe(**_: Any) -> dict[str, Any]:
     """Health of the status refresher; raising makes kopf's health endpoint answer 500."""
+    return refresher_health()
+
+
+def refresher_health() -> dict[str, Any]:
+    """The refresher's health: raises ``kopf.PermanentError`` when it died or stalled."""
     task = STATE.refresher
     if task is None or task.done():
         raise kopf.PermanentError("the status refresher is not running")
@@ -161,12 +199,14 @@ async def _refresh_forever() -> None:
                 STATE.config.heartbeat_seconds,
                 options=STATE.config.render_options,
                 forecaster=STATE.forecaster,
+                budget=STATE.write_budget,
             )
             log.info(
-                "status refresh: slos=%d queries=%d writes=%d conflicts=%d prometheus=%s",
+                "status refresh: slos=%d queries=%d writes=%d deferred=%d conflicts=%d prometheus=%s",
                 report.slos,
                 report.queries,
                 report.writes,
+                report.deferred,
                 report.conflicts,
                 "ok" if report.reachable else "unreachable",
             )
@@ -185,10 +225,12 @@ async def _refresh_forever() -> None:
         await asyncio.sleep(STATE.config.refresh_seconds)
 
 
-def _reconcile(body: dict[str, Any]) -> None:
+def _reconcile(body: dict[str, Any], patch: kopf.Patch | None = None) -> None:
+    """Reconcile one SLO; with ``patch`` (a kopf handler's) the status goes out with kopf's own
+    bookkeeping in one PATCH after the handler returns, else it is written here."""
     with metrics.RECONCILE_SECONDS.time():
         try:
-            _reconcile_once(body)
+            _reconcile_once(body, patch)
         except kopf.TemporaryError:
             metrics.RECONCILES.labels("retry").inc()
             raise
@@ -198,12 +240,14 @@ def _reconcile(body: dict[str, Any]) -> None:
     metrics.RECONCILES.labels("ok").inc()
 
 
-def _reconcile_once(body: dict[str, Any]) -> None:
+def _reconcile_once(body: dict[str, Any], patch: kopf.Patch | None) -> None:
     kube = _kube()
-    outcome = reconcile_children(body, kube, STATE.config.render_options)
+    outcome = reconcile_children(body, kube, STATE.config.render_options, STATE.cache)
     decision = reconcile_decision(body, outcome)
     meta = body["metadata"]
-    if decision.status is not None:
+    if decision.status is not None and patch is not None:
+        patch.setdefault("status", {}).update(decision.status)
+    elif decision.status is not None:
         kube.patch_slo_status(meta["namespace"], meta["name"], decision.status, None)
     for event in decision.events:
         kube.post_event(body, *event)
@@ -216,14 +260,16 @@ def _reconcile_once(body: dict[str, Any]) -> None:
 @kopf.on.resume(API_GROUP, API_VERSION, PLURAL)
 @kopf.on.create(API_GROUP, API_VERSION, PLURAL)
 @kopf.on.update(API_GROUP, API_VERSION, PLURAL, field="spec")
-def reconcile_slo(body: kopf.Body, **_: Any) -> None:
+def reconcile_slo(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """An SLO appeared or its spec changed: make its children match."""
-    _reconcile(dict(body))
+    _reconcile(dict(body), patch)
 
 
-def _child_changed(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-    """A generated object was edited or deleted by someone else: restore it from its SLO."""
-    if event.get("type") not in ("MODIFIED", "DELETED"):
+def _child_changed(event: kopf.RawEvent, body: kopf.Body, resource: kopf.Resource, **_: Any) -> None:
+    """A generated object was edited or deleted by someone else: restore it from its SLO. The echoes
+    of our own applies and deletions only update the cache."""
+    news = STATE.cache.observe_child(resource.plural, event.get("type"), body)
+    if event.get("type") not in ("MODIFIED", "DELETED") or not news:
         return
     meta = body.get("metadata", {})
     owner_name = (meta.get("labels") or {}).get(NAME_LABEL)
@@ -252,6 +298,7 @@ _POLICY_GENERATIONS: dict[str, int | None] = {}
 
 @kopf.on.event(API_GROUP, API_VERSION, "errorbudgetpolicies")
 def policy_changed(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+    STATE.cache.observe_policy(event.get("type"), body)
     meta = body.get("metadata", {})
     uid = str(meta.get("uid"))
     generation = None if event.get("type") == "DELETED" else meta.get("generation")

@@ -15,7 +15,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,6 +160,9 @@ class KubeClient:
             if credentials.cert_file:
                 context.load_cert_chain(credentials.cert_file, credentials.key_file)
         self.field_manager = field_manager
+        # Called before every write; with leader election it ends the process once the Lease may have
+        # passed to another replica (leader.run_elected).
+        self.write_guard: Callable[[], None] | None = None
         self._http = httpx.Client(
             base_url=credentials.server, verify=context, auth=_TokenAuth(credentials), timeout=timeout
         )
@@ -171,6 +174,8 @@ class KubeClient:
         """One API call, retried with backoff on conflicts, throttling, server errors and lost connections."""
         delay = 0.2
         for attempt in range(1, attempts + 1):
+            if method != "GET" and self.write_guard is not None:
+                self.write_guard()
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
@@ -206,6 +211,16 @@ class KubeClient:
         params = {"labelSelector": label_selector} if label_selector else None
         result = self.request("GET", resource_path(kind, namespace), params=params)
         return list(result.get("items", []))
+
+    def list_all(
+        self, kind: ChildKind, namespace: str = "", label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Objects of a kind in one namespace, or in all when ``namespace`` is empty (one LIST)."""
+        if namespace:
+            return self.list_objects(kind, namespace, label_selector)
+        base = f"/apis/{kind.api_version}" if kind.group else f"/api/{kind.version}"
+        params = {"labelSelector": label_selector} if label_selector else None
+        return list(self.request("GET", f"{base}/{kind.plural}", params=params).get("items", []))
 
     def delete(self, kind: ChildKind, namespace: str, name: str) -> bool:
         """Delete; False when it was already gone."""

@@ -7,6 +7,7 @@ they can be driven directly in tests against a real API server.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ from slo_operator.prometheus import (
     fetch_measurements,
     fetch_window_measurements,
 )
+from slo_operator.ratelimit import TokenBucket
 from slo_operator.render import NAME_LABEL, RenderOptions
 from slo_operator.routing import RoutingOptions, secret_references
 from slo_operator.status import (
@@ -48,6 +50,7 @@ from slo_operator.status import (
     transitions,
     with_ready,
 )
+from slo_operator.watch_cache import WatchCache, owned_versions, stale_children
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +82,23 @@ def validate(body: dict[str, Any]) -> tuple[SLO | None, list[str]]:
     return resolve(obj), []
 
 
-def reconcile_children(body: dict[str, Any], kube: KubeClient, options: RenderOptions) -> Outcome:
-    """Validate, apply every desired child (server-side apply), delete children no longer rendered."""
+def reconcile_children(
+    body: dict[str, Any], kube: KubeClient, options: RenderOptions, cache: WatchCache | None = None
+) -> Outcome:
+    """Validate, apply every desired child (server-side apply), delete children no longer rendered.
+
+    With ``cache`` (the operator's watches) the existing children and policies come from it: no LIST,
+    only the applies (no-ops when nothing changed) and the deletions of stale children. Without it
+    (tools, tests) they are listed.
+    """
     slo, problems = validate(body)
     if slo is None:
         return Outcome(problems=problems)
     outcome = Outcome()
     namespace, name = slo.namespace, slo.name
+    uid = str(body["metadata"].get("uid"))
     try:
-        slo, options = _shaped_by_policy(slo, body, kube, options)
+        slo, options = _shaped_by_policy(slo, body, kube, options, cache)
     except KubeError as exc:
         return Outcome(error=f"cannot read ErrorBudgetPolicies: {exc}")
     desired = desired_children(slo, body, options)
@@ -95,25 +106,32 @@ def reconcile_children(body: dict[str, Any], kube: KubeClient, options: RenderOp
     try:
         for kind in CHILD_KINDS:
             wanted = {obj["metadata"]["name"]: obj for k, obj in desired if k is kind}
-            try:
-                found = kube.list_objects(kind, namespace, f"{NAME_LABEL}={name}")
-            except KubeError as exc:
-                if exc.status == 404 and not wanted:
-                    continue  # the kind's CRD is not installed (no AlertmanagerConfig CRD) and none is wanted
-                raise
-            existing = {
-                item["metadata"]["name"]: item["metadata"].get("resourceVersion")
-                for item in found
-                if _owned_by(item, body)
-            }
+            if cache is not None:
+                existing = owned_versions(cache.children(kind.plural, namespace, name), uid)
+            else:
+                try:
+                    found = kube.list_objects(kind, namespace, f"{NAME_LABEL}={name}")
+                except KubeError as exc:
+                    if exc.status == 404 and not wanted:
+                        continue  # the kind's CRD is not installed (no AlertmanagerConfig CRD), none wanted
+                    raise
+                existing = {
+                    item["metadata"]["name"]: item["metadata"].get("resourceVersion")
+                    for item in found
+                    if _owned_by(item, body)
+                }
             for child_name, obj in wanted.items():
                 applied = kube.apply(kind, obj)
+                if cache is not None:
+                    cache.record_child(kind.plural, applied)
                 label = f"{kind.kind}/{child_name}"
                 if applied["metadata"].get("resourceVersion") == existing.get(child_name):
                     outcome.unchanged.append(label)
                 else:
                     outcome.applied.append(label)
-            for stale in sorted(set(existing) - set(wanted)):
+            for stale in stale_children(existing, wanted):
+                if cache is not None:
+                    cache.forget_child(kind.plural, namespace, name, stale)
                 if kube.delete(kind, namespace, stale):
                     outcome.deleted.append(f"{kind.kind}/{stale}")
     except KubeError as exc:
@@ -122,15 +140,18 @@ def reconcile_children(body: dict[str, Any], kube: KubeClient, options: RenderOp
 
 
 def _shaped_by_policy(
-    slo: SLO, body: dict[str, Any], kube: KubeClient, options: RenderOptions
+    slo: SLO, body: dict[str, Any], kube: KubeClient, options: RenderOptions, cache: WatchCache | None
 ) -> tuple[SLO, RenderOptions]:
     """The SLO's error-budget policy may add the ticket-tier alert and its routing (policy.with_policy)."""
-    try:
-        bodies = kube.list_objects(POLICY_KIND, slo.namespace)
-    except KubeError as exc:
-        if exc.status != 404:  # 404: the ErrorBudgetPolicy CRD is not installed
-            raise
-        bodies = []
+    if cache is not None:
+        bodies = cache.policies(slo.namespace)
+    else:
+        try:
+            bodies = kube.list_objects(POLICY_KIND, slo.namespace)
+        except KubeError as exc:
+            if exc.status != 404:  # 404: the ErrorBudgetPolicy CRD is not installed
+                raise
+            bodies = []
     policies = parse_policies(bodies).by_namespace.get(slo.namespace, [])
     if not policies:
         return slo, options
@@ -375,6 +396,7 @@ class RefreshReport:
 
     slos: int = 0
     writes: int = 0
+    deferred: int = 0  # writes left for a later cycle by the write budget
     conflicts: int = 0
     queries: int = 0
     forecast_queries: int = 0  # the forecasts' history: one range query when an hour has passed, or none
@@ -400,12 +422,14 @@ def refresh_all(
     now: datetime | None = None,
     options: RenderOptions | None = None,
     forecaster: Forecaster | None = None,
+    budget: TokenBucket | None = None,
 ) -> RefreshReport:
     """Read every SLO's numbers (constant number of queries) and write the statuses that changed.
 
     With ``options``, the Secret references of alert routing are checked again too (one GET per distinct
     Secret per cycle), so creating a missing Secret, or deleting one, shows up without a spec change.
     prometheus-operator's rejections of the children (its Events) turn RulesApplied / RoutingReady False.
+    With ``budget`` a write without a token is left for a later cycle (``RefreshReport.deferred``).
     """
     now = now or datetime.now(UTC)
     secrets: dict[tuple[str, str], frozenset[str] | None] = {}
@@ -492,6 +516,9 @@ def refresh_all(
                     | {"name": slo.name}
                 )
         if not needs_write(current, new, now, heartbeat_seconds):
+            continue
+        if budget is not None and not budget.take(time.monotonic()):
+            report.deferred += 1
             continue
         try:
             kube.patch_slo_status(

@@ -77,7 +77,7 @@ def container_env(deployment: dict[str, Any]) -> dict[str, str]:
     return {item["name"]: item.get("value", "") for item in container.get("env", [])}
 
 
-def rbac_rules(path: Path) -> list[dict[str, Any]]:
-    """The ClusterRole rules of a multi-document RBAC file."""
+def rbac_rules(path: Path, kind: str = "ClusterRole") -> list[dict[str, Any]]:
+    """The ClusterRole (or Role) rules of a multi-document RBAC file."""
     docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    return list(next(d for d in docs if d["kind"] == "ClusterRole")["rules"])
+    return list(next(d for d in docs if d["kind"] == kind)["rules"])

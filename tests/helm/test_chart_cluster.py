@@ -115,7 +115,7 @@ def test_helm_install_and_the_operator_runs_as_the_charts_identity(
     # The objects exist as rendered (no nodes here: the Deployment's pod is never scheduled).
     deployment = find(objects, "Deployment")
     live = get("deployment", deployment["metadata"]["name"], namespace, kubeconfig)
-    assert live is not None and live["spec"]["strategy"]["type"] == "Recreate"
+    assert live is not None and live["spec"]["strategy"]["type"] == "RollingUpdate"
     account = find(objects, "ServiceAccount")["metadata"]["name"]
     role = find(objects, "ClusterRole")["metadata"]["name"]
     live_role = json.loads(kubectl("get", "clusterrole", role, "-o", "json", kubeconfig=kubeconfig).stdout)
@@ -227,11 +227,17 @@ def test_chart_token_cannot_do_more_than_the_role(kubeconfig: Path, helm: Helm, 
             ("delete", "servicelevelobjectives.slo.mlops.dev"): "no",
             ("create", "deployments.apps"): "no",
             ("create", "clusterroles.rbac.authorization.k8s.io"): "no",
+            ("update", "leases.coordination.k8s.io"): "no",  # only in the release namespace, below
         }
         for (verb, resource), expected in checks.items():
             answer = kubectl(
                 "auth", "can-i", verb, resource, "--as", subject, "-A", kubeconfig=kubeconfig, check=False
             ).stdout.strip()
             assert answer == expected, f"can {subject} {verb} {resource}? {answer}, expected {expected}"
+        answer = kubectl(
+            "auth", "can-i", "update", "leases.coordination.k8s.io", "--as", subject, "-n", namespace,
+            kubeconfig=kubeconfig, check=False,
+        ).stdout.strip()
+        assert answer == "yes", "the leader-election Role must let the operator renew its Lease"
     finally:
         helm.run("uninstall", namespace, "-n", namespace, "--kubeconfig", str(kubeconfig), check=False)

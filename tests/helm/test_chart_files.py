@@ -56,7 +56,7 @@ def test_values_schema_is_strict_json_schema() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text())
     assert schema["$schema"].startswith("http://json-schema.org/draft-07/")
     assert schema["additionalProperties"] is False  # typos such as `replicas: 2` are errors
-    assert schema["properties"]["replicaCount"]["maximum"] == 1
+    assert schema["properties"]["replicaCount"]["maximum"] == 5
 
 
 def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:

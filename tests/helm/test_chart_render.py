@@ -29,6 +29,9 @@ def test_default_install_objects(default_objects: list[dict[str, Any]]) -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
+        "PodDisruptionBudget",
+        "Role",
+        "RoleBinding",
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
@@ -40,10 +43,20 @@ def test_default_install_objects(default_objects: list[dict[str, Any]]) -> None:
         assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == "slo-operator"
 
 
-def test_operator_deployment_is_single_hardened_and_probed(default_objects: list[dict[str, Any]]) -> None:
+def test_operator_deployment_is_replicated_hardened_and_probed(default_objects: list[dict[str, Any]]) -> None:
     deployment = find(default_objects, "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    rolling = {"maxUnavailable": 1, "maxSurge": 0}
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": rolling}
+    env = container_env(deployment)
+    assert env["SLO_OPERATOR_LEADER_ELECTION"] == "true"
+    assert env["SLO_OPERATOR_LEASE_NAMESPACE"] == "slo-system"
+    assert env["SLO_OPERATOR_LEASE_SECONDS"] == "15"
+    assert spec["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    budget = find(default_objects, "PodDisruptionBudget")["spec"]
+    assert budget["minAvailable"] == 1
+    assert budget["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == find(default_objects, "ServiceAccount")["metadata"]["name"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -73,6 +86,13 @@ def test_cluster_role_is_exactly_manifests_rbac(default_objects: list[dict[str, 
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[field], rule
         assert "resourceNames" not in rule or rule["resourceNames"]
+    lease_role = find(default_objects, "Role")
+    assert lease_role["rules"] == rbac_rules(REPO / "manifests" / "rbac.yaml", "Role")
+    assert lease_role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
+    ]
+    assert lease_role["metadata"]["namespace"] == "slo-system"
+    assert find(default_objects, "RoleBinding")["roleRef"]["name"] == lease_role["metadata"]["name"]
     binding = find(default_objects, "ClusterRoleBinding")
     account = find(default_objects, "ServiceAccount")["metadata"]
     assert binding["roleRef"] == {
@@ -93,13 +113,15 @@ def test_cluster_scoped_names_follow_the_release(helm: Helm) -> None:
 
 
 def test_chart_defaults_are_the_operators_defaults(default_objects: list[dict[str, Any]]) -> None:
-    """The only default the chart changes: PrometheusRules get kube-prometheus-stack's selector label."""
+    """The defaults the chart changes: PrometheusRules get kube-prometheus-stack's selector label, and two
+    replicas elect a leader on a Lease named after the release in its namespace."""
     env = container_env(find(default_objects, "Deployment"))
     config = OperatorConfig.from_env(env)
     assert config.rule_labels == {"release": "kube-prometheus-stack"}
+    assert (config.leader_election, config.lease_namespace) == (True, "slo-system")
     baseline = OperatorConfig()
     for field in config.__dataclass_fields__:
-        if field != "rule_labels":
+        if field not in ("rule_labels", "leader_election", "lease_namespace"):
             assert getattr(config, field) == getattr(baseline, field), field
 
 
@@ -191,10 +213,19 @@ def test_cli_parses_what_the_chart_passes(helm: Helm) -> None:
     assert result.exit_code == 0, result.output
 
 
+def test_replicas_without_leader_election_are_refused(helm: Helm) -> None:
+    with pytest.raises(HelmError) as failure:
+        helm.template({"leaderElection": {"enabled": False}})
+    assert "replicaCount > 1 needs leaderElection.enabled" in failure.value.stderr
+    single = find(helm.template({"leaderElection": {"enabled": False}, "replicaCount": 1}), "Deployment")
+    assert single["spec"]["strategy"] == {"type": "Recreate"}
+    assert container_env(single)["SLO_OPERATOR_LEADER_ELECTION"] == "false"
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"replicaCount": 2}, "replicaCount: Must be less than or equal to 1"),
+        ({"replicaCount": 6}, "replicaCount: Must be less than or equal to 5"),
         ({"replicas": 2}, "Additional property replicas is not allowed"),
         ({"prometheus": {"url": "prometheus:9090"}}, "prometheus.url: Does not match pattern"),
         ({"prometheus": {"url": "not a url"}}, "prometheus.url: Does not match pattern"),
@@ -340,7 +371,8 @@ def test_pod_identity_and_readiness_in_every_install(default_objects: list[dict[
     env = {item["name"]: item for item in container["env"]}
     assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert "KUBERNETES_SERVICE_HOST" not in env  # the kubelet's value: the `kubernetes` Service
-    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert "hostNetwork" not in pod
 
 

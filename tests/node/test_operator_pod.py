@@ -39,6 +39,7 @@ def release(helm: Helm, node: Node, tmp_path_factory: pytest.TempPathFactory) ->
     kubectl("create", "namespace", namespace, kubeconfig=kubeconfig)
     values = {
         **node.values,  # hostNetwork + the API server on loopback, as `make cluster-up NODE=1` wrote them
+        "replicaCount": 1,  # host ports: one pod per node
         "healthPort": free_port(),
         "watchNamespaces": [namespace],
         "prometheus": {"url": UNREACHABLE_PROMETHEUS},

@@ -1,0 +1,405 @@
+"""Benchmark: N SLOs created at once on the local control plane, slo-operator against Sloth's controller.
+
+Not a test (not part of ``make test``). Run::
+
+    nice .venv/bin/python bench/scale_bench.py [--slos 1000] [--only ours|sloth] [--json-out FILE]
+
+Starts (or reuses) the control plane of ``make cluster-up`` (``.cluster``), then for each controller:
+a fresh namespace, the controller as a subprocess, ``--slos`` objects POSTed at once from a thread pool,
+and the wall time until every one reports done (ours: condition ``Ready`` True at the current
+generation; Sloth: ``status.promOpRulesGenerated`` at the current generation). The API requests each
+controller made come from the API server's own counter (``apiserver_request_total`` in ``/metrics``),
+as a difference between before and after, minus the requests this script made itself (the creates
+and its polling LISTs); the controller's resident memory from ``/proc`` (current and peak).
+
+slo-operator runs with the identity of ``manifests/rbac.yaml`` and a stand-in Prometheus that answers
+every query with an empty result (the status then says NoData: the refresh still reads and decides for
+every SLO). After all are Ready the benchmark waits one more refresh cycle so its status writes count.
+Sloth (``sloth kubernetes-controller``, built by ``make peers``, never a dependency) gets the same
+SLO (availability, 99.9%, 30 days) as a ``PrometheusServiceLevel`` with one SLO each, and its CRD from
+its Go module. Our SLOs have two children each (PrometheusRule and dashboard ConfigMap), Sloth's one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import http.server
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from devstack.cluster import ensure_cluster, kubectl  # noqa: E402
+from devstack.identity import rbac_kubeconfig  # noqa: E402
+
+SLOTH_BINARY = Path.home() / ".cache" / "slo-operator" / "peers" / "sloth-v0.16.0" / "sloth"
+SLOTH_CRD = (
+    Path.home()
+    / "go/pkg/mod/github.com/slok/sloth@v0.16.0/deploy/kubernetes/helm/sloth/crds"
+    / "sloth.slok.dev_prometheusservicelevels.yaml"
+)
+METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+# What a controller of SLOs touches; leases and watches are reported apart (not per SLO).
+RESOURCES = {
+    "servicelevelobjectives",
+    "prometheusservicelevels",
+    "prometheusrules",
+    "configmaps",
+    "alertmanagerconfigs",
+    "events",
+    "errorbudgetpolicies",
+    "secrets",
+    "leases",
+}
+ERRORS = 'http_requests_total{job="checkout",code=~"5.."}'
+TOTAL = 'http_requests_total{job="checkout"}'
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmptyPrometheus(http.server.BaseHTTPRequestHandler):
+    """Answers every query with an empty result: the operator's refresh runs its queries and decides."""
+
+    def do_GET(self) -> None:
+        data: Any = [] if self.path.startswith("/api/v1/series") else {"resultType": "vector", "result": []}
+        if self.path.startswith("/api/v1/query_range"):
+            data = {"resultType": "matrix", "result": []}
+        body = json.dumps({"status": "success", "data": data}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def request_counts(kubeconfig: Path) -> Counter[tuple[str, str, str]]:
+    """apiserver_request_total summed by (verb, resource, subresource)."""
+    text = kubectl("get", "--raw", "/metrics", kubeconfig=kubeconfig).stdout
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for line in text.splitlines():
+        match = METRIC.match(line)
+        if not match:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
+        if labels.get("resource") in RESOURCES:
+            key = (labels.get("verb", ""), labels["resource"], labels.get("subresource", ""))
+            counts[key] += int(float(match["value"]))
+    return counts
+
+
+def rss_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process, KiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0])
+    return fields.get("VmRSS", 0), fields.get("VmHWM", 0)
+
+
+class Api:
+    """Admin requests of the benchmark itself (creates and polling), counted to be subtracted."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        from slo_operator.kube import KubeClient, load_credentials
+
+        self.client = KubeClient(load_credentials(str(kubeconfig)), timeout=60)
+        self.own: Counter[tuple[str, str, str]] = Counter()
+        self.lock = threading.Lock()
+
+    def create(self, path: str, resource: str, body: dict[str, Any]) -> None:
+        self.client.request("POST", path, json=body, attempts=6)
+        with self.lock:
+            self.own["POST", resource, ""] += 1
+
+    def list(self, path: str, resource: str) -> list[dict[str, Any]]:
+        with self.lock:
+            self.own["LIST", resource, ""] += 1
+        return list(self.client.request("GET", path).get("items", []))
+
+
+def slo_document(namespace: str, index: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "slo.mlops.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": f"checkout-{index:05d}", "namespace": namespace},
+        "spec": {
+            "service": f"checkout-{index:05d}",
+            "objective": 99.9,
+            "window": "30d",
+            "indicator": {"availability": {"errors": ERRORS, "total": TOTAL}},
+        },
+    }
+
+
+def sloth_document(namespace: str, index: int) -> dict[str, Any]:
+    window = "{{.window}}"
+    return {
+        "apiVersion": "sloth.slok.dev/v1",
+        "kind": "PrometheusServiceLevel",
+        "metadata": {"name": f"checkout-{index:05d}", "namespace": namespace},
+        "spec": {
+            "service": f"checkout-{index:05d}",
+            "slos": [
+                {
+                    "name": "availability",
+                    "objective": 99.9,
+                    "sli": {
+                        "events": {
+                            "errorQuery": f"sum(rate({ERRORS.replace('}', '')}}}[{window}]))",
+                            "totalQuery": f"sum(rate({TOTAL}[{window}]))",
+                        }
+                    },
+                    "alerting": {
+                        "name": "CheckoutAvailability",
+                        "pageAlert": {"disable": False},
+                        "ticketAlert": {"disable": False},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def ours_done(item: dict[str, Any]) -> bool:
+    status = item.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    return bool(
+        ready.get("status") == "True" and status.get("observedGeneration") == item["metadata"]["generation"]
+    )
+
+
+def sloth_done(item: dict[str, Any]) -> bool:
+    status = item.get("status") or {}
+    return bool(
+        status.get("promOpRulesGenerated")
+        and status.get("observedGeneration") == item["metadata"]["generation"]
+    )
+
+
+def run_one(
+    name: str,
+    admin: Path,
+    command: list[str],
+    env: dict[str, str],
+    documents: list[dict[str, Any]],
+    path: str,
+    resource: str,
+    done: Any,
+    namespace: str,
+    workdir: Path,
+    ready_url: str | None,
+    settle: Any = None,
+    timeout: float = 1800,
+) -> dict[str, Any]:
+    import httpx
+
+    api = Api(admin)
+    kubectl("create", "namespace", namespace, kubeconfig=admin)
+    log = (workdir / f"{name}.log").open("w")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while ready_url:
+            try:
+                if httpx.get(ready_url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{name} did not become healthy; see {log.name}")
+            time.sleep(0.5)
+        if not ready_url:
+            time.sleep(5)  # Sloth has no readiness endpoint before its informers run
+        idle_rss, _ = rss_kib(process.pid)
+        before = request_counts(admin)
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda d: api.create(path, resource, d), documents))
+        created = time.monotonic() - started
+        print(f"[{name}] created {len(documents)} in {created:.1f}s", file=sys.stderr)
+        finished = 0
+        while True:
+            items = api.list(path, resource)
+            finished = sum(1 for item in items if done(item))
+            if finished == len(documents):
+                break
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"{name}: only {finished}/{len(documents)} done after {timeout}s")
+            time.sleep(1)
+        elapsed = time.monotonic() - started
+        print(f"[{name}] all {len(documents)} done after {elapsed:.1f}s", file=sys.stderr)
+        if settle is not None:
+            settle(process)
+        after = request_counts(admin)
+        rss, peak = rss_kib(process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        kubectl("delete", "namespace", namespace, "--wait=false", kubeconfig=admin, check=False)
+    delta = after - before
+    delta.subtract(api.own)
+    requests = {
+        f"{verb} {res}{'/' + sub if sub else ''}": n for (verb, res, sub), n in sorted(delta.items()) if n > 0
+    }
+    per_slo = sum(n for (verb, res, _), n in delta.items() if n > 0 and verb != "WATCH" and res != "leases")
+    return {
+        "controller": name,
+        "slos": len(documents),
+        "seconds_to_all_done": round(elapsed, 1),
+        "requests": requests,
+        "requests_per_slo": round(per_slo / len(documents), 2),
+        "rss_idle_mib": round(idle_rss / 1024, 1),
+        "rss_mib": round(rss / 1024, 1),
+        "rss_peak_mib": round(peak / 1024, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--slos", type=int, default=1000, help="number of SLOs (10000 for the large run)")
+    parser.add_argument("--only", choices=("ours", "sloth"), help="run one controller only")
+    parser.add_argument("--state-dir", type=Path, default=REPO / ".cluster")
+    parser.add_argument("--refresh-seconds", type=float, default=60.0)
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    admin = ensure_cluster(args.state_dir)
+    workdir = args.state_dir / "bench"
+    workdir.mkdir(parents=True, exist_ok=True)
+    suffix = uuid.uuid4().hex[:6]
+    results = []
+    if args.only in (None, "ours"):
+        identity = rbac_kubeconfig(admin, workdir / "operator.kubeconfig")
+        prometheus = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), EmptyPrometheus)
+        threading.Thread(target=prometheus.serve_forever, daemon=True).start()
+        health = free_port()
+        namespace = f"bench-ours-{suffix}"
+
+        def one_more_refresh(process: subprocess.Popen[bytes]) -> None:
+            """The refresher's first cycle over all of them writes their measured status: count it."""
+            logfile = workdir / "slo-operator.log"
+            count = logfile.read_text().count("status refresh: slos=")
+            deadline = time.monotonic() + 3 * args.refresh_seconds + 120
+            while logfile.read_text().count("status refresh: slos=") < count + 1:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no status refresh after all SLOs were Ready")
+                time.sleep(1)
+
+        command = [
+            str(REPO / ".venv" / "bin" / "slo-operator"),
+            "run",
+            "--kubeconfig",
+            str(identity),
+            "--prometheus-url",
+            f"http://127.0.0.1:{prometheus.server_port}",
+            "--refresh-seconds",
+            str(args.refresh_seconds),
+            "--liveness",
+            f"http://127.0.0.1:{health}/healthz",
+            "--log-format",
+            "plain",
+        ]
+        results.append(
+            run_one(
+                "slo-operator",
+                admin,
+                command,
+                {**os.environ, "KUBECONFIG": str(identity)},
+                [slo_document(namespace, i) for i in range(args.slos)],
+                f"/apis/slo.mlops.dev/v1alpha1/namespaces/{namespace}/servicelevelobjectives",
+                "servicelevelobjectives",
+                ours_done,
+                namespace,
+                workdir,
+                f"http://127.0.0.1:{health}/healthz",
+                one_more_refresh,
+            )
+        )
+        prometheus.shutdown()
+    if args.only in (None, "sloth"):
+        if not SLOTH_BINARY.is_file():
+            sys.exit(f"{SLOTH_BINARY} missing: run `make peers`")
+        kubectl("apply", "--server-side", "-f", str(SLOTH_CRD), kubeconfig=admin)
+        kubectl(
+            "wait",
+            "--for=condition=Established",
+            "crd/prometheusservicelevels.sloth.slok.dev",
+            kubeconfig=admin,
+        )
+        namespace = f"bench-sloth-{suffix}"
+        command = [
+            str(SLOTH_BINARY),
+            "kubernetes-controller",
+            "--kube-local",
+            "--kube-config",
+            str(admin),
+            "--namespace",
+            namespace,
+            "--metrics-listen-addr",
+            f"127.0.0.1:{free_port()}",
+            "--hot-reload-addr",
+            f"127.0.0.1:{free_port()}",
+            "--no-color",
+        ]
+        results.append(
+            run_one(
+                "sloth",
+                admin,
+                command,
+                dict(os.environ),
+                [sloth_document(namespace, i) for i in range(args.slos)],
+                f"/apis/sloth.slok.dev/v1/namespaces/{namespace}/prometheusservicelevels",
+                "prometheusservicelevels",
+                sloth_done,
+                namespace,
+                workdir,
+                None,
+            )
+        )
+    for result in results:
+        print(json.dumps(result, indent=2))
+    if len(results) == 2:
+        ours, sloth = results
+        print(
+            "ratios ours/sloth: "
+            f"time {ours['seconds_to_all_done'] / max(sloth['seconds_to_all_done'], 0.1):.2f}, "
+            f"requests/SLO {ours['requests_per_slo'] / max(sloth['requests_per_slo'], 0.01):.2f}, "
+            f"peak RSS {ours['rss_peak_mib'] / max(sloth['rss_peak_mib'], 0.1):.2f}"
+        )
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

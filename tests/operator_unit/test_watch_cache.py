@@ -1,0 +1,77 @@
+"""The watch cache: which children an SLO has, which are stale, which watch events are our own echo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slo_operator.render import NAME_LABEL
+from slo_operator.watch_cache import WatchCache, newer, owned_versions, stale_children
+
+RULES = "prometheusrules"
+
+
+def child(name: str, owner: str = "checkout", uid: str = "uid-1", version: str = "10") -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "resourceVersion": version,
+            "labels": {NAME_LABEL: owner},
+            "ownerReferences": [{"uid": uid, "controller": True}],
+        }
+    }
+
+
+def test_primed_children_are_found_by_owner_and_stale_ones_computed() -> None:
+    cache = WatchCache()
+    cache.prime_children(RULES, [child("checkout-slo"), child("checkout-old"), child("other-slo", "other")])
+    existing = owned_versions(cache.children(RULES, "shop", "checkout"), "uid-1")
+    assert existing == {"checkout-slo": "10", "checkout-old": "10"}
+    assert stale_children(existing, ["checkout-slo"]) == ["checkout-old"]
+    assert stale_children(existing, ["checkout-slo", "checkout-old"]) == []
+
+
+def test_children_of_a_deleted_namesake_are_not_the_new_slos() -> None:
+    cache = WatchCache()
+    cache.prime_children(RULES, [child("checkout-slo", uid="old-uid")])
+    assert owned_versions(cache.children(RULES, "shop", "checkout"), "new-uid") == {}
+
+
+def test_echo_of_our_own_apply_is_not_news_but_a_hand_edit_is() -> None:
+    cache = WatchCache()
+    cache.record_child(RULES, child("checkout-slo", version="11"))
+    assert cache.observe_child(RULES, "MODIFIED", child("checkout-slo", version="11")) is False
+    assert cache.observe_child(RULES, "MODIFIED", child("checkout-slo", version="9")) is False  # older
+    assert cache.observe_child(RULES, "MODIFIED", child("checkout-slo", version="12")) is True
+    assert owned_versions(cache.children(RULES, "shop", "checkout"), "uid-1") == {"checkout-slo": "12"}
+
+
+def test_deletions_by_others_are_news_our_own_are_not() -> None:
+    cache = WatchCache()
+    cache.prime_children(RULES, [child("checkout-slo"), child("checkout-old")])
+    cache.forget_child(RULES, "shop", "checkout", "checkout-old")
+    assert cache.observe_child(RULES, "DELETED", child("checkout-old")) is False
+    assert cache.observe_child(RULES, "DELETED", child("checkout-slo")) is True
+    assert cache.children(RULES, "shop", "checkout") == {}
+    assert cache.children_by_owner == {}  # nothing kept for an SLO without children
+
+
+def test_unlabelled_objects_are_ignored() -> None:
+    cache = WatchCache()
+    assert cache.observe_child(RULES, "MODIFIED", {"metadata": {"name": "x", "namespace": "shop"}}) is False
+    assert cache.children_by_owner == {}
+
+
+def test_resource_versions_compare_as_numbers_when_they_are() -> None:
+    assert newer("100", "99") and not newer("99", "100") and newer("5", "5")
+    assert newer("opaque", "x") and newer(None, "1") and newer("1", None)
+
+
+def test_policies_follow_their_watch_events() -> None:
+    cache = WatchCache()
+    policy = {"metadata": {"name": "strict", "namespace": "shop", "uid": "p1"}, "spec": {"steps": []}}
+    cache.observe_policy(None, policy)
+    assert cache.policies("shop") == [policy]
+    assert cache.policies("other") == []
+    cache.observe_policy("DELETED", policy)
+    assert cache.policies("shop") == [] and cache.policies_by_namespace == {}
