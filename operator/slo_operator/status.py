@@ -347,8 +347,11 @@ def needs_write(
 ) -> bool:
     """Write only when something a reader sees changed, or lastEvaluated is older than the heartbeat."""
 
+    def stored(value: Any) -> Any:  # a merge patch's null members are not stored: None == absent
+        return {k: stored(v) for k, v in value.items() if v is not None} if isinstance(value, dict) else value
+
     def visible(status: dict[str, Any]) -> dict[str, Any]:
-        return {k: status.get(k) for k in (*MEASURED_FIELDS, "conditions")}
+        return {k: stored(status.get(k)) for k in (*MEASURED_FIELDS, "conditions")}
 
     if visible(current) != visible(new):
         return True

@@ -198,6 +198,15 @@ def test_unchanged_refresh_does_not_write_until_heartbeat() -> None:
     assert needs_write(first, moved, NOW + timedelta(seconds=60), 300)
 
 
+def test_null_members_count_as_absent_as_the_api_server_stores_them() -> None:
+    """A merge patch's nulls delete: the stored status lacks them, and must not look changed each cycle."""
+    stored = {"forecast": {"model": "insufficient-history"}, "lastEvaluated": "2026-11-29T12:00:00Z"}
+    new = {"forecast": {"model": "insufficient-history", "budgetConsumed": None, "interval": None},
+           "lastEvaluated": "2026-11-29T12:01:00Z"}
+    assert not needs_write(stored, new, NOW, 300)
+    assert needs_write(stored, {**new, "forecast": {"model": "seasonal"}}, NOW, 300)
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [
