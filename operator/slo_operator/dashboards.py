@@ -48,6 +48,8 @@ from slo_operator.promql import (
     BUDGET_REMAINING,
     BURN_RATE,
     CURRENT_BURN_RATE,
+    FORECAST_CONSUMED,
+    FORECAST_CONSUMED_QUANTILE,
     OBJECTIVE,
     RECORDING_SINCE,
     SLI,
@@ -252,6 +254,16 @@ def burn_down_expr(slo: SLO) -> str:
     return f"1 - {spent}\n/\n({budget})"
 
 
+def forecast_left_expr(slo: SLO, quantile: str | None = None) -> str:
+    """Budget left one window ahead as the operator forecast it at each time (its /metrics gauges; the
+    median, or the 10th/90th percentile of spend as ``quantile``)."""
+    labels = f"slo_namespace={escape_label_value(slo.namespace)},slo={escape_label_value(slo.name)}"
+    if quantile is None:
+        return f"1 - max by (slo_namespace, slo) ({FORECAST_CONSUMED}{{{labels}}})"
+    labels += f",quantile={escape_label_value(quantile)}"
+    return f"1 - max by (slo_namespace, slo) ({FORECAST_CONSUMED_QUANTILE}{{{labels}}})"
+
+
 def ideal_expr(slo: SLO) -> str:
     """The budget spent evenly over the SLO window, from 100% at the start of the range."""
     return f"1 - (time() - ${{__from:date:seconds}}) / {WINDOW_SECONDS}{_matchers(slo, groups=False)}"
@@ -306,6 +318,9 @@ def _stat(title: str, description: str, query: prom_b.Dataquery, width: int = 4,
 
 
 DASHED = {"fill": "dash", "dash": [10, 10]}
+FORECAST_MEDIAN = "forecast: left one window ahead"
+FORECAST_HIGH = "forecast 10th percentile of spend"
+FORECAST_LOW = "forecast 90th percentile of spend"
 
 
 def _prop(key: str, value: Any) -> dash_m.DynamicConfigValue:
@@ -533,13 +548,23 @@ def slo_dashboard(slo: SLO, fast_interval: str = "30s") -> dict[str, Any]:
         _timeseries(TITLE_BURN_DOWN,
                     f"Budget left after the events since the start of the range, as a share of the {window} "
                     f"budget; ideal: spent evenly over {window}. Set the range to {window} to compare with "
-                    "the rolling budget remaining.")
+                    "the rolling budget remaining. Forecast (purple, from the operator's /metrics): the "
+                    "budget the operator expected to be left one window later, with its 10th-90th "
+                    "percentile band.")
         .with_target(_query(burn_down_expr(slo), "A", _legend(slo, "left (spent since range start)")))
         .with_target(_query(ideal_expr(slo), "B", f"ideal (even spend over {window})"))
         .with_target(_query(f"{BUDGET_REMAINING}{_matchers(slo)}", "C", _legend(slo, f"rolling {window}")))
+        .with_target(_query(forecast_left_expr(slo), "D", FORECAST_MEDIAN))
+        .with_target(_query(forecast_left_expr(slo, "0.1"), "E", FORECAST_HIGH))
+        .with_target(_query(forecast_left_expr(slo, "0.9"), "F", FORECAST_LOW))
         .unit("percentunit").decimals(2)
         .override_by_name(f"ideal (even spend over {window})",
                           [_prop("custom.lineStyle", DASHED), _prop("color", _fixed("green"))])
+        .override_by_name(FORECAST_MEDIAN,
+                          [_prop("custom.lineStyle", DASHED), _prop("color", _fixed("purple"))])
+        .override_by_name(FORECAST_HIGH, [_prop("custom.fillBelowTo", FORECAST_LOW),
+                                          _prop("custom.lineWidth", 0), _prop("color", _fixed("purple"))])
+        .override_by_name(FORECAST_LOW, [_prop("custom.lineWidth", 0), _prop("color", _fixed("purple"))])
     )
     width = max(8, 24 // max(1, len(slo.alerts)))
     for alert in slo.alerts:

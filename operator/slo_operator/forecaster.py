@@ -3,7 +3,8 @@
 The hourly history of every SLO comes from ONE range query (``HISTORY_QUERY``: the recorded bad and
 total event rates of all SLOs, averaged per hour, summed over groupBy values) and is kept in memory,
 at most ``span`` hours per SLO. A refresh queries Prometheus only when a new hour has completed, and
-then only for the hours it lacks (the whole span for SLOs it has not asked about before). Each SLO's
+then only for the hours it lacks (the whole span, a week per request, for SLOs it has not asked about
+before). Each SLO's
 model is refitted when its history gained an hour (``forecast.ForecastCache``); between those, a refresh
 reuses the forecast. ``status_of`` turns a forecast into ``status.forecast`` (rounded, so an unchanged
 forecast writes nothing).
@@ -23,6 +24,7 @@ from slo_operator.forecast import HOUR, MAX_HISTORY, Forecast, ForecastCache, Hi
 from slo_operator.model import SLO
 from slo_operator.promql import BAD_EVENTS, TOTAL_EVENTS
 
+CHUNK_HOURS = 7 * 24  # hours per range query while filling the history
 MAX_HOURS = 10_000  # Prometheus' points per series in one range query (and memory per SLO)
 HISTORY_QUERY = " or ".join(
     f'label_replace(sum by (namespace, slo) (avg_over_time({name}[1h])), "series", "{series}", "", "")'
@@ -62,12 +64,19 @@ class Forecaster:
         keys = {(s.namespace, s.name) for s in slos}
         full = not keys <= self.asked
         if full or hour_end > self.fetched_until:
+            if full:
+                self.history = {}
             first = hour_end - span * HOUR if full or not self.fetched_until else self.fetched_until
             first = max(first, hour_end - span * HOUR)
-            # The sample at T averages (T - 1h, T]: the hour that starts at T - 1h.
-            result = client.query_range(HISTORY_QUERY, first + HOUR, hour_end, HOUR)
-            self.queries += 1
-            self._merge(result, first, hour_end, span, replace=full)
+            # A week per request: the first fill of a thousand SLOs would otherwise parse one answer of
+            # millions of points at once (memory). Afterwards a refresh asks for the last hour only.
+            while first < hour_end:
+                stop = min(hour_end, first + CHUNK_HOURS * HOUR)
+                # The sample at T averages (T - 1h, T]: the hour that starts at T - 1h.
+                result = client.query_range(HISTORY_QUERY, first + HOUR, stop, HOUR)
+                self.queries += 1
+                self._merge(result, first, stop, span)
+                first = stop
             if full:
                 self.asked = set(keys)
             self.fetched_until = hour_end
@@ -83,7 +92,7 @@ class Forecaster:
         return forecasts
 
     def _merge(self, result: list[tuple[dict[str, str], list[tuple[float, float]]]], first: int,
-               end: int, span: int, *, replace: bool) -> None:
+               end: int, span: int) -> None:
         hours = (end - first) // HOUR
         fresh: dict[Key, dict[str, np.ndarray]] = {}
         for labels, samples in result:
@@ -96,12 +105,12 @@ class Forecaster:
                 if 0 <= index < hours:
                     values[index] = v
             fresh.setdefault((labels["namespace"], labels["slo"]), {})[str(series)] = values
-        keys = set(fresh) | (set() if replace else set(self.history))
+        keys = set(fresh) | set(self.history)
         for key in keys:
             new = fresh.get(key, {})
             bad = new.get("bad", np.full(hours, np.nan))
             total = new.get("total", np.full(hours, np.nan))
-            old = None if replace else self.history.get(key)
+            old = self.history.get(key)
             if old is not None and old.end == first:
                 bad = np.concatenate((old.bad, bad))
                 total = np.concatenate((old.total, total))

@@ -21,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from slo_operator.forecast import Forecast
-from slo_operator.promql import FORECAST_VIOLATION
+from slo_operator.promql import FORECAST_CONSUMED, FORECAST_CONSUMED_QUANTILE, FORECAST_VIOLATION
 
 REGISTRY = CollectorRegistry()
 NAMESPACE_LABEL = "slo_namespace"
@@ -62,9 +62,13 @@ class ForecastCollector(Collector):
             VIOLATION_PROBABILITY, "Forecast probability that the SLO window ends below its objective.",
             labels=labels)
         consumed = GaugeMetricFamily(
-            "slo_operator_forecast_budget_consumed_ratio",
+            FORECAST_CONSUMED,
             "Forecast share of the error budget spent at the horizon's end (median; 1 = all of it).",
             labels=labels)
+        spread = GaugeMetricFamily(
+            FORECAST_CONSUMED_QUANTILE,
+            "Forecast share of the error budget spent at the horizon's end, 10th and 90th percentile.",
+            labels=[*labels, "quantile"])
         sli = GaugeMetricFamily(
             "slo_operator_forecast_end_of_window_sli_ratio",
             "Forecast SLI of the window that ends one window from now.", labels=labels)
@@ -81,13 +85,16 @@ class ForecastCollector(Collector):
                 probability.add_metric(values, forecast.violation_probability)
             if forecast.budget_consumed is not None:
                 consumed.add_metric(values, forecast.budget_consumed)
+            for quantile, key in (("0.1", "p10"), ("0.9", "p90")):
+                if key in forecast.consumed_quantiles:
+                    spread.add_metric([*values, quantile], float(forecast.consumed_quantiles[key][-1]))
             if forecast.end_of_window_sli is not None:
                 sli.add_metric(values, forecast.end_of_window_sli)
             low, high = forecast.interval if forecast.interval is not None else (None, None)
             for quantile, at in (("0.1", low), ("0.5", forecast.exhaustion_at), ("0.9", high)):
                 if at is not None:
                     exhaustion.add_metric([*values, quantile], float(at))
-        yield from (probability, consumed, sli, exhaustion, info)
+        yield from (probability, consumed, spread, sli, exhaustion, info)
 
 
 def watch_forecasts(source: Callable[[], dict[Key, Forecast]]) -> ForecastCollector:

@@ -35,6 +35,8 @@ WINDOW_SECONDS = "slo:window:seconds"
 RECORDING_SINCE = "slo:recording_since:timestamp"
 # Not recorded by the rules: the operator's own gauge (``metrics``), read by SLOForecastViolation.
 FORECAST_VIOLATION = "slo_operator_forecast_violation_probability"
+FORECAST_CONSUMED = "slo_operator_forecast_budget_consumed_ratio"  # median; ..._quantile_ratio{quantile}
+FORECAST_CONSUMED_QUANTILE = "slo_operator_forecast_budget_consumed_quantile_ratio"
 
 RECORDED_SERIES = (
     BAD_EVENTS, TOTAL_EVENTS, ERROR_RATIO, BURN_RATE, CURRENT_BURN_RATE, SLI, OBJECTIVE, BUDGET_REMAINING,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import yaml
 from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
@@ -155,12 +156,37 @@ def traffic_openmetrics(end: int) -> str:
         fresh.append(updated)
     series.append(("model_features_last_updated_timestamp_seconds", {}, fresh))
 
+    series.extend(forecast_gauges(len(times)))
+
     lines = []
     for name, labels, values in series:
         text = f"{name}{_labels(labels)}" if labels else name
         lines.extend(f"{text} {_num(v)} {t}" for t, v in zip(times, values, strict=True))
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
+
+
+# The SLOs with source series: the operator's /metrics exports a forecast for each (the orphan has none).
+FORECAST_SLOS = (("ml-serving", "model-availability"), ("ml-serving", "model-latency"),
+                 ("ml-serving", "model-accuracy"), ("ml-serving", "feature-freshness"),
+                 ("shop", "checkout-success"))
+
+
+def forecast_gauges(samples: int) -> list[tuple[str, dict[str, str], list[float]]]:
+    """The operator's forecast gauges as its collector exports them (a constant forecast: 60% of the
+    budget spent one window ahead, 40-90% between the 10th and 90th percentile), as scraped."""
+    from prometheus_client import CollectorRegistry
+    from slo_operator.forecast import SEASONAL, Forecast
+    from slo_operator.metrics import ForecastCollector
+
+    quantiles = {"p10": np.full(2, 0.4), "p50": np.full(2, 0.6), "p90": np.full(2, 0.9)}
+    latest = {key: Forecast(model=SEASONAL, budget_consumed=0.6, violation_probability=0.05,
+                            end_of_window_sli=0.9994, consumed_quantiles=quantiles)
+              for key in FORECAST_SLOS}
+    registry = CollectorRegistry()
+    registry.register(ForecastCollector(lambda: latest))
+    return [(sample.name, dict(sample.labels), [sample.value] * samples)
+            for family in registry.collect() for sample in family.samples]
 
 
 # ---- Prometheus -------------------------------------------------------------------------------------

@@ -165,7 +165,8 @@ def test_grouped_slo_has_a_variable_per_group_label() -> None:
     filtered = [t for t in targets(board) if 'route=~"${route}"' in t["expr"]]
     unfiltered = [t["expr"] for t in targets(board) if t not in filtered]
     assert len(filtered) > 10
-    per_slo = ("slo:objective:ratio", "slo:window:seconds", "slo:recording_since:timestamp")
+    per_slo = ("slo:objective:ratio", "slo:window:seconds", "slo:recording_since:timestamp",
+               "slo_operator_forecast_")  # the forecast is per SLO (all groups together)
     assert all(any(name in e for name in per_slo) for e in unfiltered), unfiltered
     per_group = [t for t in filtered
                  if t.get("range") and t["expr"].startswith(("slo:", "1 - sum_over_time"))]
@@ -202,7 +203,11 @@ def test_detail_board_has_the_slo_lab_panels() -> None:
     assert fast["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] == {"mode": "dashed"}
     burn_down = next(p for p in board["panels"] if p["title"] == dashboards.TITLE_BURN_DOWN)
     assert [t["legendFormat"] for t in burn_down["targets"]] == [
-        "left (spent since range start)", "ideal (even spend over 30d)", "rolling 30d"]
+        "left (spent since range start)", "ideal (even spend over 30d)", "rolling 30d",
+        dashboards.FORECAST_MEDIAN, dashboards.FORECAST_HIGH, dashboards.FORECAST_LOW]
+    band = next(o for o in burn_down["fieldConfig"]["overrides"]
+                if o["matcher"]["options"] == dashboards.FORECAST_HIGH)
+    assert {"id": "custom.fillBelowTo", "value": dashboards.FORECAST_LOW} in band["properties"]
     assert board["time"] == {"from": "now-30d", "to": "now"}
     ids = [p["id"] for p in board["panels"]]
     assert ids == list(range(1, len(ids) + 1))

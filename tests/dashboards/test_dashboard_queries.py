@@ -164,7 +164,7 @@ def test_burn_down_ends_at_the_budget_remaining(
     line falls from 100% at the range start by elapsed time / window.
     """
     slo, board = env.by_name(name), boards[name]
-    left, ideal, _rolling = panel(board, TITLE_BURN_DOWN)["targets"]
+    left, ideal, _rolling, *_forecast = panel(board, TITLE_BURN_DOWN)["targets"]
     at = (int(env.evaluated_at) // STEP) * STEP
     window = format_duration(slo.window)
     (ratio,) = [rule["expr"] for group in rule_groups(slo) for rule in group["rules"]

@@ -50,9 +50,11 @@ def test_one_query_per_completed_hour_for_every_slo() -> None:
     forecaster = Forecaster()
     slos = [slo("old"), slo("young"), slo("empty")]
     first = forecaster.refresh(prometheus, slos, NOW)
-    assert len(prometheus.calls) == 1
     hour_end = NOW // HOUR * HOUR
-    assert prometheus.calls[0] == (hour_end - 35 * 86400 + HOUR, hour_end)  # five weeks > the 30d window
+    # Five weeks (more than the 30d window), a week per request, for all SLOs together.
+    start = hour_end - 35 * 86400
+    assert prometheus.calls == [(start + week * 7 * 86400 + HOUR, start + (week + 1) * 7 * 86400)
+                                for week in range(5)]
     assert first[("prod", "old")].model == SEASONAL
     assert first[("prod", "young")].model == INSUFFICIENT  # one day of data
     assert first[("prod", "empty")].model == INSUFFICIENT
@@ -60,17 +62,17 @@ def test_one_query_per_completed_hour_for_every_slo() -> None:
     assert old.budget_consumed is not None and abs(old.budget_consumed - 0.5) < 0.02
     # Later in the same hour: no query, the same forecast objects.
     again = forecaster.refresh(prometheus, slos, NOW + 1200)
-    assert len(prometheus.calls) == 1 and again[("prod", "old")] is old
+    assert len(prometheus.calls) == 5 and again[("prod", "old")] is old
     fits = forecaster.cache.fits
     # The next hour: only that hour is asked for, and each SLO with history (old, young) is refitted.
     forecaster.refresh(prometheus, slos, NOW + HOUR)
-    assert prometheus.calls[1] == (hour_end + HOUR, hour_end + HOUR)
+    assert prometheus.calls[5] == (hour_end + HOUR, hour_end + HOUR)
     assert forecaster.cache.fits == fits + 2
     assert forecaster.history[("prod", "old")].end == hour_end + HOUR
     assert len(forecaster.history[("prod", "old")].total) == 35 * 24
     # A new SLO: the whole span once more; a deleted SLO's state is dropped.
     forecaster.refresh(prometheus, [slo("old"), slo("new")], NOW + HOUR)
-    assert len(prometheus.calls) == 3 and prometheus.calls[2][0] == hour_end + HOUR - 35 * 86400 + HOUR
+    assert len(prometheus.calls) == 11 and prometheus.calls[6][0] == hour_end + HOUR - 35 * 86400 + HOUR
     assert set(forecaster.cache.entries) == {"prod/old", "prod/new"}
     assert ("prod", "young") not in forecaster.history
 
