@@ -42,6 +42,7 @@ from slo_operator.model import SLO, resolve
 from slo_operator.promql import RECORDED_SERIES
 from slo_operator.render import RenderOptions, rule_file, to_yaml
 from slo_operator.rules import RuleOptions
+from slo_operator.spend import SPEND_SERIES
 from support.processes import free_port, stop_process
 
 from devstack import promstack
@@ -103,6 +104,22 @@ spec:
     latency:
       histogram: bentoml_service_request_duration_seconds{endpoint="/predict"}
       threshold: 150ms
+---
+apiVersion: slo.mlops.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata: {name: model-cost, namespace: ml-serving}
+spec:
+  service: cancer-classifier
+  description: 95% of hours at most $0.40 per 1,000 predictions; $1,000 a month.
+  objective: 95
+  window: 30d
+  timeslices: {sliceSize: 1h}
+  indicator:
+    cost:
+      dollars: model_serving_cost_dollars_total
+      units: model_predictions_total
+      maxCostPerUnit: "0.0004"
+      budget: {amount: "1000", currency: USD, period: month}
 """
 
 
@@ -153,6 +170,14 @@ def latency_slow(k: int) -> int:
     return 30 if _within(minute_start(k), SLOW_LATENCY) else 2
 
 
+COST_SPIKE = (datetime(2026, 10, 18, 9, tzinfo=UTC), datetime(2026, 10, 18, 11, tzinfo=UTC))
+PRICE = 0.0003  # dollars per prediction, 100 predictions a minute; tripled during COST_SPIKE
+
+
+def cost_dollars(k: int) -> float:
+    return 100 * PRICE * (3 if _within(minute_start(k), COST_SPIKE) else 1)
+
+
 def accuracy_wrong(k: int) -> int:
     """Wrong predictions of 100 evaluated in minute k."""
     return 80 if _within(minute_start(k), ACCURACY_SPIKE) else 1
@@ -199,7 +224,8 @@ def write_openmetrics(path: Path) -> None:
     series: dict[str, list[str]] = {}
     kinds = {AVAIL: "counter", HIST: "histogram", "model_predictions_correct_total": "counter",
              "model_predictions_evaluated_total": "counter", "batch_jobs_total": "counter",
-             "model_features_last_updated_timestamp_seconds": "gauge", "ALERTS": "gauge"}
+             "model_features_last_updated_timestamp_seconds": "gauge", "ALERTS": "gauge",
+             "model_predictions_total": "counter", "model_serving_cost_dollars_total": "counter"}
 
     def add(name: str, labels: str, ts: float, value: float) -> None:
         text = "NaN" if math.isnan(value) else repr(float(value))
@@ -230,6 +256,8 @@ def write_openmetrics(path: Path) -> None:
         wrong = accuracy_wrong(k) if k else 0
         inc("model_predictions_evaluated_total", "", ts, 100 if k else 0)
         inc("model_predictions_correct_total", "", ts, (100 - wrong) if k else 0)
+        inc("model_predictions_total", "", ts, 100 if k else 0)
+        inc("model_serving_cost_dollars_total", "", ts, cost_dollars(k) if k else 0)
         failed = batch_failed(k) if k else 0
         inc("batch_jobs_total", 'result="succeeded"', ts, (1 - failed) if k else 0)
         inc("batch_jobs_total", 'result="failed"', ts, failed)
@@ -437,15 +465,18 @@ class PrometheusServer:
         self.process = None
 
 
+RECORDED = (*RECORDED_SERIES, *SPEND_SERIES)
+
+
 def _level(expr: str, levels: dict[str, int]) -> int:
-    return 1 + max((levels[name] for name in RECORDED_SERIES if name in expr and name in levels), default=-1)
+    return 1 + max((levels[name] for name in RECORDED if name in expr and name in levels), default=-1)
 
 
 def rule_levels(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The recording rules split into rule files by dependency depth (alerting rules dropped)."""
     levels: dict[str, int] = {}
     per_rule: list[tuple[int, str, dict[str, Any]]] = []
-    for _ in range(len(RECORDED_SERIES)):  # fixed point: a name's level is its deepest rule's
+    for _ in range(len(RECORDED)):  # fixed point: a name's level is its deepest rule's
         per_rule = []
         for group in document["groups"]:
             for rule in group["rules"]:

@@ -37,7 +37,7 @@ def test_the_report_arrives_with_the_pdf_and_both_bodies(
     (received,) = smtp_server.handler.received
     assert received.rcpt_tos == to and received.mail_from == "slo-report@example.org"
     message = parse(received.content)
-    assert message["Subject"] == "SLO report 2026-10: 4/6 met, 1 missed, 1 without data"
+    assert message["Subject"] == "SLO report 2026-10: 5/7 met, 1 missed, 1 without data"
     assert message["To"] == ", ".join(to) and message["Message-ID"] == result.message_id
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))

@@ -36,7 +36,7 @@ def test_the_pdf_renders_and_says_what_the_report_says(
 
     text = subprocess.run([poppler("pdftotext"), "-layout", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
-    assert "4 of 6 SLOs met" in text
+    assert "5 of 7 SLOs met" in text
     for r in month_report.slos:
         assert f"{r.namespace}/{r.name}" in text
     assert "MISSED" in text and "incident_dominated" in text and "missing_latency_bucket" in text
@@ -62,10 +62,14 @@ def test_charts_are_drawn_for_each_slo(month_report: MonthlyReport, artifacts: P
 def test_markdown(month_report: MonthlyReport) -> None:
     text = to_markdown(month_report)
     assert text.startswith("# SLO report 2026-10\n")
-    assert "**4 of 6 SLOs met**" in text
+    assert "**5 of 7 SLOs met**" in text
     assert "| ml-serving/model-availability | availability | 99.9% | 99.69" in text
     assert "## ml-serving/model-availability — MISSED" in text
     assert "- 2026-10-14 10:" in text and "(ongoing)" in text
+    # The cost SLO's section: the month's spend against its budget, the spike as the worst hour.
+    assert "## ml-serving/model-cost — met" in text
+    assert "- Spend in the month: **" in text and "of a 1,000.00 USD monthly budget" in text
+    assert "| 2026-10-18 10:00 | 0.0009" in text
 
 
 def test_json_schema_is_versioned_and_stable() -> None:
@@ -78,7 +82,7 @@ def test_json_schema_is_versioned_and_stable() -> None:
     from slo_operator.reports.schema import json_schema
 
     schema = MonthlyReport.model_json_schema()
-    assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION == "1.0"
+    assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION == "1.1"
     assert GOLDEN_SCHEMA.read_text() == json_schema()
 
 

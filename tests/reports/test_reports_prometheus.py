@@ -38,12 +38,12 @@ def close(actual: datetime, expected: datetime) -> bool:
 
 
 def test_the_report_covers_the_whole_month(month_report: MonthlyReport) -> None:
-    assert month_report.schema_version == "1.0"
+    assert month_report.schema_version == "1.1"
     assert month_report.month == "2026-10" and month_report.complete
     assert (month_report.start, month_report.end) == (monthdata.MONTH_START, monthdata.MONTH_END)
     assert [r.name for r in month_report.slos] == [s.name for s in monthdata.slos()]
     assert month_report.summary.model_dump() == {
-        "slos": 6, "met": 4, "missed": 1, "no_data": 1,
+        "slos": 7, "met": 5, "missed": 1, "no_data": 1,
         "alert_firings": sum(r.violations.alert_firing_count for r in month_report.slos),
     }
     for r in month_report.slos:
@@ -186,6 +186,7 @@ def test_recommendations_follow_from_the_data(month_report: MonthlyReport) -> No
         "model-latency": [],
         "batch-availability": ["low_traffic"],
         "model-latency-strict": ["missing_latency_bucket"],
+        "model-cost": ["objective_too_loose"],  # 99.6% of good hours against 95%
     }
     strict = of(month_report, "model-latency-strict")
     assert strict.status == "no_data"
@@ -221,3 +222,21 @@ def test_slos_without_recording_rules_read_as_no_data(month_prometheus: monthdat
     (r,) = reporter.generate_monthly_report("2026-10").slos
     assert r.status == "no_data" and r.met is None and r.total is None
     assert [rec.code for rec in r.recommendations] == ["no_data"]
+
+
+def test_cost_month_has_the_known_spend_and_the_spike_as_worst_hour(month_report: MonthlyReport) -> None:
+    """October's spend is the sum of the known per-minute spend; the hour whose 1h slices lie wholly in
+    the tripled-price stretch (10:00-11:00 on the 18th) has the highest cost per unit, three times the
+    usual, and the two hours around it (half in the stretch on average) come next."""
+    r = of(month_report, "model-cost")
+    assert r.cost is not None and r.status == "met"
+    spent = sum(monthdata.cost_dollars(k) for k in monthdata.month_minutes())
+    assert r.cost.spend == pytest.approx(spent, rel=0.005)
+    assert r.cost.budget == 1000 and r.cost.budget_period == "month" and r.cost.currency == "USD"
+    assert r.cost.budget_used_percent == pytest.approx(100 * spent / 1000, rel=0.005)
+    worst, *others = r.cost.worst_hours
+    start, _end = monthdata.COST_SPIKE
+    assert worst.start == start + timedelta(hours=1)
+    assert worst.per_unit == pytest.approx(3 * monthdata.PRICE, rel=0.01)
+    assert {h.start for h in others[:2]} == {start, start + timedelta(hours=2)}
+    assert all(h.per_unit is not None and h.per_unit < worst.per_unit for h in others)

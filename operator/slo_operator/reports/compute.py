@@ -24,6 +24,8 @@ from slo_operator.reports.data import HOUR, ReportRange, SLOData
 from slo_operator.reports.recommendations import recommend
 from slo_operator.reports.schema import (
     AlertFiring,
+    CostHour,
+    CostMonth,
     DayStats,
     ErrorBudget,
     MonthlyReport,
@@ -233,8 +235,37 @@ def slo_month_report(slo: SLO, data: SLOData, rng: ReportRange, resolution: floa
         sli=sli,
         recommendations=[],
         notes=notes,
+        cost=cost_month(slo, data, rng),
     )
     return report.model_copy(update={"recommendations": recommend(slo, report, data.bucket)})
+
+
+WORST_HOURS = 5
+
+
+def cost_month(slo: SLO, data: SLOData, rng: ReportRange) -> CostMonth | None:
+    """A cost SLO's month: spend against the budget and the hours with the highest cost per unit."""
+    cost = slo.cost
+    if cost is None:
+        return None
+    spend = sum(v for v in data.spend.values() if math.isfinite(v)) if data.spend else None
+    budget = None if cost.budget is None else float(cost.budget)
+    monthly = budget if cost.period == "month" else None
+    worst = sorted(
+        (h for h, v in data.per_unit.items() if math.isfinite(v)), key=lambda h: (-data.per_unit[h], h)
+    )[:WORST_HOURS]
+    return CostMonth(
+        currency=cost.currency,
+        spend=spend,
+        budget=budget,
+        budget_period=cost.period,
+        budget_used_percent=_percent(spend, monthly) if spend is not None and monthly else None,
+        max_per_unit=float(cost.max_per_unit),
+        worst_hours=[
+            CostHour(start=rng.hour_start(h), spend=_finite(data.spend.get(h)), per_unit=data.per_unit[h])
+            for h in worst
+        ],
+    )
 
 
 def monthly_report(

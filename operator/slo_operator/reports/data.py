@@ -93,3 +93,5 @@ class SLOData:
     recording_since: float | None = None  # unix seconds: when the recorded series began (None: unknown)
     raw_hours: int = 0  # hours whose events were read from raw history (recorded series missing)
     bucket: BucketCheck | None = None
+    spend: dict[int, float] = field(default_factory=dict)  # hour -> money spent (cost SLOs)
+    per_unit: dict[int, float] = field(default_factory=dict)  # hour -> mean cost per unit of its slices

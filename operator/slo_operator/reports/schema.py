@@ -1,9 +1,9 @@
 """The monthly SLO report as data: a stable, versioned JSON schema (pydantic models).
 
 ``MonthlyReport.schema_version`` is bumped on any change a consumer could notice: a field removed,
-renamed or given another meaning (major), or a field added (minor). Percentages are percent (99.9, not
-0.999) like the CR status; times are UTC RFC 3339; durations are seconds. Numbers a month of data could
-not provide are ``null``, never NaN.
+renamed or given another meaning (major), or a field added (minor; 1.1 added ``cost``). Percentages
+are percent (99.9, not 0.999) like the CR status; times are UTC RFC 3339; durations are seconds. Numbers
+a month of data could not provide are ``null``, never NaN.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"  # keep equal to MonthlyReport.schema_version
+SCHEMA_VERSION = "1.1"  # keep equal to MonthlyReport.schema_version
 REPORT_KIND = "SLOMonthlyReport"
 
 SLOStatus = Literal["met", "missed", "no_data"]
@@ -108,6 +108,28 @@ class Recommendation(_Model):
     message: str
 
 
+class CostHour(_Model):
+    """One hour of a cost SLO."""
+
+    start: datetime
+    spend: Number | None = Field(description="Money spent in the hour.")
+    per_unit: Number | None = Field(description="Mean cost per unit of the hour's slices; null: no units.")
+
+
+class CostMonth(_Model):
+    """A cost SLO's money over the month (since 1.1)."""
+
+    currency: str | None
+    spend: Number | None = Field(description="Money spent in the reported range (hourly spend summed).")
+    budget: Number | None = Field(description="The spend budget's amount per period, when it has one.")
+    budget_period: Literal["month", "window"] | None
+    budget_used_percent: Number | None = Field(
+        description="spend / budget for a monthly budget (null otherwise)."
+    )
+    max_per_unit: Number
+    worst_hours: list[CostHour] = Field(description="The hours with the highest cost per unit, worst first.")
+
+
 class SLOMonthReport(_Model):
     """One SLO's month."""
 
@@ -136,6 +158,7 @@ class SLOMonthReport(_Model):
     sli: list[Point] = Field(description="Hourly: the SLO-window SLI in percent (slo:sli:ratio).")
     recommendations: list[Recommendation]
     notes: list[str]
+    cost: CostMonth | None = Field(default=None, description="Cost SLOs: spend and worst hours (since 1.1).")
 
 
 class ReportSummary(_Model):
@@ -149,7 +172,7 @@ class ReportSummary(_Model):
 class MonthlyReport(_Model):
     """Every selected SLO over one calendar month (UTC)."""
 
-    schema_version: Literal["1.0"] = "1.0"
+    schema_version: Literal["1.1"] = "1.1"
     kind: Literal["SLOMonthlyReport"] = "SLOMonthlyReport"
     month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     start: datetime

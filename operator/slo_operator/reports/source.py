@@ -14,6 +14,8 @@ labels); range queries are split so no request asks for more than ``MAX_POINTS``
 - the budget left over the SLO window at the end (``slo:error_budget_remaining:ratio``);
 - for latency SLOs without bad-event data, the series API: does ``_count`` exist, and which ``le``
   buckets do?
+- for cost SLOs, the hourly spend (``slo:cost_spend_base:rate``, like the events) and the hour's mean cost
+  per unit (``slo:cost_per_unit:ratio``): two range queries for every cost SLO together;
 - when the recording began (``slo:recording_since:timestamp``, earliest in the month) and, for hours
   the recorded series miss (a young SLO's month: its recording began within the range), the hourly
   events read from the raw counters: one range query for every such event-counting SLO together.
@@ -47,6 +49,7 @@ from slo_operator.promql import (
 )
 from slo_operator.reports.data import HOUR, BucketCheck, ReportRange, SLOData
 from slo_operator.selectors import escape_label_value
+from slo_operator.spend import COST_PER_UNIT, COST_SPEND_BASE
 
 HOUR_RANGE = "59m59s999ms"
 ALERT_BATCH = 20  # SLOs per derived-alert query (keeps the PromQL text moderate)
@@ -130,6 +133,16 @@ def fetch_month(
         for key, hours in _hourly(client, name, rng).items():
             if key in data:
                 setattr(data[key], attribute, hours)
+    if any(s.cost is not None for s in slos):
+        # Cost SLOs: the hour's spend from the recorded 5m spend rate, and its mean cost per unit.
+        for key, hours in _hourly(client, COST_SPEND_BASE, rng).items():
+            if key in data:
+                data[key].spend = hours
+        per_unit = f"avg by (namespace, slo) (avg_over_time({COST_PER_UNIT}[{HOUR_RANGE}]))"
+        hourly = client.query_range(per_unit, rng.start_ts + HOUR, rng.end_ts, HOUR)
+        for key, hours in _by_hour(hourly, rng).items():
+            if key in data:
+                data[key].per_unit = hours
     sli = client.query_range(f"min by (namespace, slo) ({SLI})", rng.start_ts + HOUR, rng.end_ts, HOUR)
     for key, hours in _by_hour(sli, rng).items():
         if key in data:

@@ -126,12 +126,39 @@ def slo_markdown(r: SLOMonthReport) -> list[str]:
         lines += ["SLI below objective:", ""]
         lines += [f"- {period_text(p)}" for p in r.violations.sli_below_objective[:MAX_PERIODS]]
         lines.append("")
+    if r.cost is not None:
+        lines += cost_markdown(r)
     if r.recommendations:
         lines += ["Recommendations:", ""]
         lines += [f"- **{rec.code}** ({rec.severity}): {rec.message}" for rec in r.recommendations]
         lines.append("")
     if r.notes:
         lines += [f"_Note: {note}_" for note in r.notes]
+        lines.append("")
+    return lines
+
+
+def money(value: float | None, currency: str | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f} {currency or ''}".rstrip()
+
+
+def cost_markdown(r: SLOMonthReport) -> list[str]:
+    """The cost section: the month's spend against the budget, and the worst hours per unit."""
+    assert r.cost is not None
+    c = r.cost
+    spend = f"- Spend in the month: **{money(c.spend, c.currency)}**"
+    if c.budget is not None and c.budget_period == "month":
+        spend += f" of a {money(c.budget, c.currency)} monthly budget ({pct(c.budget_used_percent, 1)})"
+    elif c.budget is not None:
+        spend += f" (budget: {money(c.budget, c.currency)} per {r.window} window)"
+    lines = [spend, f"- Maximum cost per unit: {c.max_per_unit:g} {c.currency or ''}".rstrip(), ""]
+    if c.worst_hours:
+        lines += ["Worst hours (cost per unit):", ""]
+        lines += _table(
+            ["Hour (UTC)", "Cost per unit", "Spend"],
+            [[when(h.start), "n/a" if h.per_unit is None else f"{h.per_unit:.6g}", money(h.spend, c.currency)]
+             for h in c.worst_hours],
+        )
         lines.append("")
     return lines
 
