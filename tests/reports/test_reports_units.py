@@ -241,3 +241,19 @@ def test_range_queries_are_split_without_gaps_or_overlaps() -> None:
     assert labels == {"slo": "api", "namespace": "team"}
     assert [t for t, _ in values] == [first + 60 * i for i in range(744 * 60)]
     assert len(asked) == 5 and all((end - start) / step + 1 <= MAX_POINTS for start, end, step in asked)
+
+
+def test_the_report_says_when_the_budget_ends_at_the_current_pace() -> None:
+    # October at 0.2% errors against a 99.9% objective: twice the budget, so the window runs out soon.
+    r = slo_month_report(make_slo(), steady(3600, 7.2), OCTOBER, 60)
+    (forecast,) = [n for n in r.notes if n.startswith("Forecast as of")]
+    assert "at the current pace the budget ends on 2026-11-01" in forecast, forecast
+    assert "below the objective: 1.00" in forecast
+    # Half the budget: it lasts.
+    r = slo_month_report(make_slo(), steady(3600, 1.8), OCTOBER, 60)
+    (forecast,) = [n for n in r.notes if n.startswith("Forecast as of")]
+    assert "the budget lasts beyond the next 30d" in forecast and "objective: 0.00" in forecast
+    # A day of data: no forecast rather than a guess.
+    day = ReportRange("2026-10", T0, T0 + timedelta(hours=24), False)
+    r = slo_month_report(make_slo(), steady(3600, 7.2, day), day, 60)
+    assert not any(n.startswith("Forecast") for n in r.notes)

@@ -144,6 +144,34 @@ def _firings(slo: SLO, data: SLOData, rng: ReportRange, resolution: float, allow
     return sorted(firings, key=lambda f: (f.start, f.alert))
 
 
+def forecast_note(slo: SLO, data: SLOData, rng: ReportRange) -> str | None:
+    """The budget forecast (``slo_operator.forecast``) from the month's hourly events, as of the range's
+    end, in a sentence; None with under two days of data (no made-up number)."""
+    import numpy as np
+
+    from slo_operator.forecast import History, fit, forecast
+
+    total = np.array([data.total.get(h, math.nan) / HOUR for h in range(rng.hours)])
+    bad = np.array([data.bad.get(h, 0.0) / HOUR if h in data.total else math.nan for h in range(rng.hours)])
+    history = History(int(rng.start_ts) // HOUR * HOUR, bad, total)
+    result = forecast(fit(history), history, float(slo.objective), slo.window)
+    if not result.sufficient or result.violation_probability is None:
+        return None
+    window = format_duration(slo.window)
+    chance = (f"probability that the {window} window ending {window} after it is below the objective: "
+              f"{result.violation_probability:.2f}")
+
+    def day(ts: int | None) -> str:
+        return "after the horizon" if ts is None else _utc(ts).strftime("%Y-%m-%d %H:%M UTC")
+
+    as_of = f"Forecast as of {rng.end.isoformat()}: at the current pace the budget"
+    if result.exhaustion_at is None:
+        return f"{as_of} lasts beyond the next {window}; {chance}."
+    earliest, latest = result.interval or (None, None)
+    return (f"{as_of} ends on {day(result.exhaustion_at)} (10th-90th percentile: {day(earliest)} to "
+            f"{day(latest)}); {chance}.")
+
+
 def slo_month_report(slo: SLO, data: SLOData, rng: ReportRange, resolution: float) -> SLOMonthReport:
     """One SLO's month from its fetched series."""
     objective = float(slo.objective)
@@ -196,6 +224,8 @@ def slo_month_report(slo: SLO, data: SLOData, rng: ReportRange, resolution: floa
         notes.append(f"{data.raw_hours} hours without recorded series were read from raw history.")
     if hours and len(hours) < rng.hours:
         notes.append(f"Data for {len(hours)} of {rng.hours} hours.")
+    if (predicted := forecast_note(slo, data, rng)) is not None:
+        notes.insert(0, predicted)
 
     report = SLOMonthReport(
         name=slo.name,
