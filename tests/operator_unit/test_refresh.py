@@ -18,10 +18,11 @@ from fakes import SLO_PATH, ApiServer, StaticPrometheus, prometheus_from, servin
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.evaluator import promtool_inputs, run_groups
+from slo_operator.forecaster import Forecaster
 from slo_operator.kube import KubeClient
 from slo_operator.model import SLO, resolve
-from slo_operator.prometheus import QUERIES
-from slo_operator.reconcile import refresh_all
+from slo_operator.prometheus import QUERIES, PrometheusClient
+from slo_operator.reconcile import RefreshReport, refresh_all
 from slo_operator.rules import rule_groups
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -59,6 +60,13 @@ def kube(api: ApiServer) -> Iterator[KubeClient]:
         yield client
 
 
+def refresh(
+    kube: KubeClient, client: PrometheusClient, forecaster: Forecaster, now: datetime
+) -> RefreshReport:
+    """One refresh cycle as the operator runs it (its forecaster included: status.forecast is compared)."""
+    return refresh_all(kube, client, now=now, heartbeat_seconds=HEARTBEAT, forecaster=forecaster)
+
+
 def cluster(api: ApiServer, prometheus: StaticPrometheus, count: int, since: float = OLD) -> list[SLO]:
     slos = []
     for i in range(count):
@@ -73,24 +81,25 @@ def test_a_status_is_written_only_when_what_a_reader_sees_changed(api: ApiServer
     prometheus = StaticPrometheus()
     slos = cluster(api, prometheus, 3)
     client = prometheus.client()
-    first = refresh_all(kube, client, now=NOW, heartbeat_seconds=HEARTBEAT)
+    forecaster = Forecaster()
+    first = refresh(kube, client, forecaster, NOW)
     assert (first.slos, first.writes, first.conflicts, first.errors) == (3, 3, 0, [])
     assert api.status("prod", "api-0")["state"] == "Meeting"
     # Nothing changed: refreshes within the heartbeat write nothing.
     for minutes in (1, 2, 4):
-        again = refresh_all(kube, client, now=NOW + minutes * MINUTE, heartbeat_seconds=HEARTBEAT)
+        again = refresh(kube, client, forecaster, NOW + minutes * MINUTE)
         assert again.writes == 0, minutes
     assert len(api.status_writes) == 3
     # A visible number of one SLO changes: that SLO alone is written.
     prometheus.set(slos[1], error_ratio=0.0005, remaining=0.4, since=OLD)
-    changed = refresh_all(kube, client, now=NOW + 4.5 * MINUTE, heartbeat_seconds=HEARTBEAT)
+    changed = refresh(kube, client, forecaster, NOW + 4.5 * MINUTE)
     assert changed.writes == 1 and api.status_writes[-1] == ("prod", "api-1")
     assert api.status("prod", "api-1")["errorBudget"]["remaining"] == 40.0
     # The heartbeat: lastEvaluated is rewritten once it is HEARTBEAT old, for the others too.
-    beat = refresh_all(kube, client, now=NOW + 5 * MINUTE, heartbeat_seconds=HEARTBEAT)
+    beat = refresh(kube, client, forecaster, NOW + 5 * MINUTE)
     assert beat.writes == 2
     assert api.status("prod", "api-0")["lastEvaluated"] == "2026-11-29T12:05:00Z"
-    assert refresh_all(kube, client, now=NOW + 6 * MINUTE, heartbeat_seconds=HEARTBEAT).writes == 0
+    assert refresh(kube, client, forecaster, NOW + 6 * MINUTE).writes == 0
     assert api.events == []  # numbers changing are not news: no Event without a condition flip
 
 
@@ -98,19 +107,20 @@ def test_a_concurrent_change_wins_and_the_next_cycle_catches_up(api: ApiServer, 
     prometheus = StaticPrometheus()
     cluster(api, prometheus, 2)
     client = prometheus.client()
-    refresh_all(kube, client, now=NOW, heartbeat_seconds=HEARTBEAT)
+    forecaster = Forecaster()
+    refresh(kube, client, forecaster, NOW)
     written = api.status("prod", "api-0")
     # Prometheus goes down; between our LIST and our write someone edits api-0.
     prometheus.down = True
     api.before_patch = lambda namespace, name: api.touch(namespace, name) if name == "api-0" else None
-    report = refresh_all(kube, client, now=NOW + MINUTE, heartbeat_seconds=HEARTBEAT)
+    report = refresh(kube, client, forecaster, NOW + MINUTE)
     assert (report.reachable, report.conflicts, report.writes, report.errors) == (False, 1, 1, [])
     assert api.status("prod", "api-0") == written  # the concurrent change won: nothing of ours landed
     assert api.reasons("api-0") == []  # and no Event for a write that did not happen
     assert api.reasons("api-1") == ["PrometheusUnreachable"]
     # Next cycle, no interference: api-0 catches up, with its Event, once.
     api.before_patch = None
-    report = refresh_all(kube, client, now=NOW + 2 * MINUTE, heartbeat_seconds=HEARTBEAT)
+    report = refresh(kube, client, forecaster, NOW + 2 * MINUTE)
     assert (report.conflicts, report.writes) == (0, 1)
     conditions = {c["type"]: c["status"] for c in api.status("prod", "api-0")["conditions"]}
     assert conditions["PrometheusReachable"] == "False"
@@ -122,6 +132,7 @@ def test_events_on_transitions_never_on_every_refresh(api: ApiServer, kube: Kube
     prometheus = StaticPrometheus()
     (target,) = cluster(api, prometheus, 1)
     client = prometheus.client()
+    forecaster = Forecaster()
     timeline = [
         # (Prometheus down, budget remaining) per cycle, a minute apart
         (False, 0.5), (False, 0.5),  # first read: not news
@@ -135,7 +146,7 @@ def test_events_on_transitions_never_on_every_refresh(api: ApiServer, kube: Kube
     for minute, (down, remaining) in enumerate(timeline):
         prometheus.down = down
         prometheus.set(target, error_ratio=0.0005, remaining=remaining, since=OLD)
-        report = refresh_all(kube, client, now=NOW + minute * MINUTE, heartbeat_seconds=HEARTBEAT)
+        report = refresh(kube, client, forecaster, NOW + minute * MINUTE)
         assert report.errors == [], minute
     assert api.reasons() == [
         "PrometheusUnreachable", "PrometheusReachable", "BudgetExhausted", "BudgetExhausted",
