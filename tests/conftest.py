@@ -48,6 +48,7 @@ PURE_TESTS = frozenset({
     "operator_unit/test_refresh.py",
     "operator_unit/test_status.py",
     "operator_unit/test_leader.py",
+    "operator_unit/test_prometheus_long_query.py",
     "operator_unit/test_ratelimit.py",
     "operator_unit/test_watch_cache.py",
     "policy/test_policy_core.py",

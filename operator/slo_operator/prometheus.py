@@ -47,6 +47,9 @@ Series = list[tuple[dict[str, str], list[tuple[float, float]]]]  # (labels, [(ti
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in one range query
 
 
+LONG_QUERY = 4096  # characters of parameters above which a query is POSTed as a form
+
+
 class PrometheusClient:
     """Queries and series look-ups against Prometheus' HTTP API; every failure is ``PrometheusUnavailable``.
 
@@ -79,7 +82,9 @@ class PrometheusClient:
         """The ``data`` of a successful answer."""
         self.queries_made += 1
         try:
-            if self._form:
+            # One query covers every SLO: with thousands its text passes the URL limits (httpx refuses
+            # a query string over 64 KiB; proxies less), so long ones go as a form body.
+            if self._form or sum(len(value) for value in params.values()) > LONG_QUERY:
                 response = self._http.post(path, data=params)
             else:
                 response = self._http.get(path, params=params)

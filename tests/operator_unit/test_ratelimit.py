@@ -27,3 +27,4 @@ def test_time_going_backwards_adds_nothing() -> None:
     assert bucket.take(50.0) is False
     assert bucket.take(100.5) is False
     assert bucket.take(101.0) is True
+
