@@ -238,7 +238,10 @@ class StaticPrometheus:
         def handle(request: httpx.Request) -> httpx.Response:
             if self.down:
                 return httpx.Response(503, text="service unavailable")
-            query = request.url.params["query"]
+            params = dict(request.url.params)
+            if request.method == "POST":  # long queries come as a form body, as Prometheus accepts them
+                params.update({k: v[0] for k, v in parse_qs(request.content.decode()).items()})
+            query = params["query"]
             samples = [
                 {"metric": {"slo": name, "namespace": namespace, **labels}, "value": [0, repr(value)]}
                 for (namespace, name), series in self.figures.items()
