@@ -59,6 +59,10 @@ class Forecaster:
 
     def refresh(self, client: RangeQuerier, slos: list[SLO], now: float) -> dict[Key, Forecast]:
         """The forecast of every SLO in ``slos`` at ``now``; raises what the client raises."""
+        if not slos:  # nothing to forecast: no query, no state
+            self.history, self.latest, self.asked = {}, {}, set()
+            self.cache.keep_only(set())
+            return {}
         hour_end = int(now // HOUR) * HOUR
         span = span_hours(slos)
         keys = {(s.namespace, s.name) for s in slos}

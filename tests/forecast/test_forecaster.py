@@ -75,6 +75,10 @@ def test_one_query_per_completed_hour_for_every_slo() -> None:
     assert len(prometheus.calls) == 11 and prometheus.calls[6][0] == hour_end + HOUR - 35 * 86400 + HOUR
     assert set(forecaster.cache.entries) == {"prod/old", "prod/new"}
     assert ("prod", "young") not in forecaster.history
+    # No SLOs left: no query and no state.
+    calls = len(prometheus.calls)
+    assert forecaster.refresh(prometheus, [], NOW + 2 * HOUR) == {}
+    assert len(prometheus.calls) == calls and not forecaster.history and not forecaster.cache.entries
 
 
 def test_status_has_numbers_only_from_a_model() -> None:
