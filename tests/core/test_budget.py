@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -321,3 +322,37 @@ def test_threshold_spends_budget_percent_within_long_window(
     assert math.isclose(
         calc.time_to_fire(error_rate, hours, threshold).total_seconds(), hours * 3600, rel_tol=1e-6
     )
+
+
+def test_the_defaults_are_the_workbook_example() -> None:
+    """``ErrorBudgetCalculator()`` is 99.9% over 30 days, as the README's examples use it."""
+    calc = ErrorBudgetCalculator()
+    assert (calc.slo_target, calc.window_days) == (99.9, 30.0)
+    assert calc.allowed_downtime() == timedelta(minutes=43.2)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: ErrorBudgetCalculator(100, 30),
+         r"^slo_target must be between 0 and 100 \(exclusive\), got 100$"),
+        (lambda: ErrorBudgetCalculator(99, 0), r"^window_days must be a positive finite number, got 0$"),
+        (lambda: ErrorBudgetCalculator().burn_rate(2),
+         r"^an error rate is a fraction between 0 and 1, got 2$"),
+        (lambda: ErrorBudgetCalculator().consumed_budget(0.1, -1),
+         r"^elapsed_days must be a finite number of days >= 0, got -1$"),
+        (lambda: ErrorBudgetCalculator().burn_rate_threshold(0, 1),
+         r"^budget_percent must be in \(0, 100\], got 0$"),
+        (lambda: ErrorBudgetCalculator().burn_rate_threshold(2, 0),
+         r"^long_window_hours must be a positive finite number, got 0$"),
+        (lambda: ErrorBudgetCalculator().time_to_fire(0, 1, 14.4),
+         r"^an error rate of 0 never fires an alert$"),
+        (lambda: ErrorBudgetCalculator().time_to_fire(0.1, 0, 14.4),
+         r"^long_window_hours must be a positive finite number, got 0$"),
+        (lambda: ErrorBudgetCalculator().time_to_fire(0.1, 1, 0),
+         r"^threshold must be a positive finite number, got 0$"),
+    ],
+)
+def test_refusals_name_the_argument_and_the_value(call: Callable[[], object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -1,0 +1,205 @@
+"""Mutation testing of the pure core with mutmut: does every small change to the code fail a test?
+
+``make mutation`` (not part of ``make test``; it takes long): for each module of ``MODULES``, one at a
+time, mutmut changes one operator, number, string or call at a time and runs the pure tests that execute
+the changed function (``SELECTION``). A mutant no test kills is a promise that could break silently. The
+results go to ``.mutation/report.md`` (kill rate per module, every survivor with its diff) and
+``.mutation/results.json``; equivalent mutants (a change no behaviour can tell apart) are explained in
+``EQUIVALENT`` so they do not count against the rate.
+
+mutmut wants the code under ``src/`` and runs the tests from a copy of the project (``mutants/``), so
+the run happens in ``.mutation/work``, a copy of the tracked files with ``operator/`` as ``src/``.
+
+    python hack/mutation.py [MODULE ...]     # e.g. budget rules; default: every module
+    MUTATION_CHILDREN=2                      # parallel test processes (default 1: the machine is shared)
+    MUTATION_REUSE=1                         # keep .mutation/work (and mutmut's cache) from the last run
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / ".mutation"
+WORK = OUT / "work"
+
+# module (under operator/slo_operator) -> the tests to run: the pure tier (mutmut runs, for each mutant, only
+# the tests that executed its function); routing adds its render tests, in-process but not in the tier.
+PURE = ["tests", "-m", "pure"]
+SELECTION: dict[str, list[str]] = {
+    "api.py": PURE,
+    "model.py": PURE,
+    "budget.py": PURE,
+    "rules.py": PURE,
+    "promql.py": PURE,
+    "selectors.py": PURE,
+    "durations.py": PURE,
+    "status.py": PURE,
+    "routing.py": ["tests/core", "tests/golden/test_golden_cases.py", "tests/routing/test_routing_render.py",
+                   "tests/operator_unit/test_reconcile_decision.py", "-k", "not crd_schema"],
+    "reports/compute.py": PURE,
+}
+MODULES = list(SELECTION)
+
+# Mutants no test can kill because no behaviour tells them apart, with the reason (by mutant name).
+EQUIVALENT: dict[str, str] = {}
+
+
+def prepare() -> None:
+    """``.mutation/work``: the tracked files (and uncommitted changes) with ``operator/`` as ``src/``."""
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in files:
+        source = REPO / name
+        if not source.is_file():
+            continue
+        target = WORK / re.sub(r"^operator/", "src/", name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    # Deterministic, deadline-free Hypothesis: a mutant's verdict must not depend on the machine's load.
+    with (WORK / "tests" / "conftest.py").open("a") as conftest:
+        conftest.write(
+            "\n\nfrom hypothesis import settings as _settings  # added by hack/mutation.py\n\n"
+            '_settings.register_profile("mutation", deadline=None, derandomize=True, database=None)\n'
+            '_settings.load_profile("mutation")\n'
+        )
+    # mutmut reads [tool.mutmut] from pyproject.toml first: the run's settings go in setup.cfg instead.
+    also = sorted({p.split("/")[0] for p in files if "/" in p and not p.startswith(("operator/", "tests/"))})
+    also += [p for p in files if "/" not in p and p not in {"pyproject.toml", "setup.cfg"}]
+    (WORK / ".also_copy").write_text("\n".join(also))
+
+
+def configure(module: str) -> None:
+    also = (WORK / ".also_copy").read_text().split("\n")
+    selection = SELECTION[module]
+    lines = [
+        "[mutmut]",
+        "source_paths=src/slo_operator",
+        f"only_mutate=src/slo_operator/{module}",
+        "also_copy=\n  " + "\n  ".join(also),
+        "pytest_add_cli_args_test_selection=\n  " + "\n  ".join(selection),
+        "pytest_add_cli_args=\n  -p\n  no:cacheprovider\n  -q",
+        "timeout_multiplier=10",
+        "use_git_change_detection=false",
+    ]
+    (WORK / "setup.cfg").write_text("\n".join(lines) + "\n")
+
+
+def results(module: str) -> dict[str, int | str]:
+    """mutmut's verdict per mutant of ``module`` (from its ``.meta`` file)."""
+    meta = WORK / "mutants" / "src" / "slo_operator" / f"{module}.meta"
+    data = json.loads(meta.read_text())
+    return dict(data.get("exit_code_by_key", {}))
+
+
+VERDICT = {0: "survived", 1: "killed", 3: "killed", 5: "no tests", 33: "no tests", 34: "skipped",
+           35: "suspicious", 36: "timeout", 37: "caught by type check", 24: "timeout", 152: "timeout",
+           255: "timeout", -24: "timeout", -11: "segfault", -9: "killed"}
+
+
+def verdict(code: int | str | None) -> str:
+    if code is None:
+        return "not checked"
+    if isinstance(code, str):
+        return code
+    return VERDICT.get(code, "killed" if code not in (0, 5, 33) else "survived")
+
+
+def show(name: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=WORK, capture_output=True,
+                         text=True, env=_env())
+    return out.stdout.strip()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    return env
+
+
+def run(module: str, children: int) -> dict[str, object]:
+    configure(module)
+    started = time.monotonic()
+    print(f"[mutation] {module}: mutmut run (selection: {' '.join(SELECTION[module])})", file=sys.stderr)
+    log = OUT / f"{module.replace('/', '-')}.log"
+    with log.open("w") as out:
+        subprocess.run(
+            ["nice", "-n", "15", sys.executable, "-m", "mutmut", "run", "--max-children", str(children)],
+            cwd=WORK, env=_env(), check=False, stdout=out, stderr=subprocess.STDOUT,
+        )
+    codes = results(module)
+    verdicts = {name: verdict(code) for name, code in codes.items()}
+    unkilled = ("survived", "no tests")
+    survivors = sorted(n for n, v in verdicts.items() if v in unkilled and n not in EQUIVALENT)
+    equivalent = sorted(n for n in verdicts if n in EQUIVALENT)
+    killed = sum(v in ("killed", "timeout", "caught by type check", "segfault") for v in verdicts.values())
+    counted = len(verdicts) - len(equivalent)
+    return {
+        "module": module,
+        "mutants": len(verdicts),
+        "killed": killed,
+        "equivalent": equivalent,
+        "survivors": {name: show(name) for name in survivors},
+        "verdicts": verdicts,
+        "kill_rate": round(100 * killed / counted, 1) if counted else None,
+        "seconds": round(time.monotonic() - started),
+    }
+
+
+def report(found: list[dict[str, object]]) -> str:
+    lines = ["# Mutation testing of the pure core (mutmut)", "",
+             "| module | mutants | killed | equivalent | survived | kill rate | time |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in found:
+        survivors = r["survivors"]
+        assert isinstance(survivors, dict)
+        lines.append(f"| {r['module']} | {r['mutants']} | {r['killed']} | {len(r['equivalent'])} "  # type: ignore[arg-type]
+                     f"| {len(survivors)} | {r['kill_rate']}% | {r['seconds']} s |")
+    for r in found:
+        survivors = r["survivors"]
+        assert isinstance(survivors, dict)
+        if survivors or r["equivalent"]:
+            lines += ["", f"## {r['module']}"]
+        for name in r["equivalent"]:  # type: ignore[attr-defined]
+            lines += ["", f"- `{name}` (equivalent): {EQUIVALENT[name]}"]
+        for name, diff in survivors.items():
+            lines += ["", f"### {name}", "", "```diff", diff, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    modules = argv or MODULES
+    unknown = [m for m in modules if m not in SELECTION]
+    if unknown:
+        print(f"unknown modules {unknown}; choose from {MODULES}", file=sys.stderr)
+        return 2
+    children = int(os.environ.get("MUTATION_CHILDREN", "1"))
+    OUT.mkdir(exist_ok=True)
+    if os.environ.get("MUTATION_REUSE") != "1" or not WORK.exists():
+        prepare()
+    saved = OUT / "results.json"
+    found = {r["module"]: r for r in json.loads(saved.read_text())} if saved.exists() else {}
+    for module in modules:
+        found[module] = run(module, children)
+        ordered = [found[m] for m in MODULES if m in found]
+        saved.write_text(json.dumps(ordered, indent=1))
+        (OUT / "report.md").write_text(report(ordered))
+        r = found[module]
+        print(f"[mutation] {module}: {r['killed']}/{r['mutants']} killed, {len(r['equivalent'])} equivalent, "  # type: ignore[arg-type]
+              f"kill rate {r['kill_rate']}% in {r['seconds']} s", file=sys.stderr)
+    print(f"[mutation] report: {OUT / 'report.md'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
