@@ -169,7 +169,7 @@ def traffic_openmetrics(end: int) -> str:
 # The SLOs with source series: the operator's /metrics exports a forecast for each (the orphan has none).
 FORECAST_SLOS = (("ml-serving", "model-availability"), ("ml-serving", "model-latency"),
                  ("ml-serving", "model-accuracy"), ("ml-serving", "feature-freshness"),
-                 ("shop", "checkout-success"))
+                 ("shop", "checkout-success"), ("ml-serving", "serving-cost"))
 
 
 def forecast_gauges(samples: int) -> list[tuple[str, dict[str, str], list[float]]]:
