@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import promql_parser
@@ -198,7 +199,10 @@ def _prometheus(answers: dict[str, list[dict[str, Any]]], seen: list[str]) -> Pr
     """Prometheus' HTTP API answering by the query's first series name (a stand-in for the server only)."""
 
     def handle(request: httpx.Request) -> httpx.Response:
-        query = request.url.params["query"]
+        params = dict(request.url.params)
+        if request.method == "POST":  # long queries come as a form body, as Prometheus accepts them
+            params.update({k: v[0] for k, v in parse_qs(request.content.decode()).items()})
+        query = params["query"]
         seen.append(query)
         name = next((n for n in answers if query.startswith(n)), "")
         body = {"status": "success", "data": {"resultType": "vector", "result": answers.get(name, [])}}
