@@ -129,6 +129,8 @@ def _env() -> dict[str, str]:
 
 def run(module: str, children: int) -> dict[str, object]:
     configure(module)
+    # A fresh mutants/ per module: mutmut takes a file it copied unmutated for an earlier module as done.
+    shutil.rmtree(WORK / "mutants", ignore_errors=True)
     started = time.monotonic()
     print(f"[mutation] {module}: mutmut run (selection: {' '.join(SELECTION[module])})", file=sys.stderr)
     log = OUT / f"{module.replace('/', '-')}.log"
