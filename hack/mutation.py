@@ -10,7 +10,8 @@ results go to ``.mutation/report.md`` (kill rate per module, every survivor with
 mutmut wants the code under ``src/`` and runs the tests from a copy of the project (``mutants/``), so
 the run happens in ``.mutation/work``, a copy of the tracked files with ``operator/`` as ``src/``.
 
-    python hack/mutation.py [MODULE ...]     # e.g. budget rules; default: every module
+    python hack/mutation.py [MODULE ...]     # e.g. budget.py rules.py; default: every module
+    python hack/mutation.py --report         # the report again from results.json (after editing EQUIVALENT)
     MUTATION_CHILDREN=2                      # parallel test processes (default 1: the machine is shared)
     MUTATION_REUSE=1                         # keep .mutation/work (and mutmut's cache) from the last run
 """
@@ -179,7 +180,30 @@ def report(found: list[dict[str, object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def reclassify(found: dict[str, object]) -> dict[str, object]:
+    """A saved module result with the current ``EQUIVALENT`` applied (``--report``)."""
+    verdicts = found["verdicts"]
+    survivors = found["survivors"]
+    assert isinstance(verdicts, dict) and isinstance(survivors, dict)
+    equivalent = sorted(n for n in verdicts if n in EQUIVALENT)
+    counted = len(verdicts) - len(equivalent)
+    killed = found["killed"]
+    assert isinstance(killed, int)
+    return {
+        **found,
+        "equivalent": equivalent,
+        "survivors": {n: d for n, d in survivors.items() if n not in EQUIVALENT},
+        "kill_rate": round(100 * killed / counted, 1) if counted else None,
+    }
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["--report"]:  # rewrite report.md from results.json with the current EQUIVALENT
+        ordered = [reclassify(r) for r in json.loads((OUT / "results.json").read_text())]
+        (OUT / "results.json").write_text(json.dumps(ordered, indent=1))
+        (OUT / "report.md").write_text(report(ordered))
+        print((OUT / "report.md").read_text().split("\n\n## ")[0])
+        return 0
     modules = argv or MODULES
     unknown = [m for m in modules if m not in SELECTION]
     if unknown:
