@@ -12,6 +12,7 @@ from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import PrometheusClient, fetch_measurements, fetch_window_measurements
 from slo_operator.spend import COST_FORECAST, COST_PER_UNIT, COST_SPENT
 from slo_operator.status import refreshed_status
+from support.prometheus_api import request_params
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -40,7 +41,7 @@ def prometheus(answers: dict[str, list[dict[str, Any]]], seen: list[str]) -> Pro
     """A stand-in for Prometheus' HTTP API answering by what the query starts with."""
 
     def handle(request: httpx.Request) -> httpx.Response:
-        query = request.url.params["query"]
+        query = request_params(request)["query"]
         seen.append(query)
         result = next((v for k, v in answers.items() if query.startswith(k)), [])
         body = {"status": "success", "data": {"resultType": "vector", "result": result}}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import promql_parser
@@ -29,6 +28,7 @@ from slo_operator.prometheus import PrometheusClient, fetch_measurements, fetch_
 from slo_operator.promql import RECORDING_SINCE
 from slo_operator.rules import rule_groups
 from slo_operator.status import Measurement, measured_status, refreshed_status, window_measurement
+from support.prometheus_api import request_params
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC).timestamp()
 DAY = 86400
@@ -199,10 +199,7 @@ def _prometheus(answers: dict[str, list[dict[str, Any]]], seen: list[str]) -> Pr
     """Prometheus' HTTP API answering by the query's first series name (a stand-in for the server only)."""
 
     def handle(request: httpx.Request) -> httpx.Response:
-        params = dict(request.url.params)
-        if request.method == "POST":  # long queries come as a form body, as Prometheus accepts them
-            params.update({k: v[0] for k, v in parse_qs(request.content.decode()).items()})
-        query = params["query"]
+        query = request_params(request)["query"]
         seen.append(query)
         name = next((n for n in answers if query.startswith(n)), "")
         body = {"status": "success", "data": {"resultType": "vector", "result": answers.get(name, [])}}

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.prometheus_api import request_params
 
 from model_service.faults import FaultConfig, FaultInjector
 from model_service.settings import LATENCY_BUCKETS
@@ -177,7 +178,7 @@ def _prometheus(answers: dict[str, Any], seen: list[str]) -> httpx.Client:
 
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/api/v1/query"
-        query = request.url.params["query"]
+        query = request_params(request)["query"]
         seen.append(query)
         for key, answer in answers.items():
             if key in query:

@@ -38,6 +38,7 @@ from slo_operator.promql import (
     TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
 )
+from support.prometheus_api import request_params
 
 SLO_PATH = "/apis/slo.mlops.dev/v1alpha1"
 
@@ -238,10 +239,7 @@ class StaticPrometheus:
         def handle(request: httpx.Request) -> httpx.Response:
             if self.down:
                 return httpx.Response(503, text="service unavailable")
-            params = dict(request.url.params)
-            if request.method == "POST":  # long queries come as a form body, as Prometheus accepts them
-                params.update({k: v[0] for k, v in parse_qs(request.content.decode()).items()})
-            query = params["query"]
+            query = request_params(request)["query"]
             samples = [
                 {"metric": {"slo": name, "namespace": namespace, **labels}, "value": [0, repr(value)]}
                 for (namespace, name), series in self.figures.items()

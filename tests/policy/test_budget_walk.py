@@ -187,7 +187,13 @@ def test_spending_the_budget_walks_the_steps_and_the_freeze_lands_and_lifts(
         events(namespace, kubeconfig, "PolicyStepReached"),
         key=lambda e: int(e["metadata"]["resourceVersion"]),
     )
-    assert [e["message"].split()[1] for e in reached][:3] == ["ticket", "escalate", "freeze"]
+    # The steps were reached in this order (a subsequence: on a loaded machine one refresh of a
+    # minutes-old window can read a burst high and touch the next band early, which the phases
+    # above have already waited out; each step still has its own Event, in order).
+    steps = iter([e["message"].split()[1] for e in reached])
+    assert all(step in steps for step in ("ticket", "escalate", "freeze")), [
+        e["message"] for e in reached
+    ]
     assert events(namespace, kubeconfig, "DeployFreeze") and events(
         namespace, kubeconfig, "DeployFreezeLifted"
     )
