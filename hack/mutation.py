@@ -50,7 +50,23 @@ SELECTION: dict[str, list[str]] = {
 MODULES = list(SELECTION)
 
 # Mutants no test can kill because no behaviour tells them apart, with the reason (by mutant name).
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    "slo_operator.durations.x_format_duration__mutmut_22":
+        "`int(remaining // size)` -> `int(remaining / size)`: remaining is a positive Decimal here, and "
+        "int() truncates toward zero, which is floor for positive numbers",
+    "slo_operator.durations.x_parse_duration__mutmut_15":
+        "`last_rank = -1` -> `-2`: ranks are list indices (>= 0), so `rank <= last_rank` is false for the "
+        "first unit either way",
+    "slo_operator.budget.x__positive__mutmut_7":
+        '`float("inf")` -> `float("INF")`: float() reads infinity in any case',
+    "slo_operator.budget.xǁErrorBudgetCalculatorǁconsumed_budget__mutmut_8":
+        '`float("inf")` -> `float("INF")`: float() reads infinity in any case',
+    "slo_operator.budget.x__decimal__mutmut_1":
+        "a Decimal passed through Decimal(str(value)) is the same Decimal: the shortcut only saves work",
+    "slo_operator.budget.xǁErrorBudgetCalculatorǁtime_to_exhaustion__mutmut_6":
+        "`remaining <= 0` -> `< 0`: at exactly 0 the rate is above 0, so the other branch also returns "
+        "timedelta(0) (remaining x window / burn rate)",
+}
 
 
 def prepare() -> None:

@@ -211,6 +211,7 @@ def test_null_members_count_as_absent_as_the_api_server_stores_them() -> None:
     ("seconds", "text"),
     [
         (0, "0m"),
+        (1, "1m"),  # any time left reads as at least a minute, never as none
         (30, "1m"),
         (59 * 60, "59m"),
         (3600, "1h"),
