@@ -388,6 +388,8 @@ def main() -> None:
                 None,
             )
         )
+        # Sloth's CRD goes again: kubectl would otherwise resolve `kubectl get slo` to its kind.
+        kubectl("delete", "--ignore-not-found", "-f", str(SLOTH_CRD), kubeconfig=admin, check=False)
     for result in results:
         print(json.dumps(result, indent=2))
     if len(results) == 2:

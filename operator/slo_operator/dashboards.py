@@ -779,13 +779,19 @@ def to_json_text(dashboard: dict[str, Any]) -> str:
     return json.dumps(dashboard, indent=2, ensure_ascii=False) + "\n"
 
 
+def to_compact_json(dashboard: dict[str, Any]) -> str:
+    """Stable JSON without indentation, for the per-SLO ConfigMaps: Python's C encoder only runs without
+    ``indent``, and the indented text was three quarters of a reconcile's CPU (a 44 KB board per SLO)."""
+    return json.dumps(dashboard, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def _configmap(name: str, namespace: str, key: str, dashboard: dict[str, Any], labels: dict[str, str],
-               options: DashboardOptions) -> dict[str, Any]:
+               options: DashboardOptions, compact: bool = False) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels)}
     if options.folder and options.folder_annotation:
         metadata["annotations"] = {options.folder_annotation: options.folder}
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata,
-            "data": {key: to_json_text(dashboard)}}
+            "data": {key: to_compact_json(dashboard) if compact else to_json_text(dashboard)}}
 
 
 def dashboard_configmap(slo: SLO, options: DashboardOptions, labels: dict[str, str],
@@ -801,7 +807,7 @@ def dashboard_configmap(slo: SLO, options: DashboardOptions, labels: dict[str, s
         return None
     key = _bounded(f"slo_{slo.namespace}_{slo.name}", 248) + ".json"
     board = slo_dashboard(slo, fast_interval)
-    return _configmap(configmap_name(slo), slo.namespace, key, board, labels, options)
+    return _configmap(configmap_name(slo), slo.namespace, key, board, labels, options, compact=True)
 
 
 def overview_configmap(options: DashboardOptions | None = None, namespace: str = "slo-system",
