@@ -5,6 +5,9 @@ Not a test. Run::
     .venv/bin/python bench/rules_cost_bench.py [--pods 50] [--days 30] [--scrape 60] [--eval 60]
         [--runs 10] [--seed 7]
 
+``rules_cost_bench.py peers ...`` instead runs whole rule sets side by side with the real Sloth and Pyrra
+(``bench/peers_bench.py``: CPU, group durations, samples, series, memory, accuracy, alert timing).
+
 What it does, all on loopback and in a temporary directory that is removed at the end:
 
 1. Generates ``--days`` of ``bentoml_service_request_total{endpoint="/predict",http_response_code=...,
@@ -426,4 +429,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["peers"]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import peers_bench
+
+        peers_bench.main(sys.argv[2:])
+    else:
+        main()

@@ -12,6 +12,7 @@ Pure core (no I/O; golden and promtool tests):
   series); ``model``: a resolved SLO with every default applied; ``budget``: error-budget arithmetic.
 - ``promql``: PromQL text from parsed parts; ``rules``: recording and burn-rate alerting rules;
   ``spend``: a cost SLO's spend series and spend-budget alerts;
+  ``tiers``: long windows from running sums at a fine and a coarse resolution (rules, simulator);
   ``routing``: AlertmanagerConfig; ``dashboards``: Grafana boards; ``render``: the Kubernetes objects
   and files; ``children``: the table of generated object kinds.
 - ``status``: conditions and measured numbers; ``reconcile``'s decisions (``reconcile_decision``);

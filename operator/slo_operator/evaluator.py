@@ -35,6 +35,8 @@ import numpy as np
 import numpy.typing as npt
 import promql_parser
 
+from slo_operator import tiers
+
 Array = npt.NDArray[np.float64]
 Labels = tuple[tuple[str, str], ...]  # sorted (name, value) pairs, __name__ included when present
 Vector = dict[Labels, Array]
@@ -660,8 +662,12 @@ def run_groups(
     for g, r, rule, node in _dependency_order(groups):
         ts = grids[g]
         extra = rule.get("labels") or {}
-        if "record" in rule and rule["record"] in _reads(node):
-            _recurrence(store, ts, (g, r), semantics, node, rule["record"], extra)
+        if "record" in rule and _reads_itself(rule, node):
+            increment = tiers.running_sum_input(rule, node)
+            if increment is not None:
+                _running_sum(store, ts, (g, r), semantics, increment, rule["record"], extra)
+            else:
+                _recurrence(store, ts, (g, r), semantics, node, rule["record"], extra)
             continue
         vector = Evaluator(store, ts, (g, r), semantics).vector(node)
         if "record" in rule:
@@ -675,6 +681,22 @@ def run_groups(
                 firing = _held(active, ts, _duration(rule.get("for")))
                 alerts.append(AlertState(rule["alert"], merged, ts, firing, active, values))
     return Result(store, alerts, semantics)
+
+
+def _running_sum(
+    store: Store, ts: Array, order: Order, semantics: Semantics, increment: Any, record: str,
+    extra: Mapping[str, str],
+) -> None:
+    """A running sum (``tiers``): its input evaluated at every instant, then added up in order.
+
+    Evaluated instant by instant it is a recurrence whose value changes at every step; here it costs one
+    evaluation of its input. Every evaluation of a run happens (no Prometheus restarts), so the carried
+    value is always the previous one and the coarse fallback of the rule never applies.
+    """
+    vector = Evaluator(store, ts, order, semantics).vector(increment)
+    for labels, values in vector.items():
+        merged = labels_of({**dict(_drop_name(labels)), **extra, NAME: record})
+        store.add(merged, Series(ts, tiers.running_sum(values), order))
 
 
 def _recurrence(
@@ -721,15 +743,32 @@ def _recurrence(
         i += agree
 
 
-def _reads(node: Any) -> set[str]:
-    names: set[str] = set()
+def _selectors(node: Any) -> list[promql_parser.VectorSelector]:
+    found: list[promql_parser.VectorSelector] = []
 
     def visit(expr: Any) -> None:
         if isinstance(expr, promql_parser.VectorSelector) and expr.name:
-            names.add(expr.name)
+            found.append(expr)
 
     promql_parser.walk(node, pre_visit=visit)
-    return names
+    return found
+
+
+def _may_read(selector: promql_parser.VectorSelector, rule: dict[str, Any]) -> bool:
+    """Whether a selector can match what a recording rule writes: its name, and no equality matcher
+    contradicting the rule's own labels (a running sum's coarse copy, ``tier="1h"``, is not read by a
+    selector for ``tier="30s"``)."""
+    if selector.name != rule.get("record"):
+        return False
+    labels = rule.get("labels") or {}
+    for name, value in equality_labels(selector).items():
+        if name in labels and labels[name] != value:
+            return False
+    return True
+
+
+def _reads_itself(rule: dict[str, Any], node: Any) -> bool:
+    return any(_may_read(selector, rule) for selector in _selectors(node))
 
 
 def _dependency_order(groups: list[dict[str, Any]]) -> list[tuple[int, int, dict[str, Any], Any]]:
@@ -737,18 +776,22 @@ def _dependency_order(groups: list[dict[str, Any]]) -> list[tuple[int, int, dict
 
     Whole runs are evaluated rule by rule (each over every instant), so a rule of the fast group that
     reads a series the slow group records must wait for it; which sample each reader sees at an instant
-    is decided by the (group, rule) order in ``Evaluator``, as in Prometheus. Cycles keep file order.
+    is decided by the (group, rule) order in ``Evaluator``, as in Prometheus. A rule's own output does
+    not hold it back (that is a recurrence); two rules recording one name with different labels are
+    told apart by the reader's matchers. Cycles keep file order.
     """
     pending = []
     for g, group in enumerate(groups):
         for r, rule in enumerate(group["rules"]):
             node = promql_parser.parse(rule["expr"])
-            pending.append((g, r, rule, node, _reads(node)))
+            pending.append((g, r, rule, node, _selectors(node)))
     ordered = []
     while pending:
-        producing = {item[2]["record"] for item in pending if "record" in item[2]}
-        ready = [item for item in pending
-                 if not (item[4] & (producing - ({item[2]["record"]} if "record" in item[2] else set())))]
+        ready = [
+            item for item in pending
+            if not any(_may_read(selector, other[2]) for selector in item[4]
+                       for other in pending if other is not item and "record" in other[2])
+        ]
         if not ready:
             ready = pending[:1]
         for item in ready:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 # and every window is one instant query per series name (constant cost for N SLOs).
 BAD_EVENTS = "slo:bad_events:rate"
 TOTAL_EVENTS = "slo:total_events:rate"
+# Running sums of the two base series (labelled ``tier``): long windows are differences of them (``tiers``).
+RUNNING_SUMS = {BAD_EVENTS: "slo:bad_events:rate_sum", TOTAL_EVENTS: "slo:total_events:rate_sum"}
 ERROR_RATIO = "slo:error_ratio"
 BURN_RATE = "slo:burn_rate"
 # The burn rate over the SLO's current burn-rate window (``SLO.current_burn_window``: the first alert's
@@ -39,8 +41,8 @@ FORECAST_CONSUMED = "slo_operator_forecast_budget_consumed_ratio"  # median; ...
 FORECAST_CONSUMED_QUANTILE = "slo_operator_forecast_budget_consumed_quantile_ratio"
 
 RECORDED_SERIES = (
-    BAD_EVENTS, TOTAL_EVENTS, ERROR_RATIO, BURN_RATE, CURRENT_BURN_RATE, SLI, OBJECTIVE, BUDGET_REMAINING,
-    TIME_TO_EXHAUSTION, WINDOW_SECONDS,
+    BAD_EVENTS, TOTAL_EVENTS, *RUNNING_SUMS.values(), ERROR_RATIO, BURN_RATE, CURRENT_BURN_RATE, SLI,
+    OBJECTIVE, BUDGET_REMAINING, TIME_TO_EXHAUSTION, WINDOW_SECONDS,
 )
 
 

@@ -2,10 +2,12 @@
 
 Cheap and accurate long windows: raw series are read once, over the base window (5m by default), into
 ``slo:bad_events:rate`` and ``slo:total_events:rate``. Every longer window is a ratio of sums of those
-two recorded series (``sum_over_time(bad[W]) / sum_over_time(total[W])``), so each minute weighs by its
-traffic — unlike averaging short-window ratios — and a 30d window costs two series' samples instead of
-every raw series of every pod. Windows up to 6h live in the fast group (every 30s, with the alerts);
-longer ones in a slow group (every 2m, well inside Prometheus' 5m lookback).
+two recorded series (bad samples over (t - W, t] / total samples over it), so each minute weighs by its
+traffic — unlike averaging short-window ratios. Windows up to 6h live in the fast group (every 30s,
+with the alerts) and sum the base series directly (``sum_over_time``); longer ones live in a slow group
+(every 2m, well inside Prometheus' 5m lookback) and are differences of running sums of the base series
+kept at two resolutions (``tiers``: a fine one in the fast group, a coarse copy in a third group at the
+coarse interval), so a 30d window reads a few samples instead of 86,400 per series, exactly.
 
 ``slo:current_burn_rate:ratio`` copies the burn rate of the SLO's current window (the first alert's long
 window, 1h by default: what the status calls ``burnRate``), keeping its ``window`` label, so a board of
@@ -27,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from slo_operator import spend
+from slo_operator import tiers as tiering
 from slo_operator.coverage import indicator_hash, since_expr
 from slo_operator.durations import format_duration, human_duration, parse_duration
 from slo_operator.indicators import base_series
@@ -40,6 +43,7 @@ from slo_operator.promql import (
     FORECAST_VIOLATION,
     OBJECTIVE,
     RECORDING_SINCE,
+    RUNNING_SUMS,
     SLI,
     TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
@@ -50,7 +54,7 @@ from slo_operator.promql import (
 )
 from slo_operator.selectors import escape_label_value
 
-FAST_GROUP_MAX_WINDOW = 6 * 3600
+FAST_GROUP_MAX_WINDOW = tiering.FAST_GROUP_MAX_WINDOW
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ def _window_sum(series: str, window: int, slo: SLO, options: RuleOptions) -> str
     the opposite ramp: the ramps miss, and add, (b/i - 1) / 2 samples' worth of traffic. Adding
     ``k*series - k*(series offset W)`` with k = (b - i) / (2 × interval) makes the sum cover (t-W, t]
     exactly when traffic is even within each edge. Only the fast windows need it; on 1d and longer the
-    edge is under 0.4% of the window and is left alone.
+    edge is under 0.4% of the window and is left alone (and those are read from ``tiers``).
     """
     summed = f"sum_over_time({series}{window_range(window)})"
     if slo.method != "Occurrences" or window > FAST_GROUP_MAX_WINDOW:
@@ -96,8 +100,11 @@ def _window_sum(series: str, window: int, slo: SLO, options: RuleOptions) -> str
 def _error_ratio(slo: SLO, window: int, options: RuleOptions) -> dict[str, Any]:
     label = format_duration(window)
     bad, total = recorded(BAD_EVENTS, slo), recorded(TOTAL_EVENTS, slo)
+    tiers = tiering.plan(slo, parse_duration(options.fast_interval))
     if slo.method == "Occurrences" and window == slo.base_window:
         expr = f"{bad} / ({total} > 0)"
+    elif tiers is not None and tiering.tiered(window):
+        expr = tiering.error_ratio_expr(slo, window)
     else:
         bad_sum, total_sum = _window_sum(bad, window, slo, options), _window_sum(total, window, slo, options)
         expr = f"{bad_sum}\n/\n({total_sum} > 0)"
@@ -206,6 +213,14 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
         _record(BAD_EVENTS, bad, slo, window=format_duration(slo.base_window)),
         _record(TOTAL_EVENTS, total, slo, window=format_duration(slo.base_window)),
     ]
+    tiers = tiering.plan(slo, parse_duration(options.fast_interval))
+    coarse: list[dict[str, Any]] = []
+    if tiers is not None:
+        for base in (BAD_EVENTS, TOTAL_EVENTS):
+            fast.append(_record(RUNNING_SUMS[base], tiering.running_sum_expr(slo, base, tiers), slo,
+                                **{tiering.TIER_LABEL: tiers.fine_label}))
+            coarse.append(_record(RUNNING_SUMS[base], tiering.coarse_expr(slo, base, tiers), slo,
+                                  **{tiering.TIER_LABEL: tiers.coarse_label}))
     slow: list[dict[str, Any]] = []
     for window in slo.windows:
         target = fast if window <= FAST_GROUP_MAX_WINDOW else slow
@@ -234,7 +249,11 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
         if slo.forecast_threshold is not None:
             slow.append(_forecast_alert(slo))
     prefix = f"slo:{slo.namespace}:{slo.name}"
-    return [
+    groups = [
         {"name": f"{prefix}:fast", "interval": options.fast_interval, "rules": fast},
         {"name": f"{prefix}:slow", "interval": options.slow_interval, "rules": slow},
     ]
+    if tiers is not None:
+        # Last: the slow group's windows read the coarse copy only as a fallback (see ``tiers``).
+        groups.append({"name": f"{prefix}:tier", "interval": format_duration(tiers.coarse), "rules": coarse})
+    return groups

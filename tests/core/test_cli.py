@@ -133,7 +133,8 @@ def test_render_examples_as_prometheus_rules() -> None:
     for doc in docs:
         assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "slo-operator"
         groups = doc["spec"]["groups"]
-        assert [g["name"].rsplit(":", 1)[-1] for g in groups] == ["fast", "slow"]
+        # every example has a window over 6h: its running sums' coarse copies have a group of their own
+        assert [g["name"].rsplit(":", 1)[-1] for g in groups] == ["fast", "slow", "tier"]
         assert all(g["rules"] for g in groups)
 
 
@@ -144,7 +145,7 @@ def test_render_rule_file_format() -> None:
     assert len(docs) == 1
     assert list(docs[0]) == ["groups"]
     groups = docs[0]["groups"]
-    assert len(groups) == 8  # a fast and a slow group per SLO
+    assert len(groups) == 12  # a fast, a slow and a tier group per SLO
     assert {g["name"].split(":")[2] for g in groups} == EXAMPLE_NAMES
     assert result.stdout.startswith("groups:")
 

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import numpy as np
 import yaml
+from slo_operator import tiers
 from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
 from slo_operator.promql import RECORDED_SERIES
@@ -307,7 +308,11 @@ def build_environment(workdir: Path) -> Iterator[Environment]:
     _move_blocks(raw_blocks, data)
 
     document = rule_file(slos)
-    for index, level in enumerate(recording_levels(document), start=1):
+    # Running sums are backfilled in a form that reads no earlier values of their own (see tiers).
+    span = HOURS * 3600 + 3600
+    backfill = {"groups": [{**group, "rules": [tiers.backfill_rule(rule, span) for rule in group["rules"]]}
+                           for group in document["groups"]]}
+    for index, level in enumerate(recording_levels(backfill), start=1):
         rules = workdir / f"rules-level-{index}.yaml"
         rules.write_text(to_yaml([level]))
         out = workdir / f"rule-blocks-{index}"

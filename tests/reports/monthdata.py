@@ -37,9 +37,10 @@ from typing import Any
 
 import httpx
 import yaml
+from slo_operator import tiers
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import SLO, resolve
-from slo_operator.promql import RECORDED_SERIES
+from slo_operator.promql import RECORDED_SERIES, TIME_TO_EXHAUSTION
 from slo_operator.render import RenderOptions, rule_file, to_yaml
 from slo_operator.rules import RuleOptions
 from slo_operator.spend import SPEND_SERIES
@@ -523,11 +524,17 @@ def build(workdir: Path, log: Callable[[str], None] = lambda _: None) -> tuple[P
     timings["backfill raw"] = time.monotonic() - clock
     rules = rule_file(slos(), RenderOptions(rules=RULE_OPTIONS))
     (workdir / "rules.yaml").write_text(to_yaml([rules]))
+    # Running sums in a form that reads no earlier values of their own (see tiers); the time to
+    # exhaustion is not read by the report.
+    span = int((DATA_END - DATA_START).total_seconds()) + 3600
+    backfill = {"groups": [
+        {**group, "rules": [tiers.backfill_rule(rule, span) for rule in group["rules"]
+                            if rule.get("record") != TIME_TO_EXHAUSTION]}
+        for group in rules["groups"]
+    ]}
     server = PrometheusServer(tsdb, workdir)
     try:
-        for depth, level in enumerate(rule_levels(rules)):
-            if depth > 2:  # slo:time_to_exhaustion:seconds: not read by the report
-                break
+        for depth, level in enumerate(rule_levels(backfill)):
             clock = time.monotonic()
             server.start()
             # One relative path for every level: a group's evaluation offset hashes its file name and

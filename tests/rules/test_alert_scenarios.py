@@ -170,7 +170,7 @@ def test_current_burn_rate_of_a_slow_window_is_recorded_with_its_source(tmp_path
     ]}
     slo = slo_from(document)
     assert slo.current_burn_window == 86400
-    fast, slow = rule_groups(slo)
+    fast, slow, *_tiers = rule_groups(slo)
     assert CURRENT_BURN_RATE not in [r.get("record") for r in fast["rules"]]
     records = [r.get("record") for r in slow["rules"]]
     assert records[records.index(CURRENT_BURN_RATE) - 1] == BURN_RATE

@@ -1,0 +1,513 @@
+"""Benchmark: what Prometheus spends evaluating slo-operator's rules against Sloth's and Pyrra's own.
+
+Not a test, and the peers are never a dependency of the operator. Run (``make peers`` builds Sloth
+v0.16.0 and Pyrra v0.10.1 into ~/.cache/slo-operator/peers once)::
+
+    nice .venv/bin/python bench/rules_cost_bench.py peers [--slos 100] [--days 30] [--minutes 6]
+
+1. N equivalent SLOs (99.9% availability over 30 days, one service each): ours (a ServiceLevelObjective),
+   Sloth's (``sloth generate``) and Pyrra's (``pyrra generate``), from the real binaries.
+2. ``--days`` of uneven traffic per service (``rules_cost_bench.generate``: a 12x daily swing, errors
+   denser at night, a 40-minute incident on the last day), scraped every ``--scrape`` seconds, backfilled
+   with ``promtool tsdb create-blocks-from openmetrics``. Recorded inputs are backfilled level by level
+   every 30s, what a live deployment evaluating every 30s has: Sloth's 5m error ratio (its 30d window
+   averages it) and our two base rates with ``create-blocks-from rules``; our running sums, which read
+   their own earlier values, are the cumulative sums of those backfilled base rates, read back from
+   Prometheus and written with ``create-blocks-from openmetrics`` (fine every 30s, coarse copies hourly).
+3. One Prometheus per tool, one after the other on the same TSDB copy, scraping a live continuation of
+   the counters, every rule group evaluated every 30s (``--own-intervals``: each tool's own intervals),
+   for ``--minutes``; a Prometheus with no rules on the same data gives the baseline. Measured: CPU
+   seconds per minute of the Prometheus process (from /proc, after a warm-up), net of the baseline; mean
+   group durations (``prometheus_rule_group_last_duration_seconds``); samples read per SLO per
+   evaluation (every rule of one SLO as an instant query with ``stats=all``); recorded series per SLO
+   (``prometheus_rule_group_last_evaluation_samples``); resident memory at the end.
+4. The 30d error ratio each tool records at the end, against the exact count of the generated events.
+5. Alert timing of the three rule sets on a total outage and a 2% error burst after a healthy hour
+   (``promtool test rules``, the harness of tests/migrate_equivalence): first and last firing evaluation
+   of each tool's page and ticket alerts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.server
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import yaml
+from slo_operator.api import ServiceLevelObjective
+from slo_operator.model import SLO, resolve
+from slo_operator.promql import BAD_EVENTS, RUNNING_SUMS, TOTAL_EVENTS
+from slo_operator.render import rule_file, to_yaml
+from slo_operator.tiers import TIER_LABEL, Tiers
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "migrate_equivalence"))
+import rules_cost_bench as base  # noqa: E402
+from peers import Firing, counter_values, firing_times, peer_binaries  # noqa: E402
+
+from devstack import promstack  # noqa: E402
+
+METRIC = "bench_requests_total"
+NAMESPACE = "bench"
+STEP = 30
+MAX_POINTS = 11000
+TOOLS = ("ours", "sloth", "pyrra")
+
+
+def service(i: int) -> str:
+    return f"svc-{i:03d}"
+
+
+# ---- rule files -------------------------------------------------------------------------------------
+
+
+def our_slo(i: int) -> SLO:
+    return resolve(ServiceLevelObjective.model_validate({
+        "apiVersion": "slo.mlops.dev/v1alpha1", "kind": "ServiceLevelObjective",
+        "metadata": {"name": service(i), "namespace": NAMESPACE},
+        "spec": {"service": service(i), "objective": 99.9, "window": "30d", "indicator": {"availability": {
+            "errors": f'{METRIC}{{service="{service(i)}",code=~"5.."}}',
+            "total": f'{METRIC}{{service="{service(i)}"}}'}}},
+    }))
+
+
+def sloth_spec(indices: range) -> dict[str, Any]:
+    return {"version": "prometheus/v1", "service": "bench", "slos": [{
+        "name": service(i), "objective": 99.9,
+        "sli": {"events": {
+            "error_query": f'sum(rate({METRIC}{{service="{service(i)}",code=~"5.."}}[{{{{.window}}}}]))',
+            "total_query": f'sum(rate({METRIC}{{service="{service(i)}"}}[{{{{.window}}}}]))'}},
+        "alerting": {"name": "Availability", "page_alert": {"labels": {"severity": "critical"}},
+                     "ticket_alert": {"labels": {"severity": "warning"}}},
+    } for i in indices]}
+
+
+def pyrra_slo(i: int) -> dict[str, Any]:
+    return {"apiVersion": "pyrra.dev/v1alpha1", "kind": "ServiceLevelObjective",
+            "metadata": {"name": service(i), "namespace": NAMESPACE},
+            "spec": {"target": "99.9", "window": "30d", "alerting": {"absent": False},
+                     "indicator": {"ratio": {
+                         "errors": {"metric": f'{METRIC}{{service="{service(i)}",code=~"5.."}}'},
+                         "total": {"metric": f'{METRIC}{{service="{service(i)}"}}'}}}}}
+
+
+def generate_rules(n: int, workdir: Path) -> dict[str, dict[str, Any]]:
+    binaries = peer_binaries()
+    ours = rule_file([our_slo(i) for i in range(n)])
+    spec = workdir / "sloth.yaml"
+    spec.write_text(yaml.safe_dump(sloth_spec(range(n)), sort_keys=False))
+    out = workdir / "sloth-rules.yaml"
+    subprocess.run([str(binaries["sloth"]), "generate", "-i", str(spec), "-o", str(out)], check=True,
+                   capture_output=True, timeout=600)
+    sloth = yaml.safe_load(out.read_text())
+    config, folder = workdir / "pyrra-config", workdir / "pyrra-rules"
+    config.mkdir()
+    folder.mkdir()
+    for i in range(n):
+        (config / f"{service(i)}.yaml").write_text(yaml.safe_dump(pyrra_slo(i), sort_keys=False))
+    subprocess.run([str(binaries["pyrra"]), "generate", f"--config-files={config}/*.yaml",
+                    f"--prometheus-folder={folder}"], check=True, capture_output=True, timeout=600)
+    pyrra: dict[str, Any] = {"groups": []}
+    for path in sorted(folder.glob("*.yaml")):
+        pyrra["groups"] += yaml.safe_load(path.read_text())["groups"]
+    for document in (ours, sloth, pyrra):
+        for group in document["groups"]:
+            for rule in group["rules"]:
+                rule.pop("annotations", None)
+    return {"ours": ours, "sloth": sloth, "pyrra": pyrra}
+
+
+def with_interval(document: dict[str, Any], interval: str | None) -> dict[str, Any]:
+    if interval is None:
+        return document
+    return {"groups": [{**group, "interval": interval} for group in document["groups"]]}
+
+
+def recordings(document: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """The groups' recording rules that record one of ``names`` (the inputs backfilled for history)."""
+    groups = []
+    for group in document["groups"]:
+        rules = [r for r in group["rules"]
+                 if r.get("record") in names and "tier" not in (r.get("labels") or {})]
+        if rules:
+            groups.append({"name": group["name"], "interval": f"{STEP}s", "rules": rules})
+    return {"groups": groups}
+
+
+# ---- data -------------------------------------------------------------------------------------------
+
+
+def write_openmetrics(data: base.Data, path: Path) -> None:
+    stamps = [str(t) for t in data.times.tolist()]
+    with path.open("w") as out:
+        out.write(f"# TYPE {METRIC.removesuffix('_total')} counter\n")
+        for code, events in (("200", data.ok), ("500", data.bad)):
+            for i, row in enumerate(np.cumsum(events, axis=1)):
+                prefix = f'{METRIC}{{code="{code}",service="{service(i)}"}} '
+                out.write("".join(f"{prefix}{v} {t}\n" for v, t in zip(row.tolist(), stamps, strict=True)))
+        out.write("# EOF\n")
+
+
+class LiveTarget:
+    """The counters continued live from the last generated values (last hour's mean rates, 0.1% errors),
+    served on a loopback port for the Prometheus under test to scrape."""
+
+    def __init__(self, data: base.Data) -> None:
+        self.end = float(data.times[-1])
+        hour = max(1, 3600 // data.scrape)
+        self.rate = (data.ok[:, -hour:].sum(axis=1) + data.bad[:, -hour:].sum(axis=1)) / (hour * data.scrape)
+        self.ok0 = data.ok.sum(axis=1).astype(float)
+        self.bad0 = data.bad.sum(axis=1).astype(float)
+        self.port = base.free_port()
+        target = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                elapsed = max(0.0, time.time() - target.end)
+                lines = [f"# TYPE {METRIC.removesuffix('_total')} counter"]
+                for i, rate in enumerate(target.rate.tolist()):
+                    lines.append(f'{METRIC}{{code="200",service="{service(i)}"}} '
+                                 f"{target.ok0[i] + 0.999 * rate * elapsed:.3f}")
+                    lines.append(f'{METRIC}{{code="500",service="{service(i)}"}} '
+                                 f"{target.bad0[i] + 0.001 * rate * elapsed:.3f}")
+                body = ("\n".join(lines) + "\n").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@contextlib.contextmanager
+def prometheus(tsdb: Path, workdir: Path, rules: dict[str, Any] | None, scrape_port: int | None,
+               scrape: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    config: dict[str, Any] = {"global": {"evaluation_interval": f"{STEP}s", "scrape_interval": f"{scrape}s"}}
+    if rules is not None:
+        (workdir / "rules.yaml").write_text(to_yaml([rules]))
+        config["rule_files"] = [str(workdir / "rules.yaml")]
+    if scrape_port is not None:
+        config["scrape_configs"] = [{"job_name": "bench", "honor_labels": True,
+                                     "static_configs": [{"targets": [f"127.0.0.1:{scrape_port}"]}]}]
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = base.free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (workdir / "prometheus.log").open("ab")
+    process = subprocess.Popen(
+        [promstack.binary("prometheus"), f"--config.file={workdir / 'prometheus.yml'}",
+         f"--storage.tsdb.path={tsdb}", f"--web.listen-address=127.0.0.1:{port}",
+         "--storage.tsdb.retention.time=100y", "--query.max-samples=500000000", "--query.timeout=5m"],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"prometheus exited:\n{(workdir / 'prometheus.log').read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/-/ready", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError("prometheus not ready within 300s")
+            time.sleep(0.5)  # polling interval; the deadline bounds the wait
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()
+
+
+def backfill_rules(tsdb: Path, workdir: Path, rules: dict[str, Any], start: int, end: int, name: str) -> None:
+    if not rules["groups"]:
+        return
+    path = workdir / f"{name}.yaml"
+    path.write_text(to_yaml([rules]))
+    out = workdir / f"{name}-blocks"
+    with prometheus(tsdb, workdir, None, None, 60) as (url, _):
+        base.run([promstack.binary("promtool"), "tsdb", "create-blocks-from", "rules", "-q",
+                  f"--max-block-duration={base.rules_block(STEP)}", f"--url={url}", f"--start={start}",
+                  f"--end={end}", f"--output-dir={out.name}", f"--eval-interval={STEP}s", path.name],
+                 cwd=workdir, timeout=7200)
+    for block in out.iterdir():
+        os.replace(block, tsdb / block.name)
+
+
+def backfill_running_sums(tsdb: Path, workdir: Path, n: int, start: int, end: int) -> None:
+    """The running sums our rules would have recorded: cumulative sums of the backfilled base rates
+    (added in order, as Prometheus adds them), fine at every sample and coarse every hour."""
+    path = workdir / "sums.om"
+    with prometheus(tsdb, workdir, None, None, 60) as (url, _), path.open("w") as out, \
+            httpx.Client(base_url=url, timeout=600) as client:
+        out.write("# TYPE slo:bad_events:rate_sum gauge\n# TYPE slo:total_events:rate_sum gauge\n")
+        for i in range(n):
+            for name in (BAD_EVENTS, TOTAL_EVENTS):
+                times: list[float] = []
+                values: list[float] = []
+                chunk = MAX_POINTS * STEP
+                for lo in range(start, end + 1, chunk):
+                    hi = min(end, lo + chunk - STEP)
+                    query: dict[str, str | int] = {"query": f'{name}{{slo="{service(i)}"}}', "start": lo,
+                                                   "end": hi, "step": STEP}
+                    body = client.get("/api/v1/query_range", params=query).json()
+                    for item in body["data"]["result"]:
+                        for t, v in item["values"]:
+                            times.append(float(t))
+                            values.append(float(v))
+                running = np.cumsum(np.asarray(values))
+                labels = f'namespace="{NAMESPACE}",service="{service(i)}",slo="{service(i)}"'
+                record = RUNNING_SUMS[name]
+                pairs = list(zip(times, running.tolist(), strict=True))
+                fine = f'{record}{{{labels},{TIER_LABEL}="{Tiers.fine_label}"}}'
+                coarse = f'{record}{{{labels},{TIER_LABEL}="{Tiers.coarse_label}"}}'
+                out.write("".join(f"{fine} {v!r} {int(t)}\n" for t, v in pairs))
+                out.write("".join(f"{coarse} {v!r} {int(t)}\n" for t, v in pairs if int(t) % 3600 < STEP))
+        out.write("# EOF\n")
+    out_dir = workdir / "sums-blocks"
+    base.run([promstack.binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q",
+              "--max-block-duration=800h", str(path), str(out_dir)], timeout=3600)
+    path.unlink()
+    for block in out_dir.iterdir():
+        os.replace(block, tsdb / block.name)
+
+
+# ---- measurement ------------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def metric_values(url: str, name: str) -> list[float]:
+    text = httpx.get(url + "/metrics", timeout=30).text
+    return [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith(name + "{") or line.startswith(name + " ")]
+
+
+def samples_per_evaluation(url: str, rules: dict[str, Any], marker: str) -> int:
+    """Samples one evaluation of every rule mentioning ``marker`` (one SLO's rules) reads."""
+    total = 0
+    with httpx.Client(base_url=url, timeout=600) as client:
+        for group in rules["groups"]:
+            for rule in group["rules"]:
+                if marker not in rule["expr"] and marker not in group["name"]:
+                    continue
+                body = client.get("/api/v1/query", params={"query": rule["expr"], "stats": "all"}).json()
+                total += int(((body.get("data") or {}).get("stats") or {}).get("samples", {})
+                             .get("totalQueryableSamples", 0))
+    return total
+
+
+def run_tool(name: str, rules: dict[str, Any] | None, tsdb: Path, workdir: Path, target: LiveTarget,
+             minutes: float, scrape: int, n: int) -> dict[str, float]:
+    copy = workdir / f"tsdb-{name}"
+    shutil.copytree(tsdb, copy)
+    run_dir = workdir / f"run-{name}"
+    run_dir.mkdir()
+    try:
+        with prometheus(copy, run_dir, rules, target.port, scrape) as (url, process):
+            time.sleep(60)  # warm-up: WAL replay done, every group evaluated a few times
+            cpu0, clock0 = cpu_seconds(process.pid), time.monotonic()
+            time.sleep(minutes * 60)
+            cpu1, clock1 = cpu_seconds(process.pid), time.monotonic()
+            result = {"cpu_per_min": (cpu1 - cpu0) / ((clock1 - clock0) / 60), "rss_mb": rss_mb(process.pid)}
+            if rules is not None:
+                durations = metric_values(url, "prometheus_rule_group_last_duration_seconds")
+                samples = metric_values(url, "prometheus_rule_group_last_evaluation_samples")
+                result["group_ms"] = 1000 * float(np.mean(durations)) if durations else math.nan
+                result["groups"] = len(durations)
+                result["series_per_slo"] = sum(samples) / n
+                result["samples_per_eval"] = samples_per_evaluation(url, rules, service(0))
+                result["ratio_30d"] = ratio_30d(url, name)
+            return result
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def ratio_30d(url: str, name: str) -> float:
+    expr = {
+        "ours": f'slo:error_ratio{{slo="{service(0)}",window="30d"}}',
+        "sloth": f'slo:sli_error:ratio_rate30d{{sloth_slo="{service(0)}"}}',
+        "pyrra": (f'sum(bench_requests:increase30d{{slo="{service(0)}",code=~"5.."}})'
+                  f' / sum(bench_requests:increase30d{{slo="{service(0)}"}})'),
+    }[name]
+    result = httpx.get(url + "/api/v1/query", params={"query": expr}, timeout=120).json()["data"]["result"]
+    return float(result[0]["value"][1]) if result else math.nan
+
+
+# ---- alert timing -----------------------------------------------------------------------------------
+
+HOUR = 3600 // STEP
+HEALTHY = 24 * HOUR  # a healthy day first, so every alert window holds history
+PER_SAMPLE = 300.0
+SCENARIOS = {
+    "total outage": [(1.0, HOUR // 3), (0.0, 2 * HOUR)],
+    "2% burst": [(0.02, 2 * HOUR), (0.0, 2 * HOUR)],
+}
+
+
+def alert_timing(rules: dict[str, dict[str, Any]], workdir: Path) -> dict[str, dict[str, Firing]]:
+    """First and last firing of each tool's page (critical) and ticket (warning) alerts per scenario."""
+    one = {name: {"groups": [g for g in doc["groups"] if service(0) in g["name"] or service(0) in str(g)]}
+           for name, doc in rules.items()}
+    out: dict[str, dict[str, Firing]] = {}
+    for scenario, phases in SCENARIOS.items():
+        steps = [(0.0, HEALTHY), *phases]
+        series = [
+            {"series": f'{METRIC}{{code="200",service="{service(0)}"}}',
+             "values": counter_values([(PER_SAMPLE * (1 - e), k) for e, k in steps])},
+            {"series": f'{METRIC}{{code="500",service="{service(0)}"}}',
+             "values": counter_values([(PER_SAMPLE * e, k) for e, k in steps])},
+        ]
+        end = sum(k for _, k in steps) * STEP
+        classes = {
+            "ours page": 'alertname="SLOFastBurn"', "ours ticket": 'alertname="SLOSlowBurn"',
+            "sloth page": 'sloth_slo!="",severity="critical"',
+            "sloth ticket": 'sloth_slo!="",severity="warning"',
+            "pyrra page": 'alertname="ErrorBudgetBurn",severity="critical"',
+            "pyrra ticket": 'alertname="ErrorBudgetBurn",severity="warning"',
+        }
+        scenario_dir = workdir / f"alerts-{scenario.replace(' ', '-').replace('%', 'pct')}"
+        scenario_dir.mkdir()
+        out[scenario] = firing_times(scenario_dir, one, series, end, classes)
+    return out
+
+
+# ---- main -------------------------------------------------------------------------------------------
+
+
+def ratio_text(ours: float, peer: float) -> str:
+    return f"{ours / peer:.2f}x" if peer and not math.isnan(peer) and not math.isnan(ours) else "-"
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="rules_cost_bench.py peers", description=__doc__.splitlines()[0])
+    parser.add_argument("--slos", type=int, default=100)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--scrape", type=int, default=60)
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--own-intervals", action="store_true", help="each tool's own group intervals")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    clock = time.monotonic()
+
+    def log(text: str) -> None:
+        print(f"[{time.monotonic() - clock:7.1f}s] {text}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="slo-peers-bench-") as tmp:
+        workdir = Path(tmp)
+        rules = generate_rules(args.slos, workdir)
+        log("rules generated")
+        timing = alert_timing(rules, workdir)
+        log("alert timing done")
+        base.END = datetime.fromtimestamp(int(time.time()) // args.scrape * args.scrape, UTC)
+        data = base.generate(args.slos, args.days, args.scrape, args.seed)
+        tsdb = workdir / "tsdb"
+        tsdb.mkdir()
+        om = workdir / "raw.om"
+        write_openmetrics(data, om)
+        base.run([promstack.binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q",
+                  "--max-block-duration=800h", str(om), str(tsdb)], timeout=7200)
+        om.unlink()
+        log(f"raw history backfilled ({args.slos} services x 2 codes, {len(data.times)} samples each)")
+        start, end = int(data.times[0]) + 600, int(data.times[-1])
+        start -= start % STEP
+        inputs = {"sloth": {"slo:sli_error:ratio_rate5m"}, "ours": {BAD_EVENTS, TOTAL_EVENTS}}
+        level1 = {"groups": [group for tool, names in inputs.items()
+                             for group in recordings(rules[tool], names)["groups"]]}
+        backfill_rules(tsdb, workdir, level1, start, end, "level1")
+        log("recorded inputs backfilled (ours: base rates; sloth: 5m ratio)")
+        backfill_running_sums(tsdb, workdir, args.slos, start, end)
+        log("running sums backfilled")
+        target = LiveTarget(data)
+        interval = None if args.own_intervals else f"{STEP}s"
+        results: dict[str, dict[str, float]] = {}
+        try:
+            results["baseline"] = run_tool("baseline", None, tsdb, workdir, target, args.minutes, args.scrape,
+                                           args.slos)
+            log(f"baseline: {results['baseline']}")
+            for tool in TOOLS:
+                results[tool] = run_tool(tool, with_interval(rules[tool], interval), tsdb, workdir, target,
+                                         args.minutes, args.scrape, args.slos)
+                log(f"{tool}: {results[tool]}")
+        finally:
+            target.close()
+        _, _, exact = data.exact_ratio(30 * 86400) if args.days >= 30 else (0, 0, math.nan)
+    report(args, results, timing, exact)
+
+
+def report(args: argparse.Namespace, results: dict[str, dict[str, float]],
+           timing: dict[str, dict[str, Firing]], exact: float) -> None:
+    info = subprocess.run([promstack.binary("prometheus"), "--version"], capture_output=True, text=True)
+    version = (info.stdout + info.stderr).splitlines()[0] if (info.stdout + info.stderr) else "?"
+    print(f"{args.slos} SLOs (99.9%/30d availability, one service each), {args.days}d of history scraped "
+          f"every {args.scrape}s, recorded inputs every {STEP}s; groups every "
+          f"{'own interval' if args.own_intervals else f'{STEP}s'}; {args.minutes:g} min measured per tool "
+          f"after 60 s; {os.cpu_count()} cores; {version}")
+    idle = results["baseline"]["cpu_per_min"]
+    print(f"baseline (same data and scrape, no rules): {idle:.2f} CPU-s/min, "
+          f"{results['baseline']['rss_mb']:.0f} MB")
+    header = (f"{'tool':<6} {'CPU-s/min':>10} {'net of base':>11} {'group ms':>9} {'samples/SLO/eval':>17}"
+              f" {'series/SLO':>10} {'RSS MB':>7} {'30d ratio':>10} {'vs exact':>9}")
+    print(header)
+    print("-" * len(header))
+    for tool in TOOLS:
+        r = results[tool]
+        off = 100 * (r["ratio_30d"] - exact) / exact if exact else math.nan
+        print(f"{tool:<6} {r['cpu_per_min']:>10.2f} {r['cpu_per_min'] - idle:>11.2f} {r['group_ms']:>9.2f}"
+              f" {r['samples_per_eval']:>17,} {r['series_per_slo']:>10.1f} {r['rss_mb']:>7.0f}"
+              f" {r['ratio_30d']:>10.6f} {off:>+8.2f}%")
+    print(f"exact 30d error ratio of the generated events: {exact:.6f}")
+    ours = results["ours"]
+    for peer in ("sloth", "pyrra"):
+        p = results[peer]
+        print(f"ours / {peer}: CPU {ratio_text(ours['cpu_per_min'] - idle, p['cpu_per_min'] - idle)} (net), "
+              f"{ratio_text(ours['cpu_per_min'], p['cpu_per_min'])} (gross); samples per evaluation "
+              f"{ratio_text(ours['samples_per_eval'], p['samples_per_eval'])}; series per SLO "
+              f"{ratio_text(ours['series_per_slo'], p['series_per_slo'])}; RSS "
+              f"{ratio_text(ours['rss_mb'], p['rss_mb'])}")
+    print("\nAlert timing (seconds after the errors start, after a healthy day; promtool, evaluation every "
+          "30s):\nfirst fired / last fired (resolved one evaluation later; end: still firing at the end)")
+    for scenario, classes in timing.items():
+        cells = []
+        for cls, firing in classes.items():
+            if firing.first is None or firing.last is None:
+                cells.append(f"{cls}: never")
+            else:
+                run_end = (HEALTHY + sum(k for _, k in SCENARIOS[scenario])) * STEP
+                last = "end" if firing.last >= run_end - STEP else f"{firing.last - HEALTHY * STEP:.0f}"
+                cells.append(f"{cls}: {firing.first - HEALTHY * STEP:.0f} / {last}")
+        print(f"  {scenario}: " + "; ".join(cells))
