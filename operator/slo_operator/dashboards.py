@@ -41,7 +41,6 @@ from grafana_foundation_sdk.models import common as common_m
 from grafana_foundation_sdk.models import dashboard as dash_m
 from grafana_foundation_sdk.models import prometheus as prom_m
 
-from slo_operator import tiers
 from slo_operator.durations import format_duration, parse_duration
 from slo_operator.model import SLO, ResolvedAlert, exact
 from slo_operator.promql import (
@@ -250,12 +249,8 @@ def burn_down_expr(slo: SLO) -> str:
     since_start = "(time() > bool ${__from:date:seconds})"
     tile = f"sum_over_time({BAD_EVENTS}{matchers}[$__interval]) * {since_start}"
     spent = f"sum_over_time(({tile})[$__range:$__interval])"
-    if tiers.tiered(slo.window):  # the rules' own sum over the window, from the running sums
-        groups = tuple(f'{label}=~"${{{_variable(label)}}}"' for label in slo.group_by)
-        events = tiers.window_sum(slo, TOTAL_EVENTS, slo.window, " @ end()", groups)
-    else:  # the same samples as the rules' error ratio, on 2.x and 3.x
-        events = f"sum_over_time({TOTAL_EVENTS}{matchers}{window_range(slo.window)} @ end())"
-    budget = f"({events}) * {_number(slo.error_budget)}"
+    window = window_range(slo.window)  # the same samples as the rules' error ratio, on 2.x and 3.x
+    budget = f"sum_over_time({TOTAL_EVENTS}{matchers}{window} @ end()) * {_number(slo.error_budget)}"
     return f"1 - {spent}\n/\n({budget})"
 
 

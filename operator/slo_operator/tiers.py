@@ -42,7 +42,8 @@ Gaps:
 
 Everything here is PromQL text built from parsed parts (``promql``). The simulator (``evaluator``)
 runs the running-sum rule with ``running_sum_input`` and ``running_sum`` instead of a recurrence
-evaluated instant by instant; the dashboards read windows through ``window_sum``.
+evaluated instant by instant; ``window_sum`` takes an ``@`` modifier and extra matchers for queries
+outside the rules.
 """
 
 from __future__ import annotations
