@@ -33,7 +33,7 @@ from slo_operator.api import ServiceLevelObjective
 from slo_operator.coverage import RAW, RECORDED, indicator_hash
 from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import PrometheusClient, fetch_measurements, fetch_window_measurements
-from slo_operator.promql import BAD_EVENTS, RECORDING_SINCE, TOTAL_EVENTS
+from slo_operator.promql import BAD_EVENTS, RECORDING_SINCE, RUNNING_SUMS, TOTAL_EVENTS
 from slo_operator.reports.compute import slo_month_report
 from slo_operator.reports.data import HOUR, ReportRange
 from slo_operator.reports.source import PrometheusRangeClient, fetch_month
@@ -155,6 +155,19 @@ def write_openmetrics(
                         counter = tr.errors if figure == "bad" else tr.requests
                         value = (counter(t) - counter(t - 300)) / 300
                     out.write(f"{name}{{{labels}}} {value!r} {t}\n")
+                    t += 60
+        # The running sums the fast group keeps of the two rates (long windows are their differences):
+        # every rate sample so far, added up.
+        sums = ((RUNNING_SUMS[BAD_EVENTS], "errors"), (RUNNING_SUMS[TOTAL_EVENTS], "requests"))
+        for name, counter_of in sums:
+            out.write(f"# TYPE {name.replace(':', '_')} gauge\n")
+            for svc, since in recorded.items():
+                counter = getattr(traffic[svc], counter_of)
+                labels = f'slo="{svc}",namespace="{NAMESPACE}",service="{svc}",tier="fine"'
+                t, total = math.ceil(since / 60) * 60, 0.0
+                while t <= end:
+                    total += (counter(t) - counter(t - 300)) / 300
+                    out.write(f"{name}{{{labels}}} {total!r} {t}\n")
                     t += 60
         out.write("# EOF\n")
 

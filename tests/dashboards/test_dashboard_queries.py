@@ -167,19 +167,23 @@ def test_burn_down_ends_at_the_budget_remaining(
     left, ideal, _rolling, *_forecast = panel(board, TITLE_BURN_DOWN)["targets"]
     at = (int(env.evaluated_at) // STEP) * STEP
     window = format_duration(slo.window)
-    (ratio,) = [rule["expr"] for group in rule_groups(slo) for rule in group["rules"]
-                if rule.get("record") == ERROR_RATIO and rule["labels"]["window"] == window]
+    (rule,) = [rule for group in rule_groups(slo) for rule in group["rules"]
+               if rule.get("record") == ERROR_RATIO and rule["labels"]["window"] == window]
+    recorded = rule["labels"]  # what the recording adds to the expression's own labels (slo, namespace, ...)
 
-    def series(item: dict[str, Any]) -> tuple[tuple[str, str], ...]:  # the SLO's group, not the window
-        return tuple(sorted((k, v) for k, v in item["metric"].items() if k not in ("__name__", "window")))
+    def series(item: dict[str, Any], added: dict[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+        labels = {**(added or {}), **item["metric"]}  # the SLO's group, not the window
+        return tuple(sorted((k, v) for k, v in labels.items() if k not in ("__name__", "window")))
 
-    budget = {series(item): 1 - float(item["value"][1]) / float(slo.error_budget)
-              for item in instant(env, ratio, at=at)}
+    budget = {series(item, recorded): 1 - float(item["value"][1]) / float(slo.error_budget)
+              for item in instant(env, rule["expr"], at=at)}
     pinned = Environment(env.url, env.slos, env.start, env.end, evaluated_at=at)
     spent = instant(pinned, substitute(left["expr"], pinned, STEP, group_variables(board)))
     assert len(spent) == len(budget) >= 1
-    for item in spent:
-        assert float(item["value"][1]) == pytest.approx(budget[series(item)], rel=1e-9, abs=1e-9)
+    for item in spent:  # the rule's long window is a difference of running sums rebuilt by the backfill
+        # (tiers.backfill_rule), the burn-down sums the raw rates: they agree to the 1% promised for windows
+        consumed = 1 - budget[series(item)]
+        assert 1 - float(item["value"][1]) == pytest.approx(consumed, rel=0.01, abs=1e-6)
     (line,) = range_query(env, substitute(ideal["expr"], env, STEP), STEP)
     assert len(line["values"]) > 100
     for t, value in line["values"]:

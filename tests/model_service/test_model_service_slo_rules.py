@@ -56,7 +56,7 @@ from typing import Any
 
 import httpx
 import pytest
-from slo_operator.durations import format_duration
+from slo_operator.durations import format_duration, parse_duration
 from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
 from slo_operator.render import RenderOptions, rule_file, to_yaml
@@ -220,12 +220,15 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
     def predict_total() -> float:
         return stack.scalar('sum(bentoml_service_request_total{endpoint="/predict"})') or 0.0
 
-    # The rule file loaded: every rendered rule is there, in its group, with a 1 s interval.
+    # The rule file loaded: every rendered rule is there, in its group, at the rendered interval: 1 s for
+    # the fast and slow groups, the coarse copies of the running sums at their own tier interval.
     groups = httpx.get(f"{stack.prom.url}/api/v1/rules", timeout=5).json()["data"]["groups"]
     rendered_groups = stack.rendered["groups"]
     assert sorted(g["name"] for g in groups) == sorted(g["name"] for g in rendered_groups)
     assert sum(len(g["rules"]) for g in groups) == sum(len(g["rules"]) for g in rendered_groups)
-    assert {g["interval"] for g in groups} == {1}
+    intervals = {g["name"]: float(g["interval"]) for g in groups}
+    assert intervals == {g["name"]: float(parse_duration(g["interval"])) for g in rendered_groups}
+    assert {i for name, i in intervals.items() if not name.endswith(":tier")} == {1.0}
 
     wait_until(lambda: predict_total() == warmup_total, timeout=20, what="warm-up scraped")
 
@@ -366,6 +369,8 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
 
     # No rule failed to evaluate.
     groups = httpx.get(f"{stack.prom.url}/api/v1/rules", timeout=5).json()["data"]["groups"]
-    broken = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"] if r["health"] != "ok"]
+    # (The coarse copies' group runs at its tier interval, minutes to an hour: it may not have run yet.)
+    broken = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"]
+              if r["health"] == "err" or (r["health"] != "ok" and not g["name"].endswith(":tier"))]
     assert not broken
     print(f"test body {time.monotonic() - started:.1f}s")
