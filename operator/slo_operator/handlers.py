@@ -39,7 +39,7 @@ from slo_operator.prometheus import PrometheusClient
 from slo_operator.ratelimit import TokenBucket
 from slo_operator.reconcile import reconcile_children, reconcile_decision, refresh_all
 from slo_operator.render import MANAGED_BY, NAME_LABEL
-from slo_operator.watch_cache import WatchCache
+from slo_operator.watch_cache import WatchCache, restores
 
 log = logging.getLogger("slo_operator")
 
@@ -266,10 +266,11 @@ def reconcile_slo(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 
 
 def _child_changed(event: kopf.RawEvent, body: kopf.Body, resource: kopf.Resource, **_: Any) -> None:
-    """A generated object was edited or deleted by someone else: restore it from its SLO. The echoes
-    of our own applies and deletions only update the cache."""
+    """A generated object was edited or deleted by someone else (also while a watch was broken: kopf's
+    re-listing after it): restore it from its SLO. The echoes of our own applies and deletions only
+    update the cache."""
     news = STATE.cache.observe_child(resource.plural, event.get("type"), body)
-    if event.get("type") not in ("MODIFIED", "DELETED") or not news:
+    if not restores(event.get("type"), news):
         return
     meta = body.get("metadata", {})
     owner_name = (meta.get("labels") or {}).get(NAME_LABEL)

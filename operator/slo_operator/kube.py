@@ -33,6 +33,25 @@ SLO_KIND = ChildKind(f"{API_GROUP}/{API_VERSION}", KIND, PLURAL, lambda slo, opt
 POLICY_KIND = ChildKind(f"{API_GROUP}/{API_VERSION}", "ErrorBudgetPolicy", "errorbudgetpolicies",
                         lambda slo, options: None)
 RETRIABLE = {409, 429, 500, 502, 503, 504}
+# The longest wait a 429's Retry-After imposes (a misbehaving server cannot park the operator for hours).
+MAX_RETRY_AFTER = 60.0
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait: the ``Retry-After`` header (seconds; the API server's
+    priority and fairness sends it with every 429), else the Status' ``details.retryAfterSeconds``."""
+    header = response.headers.get("Retry-After", "").strip()
+    try:
+        if header:
+            return max(0.0, float(header))
+    except ValueError:
+        pass  # an HTTP date: the API server never sends one
+    try:
+        details = (response.json() or {}).get("details") or {}
+    except (ValueError, AttributeError):
+        return None
+    seconds = details.get("retryAfterSeconds") if isinstance(details, dict) else None
+    return float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else None
 
 
 class KubeError(RuntimeError):
@@ -166,14 +185,25 @@ class KubeClient:
         self._http = httpx.Client(
             base_url=credentials.server, verify=context, auth=_TokenAuth(credentials), timeout=timeout
         )
+        # Monotonic time before which no request leaves: a 429's Retry-After holds back every thread
+        # of this client (handlers and refresher alike), not only the one that was told.
+        self.not_before = 0.0
 
     def close(self) -> None:
         self._http.close()
 
     def request(self, method: str, path: str, *, attempts: int = 4, **kwargs: Any) -> dict[str, Any]:
-        """One API call, retried with backoff on conflicts, throttling, server errors and lost connections."""
+        """One API call, retried with backoff on conflicts, throttling, server errors and lost connections.
+
+        At most ``attempts`` requests. A 429 is retried no sooner than its Retry-After (capped at
+        ``MAX_RETRY_AFTER``), and later requests of the whole client wait for it too, so a throttled
+        operator slows down instead of spending its attempts inside the server's penalty window.
+        """
         delay = 0.2
         for attempt in range(1, attempts + 1):
+            wait = self.not_before - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             if method != "GET" and self.write_guard is not None:
                 self.write_guard()
             try:
@@ -181,14 +211,20 @@ class KubeClient:
             except httpx.TransportError as exc:
                 if attempt == attempts:
                     raise KubeError(0, f"cannot reach the API server: {exc}") from exc
+                pause = delay
             else:
                 if response.status_code < 400:
                     return response.json() if response.content else {}
                 message = _message(response)
+                pause = delay
+                if response.status_code == 429:
+                    after = min(retry_after(response) or 0.0, MAX_RETRY_AFTER)
+                    self.not_before = max(self.not_before, time.monotonic() + after)
+                    pause = max(delay, after)
                 if response.status_code not in RETRIABLE or attempt == attempts:
                     raise KubeError(response.status_code, message)
                 log.info("retrying %s %s after %s: %s", method, path, response.status_code, message)
-            time.sleep(delay)
+            time.sleep(pause)
             delay *= 2
         raise AssertionError("unreachable")
 

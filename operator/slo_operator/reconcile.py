@@ -323,6 +323,8 @@ def reconcile_decision(body: dict[str, Any], outcome: Outcome, now: datetime | N
 
 # ---- status refresh ---------------------------------------------------------------------------------
 
+SERVER_TROUBLE = {0, 429}  # no connection, throttled (plus every 5xx): the API server needs a pause
+
 EVENTS = {
     (RULES_APPLIED, "False"): ("Warning", REASON),  # in a refresh, only a rejection turns it False
     (RULES_APPLIED, "True"): ("Normal", "RulesAccepted"),
@@ -396,7 +398,7 @@ class RefreshReport:
 
     slos: int = 0
     writes: int = 0
-    deferred: int = 0  # writes left for a later cycle by the write budget
+    deferred: int = 0  # writes left for a later cycle by the write budget or a throttling API server
     conflicts: int = 0
     queries: int = 0
     forecast_queries: int = 0  # the forecasts' history: one range query when an hour has passed, or none
@@ -430,6 +432,9 @@ def refresh_all(
     Secret per cycle), so creating a missing Secret, or deleting one, shows up without a spec change.
     prometheus-operator's rejections of the children (its Events) turn RulesApplied / RoutingReady False.
     With ``budget`` a write without a token is left for a later cycle (``RefreshReport.deferred``).
+    Once a write is throttled (429) or fails on the server's side (5xx, no connection), the cycle's
+    remaining writes are deferred too: one failed request per cycle, not one per SLO, while the API server
+    is overloaded or restarting (the next cycle recomputes them, nothing is lost).
     """
     now = now or datetime.now(UTC)
     secrets: dict[tuple[str, str], frozenset[str] | None] = {}
@@ -477,6 +482,7 @@ def refresh_all(
         except PrometheusUnavailable as exc:  # the forecasts stay as they were
             report.errors.append(f"forecast history: {exc}")
         report.forecast_queries = prometheus.queries_made - before
+    backing_off = False  # the API server refused a write for load or health: write nothing more this cycle
     for body, slo in valid:
         metadata = body["metadata"]
         current = body.get("status") or {}
@@ -517,7 +523,7 @@ def refresh_all(
                 )
         if not needs_write(current, new, now, heartbeat_seconds):
             continue
-        if budget is not None and not budget.take(time.monotonic()):
+        if backing_off or (budget is not None and not budget.take(time.monotonic())):
             report.deferred += 1
             continue
         try:
@@ -529,6 +535,7 @@ def refresh_all(
                 report.conflicts += 1
             else:
                 report.errors.append(f"{slo.key}: {exc}")
+                backing_off = exc.status in SERVER_TROUBLE or exc.status >= 500
             continue
         report.writes += 1
         for type_, _old, new_status in transitions(current.get("conditions") or [], new["conditions"]):

@@ -44,6 +44,20 @@ def stale_children(existing: Iterable[str], wanted: Iterable[str]) -> list[str]:
     return sorted(set(existing) - set(wanted))
 
 
+def restores(event_type: str | None, news: bool) -> bool:
+    """Whether a child's watch event calls for reconciling its SLO: something we did not know
+    (``WatchCache.observe_child``), seen live (MODIFIED, DELETED) or in a re-listing.
+
+    kopf lists a kind again (events of type None) whenever its watch cannot resume: the API server
+    restarted, or answered 410 Gone because the resourceVersion it resumes from has expired. A child
+    whose resourceVersion differs from the cache's was changed while the watch was away; the others
+    (all of them after a plain restart) are neither news nor writes, so a re-list causes no reconcile
+    storm. At start-up the cache is primed from the same objects, so kopf's first listing is no news
+    either. ADDED is the echo of our own create.
+    """
+    return news and event_type in (None, "MODIFIED", "DELETED")
+
+
 def _owner_uid(metadata: Mapping[str, Any]) -> str:
     refs = metadata.get("ownerReferences") or []
     return str(

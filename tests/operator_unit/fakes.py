@@ -17,6 +17,7 @@ import copy
 import json
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,8 +52,12 @@ class ApiServer:
         self.events: list[dict[str, Any]] = []
         self.status_writes: list[tuple[str, str]] = []
         self.requests: list[tuple[str, str]] = []
+        self.times: list[float] = []  # monotonic arrival time of each request in ``requests``
         self.version = 100
         self.before_patch: Callable[[str, str], None] | None = None  # e.g. a concurrent spec change
+        # A fault to answer instead of the normal reply, e.g. 429 with Retry-After: (method, path) ->
+        # (status, body, headers), or None to serve the request normally.
+        self.fault: Callable[[str, str], tuple[int, dict[str, Any], dict[str, str]] | None] | None = None
         self._lock = threading.Lock()
 
     # ---- the objects --------------------------------------------------------------------------------
@@ -80,11 +85,22 @@ class ApiServer:
 
     # ---- HTTP -----------------------------------------------------------------------------------------
 
+    def respond(self, method: str, target: str, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """The reply to one request: an injected ``fault`` if it matches, else ``answer``'s."""
+        injected = self.fault(method, urlsplit(target).path) if self.fault is not None else None
+        if injected is None:
+            return (*self.answer(method, target, body), {})
+        with self._lock:
+            self.requests.append((method, urlsplit(target).path))
+            self.times.append(time.monotonic())
+        return injected
+
     def answer(self, method: str, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
         url = urlsplit(target)
         path, query = url.path, parse_qs(url.query)
         with self._lock:
             self.requests.append((method, path))
+            self.times.append(time.monotonic())
             if method == "GET" and path == f"{SLO_PATH}/servicelevelobjectives":
                 return 200, {"kind": "List", "items": copy.deepcopy(list(self.slos.values()))}
             if method == "GET" and path.endswith("/servicelevelobjectives") and "/namespaces/" in path:
@@ -157,9 +173,13 @@ def serving(api: ApiServer) -> Iterator[KubeClient]:
     class Handler(BaseHTTPRequestHandler):
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            status, payload = api.answer(self.command, self.path, self.rfile.read(length) if length else b"")
+            status, payload, headers = api.respond(
+                self.command, self.path, self.rfile.read(length) if length else b""
+            )
             data = json.dumps(payload).encode()
             self.send_response(status)
+            for header, value in headers.items():
+                self.send_header(header, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -182,6 +202,77 @@ def serving(api: ApiServer) -> Iterator[KubeClient]:
         kube.close()
         server.shutdown()
         server.server_close()
+
+
+class ScriptedAPI:
+    """An HTTP server that answers each request from a script, so the client's retries are observable.
+
+    The real control plane will not produce a 409, a 429, a 500 or a dropped connection on demand. Each
+    script entry is ``(status, body)`` or ``(status, body, headers)``; status 0 drops the connection
+    without an answer, -1 stalls past any client timeout and then drops it. Without a script entry the
+    answer is ``default``. ``times`` holds each request's arrival (monotonic), for assertions on pacing.
+    """
+
+    def __init__(self, default: tuple[int, dict[str, Any]] = (200, {"metadata": {}})) -> None:
+        self.script: list[tuple[Any, ...]] = []
+        self.default = default
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.times: list[float] = []
+        self.stall = 3.0
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                api.times.append(time.monotonic())
+                api.requests.append((self.command, self.path, dict(self.headers), body))
+                entry = api.script.pop(0) if api.script else api.default
+                status, payload = entry[0], entry[1]
+                headers: dict[str, str] = entry[2] if len(entry) > 2 else {}
+                if status <= 0:  # drop the connection without an answer (after a stall for -1)
+                    if status < 0:
+                        time.sleep(api.stall)
+                    self.close_connection = True
+                    self.wfile.flush()
+                    self.connection.close()
+                    return
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for header, value in headers.items():
+                    self.send_header(header, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PATCH = do_POST = do_PUT = do_DELETE = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def client(self, timeout: float = 30) -> KubeClient:
+        credentials = Credentials(
+            server=self.url, ca_file=None, cert_file=None, key_file=None, verify=False,
+            token=lambda: "Bearer t0ken",
+        )
+        return KubeClient(credentials, timeout=timeout)
+
+    def gaps(self) -> list[float]:
+        """Seconds between consecutive requests, as the server saw them arrive."""
+        return [b - a for a, b in zip(self.times, self.times[1:], strict=False)]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 # ---- Prometheus -----------------------------------------------------------------------------------------

@@ -7,56 +7,19 @@ answers each request from a script, so retries and their limits are observable.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
+from fakes import ScriptedAPI
 from slo_operator.children import PROMETHEUS_RULE
 from slo_operator.kube import Credentials, KubeClient, KubeError
-
-
-class ScriptedAPI:
-    def __init__(self) -> None:
-        self.script: list[tuple[int, dict[str, Any]]] = []
-        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                api.requests.append((self.command, self.path, dict(self.headers), body))
-                status, payload = api.script.pop(0) if api.script else (200, {"metadata": {}})
-                if status == 0:  # drop the connection without an answer
-                    self.close_connection = True
-                    self.wfile.flush()
-                    self.connection.close()
-                    return
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PATCH = do_POST = do_DELETE = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 @pytest.fixture()
 def api() -> Iterator[ScriptedAPI]:
     server = ScriptedAPI()
     yield server
-    server.server.shutdown()
+    server.close()
 
 
 def client(api: ScriptedAPI) -> KubeClient:

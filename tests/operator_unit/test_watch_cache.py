@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slo_operator.render import NAME_LABEL
-from slo_operator.watch_cache import WatchCache, newer, owned_versions, stale_children
+from slo_operator.watch_cache import WatchCache, newer, owned_versions, restores, stale_children
 
 RULES = "prometheusrules"
 
@@ -75,3 +75,32 @@ def test_policies_follow_their_watch_events() -> None:
     assert cache.policies("other") == []
     cache.observe_policy("DELETED", policy)
     assert cache.policies("shop") == [] and cache.policies_by_namespace == {}
+
+
+def test_a_relisting_after_410_gone_reconciles_only_what_changed_while_the_watch_was_away() -> None:
+    """kopf answers a watch that cannot resume (410 Gone after an API server restart) with a fresh LIST,
+    delivered as events of type None. 1,000 children listed again unchanged: no reconcile, the cache
+    keeps one entry per child; the one edited during the gap: its SLO is reconciled, once."""
+    cache = WatchCache()
+    children = [
+        child(f"slo-{i}-slo", owner=f"slo-{i}", uid=f"uid-{i}", version=str(100 + i)) for i in range(1000)
+    ]
+    cache.prime_children(RULES, children)
+    before = {key: dict(table) for key, table in cache.children_by_owner.items()}
+    edited = child("slo-7-slo", owner="slo-7", uid="uid-7", version="5000")
+    relisted = [edited if c["metadata"]["name"] == "slo-7-slo" else c for c in children]
+    decisions = [restores(None, cache.observe_child(RULES, None, c)) for c in relisted]
+    assert decisions.count(True) == 1 and decisions[7] is True
+    assert len(cache.children_by_owner) == 1000
+    assert cache.children(RULES, "shop", "slo-7") == {"slo-7-slo": ("uid-7", "5000")}
+    assert {k: v for k, v in cache.children_by_owner.items() if k[2] != "slo-7"} == {
+        k: v for k, v in before.items() if k[2] != "slo-7"
+    }
+    # A second re-listing (the next restart) of the same objects is no news at all.
+    assert not any(restores(None, cache.observe_child(RULES, None, c)) for c in relisted)
+
+
+def test_only_changes_by_others_call_for_a_reconcile() -> None:
+    assert restores("MODIFIED", True) and restores("DELETED", True) and restores(None, True)
+    assert not restores("ADDED", True)  # the echo of our own create
+    assert not any(restores(kind, False) for kind in (None, "ADDED", "MODIFIED", "DELETED"))
