@@ -43,6 +43,7 @@ PURE_TESTS = frozenset({
     "dashboards/test_dashboard_json.py",
     "forecast/test_forecast.py",
     "forecast/test_forecaster.py",
+    "reports/test_report_compute.py",
     "reports/test_reports_units.py",
     "operator_unit/test_reconcile_decision.py",
     "operator_unit/test_refresh.py",
