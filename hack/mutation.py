@@ -66,6 +66,10 @@ EQUIVALENT: dict[str, str] = {
     "slo_operator.budget.xǁErrorBudgetCalculatorǁtime_to_exhaustion__mutmut_6":
         "`remaining <= 0` -> `< 0`: at exactly 0 the rate is above 0, so the other branch also returns "
         "timedelta(0) (remaining x window / burn rate)",
+    # promql.py, rules.py, status.py
+    "slo_operator.promql.x_exact__mutmut_9":
+        '`format(d, "f")` -> `format(d, "F")`: for a Decimal the two differ in no output (infinity and NaN '
+        "are spelled the same)",
 }
 
 

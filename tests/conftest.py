@@ -36,6 +36,7 @@ PURE_TESTS = frozenset({
     "core/test_model.py",
     "core/test_module_map.py",
     "core/test_registries.py",
+    "core/test_rendered_promql.py",
     "core/test_skips.py",
     "core/test_validation.py",
     "core/test_workflow.py",

@@ -51,9 +51,9 @@ _CONTEXT = Context(prec=12, rounding=ROUND_HALF_EVEN)
 
 def exact(value: Decimal) -> str:
     """A number as PromQL text: at most 12 significant digits, no exponent, no float artefacts."""
+    # plus() also turns -0 into 0 (0 + -0 is +0 under every rounding but ROUND_FLOOR): never "-0".
     rounded = _CONTEXT.plus(value).normalize()
-    text = format(rounded, "f")
-    return text if text != "-0" else "0"
+    return format(rounded, "f")
 
 
 def number(value: Decimal | int) -> str:
