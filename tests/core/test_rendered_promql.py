@@ -13,12 +13,16 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import promql_parser
 import pytest
 from slo_operator.api import ServiceLevelObjective
+from slo_operator.durations import parse_duration
 from slo_operator.model import SLO, resolve
-from slo_operator.promql import exact, le_matcher
-from slo_operator.rules import rule_groups
+from slo_operator.promql import BURN_RATE, CURRENT_BURN_RATE, ERROR_RATIO, exact, le_matcher, recorded
+from slo_operator.rules import RuleOptions, rule_groups
+from slo_operator.scenario import parse_scenario, raw_series
+from slo_operator.simulate import Timing, evaluate
 
 
 def document(**spec: Any) -> dict[str, Any]:
@@ -42,7 +46,11 @@ def slo_of(**spec: Any) -> SLO:
 
 
 def rules_of(slo: SLO) -> list[dict[str, Any]]:
-    return [rule for group in rule_groups(slo) for rule in group["rules"]]
+    return rules_of_with(slo, RuleOptions())
+
+
+def rules_of_with(slo: SLO, options: RuleOptions) -> list[dict[str, Any]]:
+    return [rule for group in rule_groups(slo, options) for rule in group["rules"]]
 
 
 def nodes(tree: Any) -> Iterator[Any]:
@@ -102,3 +110,77 @@ def test_every_aggregation_and_match_keeps_all_group_by_labels(indicator: dict[s
     assert by_clauses and on_clauses
     assert all(clause == labels for clause in by_clauses), by_clauses
     assert all(clause == labels for clause in on_clauses), on_clauses
+
+
+# --- rules: edge correction of the fast windows, for any evaluation interval --------------------------------
+
+HOUR = 3600.0
+
+
+@pytest.mark.parametrize("fast_interval", ["30s", "2m", "5m"])
+def test_a_fresh_outage_counts_at_once_in_the_1h_window_at_any_fast_interval(fast_interval: str) -> None:
+    """README: windows up to 6h are edge-corrected, so a fresh outage is seen at once, not half a base
+    window late. The correction factor depends on the evaluation interval (k = (5m - i) / 2i: 4.5 at
+    30s, 0.75 at 2m, none at 5m, where each base sample covers exactly its own interval): the 1h error
+    ratio, evaluated from the rendered rules, holds the outage's bad events to within 10 seconds' worth
+    at 10, 20 and 30 minutes into a total outage for each of them (uncorrected it misses (5m - i) / 2:
+    90 s at 2m, 135 s at 30s)."""
+    slo = slo_of()
+    assert slo.base_window == 300
+    scenario = parse_scenario({"duration": "3h", "scrapeInterval": "15s", "traffic": {"rate": 10},
+                               "events": [{"at": "2h", "for": "1h", "errorRatio": 1}]})
+    timing = Timing(step=float(parse_duration(fast_interval)), promtool=True,
+                    options=RuleOptions(fast_interval=fast_interval))
+    outcome = evaluate(slo, raw_series(slo, scenario), scenario.duration, timing)
+    times, ratios = outcome.series(ERROR_RATIO, window="1h")
+    for minutes in (10, 20, 30):
+        (index,) = np.flatnonzero(times == 2 * HOUR + minutes * 60)
+        assert ratios[index] * HOUR == pytest.approx(minutes * 60, abs=10), (fast_interval, minutes)
+
+
+def test_where_each_base_sample_covers_its_own_interval_the_window_sum_is_plain() -> None:
+    """At a 5m evaluation interval and a 5m base window nothing overlaps, so there is no edge to correct:
+    the windowed sums read no ``offset`` (a zero-weighted correction would still vanish with the newest
+    sample). At 2m the correction is there, with its factor 0.75."""
+    slo = slo_of()
+
+    def offsets(fast_interval: str) -> list[tuple[str, str]]:
+        found = []
+        for rule in rules_of_with(slo, RuleOptions(fast_interval=fast_interval)):
+            if rule.get("record") == ERROR_RATIO and rule["labels"]["window"] == "1h":
+                tree = promql_parser.parse(rule["expr"])
+                found += [(rule["labels"]["window"], str(n)) for n in nodes(tree)
+                          if isinstance(n, promql_parser.VectorSelector) and n.offset is not None]
+        return found
+
+    assert offsets("5m") == []
+    corrected = offsets("2m")
+    assert corrected and {window for window, _ in corrected} == {"1h"}
+    assert " 0.75 * " in next(r["expr"] for r in rules_of_with(slo, RuleOptions(fast_interval="2m"))
+                              if r.get("record") == ERROR_RATIO and r["labels"]["window"] == "1h")
+
+
+# --- rules: the current burn rate is recorded next to its source ------------------------------------------
+
+
+@pytest.mark.parametrize(("long_window", "group"), [("1h", "fast"), ("6h", "fast"), ("1d", "slow")])
+def test_the_current_burn_rate_is_recorded_in_its_source_windows_group_right_after_it(
+    long_window: str, group: str
+) -> None:
+    """The current burn rate copies the burn rate of the first alert's long window; in the same group,
+    after it, it is evaluated at the same instant and always equals it (6h is the fast group's last)."""
+    slo = slo_of(alerting={"burnRates": [
+        {"name": "Page", "severity": "critical", "budgetPercent": 5, "longWindow": long_window,
+         "shortWindow": "5m"},
+    ]})
+    assert slo.current_burn_window == parse_duration(long_window)
+    placed = {}
+    for entry in rule_groups(slo):
+        for position, rule in enumerate(entry["rules"]):
+            if rule.get("record") == CURRENT_BURN_RATE:
+                placed["current"] = (entry["name"], position)
+                assert rule["expr"] == recorded(BURN_RATE, slo, slo.current_burn_window)
+            elif rule.get("record") == BURN_RATE and rule["labels"]["window"] == long_window:
+                placed["source"] = (entry["name"], position)
+    assert placed["current"][0] == placed["source"][0] == f"slo:shop:checkout:{group}"
+    assert placed["current"][1] > placed["source"][1]
