@@ -293,7 +293,17 @@ def main() -> None:
     parser.add_argument("--state-dir", type=Path, default=REPO / ".cluster")
     parser.add_argument("--refresh-seconds", type=float, default=60.0)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--restart-apiserver", action="store_true",
+        help="ours only: restart kube-apiserver under --slos SLOs and measure the recovery "
+        "(bench/apiserver_restart_bench.py)",
+    )
     args = parser.parse_args()
+    if args.restart_apiserver:
+        from apiserver_restart_bench import run
+
+        run(args.slos, args.state_dir, args.refresh_seconds, args.json_out)
+        return
 
     admin = ensure_cluster(args.state_dir)
     workdir = args.state_dir / "bench"

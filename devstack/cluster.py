@@ -203,3 +203,18 @@ def ensure_cluster(state_dir: Path | None = None) -> Path:
     if not kubeconfig.is_file():
         raise RuntimeError(f"hack/cluster/up.sh printed no kubeconfig path:\n{proc.stdout}")
     return kubeconfig
+
+
+def restart_apiserver(kubeconfig: Path) -> float:
+    """Restart the local control plane's kube-apiserver with its own flags (restart-apiserver.sh); the
+    seconds it was away. Only for the cluster ``ensure_cluster`` started (its state directory holds the
+    kubeconfig and the pid files), not for an external one."""
+    state = Path(kubeconfig).parent
+    if not (state / "kube-apiserver.pid").is_file():
+        raise RuntimeError(f"{state} holds no kube-apiserver.pid: not a cluster of hack/cluster/up.sh")
+    proc = subprocess.run(
+        [str(CLUSTER_DIR / "restart-apiserver.sh"), str(state)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"restart-apiserver.sh failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return float(proc.stdout.strip().splitlines()[-1])

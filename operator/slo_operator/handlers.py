@@ -39,7 +39,7 @@ from slo_operator.prometheus import PrometheusClient
 from slo_operator.ratelimit import TokenBucket
 from slo_operator.reconcile import reconcile_children, reconcile_decision, refresh_all
 from slo_operator.render import MANAGED_BY, NAME_LABEL
-from slo_operator.watch_cache import WatchCache, restores
+from slo_operator.watch_cache import Listings, WatchCache, restores
 
 log = logging.getLogger("slo_operator")
 
@@ -52,6 +52,7 @@ class _State:
     metrics_server: Any = None
     refresher: asyncio.Task[None] | None = None
     cache: WatchCache = WatchCache()  # children and policies as the watches deliver them
+    listings: Listings = Listings()  # when kopf lists a kind again (its watch could not resume: 410 Gone)
     write_budget: TokenBucket | None = None  # the refresher's status writes per second
     started: float = 0.0  # monotonic time of start-up
     last_cycle: float = 0.0  # monotonic time the last refresh cycle ended (0: none yet)
@@ -129,8 +130,16 @@ def _prime_cache(kube: KubeClient) -> None:
                     raise
                 items = []
             STATE.cache.prime_children(kind.plural, items)
+            STATE.listings.primed((kind.plural, namespace), time.monotonic())
     for body in kube.list_policies(STATE.config.namespaces):
         STATE.cache.observe_policy(None, body)
+    for namespace in namespaces:
+        STATE.listings.primed((POLICIES, namespace), time.monotonic())
+
+
+def _scope(body: kopf.Body) -> str:
+    """The namespace a watch covers: kopf watches each configured namespace, or all in one stream."""
+    return str(body.get("metadata", {}).get("namespace")) if STATE.config.namespaces else ""
 
 
 @kopf.on.login()
@@ -269,21 +278,46 @@ def _child_changed(event: kopf.RawEvent, body: kopf.Body, resource: kopf.Resourc
     """A generated object was edited or deleted by someone else (also while a watch was broken: kopf's
     re-listing after it): restore it from its SLO. The echoes of our own applies and deletions only
     update the cache."""
+    scope = _scope(body)
+    if STATE.listings.starts((resource.plural, scope), event.get("type"), time.monotonic()):
+        _resync_children(resource.plural, scope)
     news = STATE.cache.observe_child(resource.plural, event.get("type"), body)
     if not restores(event.get("type"), news):
         return
     meta = body.get("metadata", {})
     owner_name = (meta.get("labels") or {}).get(NAME_LABEL)
-    if not owner_name:
-        return
+    if owner_name:
+        _restore(meta["namespace"], owner_name)
+
+
+def _restore(namespace: str, name: str) -> None:
+    """Reconcile the SLO ``namespace/name`` read afresh (its children changed under it)."""
     try:
-        owner = _kube().get_slo(meta["namespace"], owner_name)
+        owner = _kube().get_slo(namespace, name)
     except KubeError as exc:
-        log.warning("cannot read SLO %s/%s: %s", meta["namespace"], owner_name, exc)
+        log.warning("cannot read SLO %s/%s: %s", namespace, name, exc)
         return
     if owner is None or owner["metadata"].get("deletionTimestamp"):
         return  # the SLO is gone: its children go with it
     _reconcile(owner)
+
+
+def _resync_children(plural: str, scope: str) -> None:
+    """kopf lists ``plural`` again: its watch broke and could not resume (410 Gone, e.g. after an API
+    server restart). A re-listing shows what is there but not what was deleted while the watch was
+    away, so one LIST of our own replaces the cache's view of the kind, and the SLOs whose children
+    vanished or changed meanwhile are reconciled (the others are not touched: no storm)."""
+    kind = next(k for k in CHILD_KINDS if k.plural == plural)
+    managed = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
+    try:
+        items = _kube().list_all(kind, scope, managed)
+    except KubeError as exc:
+        log.warning("cannot list %s after a re-listing: %s", plural, exc)
+        return
+    owners = STATE.cache.resync_children(plural, scope or None, items)
+    log.info("watch of %s resumed by a re-listing: %d SLOs to restore", plural, len(owners))
+    for namespace, name in sorted(owners):
+        _restore(namespace, name)
 
 
 for _kind in CHILD_KINDS:
@@ -297,12 +331,28 @@ for _kind in CHILD_KINDS:
 _POLICY_GENERATIONS: dict[str, int | None] = {}
 
 
-@kopf.on.event(API_GROUP, API_VERSION, "errorbudgetpolicies")
+POLICIES = "errorbudgetpolicies"
+
+
+@kopf.on.event(API_GROUP, API_VERSION, POLICIES)
 def policy_changed(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-    STATE.cache.observe_policy(event.get("type"), body)
+    scope = _scope(body)
+    if STATE.listings.starts((POLICIES, scope), event.get("type"), time.monotonic()):
+        try:  # a re-listing: policies deleted while the watch was away count as deleted now
+            items = _kube().list_policies((scope,) if scope else ())
+        except KubeError as exc:
+            log.warning("cannot list ErrorBudgetPolicies after a re-listing: %s", exc)
+        else:
+            for gone in STATE.cache.resync_policies(scope or None, items):
+                _policy_event("DELETED", gone)
+    _policy_event(event.get("type"), body)
+
+
+def _policy_event(event_type: str | None, body: Any) -> None:
+    STATE.cache.observe_policy(event_type, body)
     meta = body.get("metadata", {})
     uid = str(meta.get("uid"))
-    generation = None if event.get("type") == "DELETED" else meta.get("generation")
+    generation = None if event_type == "DELETED" else meta.get("generation")
     if _POLICY_GENERATIONS.get(uid, -1) == generation:
         return
     _POLICY_GENERATIONS[uid] = generation

@@ -26,6 +26,7 @@ import httpx
 from slo_operator import API_GROUP, API_VERSION, KIND, PLURAL
 from slo_operator.acceptance import last_change
 from slo_operator.children import ChildKind
+from slo_operator.metrics import API_REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +210,12 @@ class KubeClient:
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
+                API_REQUESTS.labels(method, "0").inc()
                 if attempt == attempts:
                     raise KubeError(0, f"cannot reach the API server: {exc}") from exc
                 pause = delay
             else:
+                API_REQUESTS.labels(method, str(response.status_code)).inc()
                 if response.status_code < 400:
                     return response.json() if response.content else {}
                 message = _message(response)

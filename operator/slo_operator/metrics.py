@@ -42,6 +42,12 @@ REFRESH_SECONDS = Histogram(
     "slo_operator_status_refresh_duration_seconds", "Time of one status refresh cycle (all SLOs).",
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300), registry=REGISTRY,
 )
+API_REQUESTS = Counter(
+    "slo_operator_api_requests",
+    "Requests the operator's own API client sent, by method and answer (HTTP status; 0: no connection). "
+    "kopf's watches and its patches of status are not included.",
+    ["method", "code"], registry=REGISTRY,
+)
 PROMETHEUS_QUERIES = Counter(
     "slo_operator_prometheus_queries", "Queries sent to Prometheus by the status refresh.",
     registry=REGISTRY,

@@ -12,6 +12,7 @@ over these tables, tested without a server.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +118,36 @@ class WatchCache:
         for item in items:
             self.observe_child(plural, None, item)
 
+    def resync_children(
+        self, plural: str, namespace: str | None, items: Iterable[Mapping[str, Any]]
+    ) -> set[tuple[str, str]]:
+        """Replace what is known of ``plural`` (in ``namespace``; None: all) by a fresh LIST; the SLOs
+        (namespace, name) whose children vanished or changed meanwhile, which the reconcile restores.
+
+        A watch that resumes after a gap delivers no DELETED event for what was deleted during it: a
+        re-listing only shows what is still there. Where both know a child, the newer resourceVersion
+        wins (an apply of ours may have landed after the LIST was read)."""
+        fresh = WatchCache()
+        fresh.prime_children(plural, items)
+        owners: set[tuple[str, str]] = set()
+        scope = [k for k in self.children_by_owner if k[0] == plural and namespace in (None, k[1])]
+        for key in set(scope) | set(fresh.children_by_owner):
+            old = self.children_by_owner.get(key, {})
+            new = fresh.children_by_owner.get(key, {})
+            for name, (_uid, version) in old.items():
+                if name not in new:
+                    owners.add((key[1], key[2]))
+                elif new[name][1] != version:
+                    if newer(new[name][1], version):
+                        owners.add((key[1], key[2]))
+                    else:
+                        new[name] = old[name]
+            if new:
+                self.children_by_owner[key] = new
+            else:
+                self.children_by_owner.pop(key, None)
+        return owners
+
     # ---- error-budget policies ---------------------------------------------------------------------------
 
     def policies(self, namespace: str) -> list[dict[str, Any]]:
@@ -132,3 +163,49 @@ class WatchCache:
                 self.policies_by_namespace.pop(namespace, None)
             return
         self.policies_by_namespace.setdefault(namespace, {})[uid] = dict(body)
+
+    def resync_policies(
+        self, namespace: str | None, items: Iterable[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Replace the policies (of ``namespace``; None: all) by a fresh LIST; those that vanished meanwhile
+        (the caller handles them as deleted)."""
+        known = {
+            uid: body
+            for ns, table in self.policies_by_namespace.items()
+            if namespace in (None, ns)
+            for uid, body in table.items()
+        }
+        for ns in [ns for ns in self.policies_by_namespace if namespace in (None, ns)]:
+            del self.policies_by_namespace[ns]
+        for item in items:
+            self.observe_policy(None, item)
+        present = {uid for table in self.policies_by_namespace.values() for uid in table}
+        return [body for uid, body in known.items() if uid not in present]
+
+
+class Listings:
+    """Which watch events begin a re-listing of a kind, in one scope (a namespace, or "" for all).
+
+    kopf lists a kind before it watches it, and again whenever the watch cannot resume (410 Gone): each
+    listed object comes as an event of type None. A run of such events with no other event between them
+    and no pause longer than ``gap`` seconds is one listing; its first event starts it. The scopes primed
+    at start-up are marked as listed (``primed``): kopf's first listing is not a re-listing.
+    """
+
+    def __init__(self, gap: float = 30.0) -> None:
+        self.gap = gap
+        self._last: dict[tuple[str, str], tuple[str | None, float]] = {}
+        self._lock = threading.Lock()  # handlers run in kopf's thread pool
+
+    def primed(self, scope: tuple[str, str], now: float) -> None:
+        with self._lock:
+            self._last[scope] = (None, now)
+
+    def starts(self, scope: tuple[str, str], event_type: str | None, now: float) -> bool:
+        """Record an event; True when it is the first of a (re-)listing of ``scope``."""
+        with self._lock:
+            previous = self._last.get(scope)
+            self._last[scope] = (event_type, now)
+        if event_type is not None:
+            return False
+        return previous is None or previous[0] is not None or now - previous[1] > self.gap

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slo_operator.render import NAME_LABEL
-from slo_operator.watch_cache import WatchCache, newer, owned_versions, restores, stale_children
+from slo_operator.watch_cache import Listings, WatchCache, newer, owned_versions, restores, stale_children
 
 RULES = "prometheusrules"
 
@@ -104,3 +104,47 @@ def test_only_changes_by_others_call_for_a_reconcile() -> None:
     assert restores("MODIFIED", True) and restores("DELETED", True) and restores(None, True)
     assert not restores("ADDED", True)  # the echo of our own create
     assert not any(restores(kind, False) for kind in (None, "ADDED", "MODIFIED", "DELETED"))
+
+
+def test_a_resync_finds_children_deleted_or_changed_while_the_watch_was_away() -> None:
+    """A re-listing has no DELETED events: the LIST taken when it starts replaces the cache, and names the
+    SLOs to restore. Children of other namespaces (another watch's scope) are left alone."""
+    cache = WatchCache()
+    cache.prime_children(RULES, [child("a-slo", "a", "uid-a", "10"), child("b-slo", "b", "uid-b", "11"),
+                                 child("c-slo", "c", "uid-c", "12"), child("d-slo", "d", "uid-d", "13")])
+    elsewhere = child("e-slo", "e", "uid-e", "14")
+    elsewhere["metadata"]["namespace"] = "other"
+    cache.observe_child(RULES, "ADDED", elsewhere)
+    cache.record_child(RULES, child("d-slo", "d", "uid-d", "40"))  # our apply, after the LIST was read
+    listed = [child("b-slo", "b", "uid-b", "30"), child("c-slo", "c", "uid-c", "12"),
+              child("d-slo", "d", "uid-d", "13"), child("f-slo", "f", "uid-f", "31")]
+    assert cache.resync_children(RULES, "shop", listed) == {("shop", "a"), ("shop", "b")}
+    assert cache.children(RULES, "shop", "a") == {}
+    assert cache.children(RULES, "shop", "b") == {"b-slo": ("uid-b", "30")}
+    assert cache.children(RULES, "shop", "d") == {"d-slo": ("uid-d", "40")}  # the newer one is kept
+    assert cache.children(RULES, "shop", "f") == {"f-slo": ("uid-f", "31")}
+    assert cache.children(RULES, "other", "e") == {"e-slo": ("uid-e", "14")}
+    assert cache.resync_children(RULES, "shop", listed) == set()  # nothing new: nothing to restore
+
+
+def test_a_resync_of_policies_names_those_deleted_meanwhile() -> None:
+    cache = WatchCache()
+    policy = {"metadata": {"namespace": "shop", "uid": "p1", "name": "strict"}}
+    kept = {"metadata": {"namespace": "shop", "uid": "p2", "name": "lenient"}}
+    other = {"metadata": {"namespace": "other", "uid": "p3", "name": "x"}}
+    for body in (policy, kept, other):
+        cache.observe_policy(None, body)
+    assert cache.resync_policies("shop", [kept]) == [policy]
+    assert cache.policies("shop") == [kept] and cache.policies("other") == [other]
+
+
+def test_a_relisting_is_told_apart_from_the_first_listing_and_from_live_events() -> None:
+    listings = Listings(gap=30)
+    scope = (RULES, "")
+    listings.primed(scope, now=0)
+    assert not any(listings.starts(scope, None, t) for t in (1, 2, 3))  # kopf's first listing
+    assert not listings.starts(scope, "MODIFIED", 4)
+    assert listings.starts(scope, None, 5)  # 410 Gone: kopf lists again
+    assert not listings.starts(scope, None, 6)
+    assert listings.starts(scope, None, 40)  # a pause longer than the gap: another listing
+    assert listings.starts((RULES, "elsewhere"), None, 41)  # never primed
