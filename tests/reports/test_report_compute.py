@@ -7,6 +7,7 @@ both sides of the boundaries the code draws: these are the tests ``make mutation
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,13 @@ import pytest
 from slo_operator.loader import parse_object
 from slo_operator.model import SLO, resolve
 from slo_operator.reports import ReportRange, SLOData
-from slo_operator.reports.compute import apply_hold, cost_month, slo_month_report, steps_to_periods
+from slo_operator.reports.compute import (
+    apply_hold,
+    cost_month,
+    monthly_report,
+    slo_month_report,
+    steps_to_periods,
+)
 from slo_operator.reports.schema import AlertSource, CostHour, CostMonth
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
@@ -40,6 +47,8 @@ def cost_slo(budget: dict[str, str] | None = None) -> SLO:
 
 
 AVAILABILITY = {"availability": {"errors": 'req_total{code="500"}', "total": "req_total"}}
+DERIVED = ("Alert firings are derived from slo:burn_rate and each alert's threshold (Prometheus holds no "
+           "ALERTS series for this SLO in the month), at the report's resolution.")
 
 
 def hours(n: int, complete: bool = True) -> ReportRange:
@@ -180,6 +189,9 @@ def test_traffic_without_bad_event_series_is_no_data_day_by_day() -> None:
     idle_data = SLOData(bad={0: 0.0}, total={h: 0.0 for h in range(48)})
     idle = slo_month_report(slo(AVAILABILITY), idle_data, rng, 60)
     assert (idle.status, idle.compliance_percent, idle.error_budget.allowed) == ("no_data", None, None)
+    assert (idle.total, idle.bad, idle.good) == (0, 0, None)
+    nothing = slo_month_report(slo(AVAILABILITY), SLOData(), rng, 60)
+    assert (nothing.total, nothing.bad, nothing.good, nothing.status) == (None, None, None, "no_data")
 
 
 def test_the_three_worst_days_most_bad_first_ties_by_date() -> None:
@@ -213,9 +225,10 @@ ALERTING = slo(AVAILABILITY, window="30d", alerting=ALERTS)
 
 
 def firing_month(source: AlertSource) -> SLOData:
-    """Six hours of 1,000,000 events; bad events 10^h in hour h, so a firing's share names its hours."""
+    """Six hours of 1,000,000 events; bad events 10^h in hour h, so a firing's share names its hours; hour
+    0 had no errors (no bad-event sample)."""
     return SLOData(
-        bad={h: float(10**h) for h in range(6)}, total={h: 1e6 for h in range(6)}, alert_source=source,
+        bad={h: float(10**h) for h in range(1, 6)}, total={h: 1e6 for h in range(6)}, alert_source=source,
         firing_steps={
             "FastBurn": minutes(0, 3) + minutes(90, 30) + minutes(180, 5),
             "SlowBurn": minutes(270, 90),
@@ -233,8 +246,7 @@ def test_firings_from_burn_rate_hold_for_and_charge_the_hours_they_overlap() -> 
     allowed = 0.01 * 6e6
     assert [f.model_dump() for f in r.violations.alert_firings] == [
         {"start": T0, "end": T0 + timedelta(minutes=3), "duration_seconds": 180.0, "open_at_start": True,
-         "open_at_end": False, "alert": "FastBurn", "severity": "critical",
-         "budget_consumed_percent": round(100 * 1 / allowed, 6)},
+         "open_at_end": False, "alert": "FastBurn", "severity": "critical", "budget_consumed_percent": 0.0},
         {"start": T0 + timedelta(minutes=95), "end": T0 + timedelta(hours=2), "duration_seconds": 1500.0,
          "open_at_start": False, "open_at_end": False, "alert": "FastBurn", "severity": "critical",
          "budget_consumed_percent": round(100 * 10 / allowed, 6)},
@@ -247,8 +259,7 @@ def test_firings_from_burn_rate_hold_for_and_charge_the_hours_they_overlap() -> 
     ]
     v = r.violations
     assert (v.alert_source, v.alert_firing_count, v.alert_firing_seconds) == ("burn_rate", 4, 7200)
-    assert r.notes == ["Alert firings are derived from slo:burn_rate and each alert's threshold (Prometheus "
-                       "holds no ALERTS series for this SLO in the month), at the report's resolution."]
+    assert r.notes == [DERIVED]
 
 
 def test_firings_from_alerts_are_taken_as_recorded() -> None:
@@ -256,7 +267,7 @@ def test_firings_from_alerts_are_taken_as_recorded() -> None:
     r = slo_month_report(ALERTING, firing_month("alerts"), hours(6), 60)
     fast = [(f.start, f.duration_seconds, f.budget_consumed_percent) for f in r.violations.alert_firings
             if f.alert == "FastBurn"]
-    assert fast == [(T0, 180, round(100 / 6e4, 6)), (T0 + timedelta(minutes=90), 1800, round(1000 / 6e4, 6)),
+    assert fast == [(T0, 180, 0.0), (T0 + timedelta(minutes=90), 1800, round(1000 / 6e4, 6)),
                     (T0 + timedelta(hours=3), 300, round(100_000 / 6e4, 6))]
     assert r.notes == []
     # No budget (no data): firings are still listed, without a share.
@@ -296,9 +307,7 @@ def test_notes_say_where_the_numbers_came_from() -> None:
     assert notes(hours(24, complete=False)) == [
         "The month had not ended: the report covers it up to 2026-10-02T00:00:00+00:00."]
     # Derived firings are explained only when there is something to report.
-    derived = ("Alert firings are derived from slo:burn_rate and each alert's threshold (Prometheus holds no "
-               "ALERTS series for this SLO in the month), at the report's resolution.")
-    assert notes(alert_source="burn_rate") == [derived]
+    assert notes(alert_source="burn_rate") == [DERIVED]
     assert notes(alert_source="burn_rate", bad={}, total={}) == []
     assert notes(alert_source="alerts") == notes(alert_source="none") == []
 
@@ -307,23 +316,49 @@ def test_notes_say_where_the_numbers_came_from() -> None:
 
 
 def forecast_notes(rng: ReportRange, bad_ratio: float, measured: range | None = None) -> list[str]:
+    """The notes but the one on derived firings and the one on missing hours."""
     hours_ = measured if measured is not None else range(rng.hours)
-    data = SLOData(bad={h: 3600 * bad_ratio for h in hours_}, total={h: 3600.0 for h in hours_})
-    return [n for n in slo_month_report(slo(AVAILABILITY, objective=99.9, window="30d"), data, rng, 60).notes
-            if n.startswith("Forecast")]
+    data = SLOData(bad={h: 3600 * bad_ratio for h in hours_}, total={h: 3600.0 for h in hours_},
+                   alert_source="burn_rate")
+    found = slo_month_report(slo(AVAILABILITY, objective=99.9, window="30d"), data, rng, 60).notes
+    assert DERIVED in found  # the forecast, when there is one, opens the notes:
+    assert all(not n.startswith("Forecast") for n in found[1:])
+    return [n for n in found if n != DERIVED and not n.startswith("Data for")]
 
 
 def test_the_forecast_sentence_of_a_steady_month() -> None:
-    """Steady traffic at twice the allowed error ratio has already spent the window's budget: it ends in the
-    first hour after the month, every path agrees. At half the ratio it lasts, and nothing violates."""
+    """The forecast opens the notes. Steady traffic at twice the allowed error ratio has already spent the
+    window's budget: it ends in the first hour after the month, every path agrees. At half the ratio it
+    lasts, and nothing violates."""
     october = ReportRange("2026-10", T0, datetime(2026, 11, 1, tzinfo=UTC), True)
     assert forecast_notes(october, 0.002) == [
         "Forecast as of 2026-11-01T00:00:00+00:00: at the current pace the budget ends on 2026-11-01 "
         "01:00 UTC (10th-90th percentile: 2026-11-01 01:00 UTC to 2026-11-01 01:00 UTC); probability that "
         "the 30d window ending 30d after it is below the objective: 1.00."]
+    # An hour without a bad-event sample had no errors (the counter had not moved): 100 good events an hour.
+    quiet = SLOData(bad={0: 0.0}, total={h: 100.0 for h in range(744)})
+    (note,) = slo_month_report(slo(AVAILABILITY, objective=99.9, window="30d"), quiet, october, 60).notes
+    assert "the budget lasts beyond the next 30d" in note and note.endswith("objective: 0.00."), note
     assert forecast_notes(october, 0.0005) == [
         "Forecast as of 2026-11-01T00:00:00+00:00: at the current pace the budget lasts beyond the next 30d; "
         "probability that the 30d window ending 30d after it is below the objective: 0.00."]
+
+
+def test_the_forecast_says_when_some_paths_never_run_out() -> None:
+    """Three short incidents spent 90% of the window's budget. Whether another comes before they leave the
+    window is chance: most paths run out, some never do within the horizon, and the sentence says so."""
+    october = ReportRange("2026-10", T0, datetime(2026, 11, 1, tzinfo=UTC), True)
+    per_hour = 0.9 * 0.001 * 720 * 3600 / 9
+    data = SLOData(bad={24 * day + 10 + i: per_hour for day in (12, 18, 24) for i in range(3)},
+                   total={h: 3600.0 for h in range(744)})
+    (note,) = slo_month_report(slo(AVAILABILITY, objective=99.9, window="30d"), data, october, 60).notes
+    when = r"(2026-11-\d\d \d\d:00) UTC"
+    found = re.fullmatch(
+        rf"Forecast as of 2026-11-01T00:00:00\+00:00: at the current pace the budget ends on {when} "
+        rf"\(10th-90th percentile: {when} to after the horizon\); probability that the 30d window ending 30d "
+        r"after it is below the objective: 0\.\d\d\.", note)
+    assert found is not None, note
+    assert found[2] <= found[1]
 
 
 def test_the_forecast_needs_two_days_of_data_not_two_days_of_month() -> None:
@@ -350,11 +385,51 @@ def test_runs_of_steps_become_periods_at_the_edges_of_the_range() -> None:
     spans = [(p.start, p.duration_seconds, p.open_at_start, p.open_at_end)
              for p in steps_to_periods([start + 60, start + 150, end - 120], 60, rng)]
     assert spans == [(T0 + timedelta(seconds=s), 60, False, False) for s in (60, 150, 7080)]
+    # Consecutive means one step apart to the millisecond: a step a second late starts another run.
+    assert [p.duration_seconds for p in steps_to_periods([start + 60, start + 121], 60, rng)] == [60, 60]
 
 
 def test_a_hold_drops_conditions_no_longer_than_it_and_delays_the_rest() -> None:
     rng = hours(2)
     periods = steps_to_periods(minutes(0, 2) + minutes(10, 5) + minutes(20, 6), 60, rng)
     assert apply_hold(periods, 0) == periods
+    assert [p.start for p in apply_hold(periods, 1)] == [T0, T0 + timedelta(minutes=10, seconds=1),
+                                                          T0 + timedelta(minutes=20, seconds=1)]
     held = [(p.start, p.duration_seconds, p.open_at_start) for p in apply_hold(periods, 300)]
     assert held == [(T0, 120, True), (T0 + timedelta(minutes=25), 60, False)]
+
+
+# ---- the whole report -----------------------------------------------------------------------------
+
+
+def test_the_summary_counts_each_verdict_and_every_firing() -> None:
+    """Three SLOs met, missed and without data (one absent from the fetched data), two firings in all."""
+    rng = hours(24)
+    met, missed, silent, absent = (slo(AVAILABILITY, name=n) for n in ("met", "missed", "silent", "absent"))
+    steps = {"SLOFastBurn": minutes(60, 3) + minutes(120, 2)}
+    data = {
+        ("team", "met"): SLOData(bad={0: 1.0}, total={h: 100.0 for h in range(24)}),
+        ("team", "missed"): SLOData(bad={0: 100.0}, total={h: 100.0 for h in range(24)}, firing_steps=steps,
+                                    alert_source="alerts"),
+        ("team", "silent"): SLOData(total={h: 100.0 for h in range(24)}),
+    }
+    report = monthly_report([met, missed, silent, absent], data, rng, resolution=60,
+                            prometheus_url="http://prometheus.invalid", generated_at=T0)
+    assert report.summary.model_dump() == {"slos": 4, "met": 1, "missed": 1, "no_data": 2, "alert_firings": 2}
+    assert [r.status for r in report.slos] == ["met", "missed", "no_data", "no_data"]
+    firings = report.slos[1].violations.alert_firings
+    assert [(f.start, f.duration_seconds) for f in firings] == [(T0 + timedelta(hours=1), 180),
+                                                                (T0 + timedelta(hours=2), 120)]
+    assert (report.month, report.start, report.end, report.complete, report.resolution_seconds) == (
+        "2026-10", T0, T0 + timedelta(hours=24), True, 60)
+
+
+def test_a_budget_of_less_than_one_event_is_still_a_budget() -> None:
+    """50 events at 99%: half an event allowed, a quarter spent is half the budget."""
+    r = slo_month_report(slo(AVAILABILITY), SLOData(bad={0: 0.25}, total={0: 50.0}), hours(1), 60)
+    assert (r.error_budget.allowed, r.error_budget.consumed_percent, r.daily[0].budget_consumed_percent) == (
+        0.5, 50.0, 50.0)
+    assert [p.value for p in r.budget_burndown] == [50.0]
+    # Half an event in the month, none bad: met, however little the traffic.
+    r = slo_month_report(slo(AVAILABILITY), SLOData(bad={0: 0.0}, total={0: 0.5}), hours(1), 60)
+    assert (r.status, r.compliance_percent, r.error_budget.allowed) == ("met", 100.0, 0.005)
