@@ -137,7 +137,7 @@ FIRST_ORIGIN = 35 * 24  # hours of history before the first origin (the fit read
 
 
 def backtest(data: fc.History, objective: float, window: int, step: int,
-             out: dict[str, list[float]], elapsed: list[float]) -> None:
+             out: dict[str, list[float]], elapsed: list[float], seed: int) -> None:
     """Rolling origin over ``data``: each forecast sees only the hours before its origin."""
     for origin in range(FIRST_ORIGIN, len(data.total) - window + 1, step):
         history = fc.History(data.start, data.bad[:origin], data.total[:origin])
@@ -150,6 +150,7 @@ def backtest(data: fc.History, objective: float, window: int, step: int,
         out["prob"].append(result.violation_probability)
         out["naive"].append(fc.naive_consumed(history, objective, window * fc.HOUR))
         out["snaive"].append(seasonal_naive(history, window, objective))
+        out["seed"].append(seed)
 
 
 def scale(count: int) -> None:
@@ -201,7 +202,25 @@ def scale(count: int) -> None:
 
 
 HOUR = fc.HOUR
-KEYS = ("truth", "model", "prob", "naive", "snaive")
+KEYS = ("truth", "model", "prob", "naive", "snaive", "seed")
+DESIGN_SEEDS = range(3)  # the seeds the model was designed and tuned on; every other seed is held out
+
+
+def platt(probs: np.ndarray, violated: np.ndarray) -> tuple[float, float]:
+    """Logistic calibration p -> sigmoid(a * logit(p) + b), fitted by Newton's method (L2 1e-3)."""
+    x = np.column_stack((_logit(probs), np.ones(len(probs))))
+    w = np.zeros(2)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-x @ w))
+        gradient = x.T @ (p - violated) + 1e-3 * w
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-3 * np.eye(2)
+        w -= np.linalg.solve(hessian, gradient)
+    return float(w[0]), float(w[1])
+
+
+def _logit(probs: np.ndarray) -> np.ndarray:
+    p = np.clip(probs, 0.5 / fc.PATHS, 1 - 0.5 / fc.PATHS)
+    return np.asarray(np.log(p / (1 - p)))
 
 
 def main() -> None:
@@ -231,27 +250,33 @@ def main() -> None:
         for family, document in scenarios(seed, args.days).items():
             data = hourly_series(document)
             out = rows.setdefault(family, {k: [] for k in KEYS})
-            backtest(data, OBJECTIVE, window, step, out, elapsed)
+            backtest(data, OBJECTIVE, window, step, out, elapsed, seed)
     if not args.no_model_service:
         with tempfile.TemporaryDirectory(prefix="model-month-") as tmp:
             month, facts = model_service_month.histories(Path(tmp), START, args.days, args.month_seed)
         print(f"model service: {facts}", file=sys.stderr)
         for name, (objective, _slo_window, data) in month.items():
             out = rows.setdefault(f"model service: {name.removeprefix('model-')}", {k: [] for k in KEYS})
-            backtest(data, objective, window, step, out, elapsed)
+            backtest(data, objective, window, step, out, elapsed, -1)
     table = []
     header = (f"{'scenario':26} {'n':>4} {'viol':>5} {'MAE model':>9} {'naive':>7} {'s-naive':>7} "
               f"{'Brier model':>11} {'naive':>6} {'s-naive':>7} {'MAE/naive':>9} {'MAE/s-n':>7} "
               f"{'Brier/naive':>11} {'Brier/s-n':>9}")
     print(header)
     totals: dict[str, dict[str, list[float]]] = {
-        "all synthetic": {k: [] for k in KEYS}, "all model service": {k: [] for k in KEYS},
-        "all": {k: [] for k in KEYS}}
-    for family, values in rows.items():
-        part = "all model service" if family.startswith("model service") else "all synthetic"
-        for k, v in values.items():
-            totals[part][k] += v
-            totals["all"][k] += v
+        "synthetic, design seeds": {k: [] for k in KEYS}, "synthetic, held-out seeds": {k: [] for k in KEYS},
+        "model service (held out)": {k: [] for k in KEYS}, "all held out": {k: [] for k in KEYS}}
+    for values in rows.values():
+        for i, seed in enumerate(values["seed"]):
+            if seed < 0:
+                parts = ["model service (held out)", "all held out"]
+            elif seed in DESIGN_SEEDS:
+                parts = ["synthetic, design seeds"]
+            else:
+                parts = ["synthetic, held-out seeds", "all held out"]
+            for part in parts:
+                for k in KEYS:
+                    totals[part][k].append(values[k][i])
     for family, values in [*rows.items(), *((k, v) for k, v in totals.items() if v["truth"])]:
         t = np.array(values["truth"])
         violated = (t > 1.0).astype(float)
@@ -278,6 +303,21 @@ def main() -> None:
               f"{mae['snaive']:7.3f} {brier['model']:11.3f} {brier['naive']:6.3f} {brier['snaive']:7.3f} "
               f"{row['mae_vs_naive']:9.2f} {row['mae_vs_seasonal_naive']:7.2f} "
               f"{row['brier_vs_naive']:11.2f} {row['brier_vs_seasonal_naive']:9.2f}")
+    design, held = totals["synthetic, design seeds"], totals["all held out"]
+    if design["truth"] and held["truth"]:
+        # Diagnostic, not used by the operator: how much a probability calibrated on the design seeds
+        # would score on everything held out.
+        a, b = platt(np.array(design["prob"]), (np.array(design["truth"]) > 1.0).astype(float))
+        violated = (np.array(held["truth"]) > 1.0).astype(float)
+        calibrated = 1 / (1 + np.exp(-(a * _logit(np.array(held["prob"])) + b)))
+        naive = float(np.mean(((np.array(held["naive"]) > 1.0) - violated) ** 2))
+        raw = float(np.mean((np.array(held["prob"]) - violated) ** 2))
+        cal = float(np.mean((calibrated - violated) ** 2))
+        print(f"\nPlatt calibration fitted on the design seeds: p' = sigmoid({a:.2f} logit(p) {b:+.2f}); "
+              f"held out: Brier raw {raw:.3f}, calibrated {cal:.3f}, naive {naive:.3f} "
+              f"(ratios {raw / naive:.2f}, {cal / naive:.2f})")
+        table.append({"scenario": "platt (diagnostic)", "a": a, "b": b, "held_out_brier_raw": raw,
+                      "held_out_brier_calibrated": cal, "held_out_brier_naive": naive})
     per = 1000 * float(np.mean(elapsed))
     print(f"\nwindow {args.window}, {len(elapsed)} forecasts, fit+forecast {per:.1f} ms each "
           f"({fc.PATHS} paths): 1,000 SLOs {per:.0f} s of one core")

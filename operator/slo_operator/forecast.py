@@ -9,7 +9,10 @@ hourly averages. Two things drive a budget and behave differently, so they are m
   its requests is part of the rhythm, not an incident) plus a recent level shift, plus *incidents*,
   which are rare, short and heavy-tailed. A Gaussian interval (what exponential-smoothing libraries
   give) says nothing useful about them, so the future is drawn by a day-block bootstrap: each future
-  day reuses the residuals of a past day, incidents included, at the frequency they happened.
+  day reuses the residuals of a past day, incidents included, at the frequency they happened, shrunk
+  towards a prior of calm days (``CALM_PRIOR_DAYS``): one large incident in five weeks is weak evidence
+  of how often such incidents happen. The recent level of the error ratio is uncertain too: each
+  future moves it by as much as it moved in the past, up or down.
 
 Every path is rolled through the SLO's rolling window together with the history that is still inside
 it (old incidents leave the window on a known date), which gives the budget consumed at every future
@@ -44,6 +47,10 @@ SEASONAL = "seasonal-bootstrap"
 INSUFFICIENT = "insufficient-history"
 _MONDAY = 3 * DAY_HOURS  # the Unix epoch began on a Thursday: hour-of-week 0 is Monday 00:00 UTC
 _TREND_DAMPING = 0.99  # per hour: a trend fades over a few days instead of running away
+# Prior weight, in days, of a calm day (no incident, no noise) in the bootstrap: before it has seen the
+# SLO the model believes in a week of quiet. An incident seen once in five weeks then counts as about
+# once in six, and the prior fades as the history grows (it is one week against the whole pool).
+CALM_PRIOR_DAYS = 7.0
 _EPS = 1e-9
 
 
@@ -80,6 +87,7 @@ class Model:
     ratio_level: float  # recent shift of the error ratio from its profile
     traffic_noise: Array  # (days, 24) log residuals
     ratio_noise: Array  # (days, 24) error-ratio residuals (incidents)
+    ratio_days: Array  # daily medians of the error ratio's shift from its profile (how its level moved)
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,17 @@ def _day_blocks(values: Array, start: int) -> Array:
     return np.where(np.isnan(block), 0.0, block)
 
 
+def _day_medians(values: Array, start: int) -> Array:
+    """Median of each whole UTC day of ``values`` that has data (NaN ignored)."""
+    first = (-(start // HOUR)) % DAY_HOURS
+    days = (len(values) - first) // DAY_HOURS
+    if days <= 0:
+        return np.zeros(0)
+    block = values[first: first + days * DAY_HOURS].reshape(days, DAY_HOURS)
+    block = block[np.any(~np.isnan(block), axis=1)]
+    return np.asarray(np.nanmedian(block, axis=1)) if len(block) else np.zeros(0)
+
+
 def fit(history: History) -> Model | None:
     """The model of ``history`` (hourly, newest last), or None when it is too short to say anything."""
     history = history.tail(MAX_HISTORY)
@@ -186,6 +205,7 @@ def fit(history: History) -> Model | None:
     recent_shift = shift[-DAY_HOURS // 2:]
     ratio_level = float(np.nanmedian(recent_shift)) if np.any(~np.isnan(recent_shift)) else 0.0
     ratio_noise = _day_blocks(np.where(seen, shift - ratio_local, np.nan), history.start)
+    ratio_days = _day_medians(np.where(seen, shift, np.nan), history.start)
     return Model(
         fitted_at=history.end,
         trained_on=int(np.sum(seen)) * HOUR,
@@ -197,6 +217,7 @@ def fit(history: History) -> Model | None:
         ratio_level=ratio_level,
         traffic_noise=traffic_noise,
         ratio_noise=ratio_noise,
+        ratio_days=ratio_days,
     )
 
 
@@ -210,20 +231,30 @@ def sample_paths(model: Model, start: int, hours: int, paths: int = PATHS,
     ahead = np.arange(1, hours + 1, dtype=np.float64)
     damped = (1 - _TREND_DAMPING ** ahead) / (1 - _TREND_DAMPING) * _TREND_DAMPING
     log_mean = model.traffic_profile[slot] + model.traffic_level + model.traffic_trend * damped
-    ratio_mean = np.clip(model.ratio_profile[hod] + model.ratio_level, 0.0, 1.0)
+    # The recent level of the error ratio is not known to last: each path moves it by the difference
+    # of two past daily levels drawn at random. That is as far as the level moved within the pool, as
+    # often down as up: a steady pool adds nothing, a regime change in the pool makes the forecast
+    # less sure that the present regime lasts a whole window.
+    levels = model.ratio_days
+    drift = np.zeros(paths)
+    if len(levels) > 1:
+        drift = levels[rng.integers(0, len(levels), paths)] - levels[rng.integers(0, len(levels), paths)]
+    ratio_mean = np.clip(model.ratio_profile[hod][None, :] + model.ratio_level + drift[:, None], 0.0, 1.0)
     days = model.traffic_noise.shape[0]
     if days:
         # Day blocks: future hour k takes the residual of the same hour of day on a drawn past day.
         day_of = (np.arange(hours) + (start // HOUR) % DAY_HOURS) // DAY_HOURS
         # A Bayesian bootstrap: each path first weighs the past days at random (Dirichlet), then draws
         # from them. A few weeks say little about how often incidents happen; plain resampling would
-        # take that frequency as known and be too sure of itself.
-        weights = np.cumsum(rng.dirichlet(np.ones(days), size=paths), axis=1)
+        # take that frequency as known and be too sure of itself. Index ``days`` is the calm prior
+        # (zero residuals) with a Dirichlet weight of CALM_PRIOR_DAYS.
+        alpha = np.concatenate((np.ones(days), [CALM_PRIOR_DAYS]))
+        weights = np.cumsum(rng.dirichlet(alpha, size=paths), axis=1)[:, :days]
         uniform = rng.random((paths, int(day_of[-1]) + 1))
-        draws = np.minimum(np.sum(uniform[:, :, None] > weights[:, None, :], axis=2), days - 1)
-        chosen = draws[:, day_of]
-        traffic_noise = model.traffic_noise[chosen, hod]
-        ratio_noise = model.ratio_noise[chosen, hod]
+        chosen = np.sum(uniform[:, :, None] > weights[:, None, :], axis=2)[:, day_of]
+        calm = np.zeros((1, DAY_HOURS))
+        traffic_noise = np.concatenate((model.traffic_noise, calm))[chosen, hod]
+        ratio_noise = np.concatenate((model.ratio_noise, calm))[chosen, hod]
     else:
         traffic_noise = np.zeros((paths, hours))
         ratio_noise = np.zeros((paths, hours))

@@ -82,6 +82,39 @@ def test_incidents_in_history_give_a_spread() -> None:
     assert p10 < 1.0 < p90
 
 
+def test_a_regime_change_in_the_pool_makes_the_level_uncertain() -> None:
+    """Three weeks at 0.03% errors, then two at 0.11% (over the 0.1% budget). The current level says
+    the window will violate; the pool shows that levels move, so some futures return below the budget
+    (a probability under 1), and the median still follows the current level. Five steady weeks at 0.11%
+    leave no doubt."""
+    weeks = series(35 * 24, 0.0011)
+    bad = np.where(np.arange(35 * 24) < 21 * 24, weeks.total * 0.0003, weeks.bad)
+    shifted = fc.History(weeks.start, bad, weeks.total)
+    result = fc.forecast(fc.fit(shifted), shifted, OBJECTIVE, WINDOW)
+    assert result.violation_probability is not None and result.budget_consumed is not None
+    assert 0.5 < result.violation_probability < 0.95
+    assert result.budget_consumed == pytest.approx(1.1, abs=0.05)
+    steady = fc.forecast(fc.fit(weeks), weeks, OBJECTIVE, WINDOW)
+    assert steady.violation_probability == 1.0
+
+
+def test_one_large_incident_is_weak_evidence_of_the_next() -> None:
+    """Five calm weeks at 0.05% errors but one three-hour outage at 20%, which alone spends 1.6 budgets
+    of a 30-day window. Seen once in five weeks, it is repeated in fewer than half of the futures (its
+    frequency is shrunk towards calm days): the median stays at the calm level, and the probability of
+    a violation, which needs the outage again, stays below even (plain resampling: about 0.58)."""
+    history = series(35 * 24, 0.0005)
+    bad = history.bad.copy()
+    outage = slice(17 * 24 + 12, 17 * 24 + 15)
+    bad[outage] = history.total[outage] * 0.2
+    history = fc.History(history.start, bad, history.total)
+    assert true_share(history.tail(30 * 24)) > 1.2  # the outage is inside the current window
+    result = fc.forecast(fc.fit(history), history, OBJECTIVE, WINDOW)
+    assert result.budget_consumed is not None and result.violation_probability is not None
+    assert result.budget_consumed == pytest.approx(0.5, abs=0.1)
+    assert 0.2 < result.violation_probability < 0.5
+
+
 @pytest.mark.parametrize("hours", [0, 1, 24, 47])
 def test_short_history_gives_no_numbers(hours: int) -> None:
     history = series(hours, 0.0005)
