@@ -8,16 +8,19 @@ from typing import Any
 import pytest
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.budget import ErrorBudgetCalculator
-from slo_operator.coverage import RAW, Coverage
+from slo_operator.coverage import RAW, RECORDED, Coverage
 from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import Measurement
+from slo_operator.spend import COST_PER_UNIT, COST_SPENT
 from slo_operator.status import (
+    cost_status,
     human_duration,
     measured_status,
     needs_write,
     refreshed_status,
     set_condition,
     transitions,
+    window_condition,
 )
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -222,3 +225,125 @@ def test_null_members_count_as_absent_as_the_api_server_stores_them() -> None:
 )
 def test_human_duration(seconds: float, text: str) -> None:
     assert human_duration(seconds) == text
+
+
+DAY = 86400
+PARTIAL_NOTE = (
+    "the budget counts the bad events so far against the whole window's budget and the state is Warming "
+    "unless that is spent"
+)
+
+
+@pytest.mark.parametrize(
+    ("coverage", "expected"),
+    [
+        (Coverage(30 * DAY, RECORDED, 30 * DAY, NOW.timestamp() - 31 * DAY),
+         ("True", "Recorded",
+          "the recorded series cover the whole 30d window (recorded series since 2026-10-29T12:00:00Z)")),
+        (Coverage(30 * DAY, RAW, 30 * DAY, NOW.timestamp() - 2 * DAY),
+         ("True", "RawHistory",
+          "recorded series since 2026-11-27T12:00:00Z; the 30d figures come from raw history, which "
+          "covers it")),
+        (Coverage(30 * DAY, RAW, 30 * DAY, None),
+         ("True", "RawHistory", "nothing recorded yet for the current indicator; the 30d figures come from "
+          "raw history, which covers it")),
+        (Coverage(30 * DAY, RAW, 3 * DAY + 3600, NOW.timestamp() - DAY),
+         ("False", "PartialHistory",
+          "data covers 3d1h of the 30d window (recorded series since 2026-11-28T12:00:00Z); "
+          f"{PARTIAL_NOTE}")),
+        (Coverage(30 * DAY, RECORDED, 60, None),
+         ("False", "PartialHistory",
+          "data covers 1m of the 30d window (nothing recorded yet for the current indicator); "
+          f"{PARTIAL_NOTE}")),
+        (Coverage(30 * DAY, RECORDED, 30 * DAY - 3600, NOW.timestamp() - 30 * DAY + 3600),
+         ("False", "PartialHistory", "data covers 29d23h of the 30d window (recorded series since "
+          f"2026-10-30T13:00:00Z); {PARTIAL_NOTE}")),
+    ],
+    ids=["recorded", "raw", "raw-nothing-recorded", "partial-raw", "partial-recorded", "an-hour-short"],
+)
+def test_window_covered_says_where_the_figures_come_from_and_how_much_they_span(
+    coverage: Coverage, expected: tuple[str, str, str]
+) -> None:
+    """The WindowCovered condition, exactly as a reader sees it: complete from the recorded series or
+    from raw history (with or without anything recorded yet), or partial with the span covered."""
+    assert window_condition(slo(), coverage) == expected
+
+
+def test_the_heartbeat_rewrites_an_unchanged_status_from_exactly_its_period() -> None:
+    target = slo()
+    measured = measurement_for(0.0005, target)
+    first = refreshed_status(target, {}, measured, True, "", NOW)
+    for seconds, write in ((299, False), (300, True)):
+        later = NOW + timedelta(seconds=seconds)
+        again = refreshed_status(target, first, measured, True, "", later)
+        assert needs_write(first, again, later, 300) is write
+
+
+def test_prometheus_down_longer_than_the_heartbeat_writes_once_not_every_cycle() -> None:
+    """Down, the numbers and lastEvaluated are kept: the first cycle writes the condition, later ones
+    have nothing new to say, however old lastEvaluated grows (the heartbeat is for fresh evaluations)."""
+    target = slo()
+    up = refreshed_status(target, {}, measurement_for(0.0005, target), True, "", NOW)
+    down_at = NOW + timedelta(minutes=1)
+    down = refreshed_status(target, up, None, False, "connection refused", down_at)
+    assert needs_write(up, down, down_at, 300)
+    hours_later = NOW + timedelta(hours=3)
+    still_down = refreshed_status(target, down, None, False, "connection refused", hours_later)
+    assert still_down["lastEvaluated"] == down["lastEvaluated"] == up["lastEvaluated"]
+    assert not needs_write(down, still_down, hours_later, 300)
+
+
+def test_a_first_or_unreadable_last_evaluated_is_written_even_when_nothing_else_changed() -> None:
+    target = slo()
+    new = refreshed_status(target, {}, measurement_for(0.0005, target), True, "", NOW)
+    never = {k: v for k, v in new.items() if k != "lastEvaluated"}
+    assert needs_write(never, new, NOW, 300)
+    assert needs_write({**new, "lastEvaluated": ""}, new, NOW, 300)
+    assert needs_write({**new, "lastEvaluated": "yesterday"}, new, NOW, 300)
+    assert not needs_write(new, dict(new), NOW, 300)
+
+
+def cost_slo(budget: dict[str, str] | None) -> SLO:
+    cost: dict[str, Any] = {"dollars": "serving_cost_dollars_total", "units": "predictions_total",
+                            "maxCostPerUnit": "0.0004"}
+    if budget is not None:
+        cost["budget"] = budget
+    return resolve(ServiceLevelObjective.model_validate({
+        "apiVersion": "slo.mlops.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": "spend", "namespace": "prod"},
+        "spec": {"service": "api", "objective": 99, "indicator": {"cost": cost}},
+    }))
+
+
+def test_cost_status_without_a_budget_or_without_figures() -> None:
+    """No budget: no spend figure (a spend series left from a removed budget is not shown) and no budget;
+    no figures yet: the budget alone. Other kinds have no cost status."""
+    unbudgeted = cost_slo(None)
+    leftover = Measurement(cost={COST_SPENT: 12.0, COST_PER_UNIT: 0.000123456})
+    assert cost_status(unbudgeted, leftover) == {
+        "spent": None, "budget": None, "currency": None,
+        "forecastEndOfPeriod": None, "perUnit": 0.0001235,
+    }
+    budgeted = cost_slo({"amount": "2000", "currency": "EUR"})
+    assert cost_status(budgeted, None) == {
+        "spent": None, "budget": 2000.0, "currency": "EUR", "forecastEndOfPeriod": None, "perUnit": None,
+    }
+    assert cost_status(slo(), leftover) is None
+
+
+def test_prometheus_down_is_a_query_failure_with_the_error_as_message() -> None:
+    status = refreshed_status(slo(), {}, None, False, "connection refused", NOW)
+    reachable = next(c for c in status["conditions"] if c["type"] == "PrometheusReachable")
+    assert reachable == {"type": "PrometheusReachable", "status": "False", "reason": "QueryFailed",
+                         "message": "connection refused", "lastTransitionTime": "2026-11-29T12:00:00Z"}
+
+
+@pytest.mark.parametrize("error_ratio", [0.0005, 0.00095, 0.002])
+def test_prometheus_down_keeps_the_last_state(error_ratio: float) -> None:
+    """Unknown only before the first measurement: a known state is kept while Prometheus is down."""
+    target = slo()
+    up = refreshed_status(target, {}, measurement_for(error_ratio, target), True, "", NOW)
+    down = refreshed_status(target, up, None, False, "refused", NOW + timedelta(minutes=1))
+    assert up["state"] in ("Meeting", "AtRisk", "Violating")
+    assert down["state"] == up["state"]
