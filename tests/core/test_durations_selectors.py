@@ -342,3 +342,41 @@ def test_le_matcher_from_a_parsed_threshold_survives_rendering() -> None:
     tree = promql_parser.parse(rendered)
     assert isinstance(tree, promql_parser.VectorSelector)
     assert tree.matchers.matchers[0].value == "0\\.2"
+
+
+_PLAIN = ('must be a plain vector selector (metric{{label="value"}}), not a {}: functions, operators and '
+          "ranges are added by slo-operator itself")
+_WRITE = '; write a selector such as http_requests_total{job="api"}'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", 'must be a PromQL vector selector such as http_requests_total{job="api"}'),
+        ("   ", 'must be a PromQL vector selector such as http_requests_total{job="api"}'),
+        ("x" * 1025, "is longer than 1024 characters"),
+        ("x}", "is not valid PromQL (unexpected right brace '}')" + _WRITE),
+        ("rate(x[5m])", _PLAIN.format("Call")),
+        ("x[5m]", _PLAIN.format("MatrixSelector")),
+        ("x / 2", _PLAIN.format("BinaryExpr")),
+        ("x offset 5m", "must not use 'offset' or '@': slo-operator chooses the time range"),
+        ("x @ 100", "must not use 'offset' or '@': slo-operator chooses the time range"),
+        ('x{a="1" or b="2"}', "must not use 'or' inside the braces; write one selector per SLO"),
+        ('{__name__=~"y"}', "name the metric before the braces (metric{...}), not with __name__"),
+        ('x{"a-b"="1"}', "label name 'a-b' is not valid"),
+        ('{a="1"}', 'must name a metric, e.g. http_requests_total{job="api"}'),
+        ('{__name__="1x"}', 'must name a metric, e.g. http_requests_total{job="api"}'),
+    ],
+)
+def test_selector_errors_say_what_is_wrong_and_how_to_write_it(text: str, message: str) -> None:
+    with pytest.raises(SelectorError) as raised:
+        parse_selector(text)
+    assert str(raised.value) == message
+
+
+def test_the_longest_selector_is_accepted_and_a_name_matcher_names_the_metric() -> None:
+    assert parse_selector("x" * 1024) == Selector("x" * 1024)
+    assert parse_selector('{__name__="up",job="a"}') == Selector("up", (Matcher("job", "=", "a"),))
+    assert parse_selector('x{a="1",b="2"}').label_names() == {"a", "b"}
+    with pytest.raises(SelectorError, match=r"^'bad-name' is not a valid metric name$"):
+        Selector("x").with_metric("bad-name")
