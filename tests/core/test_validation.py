@@ -484,3 +484,85 @@ def test_hostile_label_values_round_trip_and_inject_nothing(kind: str) -> None:
             # Outside the escaped string literal, none of the hostile text is left.
             rest = expr.replace(SCRUBBED_LITERAL, '""')
             assert "vector(" not in rest and "#" not in rest and "on()" not in rest, rest
+
+
+# ---- exact messages at each check's boundary ------------------------------------------------------
+
+_FRESHNESS = {"freshness": {"timestamp": "features_last_update_seconds", "maxAge": "10m"}}
+_COST = {"cost": {"dollars": "cost_dollars_total", "units": "predictions_total", "maxCostPerUnit": "0.1"}}
+
+
+def _burn(name: str = "A", long: str = "1h", short: str = "5m", percent: float = 2) -> dict[str, Any]:
+    return {"name": name, "severity": "critical", "budgetPercent": percent, "longWindow": long,
+            "shortWindow": short}
+
+
+def _slices(size: str, window: str) -> dict[str, Any]:
+    return doc(window=window, budgetingMethod="Timeslices", timeslices={"sliceSize": size, "goal": 95},
+               alerting={"burnRates": []})
+
+
+_UNREACHABLE = ("alerting.burnRates[0]: spending {}% of the budget within 1d needs an error ratio of 100%, "
+                "which can never happen; lower budgetPercent or lengthen longWindow")
+_ONE_OF = "set exactly one indicator: availability, latency, accuracy, freshness, ratio or cost"
+EXACT: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
+    ("two-indicators", doc(indicator={**BASE["spec"]["indicator"], **_FRESHNESS}), [
+        ("spec.indicator", _ONE_OF + " (got availability, freshness)")]),
+    ("no-indicator", doc(indicator={}), [("spec.indicator", _ONE_OF)]),
+    ("slice-59s", _slices("59s", "30d"), [
+        ("spec.timeslices.sliceSize",
+         "'59s': a slice shorter than 1m cannot hold several scrapes; use 1m or more")]),
+    ("slice-1m", _slices("1m", "30d"), []),
+    ("short-window-not-shorter", doc(alerting={"burnRates": [_burn(long="1h", short="1h")]}), [
+        ("spec.alerting.burnRates[0]", "shortWindow (1h) must be shorter than longWindow (1h)")]),
+    ("label-name", doc(alerting={"labels": {"a-b": "x"}}), [
+        ("spec.alerting.labels", "label name 'a-b' is not a valid Prometheus label name")]),
+    ("label-reserved", doc(alerting={"labels": {"slo": "x"}}), [
+        ("spec.alerting.labels", "label 'slo' is set by slo-operator; choose another name")]),
+    ("alert-names-repeated", doc(alerting={"burnRates": [_burn("B"), _burn("A"), _burn("B", long="2h"),
+                                                         _burn("A", long="3h"), _burn("C")]}), [
+        ("spec.alerting.burnRates", "alert names must be unique (repeated: A, B)")]),
+    ("window-59m", doc(window="59m"), [
+        ("spec.window", "'59m': an SLO window shorter than 1h cannot hold a meaningful budget")]),
+    ("window-1h", doc(window="1h", alerting={"burnRates": []}), []),
+    ("group-by-reserved", doc(groupBy=["slo"]), [
+        ("spec.groupBy", "cannot group by 'slo': slo-operator sets that label itself")]),
+    ("group-by-repeated", doc(groupBy=["model", "model"]), [("spec.groupBy", "labels must be unique")]),
+    ("long-window-over-window", doc(window="1d", alerting={"burnRates": [_burn(long="25h", short="1h")]}), [
+        ("spec.alerting.burnRates[0].longWindow",
+         "alerting.burnRates[0].longWindow (25h) must be at most the SLO window (1d)")]),
+    ("long-window-is-window",
+     doc(window="1d", alerting={"burnRates": [_burn(long="1d", short="1h", percent=50)]}), []),
+    # 90% over 30d: 33.4% within 1d is a burn rate of 10.02, an error ratio of 100.2%; 33.3% is 99.9%.
+    ("unreachable-burn", doc(objective=90, alerting={"burnRates": [_burn(long="1d", percent=33.4)]}), [
+        ("spec.alerting.burnRates[0].budgetPercent", _UNREACHABLE.format(33.4))]),
+    ("reachable-burn", doc(objective=90, alerting={"burnRates": [_burn(long="1d", percent=33.3)]}), []),
+    # Exactly an error ratio of 100% (90% over 10d, all of it within 1d): reachable only by a total outage
+    # that never ends, refused too.
+    ("burn-needs-every-event-bad", doc(objective=90, window="10d",
+                                       alerting={"burnRates": [_burn(long="1d", percent=100)]}), [
+        ("spec.alerting.burnRates[0].budgetPercent", _UNREACHABLE.format(100.0))]),
+    ("method-of-kind", doc(indicator=_FRESHNESS, budgetingMethod="Occurrences"), [
+        ("spec.budgetingMethod",
+         "budgetingMethod: freshness is measured in timeslices; leave it unset or set Timeslices")]),
+    ("timeslices-without-goal", doc(budgetingMethod="Timeslices", timeslices={"sliceSize": "5m"}), [
+        ("spec.timeslices", "timeslices: budgetingMethod Timeslices needs timeslices.goal")]),
+    ("timeslices-without-settings", doc(budgetingMethod="Timeslices"), [
+        ("spec.timeslices", "timeslices: budgetingMethod Timeslices needs timeslices.goal")]),
+    ("cost-goal", doc(indicator=_COST, timeslices={"sliceSize": "5m", "goal": 95}), [
+        ("spec.timeslices.goal", "timeslices.goal does not apply to cost: a slice is good when cost per unit "
+         "is at most maxCostPerUnit; remove goal and keep sliceSize")]),
+    ("cost-group-by", doc(indicator=_COST, groupBy=["pod"]), [
+        ("spec.groupBy", "groupBy is not supported with a cost indicator: the spend and its budget are one "
+         "per SLO; remove groupBy")]),
+    ("slice-is-window", _slices("1h", "1h"), [
+        ("spec.timeslices.sliceSize", "timeslices.sliceSize must be shorter than the SLO window")]),
+    ("slice-under-window", _slices("1h", "2h"), []),
+]
+
+
+@pytest.mark.parametrize(("document", "problems"), [c[1:] for c in EXACT], ids=[c[0] for c in EXACT])
+def test_each_check_says_exactly_what_to_fix_on_its_side_of_the_boundary(
+    document: dict[str, Any], problems: list[tuple[str, str]]
+) -> None:
+    assert [(p.field, p.message) for p in parsed(document)] == problems
