@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -37,7 +38,7 @@ from slo_operator.kube import SLO_KIND, KubeClient, KubeError, in_cluster, load_
 from slo_operator.policy import OVERRIDE_ANNOTATION, SERVICE_LABEL
 from slo_operator.prometheus import PrometheusClient
 from slo_operator.ratelimit import TokenBucket
-from slo_operator.reconcile import reconcile_children, reconcile_decision, refresh_all
+from slo_operator.reconcile import first_status, reconcile_children, reconcile_decision, refresh_all
 from slo_operator.render import MANAGED_BY, NAME_LABEL
 from slo_operator.watch_cache import Listings, WatchCache, restores
 
@@ -57,6 +58,9 @@ class _State:
     started: float = 0.0  # monotonic time of start-up
     last_cycle: float = 0.0  # monotonic time the last refresh cycle ended (0: none yet)
     cycles: int = 0
+    # SLOs (namespace, name) the last refresh found recorded series of; None until a refresh reached
+    # Prometheus. A new SLO outside it gets its first figures with its first status write (first_status).
+    measured: frozenset[tuple[str, str]] | None = None
 
 
 STATE = _State()
@@ -224,6 +228,7 @@ async def _refresh_forever() -> None:
             metrics.REFRESH_SECONDS.observe(time.monotonic() - began)
             metrics.REFRESHES.labels("ok" if report.reachable else "unreachable").inc()
             metrics.PROMETHEUS_QUERIES.inc(report.queries + report.forecast_queries)
+            STATE.measured = report.measured
             STATE.cycles += 1
             STATE.last_cycle = time.monotonic()
         except asyncio.CancelledError:
@@ -254,10 +259,23 @@ def _reconcile_once(body: dict[str, Any], patch: kopf.Patch | None) -> None:
     outcome = reconcile_children(body, kube, STATE.config.render_options, STATE.cache)
     decision = reconcile_decision(body, outcome)
     meta = body["metadata"]
-    if decision.status is not None and patch is not None:
-        patch.setdefault("status", {}).update(decision.status)
-    elif decision.status is not None:
-        kube.patch_slo_status(meta["namespace"], meta["name"], decision.status, None)
+    status = decision.status
+    measured, key = STATE.measured, (meta["namespace"], meta["name"])
+    if (
+        status is not None
+        and outcome.slo is not None
+        and not outcome.error
+        and not (body.get("status") or {}).get("lastEvaluated")
+        and measured is not None
+        and key not in measured
+    ):  # a new SLO Prometheus knows nothing of yet: the refresh would only write NoData a moment later
+        current = {**(body.get("status") or {}), **status}
+        unknown = key not in STATE.forecaster.history  # the forecaster has no history of it either
+        status = first_status(outcome.slo, current, datetime.now(UTC), forecasting=unknown)
+    if status is not None and patch is not None:
+        patch.setdefault("status", {}).update(status)
+    elif status is not None:
+        kube.patch_slo_status(meta["namespace"], meta["name"], status, None)
     for event in decision.events:
         kube.post_event(body, *event)
     if decision.log is not None:

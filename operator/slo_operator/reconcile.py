@@ -15,7 +15,7 @@ from typing import Any
 from slo_operator.acceptance import EVENT_FIELD_SELECTOR, REASON, Rejection, acceptance_conditions, rejections
 from slo_operator.children import ALERTMANAGER_CONFIG, CHILD_KINDS, PROMETHEUS_RULE, desired_children
 from slo_operator.coverage import Coverage
-from slo_operator.forecast import Forecast
+from slo_operator.forecast import INSUFFICIENT, Forecast
 from slo_operator.forecaster import Forecaster, status_of
 from slo_operator.kube import POLICY_KIND, KubeClient, KubeError
 from slo_operator.loader import parse_object
@@ -48,6 +48,7 @@ from slo_operator.status import (
     refreshed_status,
     set_condition,
     transitions,
+    window_measurement,
     with_ready,
 )
 from slo_operator.watch_cache import WatchCache, owned_versions, stale_children
@@ -65,6 +66,7 @@ class Outcome:
     unchanged: list[str] = field(default_factory=list)
     error: str | None = None
     routing: tuple[str, str, str] | None = None  # RoutingReady (status, reason, message); None: not checked
+    slo: SLO | None = None  # the resolved SLO as its policy shapes it (None: invalid spec)
 
     @property
     def valid(self) -> bool:
@@ -101,6 +103,7 @@ def reconcile_children(
         slo, options = _shaped_by_policy(slo, body, kube, options, cache)
     except KubeError as exc:
         return Outcome(error=f"cannot read ErrorBudgetPolicies: {exc}")
+    outcome.slo = slo
     desired = desired_children(slo, body, options)
     outcome.routing = check_routing(slo, kube, options)
     try:
@@ -321,6 +324,25 @@ def reconcile_decision(body: dict[str, Any], outcome: Outcome, now: datetime | N
     return Decision(write, tuple(events), (logging.INFO, f"{key}: {message}"))
 
 
+def first_status(
+    slo: SLO, status: dict[str, Any], now: datetime, forecasting: bool = False
+) -> dict[str, Any]:
+    """A new SLO's first status: the reconcile's conditions plus what the next status refresh would
+    write for an SLO Prometheus has recorded nothing of yet (state NoData, PrometheusReachable,
+    WindowCovered, BudgetExhausted; with ``forecasting``, the forecast "insufficient history").
+
+    The handler uses it only when the last refresh reached Prometheus and found no series of this SLO:
+    the refresh that follows then has nothing visible to change, and creating an SLO costs one status
+    write instead of two. When Prometheus does have figures for it (raw history of a young SLO), the
+    refresh writes them as usual.
+    """
+    measurement, coverage = window_measurement(slo, None, None, now.timestamp())
+    new = {**status, **refreshed_status(slo, status, measurement, True, "", now, coverage)}
+    if forecasting:
+        new["forecast"] = status_of(Forecast(model=INSUFFICIENT))
+    return new
+
+
 # ---- status refresh ---------------------------------------------------------------------------------
 
 SERVER_TROUBLE = {0, 429}  # no connection, throttled (plus every 5xx): the API server needs a pause
@@ -404,6 +426,8 @@ class RefreshReport:
     forecast_queries: int = 0  # the forecasts' history: one range query when an hour has passed, or none
     reachable: bool = True
     errors: list[str] = field(default_factory=list)
+    # (namespace, name) of the SLOs Prometheus had recorded series of (None: Prometheus unreachable)
+    measured: frozenset[tuple[str, str]] | None = None
 
 
 def _merge_patch(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -468,6 +492,7 @@ def refresh_all(
     figures: dict[tuple[str, str], tuple[Measurement | None, Coverage]] = {}
     try:
         measurements = fetch_measurements(prometheus)
+        report.measured = frozenset(measurements)
         # Young SLOs' window figures from raw history: one more query for all of them together.
         figures = fetch_window_measurements(prometheus, [s for _, s in valid], measurements, now.timestamp())
     except PrometheusUnavailable as exc:

@@ -22,7 +22,7 @@ from slo_operator.forecaster import Forecaster
 from slo_operator.kube import KubeClient
 from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import QUERIES, PrometheusClient
-from slo_operator.reconcile import RefreshReport, refresh_all
+from slo_operator.reconcile import Outcome, RefreshReport, first_status, reconcile_decision, refresh_all
 from slo_operator.rules import rule_groups
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -255,3 +255,33 @@ def test_status_equals_the_error_budget_calculator_on_changing_traffic(
             assert shown["firing"] == firing, (alert.name, where)
         seen.add(status["state"])
     assert seen == {"Meeting", "AtRisk"}  # the incident fires an alert; before and after it, none fires
+
+
+def test_a_new_slo_costs_one_status_write(api: ApiServer, kube: KubeClient) -> None:
+    """The handler's first write of a new SLO (``first_status``) already says what the refresh would:
+    while Prometheus has nothing of it, the refresh after it writes nothing; once it has, it writes."""
+    prometheus = StaticPrometheus()
+    cluster(api, prometheus, 1)
+    client = prometheus.client()
+    forecaster = Forecaster()
+    first = refresh(kube, client, forecaster, NOW)
+    doc = document("new")
+    body = api.add(doc)
+    assert first.measured == frozenset({("prod", "api-0")})
+    outcome = Outcome(applied=["PrometheusRule/new-slo"], slo=slo_of(doc))
+    created = NOW + 10 * timedelta(seconds=1)
+    decision = reconcile_decision(body, outcome, created)
+    assert decision.status is not None
+    kube.patch_slo_status("prod", "new", first_status(slo_of(doc), decision.status, created, True), None)
+    assert api.status_writes[-1] == ("prod", "new")
+    written = api.status("prod", "new")
+    assert written["state"] == "NoData" and written["observedGeneration"] == 1
+    ready = {c["type"]: c["status"] for c in written["conditions"]}
+    assert ready["Ready"] == "True" and ready["PrometheusReachable"] == "True"
+    for minutes in (1, 2):
+        assert refresh(kube, client, forecaster, NOW + minutes * MINUTE).writes == 0
+    assert api.status("prod", "new") == written
+    # Prometheus records it: the figures are news.
+    prometheus.set(slo_of(doc), error_ratio=0.0005, remaining=0.5, since=OLD)
+    measured = refresh(kube, client, forecaster, NOW + 3 * MINUTE)
+    assert measured.writes == 1 and api.status("prod", "new")["state"] == "Meeting"
