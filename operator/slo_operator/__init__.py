@@ -33,6 +33,7 @@ Pure core (no I/O; golden and promtool tests):
   module per source, ``common`` for findings and PromQL shapes).
 
 I/O edges:
+- ``child_watch``: the children watched as metadata only (PartialObjectMetadata), feeding ``watch_cache``.
 - ``leader``: leader election on a Lease (only the leader reconciles), the health/readiness endpoint.
 - ``kube`` (API server client), ``prometheus`` (instant queries), ``reconcile`` (applies children,
   refreshes status), ``handlers`` (kopf wiring only), ``config`` (the operator's settings), ``cli``

@@ -31,16 +31,17 @@ from typing import Any
 import kopf
 
 from slo_operator import API_GROUP, API_VERSION, PLURAL, metrics
+from slo_operator.child_watch import ChildWatch
 from slo_operator.children import CHILD_KINDS
 from slo_operator.config import OperatorConfig
 from slo_operator.forecaster import Forecaster
-from slo_operator.kube import SLO_KIND, KubeClient, KubeError, in_cluster, load_credentials
+from slo_operator.kube import SLO_KIND, Credentials, KubeClient, KubeError, in_cluster, load_credentials
 from slo_operator.policy import OVERRIDE_ANNOTATION, SERVICE_LABEL
 from slo_operator.prometheus import PrometheusClient
 from slo_operator.ratelimit import TokenBucket
 from slo_operator.reconcile import first_status, reconcile_children, reconcile_decision, refresh_all
-from slo_operator.render import MANAGED_BY, NAME_LABEL
-from slo_operator.watch_cache import Listings, WatchCache, restores
+from slo_operator.render import MANAGED_BY
+from slo_operator.watch_cache import Listings, WatchCache
 
 log = logging.getLogger("slo_operator")
 
@@ -48,6 +49,9 @@ log = logging.getLogger("slo_operator")
 class _State:
     config: OperatorConfig = OperatorConfig()
     kube: KubeClient | None = None
+    credentials: Credentials | None = None
+    child_watch: ChildWatch | None = None  # children as metadata (child_watch.py)
+    watches: tuple[asyncio.Task[None], ...] = ()
     prometheus: PrometheusClient | None = None
     forecaster: Forecaster = Forecaster()
     metrics_server: Any = None
@@ -73,8 +77,8 @@ def configure(config: OperatorConfig) -> None:
 def _kube() -> KubeClient:
     if STATE.kube is None:
         # $KUBECONFIG is read now, not when the kubernetes package was imported (`run --kubeconfig`).
-        credentials = load_credentials(os.environ.get("KUBECONFIG"))
-        STATE.kube = KubeClient(credentials, field_manager=STATE.config.field_manager)
+        STATE.credentials = load_credentials(os.environ.get("KUBECONFIG"))
+        STATE.kube = KubeClient(STATE.credentials, field_manager=STATE.config.field_manager)
     return STATE.kube
 
 
@@ -92,11 +96,6 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(name="kopf")
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10, 30]
-    # Children are watched with a server-side label selector: without it kopf would stream every
-    # ConfigMap (dashboards are ConfigMaps) of the cluster and drop the foreign ones client-side.
-    managed = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
-    for kind in CHILD_KINDS:
-        settings.watching.label_selectors[kind.group, kind.version, kind.plural] = managed
     for plural in WORKLOADS:  # only workloads a deploy freeze can concern
         settings.watching.label_selectors["apps", "v1", plural] = SERVICE_LABEL
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -121,20 +120,18 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 def _prime_cache(kube: KubeClient) -> None:
-    """One LIST per child kind and of the policies, before kopf's watches start (startup handlers run
-    first): from then on the watch events keep ``STATE.cache`` current and reconciles list nothing."""
+    """One LIST per child kind (metadata only) and of the policies, before kopf's watches start (startup
+    handlers run first); then the children's watches (``child_watch``) and kopf's policy watch keep
+    ``STATE.cache`` current and reconciles list nothing."""
     managed = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
+    assert STATE.credentials is not None
+    watch = STATE.child_watch = ChildWatch(STATE.credentials, kube, STATE.cache, managed, _restore_owner)
     namespaces = STATE.config.namespaces or ("",)
     for kind in CHILD_KINDS:
         for namespace in namespaces:
-            try:
-                items = kube.list_all(kind, namespace, managed)
-            except KubeError as exc:
-                if exc.status != 404:  # 404: the kind's CRD is not installed
-                    raise
-                items = []
-            STATE.cache.prime_children(kind.plural, items)
-            STATE.listings.primed((kind.plural, namespace), time.monotonic())
+            version = watch.prime(kind, namespace)
+            if version is not None:  # None: the kind's CRD is not installed
+                STATE.watches += (asyncio.create_task(watch.follow(kind, namespace, version)),)
     for body in kube.list_policies(STATE.config.namespaces):
         STATE.cache.observe_policy(None, body)
     for namespace in namespaces:
@@ -196,6 +193,12 @@ async def cleanup(**_: Any) -> None:
     """SIGTERM (pod deletion, rollout): kopf stops watching, then this stops the refresher."""
     if STATE.refresher is not None:
         STATE.refresher.cancel()
+    for task in STATE.watches:
+        task.cancel()
+    STATE.watches = ()
+    if STATE.child_watch is not None:
+        await STATE.child_watch.close()
+        STATE.child_watch = None
     log.info("slo-operator stopping")
 
 
@@ -292,24 +295,22 @@ def reconcile_slo(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     _reconcile(dict(body), patch)
 
 
-def _child_changed(event: kopf.RawEvent, body: kopf.Body, resource: kopf.Resource, **_: Any) -> None:
-    """A generated object was edited or deleted by someone else (also while a watch was broken: kopf's
-    re-listing after it): restore it from its SLO. The echoes of our own applies and deletions only
-    update the cache."""
-    scope = _scope(body)
-    if STATE.listings.starts((resource.plural, scope), event.get("type"), time.monotonic()):
-        _resync_children(resource.plural, scope)
-    news = STATE.cache.observe_child(resource.plural, event.get("type"), body)
-    if not restores(event.get("type"), news):
+_RESTORING: set[tuple[str, str]] = set()  # SLOs whose reconcile after a child's change is pending
+
+
+def _restore_owner(namespace: str, name: str) -> None:
+    """A generated object was edited or deleted by someone else (``child_watch``, also while its watch
+    was broken): restore it from its SLO, in a worker thread; further news of the same SLO meanwhile
+    join the pending reconcile."""
+    if (namespace, name) in _RESTORING:
         return
-    meta = body.get("metadata", {})
-    owner_name = (meta.get("labels") or {}).get(NAME_LABEL)
-    if owner_name:
-        _restore(meta["namespace"], owner_name)
+    _RESTORING.add((namespace, name))
+    asyncio.get_running_loop().run_in_executor(None, _restore, namespace, name)
 
 
 def _restore(namespace: str, name: str) -> None:
     """Reconcile the SLO ``namespace/name`` read afresh (its children changed under it)."""
+    _RESTORING.discard((namespace, name))
     try:
         owner = _kube().get_slo(namespace, name)
     except KubeError as exc:
@@ -317,29 +318,10 @@ def _restore(namespace: str, name: str) -> None:
         return
     if owner is None or owner["metadata"].get("deletionTimestamp"):
         return  # the SLO is gone: its children go with it
-    _reconcile(owner)
-
-
-def _resync_children(plural: str, scope: str) -> None:
-    """kopf lists ``plural`` again: its watch broke and could not resume (410 Gone, e.g. after an API
-    server restart). A re-listing shows what is there but not what was deleted while the watch was
-    away, so one LIST of our own replaces the cache's view of the kind, and the SLOs whose children
-    vanished or changed meanwhile are reconciled (the others are not touched: no storm)."""
-    kind = next(k for k in CHILD_KINDS if k.plural == plural)
-    managed = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
     try:
-        items = _kube().list_all(kind, scope, managed)
-    except KubeError as exc:
-        log.warning("cannot list %s after a re-listing: %s", plural, exc)
-        return
-    owners = STATE.cache.resync_children(plural, scope or None, items)
-    log.info("watch of %s resumed by a re-listing: %d SLOs to restore", plural, len(owners))
-    for namespace, name in sorted(owners):
-        _restore(namespace, name)
-
-
-for _kind in CHILD_KINDS:
-    kopf.on.event(_kind.group, _kind.version, _kind.plural, labels=dict(MANAGED_BY))(_child_changed)
+        _reconcile(owner)
+    except Exception as exc:  # kopf.TemporaryError included: the next change or restart retries
+        log.warning("cannot restore the children of SLO %s/%s: %s", namespace, name, exc)
 
 
 # ---- error-budget policies ---------------------------------------------------------------------------------

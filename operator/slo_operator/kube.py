@@ -151,6 +151,21 @@ def load_credentials(kubeconfig: str | None = None) -> Credentials:
     )
 
 
+def ssl_context(credentials: Credentials) -> ssl.SSLContext | bool:
+    """TLS settings of a client of the API server (False: verification off, as the kubeconfig says)."""
+    if not credentials.verify:
+        return False
+    context = ssl.create_default_context(cafile=credentials.ca_file)
+    if credentials.cert_file:
+        context.load_cert_chain(credentials.cert_file, credentials.key_file)
+    return context
+
+
+def token_auth(credentials: Credentials) -> httpx.Auth:
+    """The bearer token, read for every request (projected tokens rotate)."""
+    return _TokenAuth(credentials)
+
+
 class _TokenAuth(httpx.Auth):
     def __init__(self, credentials: Credentials) -> None:
         self._credentials = credentials
@@ -174,11 +189,7 @@ class KubeClient:
     def __init__(
         self, credentials: Credentials, field_manager: str = "slo-operator", timeout: float = 30
     ) -> None:
-        context: ssl.SSLContext | bool = False
-        if credentials.verify:
-            context = ssl.create_default_context(cafile=credentials.ca_file)
-            if credentials.cert_file:
-                context.load_cert_chain(credentials.cert_file, credentials.key_file)
+        context = ssl_context(credentials)
         self.field_manager = field_manager
         # Called before every write; with leader election it ends the process once the Lease may have
         # passed to another replica (leader.run_elected).

@@ -2,8 +2,8 @@
 
 Without it every reconcile listed each child kind (looking for stale children) and the namespace's
 ErrorBudgetPolicies: four LISTs per SLO, 4,000 requests for 1,000 new SLOs. The cache is primed once at
-start-up (one LIST per kind, before the watches start) and then kept current by the watch events kopf
-hands to the handlers (children are watched with the operator's label selector, policies in full).
+start-up (one LIST per kind, before the watches start) and then kept current by the watch events:
+children's as metadata only (``child_watch``, the operator's label selector), policies' in full (kopf).
 
 Per child it keeps only its owner's uid and its resourceVersion: a few dozen bytes per SLO. The
 decisions (which children are stale, whether an event is the echo of our own write) are pure functions

@@ -1,0 +1,162 @@
+"""The operator's watch on its children, as metadata only.
+
+A reconcile needs to know of each child only its name, owner and resourceVersion (``watch_cache``), and
+a hand edit or deletion of a child only has to trigger a reconcile of its SLO. kopf's watches deliver
+whole objects: every event of a dashboard ConfigMap (tens of KB of JSON) and of a PrometheusRule was
+read, parsed, queued and handed to a handler that looked at its metadata alone. Creating 1,000 SLOs
+streamed some 100 MB of bodies through the operator, and the parsed bodies waiting in kopf's queues
+set its memory high-water mark.
+
+Here the API server is asked for ``PartialObjectMetadata`` (the ``Accept`` header that client-go's
+metadata informers use): one LIST per child kind at start-up, then a watch from its resourceVersion,
+resumed from the last event seen (bookmarks keep that recent). When the watch cannot resume (``410
+Gone``, e.g. after an API server restart), it lists again: children that changed or went meanwhile
+have their SLOs reconciled. Read-only: a standby replica never starts it (it runs beside kopf).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from slo_operator.children import ChildKind
+from slo_operator.kube import Credentials, KubeClient, KubeError, ssl_context, token_auth
+from slo_operator.render import NAME_LABEL
+from slo_operator.watch_cache import WatchCache, restores
+
+log = logging.getLogger(__name__)
+
+ACCEPT_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+ACCEPT_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+WATCH_SECONDS = 300  # the API server ends each watch after this; it is resumed at once
+PAGE = 500  # items per LIST page: 10,000 children are 20 requests, not one answer of tens of MB
+BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def collection_path(kind: ChildKind, namespace: str) -> str:
+    base = f"/apis/{kind.api_version}" if kind.group else f"/api/{kind.version}"
+    return f"{base}/namespaces/{namespace}/{kind.plural}" if namespace else f"{base}/{kind.plural}"
+
+
+def list_metadata(
+    kube: KubeClient, kind: ChildKind, namespace: str, selector: str
+) -> tuple[list[dict[str, Any]], str]:
+    """Every child of ``kind`` matching ``selector`` as metadata, and the list's resourceVersion."""
+    items: list[dict[str, Any]] = []
+    params = {"labelSelector": selector, "limit": str(PAGE)}
+    while True:
+        page = kube.request(
+            "GET", collection_path(kind, namespace), params=params, headers={"Accept": ACCEPT_LIST}
+        )
+        items.extend(page.get("items") or [])
+        meta = page.get("metadata") or {}
+        if not meta.get("continue"):
+            return items, str(meta.get("resourceVersion", ""))
+        params = {**params, "continue": meta["continue"]}
+
+
+OnNews = Callable[[str, str], None]  # (namespace, SLO name): a child of it changed or went
+
+
+class ChildWatch:
+    """One watch per child kind (and configured namespace) keeping ``cache`` current."""
+
+    def __init__(
+        self, credentials: Credentials, kube: KubeClient, cache: WatchCache, selector: str, on_news: OnNews
+    ) -> None:
+        self.kube, self.cache, self.selector, self.on_news = kube, cache, selector, on_news
+        self._http = httpx.AsyncClient(
+            base_url=credentials.server,
+            verify=ssl_context(credentials),
+            auth=token_auth(credentials),
+            timeout=httpx.Timeout(WATCH_SECONDS + 30, connect=10),
+        )
+        self.events = 0  # watch events seen (tests, logs)
+        self.relists = 0
+
+    def prime(self, kind: ChildKind, namespace: str) -> str | None:
+        """The start-up LIST (before kopf's watches start): the resourceVersion to watch from, None when
+        the kind's CRD is not installed."""
+        try:
+            items, version = list_metadata(self.kube, kind, namespace, self.selector)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        self.cache.prime_children(kind.plural, items)
+        return version
+
+    async def follow(self, kind: ChildKind, namespace: str, version: str | None) -> None:
+        """Watch ``kind`` from ``version`` for ever (cancelled at shutdown); LIST again when it must."""
+        failures = 0
+        while True:
+            try:
+                if version is None:
+                    items, version = await asyncio.to_thread(
+                        list_metadata, self.kube, kind, namespace, self.selector
+                    )
+                    self.relists += 1
+                    assert version is not None
+                    owners = self.cache.resync_children(kind.plural, namespace or None, items)
+                    if owners:
+                        log.info("%s listed again: %d SLOs to restore", kind.plural, len(owners))
+                    for owner in sorted(owners):
+                        self.on_news(*owner)
+                version = await self._watch(kind, namespace, str(version))
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except (httpx.HTTPError, KubeError, ValueError) as exc:
+                delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
+                failures += 1
+                log.warning("watch of %s failed (%s); again in %.0fs", kind.plural, exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _watch(self, kind: ChildKind, namespace: str, version: str) -> str | None:
+        """One watch request; returns the resourceVersion to resume from (None: it must LIST again)."""
+        params = {
+            "watch": "1",
+            "labelSelector": self.selector,
+            "resourceVersion": version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(WATCH_SECONDS),
+        }
+        path, headers = collection_path(kind, namespace), {"Accept": ACCEPT_WATCH}
+        async with self._http.stream("GET", path, params=params, headers=headers) as response:
+            if response.status_code == 410:
+                return None
+            if response.status_code >= 400:
+                await response.aread()
+                raise KubeError(response.status_code, response.text[:300])
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                obj = event.get("object") or {}
+                if event.get("type") == "ERROR":
+                    if obj.get("code") == 410:
+                        return None
+                    raise KubeError(int(obj.get("code") or 0), str(obj.get("message")))
+                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                if event.get("type") != "BOOKMARK":
+                    self.events += 1
+                    self.observe(kind, str(event.get("type")), obj)
+        return version
+
+    def observe(self, kind: ChildKind, event_type: str, obj: dict[str, Any]) -> None:
+        """A watch event: the echo of our own write only updates the cache; a change or deletion by
+        someone else has the owning SLO reconciled."""
+        if not restores(event_type, self.cache.observe_child(kind.plural, event_type, obj)):
+            return
+        metadata = obj.get("metadata") or {}
+        owner = (metadata.get("labels") or {}).get(NAME_LABEL)
+        if owner:
+            self.on_news(str(metadata.get("namespace")), str(owner))
+
+    async def close(self) -> None:
+        await self._http.aclose()
