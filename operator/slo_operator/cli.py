@@ -291,6 +291,13 @@ def run(
     if kubeconfig:  # before kopf and the kubernetes client are imported: both read it
         os.environ["KUBECONFIG"] = kubeconfig
 
+    from slo_operator.kube import in_cluster, kubeconfig_credentials
+
+    path = os.environ.get("KUBECONFIG")
+    if (in_cluster() is not None and not path) or (path and kubeconfig_credentials(path) is not None):
+        # kopf imports the kubernetes package whenever it is installed (~15 MiB); these credentials do
+        # not need it, so it stays out of the operator's memory.
+        sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
     import kopf
 
     from slo_operator import handlers

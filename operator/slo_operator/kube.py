@@ -130,7 +130,10 @@ def load_credentials(kubeconfig: str | None = None) -> Credentials:
             verify=True,
             token=lambda: f"Bearer {pod.token()}",
         )
-    from kubernetes import client, config  # imported here: heavy, and only the I/O edge needs it
+    found = kubeconfig_credentials(kubeconfig or os.environ.get("KUBECONFIG") or str(DEFAULT_KUBECONFIG))
+    if found is not None:
+        return found
+    from kubernetes import client, config  # exec plugins and the like: the kubernetes package knows them
 
     configuration = client.Configuration()
     config.load_kube_config(  # type: ignore[no-untyped-call]
@@ -164,6 +167,60 @@ def ssl_context(credentials: Credentials) -> ssl.SSLContext | bool:
 def token_auth(credentials: Credentials) -> httpx.Auth:
     """The bearer token, read for every request (projected tokens rotate)."""
     return _TokenAuth(credentials)
+
+
+DEFAULT_KUBECONFIG = Path.home() / ".kube" / "config"
+_PLAIN_USER = {"token", "tokenFile", "client-certificate", "client-key", "client-certificate-data",
+               "client-key-data"}
+
+
+def kubeconfig_credentials(path: str) -> Credentials | None:
+    """The current context of a kubeconfig that names its server, CA, token or client certificate
+    directly (as ``make cluster-up`` and ``rbac_kubeconfig`` write them); None for anything else (exec
+    plugins, auth providers, several files in $KUBECONFIG), which ``load_credentials`` leaves to the
+    ``kubernetes`` package. The operator then never imports that package (``cli.run``): it is most of an
+    idle process's memory. Embedded ``*-data`` go to private files, as the package does too.
+    """
+    import yaml
+
+    if os.pathsep in path or not Path(path).is_file():
+        return None
+    config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+
+    def named(section: str, name: Any) -> dict[str, Any] | None:
+        entry = next((e for e in config.get(section) or [] if e.get("name") == name), None)
+        return None if entry is None else dict(entry.get(section[:-1]) or {})
+
+    context = named("contexts", config.get("current-context")) or {}
+    cluster, user = named("clusters", context.get("cluster")), named("users", context.get("user"))
+    if cluster is None or user is None or not set(user) <= _PLAIN_USER or not cluster.get("server"):
+        return None
+    base = Path(path).resolve().parent
+
+    def file_of(entry: dict[str, Any], key: str) -> str | None:
+        if entry.get(f"{key}-data"):
+            import tempfile
+
+            handle, name = tempfile.mkstemp(prefix="slo-operator-")
+            with os.fdopen(handle, "wb") as out:
+                out.write(base64.b64decode(entry[f"{key}-data"]))
+            return name
+        return str(base / entry[key]) if entry.get(key) else None
+
+    token, token_file = user.get("token"), user.get("tokenFile")
+
+    def bearer() -> str | None:
+        value = token or (Path(token_file).read_text(encoding="utf-8").strip() if token_file else None)
+        return f"Bearer {value}" if value else None
+
+    return Credentials(
+        server=str(cluster["server"]),
+        ca_file=file_of(cluster, "certificate-authority"),
+        cert_file=file_of(user, "client-certificate"),
+        key_file=file_of(user, "client-key"),
+        verify=not cluster.get("insecure-skip-tls-verify", False),
+        token=bearer,
+    )
 
 
 class _TokenAuth(httpx.Auth):

@@ -7,12 +7,13 @@ DNS name kubernetes.default.svc that kopf's built-in handler dials does not reso
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import kopf
 import pytest
 from slo_operator import handlers
-from slo_operator.kube import in_cluster, load_credentials
+from slo_operator.kube import in_cluster, kubeconfig_credentials, load_credentials
 
 
 @pytest.fixture()
@@ -118,3 +119,32 @@ def test_probe_fails_when_no_cycle_finished_for_too_long(monkeypatch: pytest.Mon
         task.cancel()
 
     asyncio.run(scenario())
+
+
+def test_plain_kubeconfigs_are_read_without_the_kubernetes_package(tmp_path: Path) -> None:
+    """Server, CA and client certificate given inline or as files, or a token: read here (the operator
+    then does not import the kubernetes package); exec plugins are left to that package (None)."""
+    (tmp_path / "token").write_text("from-a-file\n")
+    plain = tmp_path / "plain"
+    plain.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:2', certificate-authority: ca.crt}},\n"
+        "           {name: d, cluster: {server: 'https://127.0.0.1:3', certificate-authority-data: "
+        + base64.b64encode(b"PEM").decode() + "}}]\n"
+        "users: [{name: u, user: {tokenFile: " + str(tmp_path / "token") + "}},\n"
+        "        {name: e, user: {exec: {command: aws}}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}, {name: y, context: {cluster: d, user: e}}]\n"
+    )
+    found = kubeconfig_credentials(str(plain))
+    assert found is not None
+    assert (found.server, found.cert_file) == ("https://127.0.0.1:2", None)
+    assert found.ca_file == str(tmp_path / "ca.crt")
+    assert found.token() == "Bearer from-a-file"
+    exec_plugin = tmp_path / "exec"
+    exec_plugin.write_text(plain.read_text().replace("current-context: x", "current-context: y"))
+    assert kubeconfig_credentials(str(exec_plugin)) is None
+    inline = tmp_path / "inline"
+    inline.write_text(plain.read_text().replace("{cluster: d, user: e}", "{cluster: d, user: u}")
+                      .replace("current-context: x", "current-context: y"))
+    ca = kubeconfig_credentials(str(inline))
+    assert ca is not None and ca.ca_file is not None and Path(ca.ca_file).read_bytes() == b"PEM"
