@@ -120,6 +120,16 @@ def rss_kib(pid: int) -> tuple[int, int]:
     return fields.get("VmRSS", 0), fields.get("VmHWM", 0)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 class Api:
     """Admin requests of the benchmark itself (creates and polling), counted to be subtracted."""
 
@@ -235,6 +245,8 @@ def run_one(
         if not ready_url:
             time.sleep(5)  # Sloth has no readiness endpoint before its informers run
         idle_rss, _ = rss_kib(process.pid)
+        idle_cpu = cpu_seconds(process.pid)
+        load_before = load_average()
         before = request_counts(admin)
         started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -251,6 +263,8 @@ def run_one(
                 raise RuntimeError(f"{name}: only {finished}/{len(documents)} done after {timeout}s")
             time.sleep(1)
         elapsed = time.monotonic() - started
+        busy = cpu_seconds(process.pid) - idle_cpu
+        load_done = load_average()
         print(f"[{name}] all {len(documents)} done after {elapsed:.1f}s", file=sys.stderr)
         if settle is not None:
             settle(process)
@@ -281,6 +295,8 @@ def run_one(
         "rss_idle_mib": round(idle_rss / 1024, 1),
         "rss_mib": round(rss / 1024, 1),
         "rss_peak_mib": round(peak / 1024, 1),
+        "cpu_seconds_to_all_done": round(busy, 1),  # the controller's own CPU time meanwhile
+        "load_average_1m": [load_before, load_done],  # at the creates and when all were done
     }
 
 
