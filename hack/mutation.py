@@ -106,7 +106,7 @@ EQUIVALENT: dict[str, str] = {
         "the parser spells an operator `MatchOp.<Name>`, with one dot: split or rsplit with any maxsplit, "
         "and index 1 or -1, all give `<Name>`",
     # promql.py, rules.py, status.py
-    "slo_operator.promql.x_exact__mutmut_9":
+    "slo_operator.promql.x_exact__mutmut_8":
         '`format(d, "f")` -> `format(d, "F")`: for a Decimal the two differ in no output (infinity and NaN '
         "are spelled the same)",
 }

@@ -21,6 +21,7 @@ from slo_operator.status import (
     set_condition,
     transitions,
     window_condition,
+    with_ready,
 )
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -347,3 +348,52 @@ def test_prometheus_down_keeps_the_last_state(error_ratio: float) -> None:
     down = refreshed_status(target, up, None, False, "refused", NOW + timedelta(minutes=1))
     assert up["state"] in ("Meeting", "AtRisk", "Violating")
     assert down["state"] == up["state"]
+
+
+def conditions_of(**statuses: tuple[str, str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for type_, (status, reason) in statuses.items():
+        found = set_condition(found, type_, status, reason, "", NOW)
+    return found
+
+
+GOOD = {"Valid": ("True", "SpecValid"), "RulesApplied": ("True", "Applied")}
+
+
+@pytest.mark.parametrize(
+    ("statuses", "message"),
+    [
+        (GOOD, None),
+        ({**GOOD, "PrometheusReachable": ("True", "QueriesSucceeded"), "RoutingReady": ("True", "Ready")},
+         None),
+        ({**GOOD, "Valid": ("False", "InvalidSpec")}, "the spec is not valid"),
+        ({"Valid": ("False", "InvalidSpec")}, "the spec is not valid; the rules are not applied"),
+        ({**GOOD, "RulesApplied": ("False", "ApplyFailed")}, "the rules are not applied"),
+        ({**GOOD, "RulesApplied": ("False", "RejectedByPrometheusOperator")},
+         "prometheus-operator rejected the rules"),
+        ({**GOOD, "PrometheusReachable": ("False", "QueryFailed")}, "Prometheus is unreachable"),
+        ({**GOOD, "RoutingReady": ("False", "RejectedByPrometheusOperator")},
+         "prometheus-operator rejected the alert routing"),
+        ({**GOOD, "RoutingReady": ("False", "SecretNotFound")}, "alert routing refers to a missing Secret"),
+        ({**GOOD, "RoutingReady": ("False", "KeyNotFound")}, "alert routing refers to a missing Secret"),
+        ({**GOOD, "RoutingReady": ("False", "ApplyFailed")}, "alert routing is not ready"),
+        ({"Valid": ("True", "SpecValid"), "RulesApplied": ("False", "RejectedByPrometheusOperator"),
+          "PrometheusReachable": ("False", "QueryFailed"), "RoutingReady": ("False", "KeyNotFound")},
+         "prometheus-operator rejected the rules; Prometheus is unreachable; alert routing refers to a "
+         "missing Secret"),
+    ],
+    ids=["ready", "ready-all-known", "invalid", "invalid-unapplied", "unapplied", "rules-rejected",
+         "unreachable", "routing-rejected", "secret-missing", "key-missing", "routing-not-ready", "several"],
+)
+def test_ready_names_every_problem_with_its_cause(
+    statuses: dict[str, tuple[str, str]], message: str | None
+) -> None:
+    """Ready summarises the other conditions: unknown ones (no Prometheus reading yet, no routing) are no
+    problem; each False one is named, with the cause its reason gives, in a fixed order."""
+    (ready,) = [c for c in with_ready(conditions_of(**statuses), NOW) if c["type"] == "Ready"]
+    if message is None:
+        assert ready == {"type": "Ready", "status": "True", "reason": "Ready", "message":
+                         "rules applied and measured", "lastTransitionTime": "2026-11-29T12:00:00Z"}
+    else:
+        assert ready == {"type": "Ready", "status": "False", "reason": "NotReady", "message": message,
+                         "lastTransitionTime": "2026-11-29T12:00:00Z"}
