@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.budget import ErrorBudgetCalculator
-from slo_operator.coverage import RAW, RECORDED, Coverage
+from slo_operator.coverage import RAW, RECORDED, Coverage, RawFigures, indicator_hash
 from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import Measurement
 from slo_operator.spend import COST_PER_UNIT, COST_SPENT
@@ -21,6 +22,7 @@ from slo_operator.status import (
     set_condition,
     transitions,
     window_condition,
+    window_measurement,
     with_ready,
 )
 
@@ -397,3 +399,88 @@ def test_ready_names_every_problem_with_its_cause(
     else:
         assert ready == {"type": "Ready", "status": "False", "reason": "NotReady", "message": message,
                          "lastTransitionTime": "2026-11-29T12:00:00Z"}
+
+
+def test_no_data_lists_every_alert_as_not_firing() -> None:
+    assert measured_status(slo(), None).fields == {
+        "sli": None, "errorBudget": None, "burnRate": None, "timeToExhaustion": None, "state": "NoData",
+        "window": None,
+        "burnRates": [
+            {"name": "SLOFastBurn", "severity": "critical", "threshold": 14.4, "longWindow": "1h",
+             "shortWindow": "5m", "firing": False},
+            {"name": "SLOSlowBurn", "severity": "warning", "threshold": 3.0, "longWindow": "1d",
+             "shortWindow": "1h", "firing": False},
+        ],
+    }
+
+
+def test_measured_figures_are_rounded_to_what_a_person_reads() -> None:
+    """SLI to 4 decimals of a percent, budget to 2, burn rates to 3, time left in days and hours; a
+    window without a reading is null and its alert not firing."""
+    rates = {"1h": 1.23456, "5m": 2.34567, "6h": 0.45678}
+    measurement = Measurement(sli=0.99912345, remaining=0.123456, time_to_exhaustion=90061.0,
+                              burn_rates=rates)
+    assert measured_status(slo(), measurement).fields == {
+        "sli": 99.9123, "errorBudget": {"remaining": 12.35, "consumed": 87.65}, "burnRate": 1.235,
+        "timeToExhaustion": "1d1h", "state": "Meeting", "window": None,
+        "burnRates": [
+            {"name": "SLOFastBurn", "severity": "critical", "threshold": 14.4, "longWindow": "1h",
+             "longBurnRate": 1.235, "shortWindow": "5m", "shortBurnRate": 2.346, "firing": False},
+            {"name": "SLOSlowBurn", "severity": "warning", "threshold": 3.0, "longWindow": "1d",
+             "longBurnRate": None, "shortWindow": "1h", "shortBurnRate": 1.235, "firing": False},
+        ],
+    }
+
+
+def test_young_window_figures_count_the_bad_events_so_far_against_the_whole_budget() -> None:
+    """On a partly covered window the SLI, budget left and time to exhaustion come from the raw history
+    (or the recorded series when there is none), the budget against the whole window's budget, and the
+    time left at the current (1h) burn rate: spent is no time left, no burn is no estimate."""
+    target = slo()
+    now = NOW.timestamp()
+    since = {indicator_hash(target): now - 2 * DAY}
+    recorded = Measurement(sli=0.999, remaining=0.5, burn_rates={"1h": 2.0, "5m": 2.0}, recording_since=since)
+    ten_days_raw = RawFigures(0.0005, now - 10 * DAY)  # covers 10d and a 1h grid step: 867,600 s
+
+    young, coverage = window_measurement(target, recorded, ten_days_raw, now)
+    assert (coverage.source, coverage.covered) == (RAW, 867600)
+    assert young is not None and young.sli == pytest.approx(0.9995)
+    assert young.remaining == pytest.approx(1 - 0.5 * 867600 / (30 * DAY))  # 0.8326
+    assert young.time_to_exhaustion == pytest.approx(young.remaining * 30 * DAY / 2.0)
+    assert young.burn_rates == recorded.burn_rates
+
+    first, _ = window_measurement(target, None, ten_days_raw, now)  # nothing recorded yet
+    assert first is not None and first.remaining == pytest.approx(young.remaining)
+    assert first.time_to_exhaustion is None and first.burn_rates == {}
+
+    from_recorded, coverage = window_measurement(target, recorded, None, now)
+    assert (coverage.source, coverage.covered) == (RECORDED, 2 * DAY)
+    assert from_recorded is not None and from_recorded.sli == 0.999
+    assert from_recorded.remaining == pytest.approx(1 - 1.0 * 2 / 30)
+    assert from_recorded.time_to_exhaustion == pytest.approx((1 - 2 / 30) * 30 * DAY / 2.0)
+
+    spent, _ = window_measurement(target, recorded, RawFigures(0.1, now - 10 * DAY), now)
+    assert spent is not None and spent.remaining is not None and spent.remaining < 0
+    assert spent.time_to_exhaustion == 0.0
+    calm = replace(recorded, burn_rates={"1h": 0.0, "5m": 0.0})
+    not_burning, _ = window_measurement(target, calm, ten_days_raw, now)
+    assert not_burning is not None and not_burning.time_to_exhaustion is None
+
+
+def test_observed_generation_is_set_when_given_and_kept_otherwise() -> None:
+    conditions = set_condition([], "RulesApplied", "True", "Applied", "", NOW, generation=3)
+    assert conditions[0]["observedGeneration"] == 3
+    later = NOW + timedelta(minutes=5)
+    kept = set_condition(conditions, "RulesApplied", "True", "Applied", "again", later)
+    assert kept[0]["observedGeneration"] == 3 and kept[0]["message"] == "again"
+    newer = set_condition(kept, "RulesApplied", "False", "ApplyFailed", "no", later, generation=4)
+    assert newer == [{"type": "RulesApplied", "status": "False", "reason": "ApplyFailed", "message": "no",
+                      "lastTransitionTime": "2026-11-29T12:05:00Z", "observedGeneration": 4}]
+    plain = set_condition([], "Ready", "True", "Ready", "", NOW)
+    assert "observedGeneration" not in set_condition(plain, "Ready", "True", "Ready", "", later)[0]
+
+
+def test_a_condition_stored_without_transition_time_gets_one() -> None:
+    stored = [{"type": "Valid", "status": "True", "reason": "SpecValid", "message": ""}]
+    (condition,) = set_condition(stored, "Valid", "True", "SpecValid", "", NOW)
+    assert condition["lastTransitionTime"] == "2026-11-29T12:00:00Z"
