@@ -92,6 +92,13 @@ EQUIVALENT: dict[str, str] = {
     "slo_operator.reports.compute.x_steps_to_periods__mutmut_13":
         "`< 1e-3` -> `<= 1e-3`: range-query steps lie on the step grid; the tolerance absorbs float error "
         "only, and no sum of Unix seconds is off by exactly 1 ms",
+    # model.py
+    "slo_operator.model.x__round_minutes__mutmut_3":
+        "`rounding=ROUND_HALF_EVEN` -> `rounding=None`: None takes the context's rounding, "
+        "ROUND_HALF_EVEN in the default context",
+    "slo_operator.model.x__round_minutes__mutmut_11":
+        "`max(1, minutes)` -> `max(2, minutes)`: its result only feeds max(WINDOW_FLOOR, ...) and "
+        "max(..., 2 x short), so a window under 5 minutes never survives either way",
     # selectors.py
     "slo_operator.selectors.x_parse_selector__mutmut_36":
         "the parser spells an operator `MatchOp.<Name>`, with one dot: split or rsplit with any maxsplit, "

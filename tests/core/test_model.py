@@ -451,3 +451,43 @@ def test_without_burn_rate_alerts_the_current_burn_rate_window_is_still_recorded
     slo = resolve(ServiceLevelObjective.model_validate(doc))
     assert slo.alerts == ()
     assert slo.current_burn_window in slo.windows  # status.burnRate and time to exhaustion need it
+
+
+def test_every_spec_field_reaches_the_resolved_model() -> None:
+    """What generators, status and reports read comes from the spec as written, or from the documented
+    default when a field is left out; nothing is dropped on the way."""
+    slo = slo_of(
+        description="Checkout answers fast", groupBy=["model_version"], budgetingMethod="Timeslices",
+        timeslices={"sliceSize": "2m", "goal": 95},
+        indicator={"latency": {"histogram": 'req_seconds{job="api"}', "threshold": "250ms"}},
+        alerting={"labels": {"team": "ml"}, "annotations": {"runbook_url": "https://runbooks.example/x"},
+                  "noData": {"for": "30m", "severity": "critical"},
+                  "forecast": {"threshold": 0.9, "for": "2h", "severity": "critical"},
+                  "burnRates": [{"name": "Fast", "severity": "critical", "budgetPercent": 2,
+                                 "longWindow": "1h", "shortWindow": "5m", "for": "2m"}],
+                  "routing": {"slack": {"apiURL": {"name": "slack", "key": "url"}, "channel": "#ml"}}},
+    )
+    assert (slo.name, slo.namespace, slo.service, slo.description, slo.kind, slo.method) == (
+        "test-slo", "team-a", "svc", "Checkout answers fast", "latency", "Timeslices")
+    assert (slo.group_by, slo.alert_labels, slo.alert_annotations) == (
+        ("model_version",), {"team": "ml"}, {"runbook_url": "https://runbooks.example/x"})
+    assert (slo.no_data_for, slo.no_data_severity) == ("30m", "critical")
+    assert (slo.forecast_threshold, slo.forecast_for, slo.forecast_severity) == (
+        Decimal("0.9"), "2h", "critical")
+    assert (slo.slice_size, slo.slice_goal, slo.latency_threshold) == (120, Decimal("0.95"), Decimal("0.250"))
+    assert slo.alerts == (ResolvedAlert("Fast", "critical", Decimal(2), 3600, 300, Decimal("14.4"), "2m"),)
+    assert slo.routing is not None and slo.routing.slack is not None and slo.routing.slack.channel == "#ml"
+    assert (slo.alerting_enabled, slo.cost, slo.max_age) == (True, None, None)
+    # Switched off, an alert keeps the settings written next to it but is not rendered.
+    off = slo_of(alerting={
+        "enabled": False, "noData": {"enabled": False, "for": "30m", "severity": "critical"},
+        "forecast": {"enabled": False, "threshold": 0.9, "for": "2h", "severity": "critical"}})
+    assert (off.alerting_enabled, off.no_data_for, off.no_data_severity) == (False, None, "critical")
+    assert (off.forecast_threshold, off.forecast_for, off.forecast_severity) == (None, "2h", "critical")
+    # Left out: the defaults.
+    plain = slo_of()
+    assert (plain.description, plain.group_by, plain.alert_labels, plain.alert_annotations) == (
+        "", (), {}, {})
+    assert (plain.no_data_for, plain.no_data_severity) == (None, "warning")
+    assert (plain.forecast_threshold, plain.forecast_for, plain.forecast_severity) == (None, "1h", "warning")
+    assert (plain.slice_size, plain.slice_goal, plain.routing, plain.latency_threshold) == (None,) * 4
