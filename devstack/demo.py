@@ -490,7 +490,7 @@ def up(args: argparse.Namespace) -> None:
                     "                  kubectl describe slo model-availability -n ml-serving",
                     f"model service     {model_url}  (POST /predict and /feedback)",
                     "incidents         .venv/bin/python -m model_service.traffic faults set --error-rate 0.5",
-                    f"Prometheus        {prometheus_url}  (try slo:burn_rate or ALERTS)",
+                    f"Prometheus        {prometheus_url}  (try slo:error_ratio or ALERTS)",
                     f"Alertmanager      {alertmanager_url}",
                     f"PagerDuty/Slack   {receivers}  (deliveries in {STATE / 'deliveries.jsonl'})",
                     f"logs              {STATE / 'logs'}",

@@ -46,8 +46,8 @@ from slo_operator.model import SLO, ResolvedAlert, exact
 from slo_operator.promql import (
     BAD_EVENTS,
     BUDGET_REMAINING,
-    BURN_RATE,
     CURRENT_BURN_RATE,
+    ERROR_RATIO,
     FORECAST_CONSUMED,
     FORECAST_CONSUMED_QUANTILE,
     OBJECTIVE,
@@ -55,7 +55,6 @@ from slo_operator.promql import (
     SLI,
     TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
-    WINDOW_SECONDS,
     window_range,
 )
 from slo_operator.selectors import escape_label_value
@@ -194,7 +193,12 @@ def remaining_expr(slo: SLO) -> str:
 
 def burn_rate_expr(slo: SLO, window: int) -> str:
     """Highest burn rate of the selected groups over ``window``."""
-    return f"max({BURN_RATE}{_matchers(slo, window=format_duration(window))})"
+    return f"max({ERROR_RATIO}{_matchers(slo, window=format_duration(window))}) / {_number(slo.error_budget)}"
+
+
+def _burn_rate_series(slo: SLO, window: str) -> str:
+    """Each group's burn rate over ``window`` (its recorded error ratio / the error budget)."""
+    return f"{ERROR_RATIO}{_matchers(slo, window=window)} / {_number(slo.error_budget)}"
 
 
 def current_burn_rate_expr(slo: SLO) -> str:
@@ -266,7 +270,7 @@ def forecast_left_expr(slo: SLO, quantile: str | None = None) -> str:
 
 def ideal_expr(slo: SLO) -> str:
     """The budget spent evenly over the SLO window, from 100% at the start of the range."""
-    return f"1 - (time() - ${{__from:date:seconds}}) / {WINDOW_SECONDS}{_matchers(slo, groups=False)}"
+    return f"1 - (time() - ${{__from:date:seconds}}) / {slo.window}"
 
 
 # ---- panel helpers ----------------------------------------------------------------------------------
@@ -574,10 +578,8 @@ def slo_dashboard(slo: SLO, fast_interval: str = "30s") -> dict[str, Any]:
                         f"Fires when both the {alert.long} and the {alert.short} burn rates exceed "
                         f"{threshold} ({_number(alert.budget_percent)}% of the budget within {alert.long}).",
                         width=width)
-            .with_target(_query(f"{BURN_RATE}{_matchers(slo, window=alert.long)}", "A",
-                                _legend(slo, alert.long)))
-            .with_target(_query(f"{BURN_RATE}{_matchers(slo, window=alert.short)}", "B",
-                                _legend(slo, alert.short)))
+            .with_target(_query(_burn_rate_series(slo, alert.long), "A", _legend(slo, alert.long)))
+            .with_target(_query(_burn_rate_series(slo, alert.short), "B", _legend(slo, alert.short)))
             .unit("suffix:x").decimals(2)
             .thresholds(_thresholds((None, "green"), (float(alert.threshold), "red")))
             .thresholds_style(common_b.GraphThresholdsStyleConfig().mode(common_m.GraphThresholdsStyleMode.DASHED))

@@ -421,8 +421,11 @@ def _set_operation(op: str, lhs: Vector, rhs: Vector, sig: Signature) -> Vector:
 
 def _vector_binary(op: str, lhs: Vector, rhs: Vector, modifier: Any, return_bool: bool) -> Vector:
     card = str(modifier.card).rsplit(".", 1)[-1] if modifier is not None else "OneToOne"
-    if card != "OneToOne":
-        raise Unsupported("group_left/group_right")
+    # ``group_left ()``: many left elements to one right one, each keeping its own labels (no labels
+    # copied from the right: the status' burn rates divide every error ratio by its SLO's budget).
+    many_to_one = card == "ManyToOne" and not list(getattr(modifier, "group_labels", None) or [])
+    if card != "OneToOne" and not many_to_one:
+        raise Unsupported("group_right, or group_left with labels")
     sig = _signature(modifier)
     matching = modifier.matching if modifier is not None else None
     right: dict[Labels, list[Array]] = {}
@@ -435,7 +438,7 @@ def _vector_binary(op: str, lhs: Vector, rhs: Vector, modifier: Any, return_bool
             result_labels = labels
             if op in ARITHMETIC or return_bool:
                 result_labels = _drop_name(result_labels)
-            if matching is not None:
+            if matching is not None and not many_to_one:
                 names = set(matching.labels)
                 if str(matching.type).endswith("Include"):
                     result_labels = tuple(kv for kv in result_labels if kv[0] in names)

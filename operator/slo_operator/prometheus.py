@@ -17,7 +17,8 @@ from slo_operator.coverage import Coverage, is_young, parse_raw, raw_query, sinc
 from slo_operator.model import SLO
 from slo_operator.promql import (
     BUDGET_REMAINING,
-    BURN_RATE,
+    ERROR_RATIO,
+    OBJECTIVE,
     RECORDING_SINCE,
     SLI,
     TIME_TO_EXHAUSTION,
@@ -27,10 +28,14 @@ from slo_operator.spend import COST_STATUS_SERIES
 from slo_operator.status import Measurement as Measurement
 from slo_operator.status import window_measurement
 
+# Burn rates per window: each recorded error ratio over its SLO's error budget (1 - objective).
+BURN_RATES = (
+    f"{ERROR_RATIO} / on (namespace, slo) group_left () (1 - max by (namespace, slo) ({OBJECTIVE}))"
+)
 QUERIES = {
     "sli": SLI,
     "remaining": BUDGET_REMAINING,
-    "burn": BURN_RATE,
+    "burn": BURN_RATES,
     "tte": TIME_TO_EXHAUSTION,
     "total": TOTAL_EVENTS,
     "since": RECORDING_SINCE,

@@ -23,7 +23,7 @@ TOTAL_EVENTS = "slo:total_events:rate"
 # Running sums of the two base series (labelled ``tier``): long windows are differences of them (``tiers``).
 RUNNING_SUMS = {BAD_EVENTS: "slo:bad_events:rate_sum", TOTAL_EVENTS: "slo:total_events:rate_sum"}
 ERROR_RATIO = "slo:error_ratio"
-BURN_RATE = "slo:burn_rate"
+# Burn rates are not recorded per window: error ratio / error budget, divided where they are read.
 # The burn rate over the SLO's current burn-rate window (``SLO.current_burn_window``: the first alert's
 # long window), the status' ``burnRate``; it keeps its source's ``window`` label, which names that window.
 CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
@@ -31,7 +31,6 @@ SLI = "slo:sli:ratio"
 OBJECTIVE = "slo:objective:ratio"
 BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
 TIME_TO_EXHAUSTION = "slo:time_to_exhaustion:seconds"
-WINDOW_SECONDS = "slo:window:seconds"
 # When the recorded series of the SLO's current indicator began (Unix seconds), labelled ``indicator``
 # with a hash of the indicator: see ``coverage``. Not in RECORDED_SERIES: it reads only itself.
 RECORDING_SINCE = "slo:recording_since:timestamp"
@@ -41,8 +40,8 @@ FORECAST_CONSUMED = "slo_operator_forecast_budget_consumed_ratio"  # median; ...
 FORECAST_CONSUMED_QUANTILE = "slo_operator_forecast_budget_consumed_quantile_ratio"
 
 RECORDED_SERIES = (
-    BAD_EVENTS, TOTAL_EVENTS, *RUNNING_SUMS.values(), ERROR_RATIO, BURN_RATE, CURRENT_BURN_RATE, SLI,
-    OBJECTIVE, BUDGET_REMAINING, TIME_TO_EXHAUSTION, WINDOW_SECONDS,
+    BAD_EVENTS, TOTAL_EVENTS, *RUNNING_SUMS.values(), ERROR_RATIO, CURRENT_BURN_RATE, SLI, OBJECTIVE,
+    BUDGET_REMAINING, TIME_TO_EXHAUSTION,
 )
 
 

@@ -9,11 +9,15 @@ with the alerts) and sum the base series directly (``sum_over_time``); longer on
 kept at two resolutions (``tiers``: a fine one in the fast group, a coarse copy in a third group at the
 coarse interval), so a 30d window reads a few samples instead of 86,400 per series, exactly.
 
-``slo:current_burn_rate:ratio`` copies the burn rate of the SLO's current window (the first alert's long
-window, 1h by default: what the status calls ``burnRate``), keeping its ``window`` label, so a board of
-many SLOs reads each one's current burn rate without knowing its alerts. It is recorded right after the
-burn rates, in the group of its source window (the fast group unless that window is longer than 6h), so
-it is evaluated at the same instant as its source and always equals it.
+Few series per SLO (every recorded series is a sample per evaluation to append, index and keep): the
+error ratio of each alert window and the base window; burn rates are not recorded per window (a burn rate
+is the error ratio / the error budget: the alerts, the status and the dashboards divide inline), and the
+SLO window's ratio is recorded only as the SLI (``1 - ratio``; the budget remaining derives from it).
+``slo:current_burn_rate:ratio`` is the one recorded burn rate: the SLO's current window (the first
+alert's long window, 1h by default: what the status calls ``burnRate``), keeping its ``window`` label, so
+a board of many SLOs reads each one's current burn rate without knowing its alerts. It is recorded right
+after its error ratio, in the same group, so it is evaluated at the same instant and always equals it
+divided by the budget.
 
 ``slo:recording_since:timestamp`` (first in the fast group) records when the SLO's current indicator began
 to be recorded, so the status, dashboards and reports know how much of the window the recorded series
@@ -37,7 +41,6 @@ from slo_operator.model import SLO, ResolvedAlert
 from slo_operator.promql import (
     BAD_EVENTS,
     BUDGET_REMAINING,
-    BURN_RATE,
     CURRENT_BURN_RATE,
     ERROR_RATIO,
     FORECAST_VIOLATION,
@@ -47,7 +50,6 @@ from slo_operator.promql import (
     SLI,
     TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
-    WINDOW_SECONDS,
     number,
     recorded,
     window_range,
@@ -97,36 +99,48 @@ def _window_sum(series: str, window: int, slo: SLO, options: RuleOptions) -> str
     return f"({summed} + {number(k)} * ({series} - ({series} offset {label} or {series} * 0)))"
 
 
-def _error_ratio(slo: SLO, window: int, options: RuleOptions) -> dict[str, Any]:
-    label = format_duration(window)
+def _error_ratio_expr(slo: SLO, window: int, options: RuleOptions) -> str:
     bad, total = recorded(BAD_EVENTS, slo), recorded(TOTAL_EVENTS, slo)
     tiers = tiering.plan(slo, parse_duration(options.fast_interval))
     if slo.method == "Occurrences" and window == slo.base_window:
-        expr = f"{bad} / ({total} > 0)"
-    elif tiers is not None and tiering.tiered(window):
-        expr = tiering.error_ratio_expr(slo, window)
-    else:
-        bad_sum, total_sum = _window_sum(bad, window, slo, options), _window_sum(total, window, slo, options)
-        expr = f"{bad_sum}\n/\n({total_sum} > 0)"
-    return _record(ERROR_RATIO, expr, slo, window=label)
+        return f"{bad} / ({total} > 0)"
+    if tiers is not None and tiering.tiered(window):
+        return tiering.error_ratio_expr(slo, window)
+    bad_sum, total_sum = _window_sum(bad, window, slo, options), _window_sum(total, window, slo, options)
+    return f"{bad_sum}\n/\n({total_sum} > 0)"
 
 
-def _burn_rate(slo: SLO, window: int) -> dict[str, Any]:
-    expr = f"{recorded(ERROR_RATIO, slo, window)} / {number(slo.error_budget)}"
-    return _record(BURN_RATE, expr, slo, window=format_duration(window))
+def _error_ratio(slo: SLO, window: int, options: RuleOptions) -> dict[str, Any]:
+    return _record(ERROR_RATIO, _error_ratio_expr(slo, window, options), slo, window=format_duration(window))
+
+
+def ratio_windows(slo: SLO) -> tuple[int, ...]:
+    """The windows recorded as ``slo:error_ratio``: the base window, the current burn-rate window and the
+    alerts' windows. The SLO window's ratio is only recorded as the SLI (``1 - ratio``) unless it is one
+    of those too: the same number twice would be one more series per SLO for nobody."""
+    needed = {slo.base_window, slo.current_burn_window}
+    for alert in slo.alerts:
+        needed.update((alert.long_window, alert.short_window))
+    return tuple(w for w in slo.windows if w in needed)
+
+
+def burn_rate_expr(slo: SLO, window: int) -> str:
+    """The burn rate over ``window``: its recorded error ratio / the error budget. Not recorded per window
+    (alerts, status and dashboards divide inline); ``slo:current_burn_rate:ratio`` records the current one."""
+    return f"{recorded(ERROR_RATIO, slo, window)} / {number(slo.error_budget)}"
 
 
 def _current_burn_rate(slo: SLO) -> dict[str, Any]:
     """The burn rate of the current window under a window-free name; the source's window label is kept."""
-    return _record(CURRENT_BURN_RATE, recorded(BURN_RATE, slo, slo.current_burn_window), slo)
+    return _record(CURRENT_BURN_RATE, burn_rate_expr(slo, slo.current_burn_window), slo)
 
 
 def _burn_alert(slo: SLO, alert: ResolvedAlert) -> dict[str, Any]:
     threshold = number(alert.threshold)
     expr = (
-        f"{recorded(BURN_RATE, slo, alert.long_window)} > {threshold}\n"
+        f"{burn_rate_expr(slo, alert.long_window)} > {threshold}\n"
         f"and ignoring (window)\n"
-        f"{recorded(BURN_RATE, slo, alert.short_window)} > {threshold}"
+        f"{burn_rate_expr(slo, alert.short_window)} > {threshold}"
     )
     exhausted_in = human_duration(Decimal(slo.window) / alert.threshold)
     objective = number(slo.objective * 100)
@@ -222,21 +236,23 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
             coarse.append(_record(RUNNING_SUMS[base], tiering.coarse_expr(slo, base, tiers), slo,
                                   **{tiering.TIER_LABEL: tiers.coarse_label}))
     slow: list[dict[str, Any]] = []
-    for window in slo.windows:
-        target = fast if window <= FAST_GROUP_MAX_WINDOW else slow
-        target.extend((_error_ratio(slo, window, options), _burn_rate(slo, window)))
+    ratios = ratio_windows(slo)
+    for window in ratios:
+        (fast if window <= FAST_GROUP_MAX_WINDOW else slow).append(_error_ratio(slo, window, options))
     (fast if slo.current_burn_window <= FAST_GROUP_MAX_WINDOW else slow).append(_current_burn_rate(slo))
     slo_window = slo.window
-    remaining = f"1 - {recorded(ERROR_RATIO, slo, slo_window)} / {number(slo.error_budget)}"
+    if slo_window in ratios:
+        sli = f"1 - {recorded(ERROR_RATIO, slo, slo_window)}"
+    else:
+        sli = f"1 - (\n{_error_ratio_expr(slo, slo_window, options)}\n)"
     slow.extend([
-        _record(SLI, f"1 - {recorded(ERROR_RATIO, slo, slo_window)}", slo),
+        _record(SLI, sli, slo),
         _record(OBJECTIVE, f"vector({number(slo.objective)})", slo),
-        _record(WINDOW_SECONDS, f"vector({slo_window})", slo),
-        _record(BUDGET_REMAINING, remaining, slo),
+        _record(BUDGET_REMAINING, f"1 - (1 - {recorded(SLI, slo)}) / {number(slo.error_budget)}", slo),
         _record(
             TIME_TO_EXHAUSTION,
             f"clamp_min({recorded(BUDGET_REMAINING, slo)}, 0) * {slo_window}\n"
-            f"/ ignoring (window) ({recorded(BURN_RATE, slo, slo.current_burn_window)} > 0)",
+            f"/ ignoring (window) ({recorded(CURRENT_BURN_RATE, slo)} > 0)",
             slo,
         ),
     ])

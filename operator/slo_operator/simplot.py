@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from slo_operator.durations import format_duration
-from slo_operator.promql import BAD_EVENTS, BURN_RATE, TOTAL_EVENTS
+from slo_operator.promql import BAD_EVENTS, ERROR_RATIO, TOTAL_EVENTS
 
 if TYPE_CHECKING:
     from slo_operator.simulate import Outcome
@@ -42,7 +42,8 @@ def plot_outcome(
     figure.suptitle(title)
     windows = sorted({w for a in slo.alerts for w in (a.long_window, a.short_window)})
     for window in windows:
-        ts, values = outcome.series(BURN_RATE, window=format_duration(window))
+        ts, ratios = outcome.series(ERROR_RATIO, window=format_duration(window))
+        values = ratios / float(slo.error_budget)
         if len(ts):
             label = f"burn rate {format_duration(window)}"
             burn.plot((ts - origin) / hours, values, label=label, linewidth=1)

@@ -144,15 +144,20 @@ def _latest(name: str, slo: SLO, tier: str, reach: int, offset: int | None = Non
 
 
 def running_sum_expr(slo: SLO, base: str, tiers: Tiers) -> str:
-    """The fine running sum: previous value plus the new base sample; the previous value alone when
-    there is no new sample; the new sample alone on the very first evaluation."""
+    """The fine running sum: the new base sample plus the previous value; the previous value alone when
+    there is no new sample; the new sample alone on the very first evaluation.
+
+    One ``sum`` over an ``or`` of the three inputs, so each selector is evaluated once per evaluation
+    (``(new + previous) or new or previous`` reads the deep coarse fallback twice and the base three
+    times). ``or`` keeps the new sample and the previous value together (their label sets differ: the
+    previous value keeps only the groupBy labels), and the coarse copy only when the fine series has
+    nothing in the last hour (same groupBy labels as the fine value).
+    """
     name = running_sum_name(base)
-    new = f"sum{by(slo)} ({_base(base, slo)})"
-    previous = (
-        f"{_latest(name, slo, tiers.fine_label, FINE_CARRY)}\n"
-        f"    or {_latest(name, slo, tiers.coarse_label, tiers.coarse_carry)}"
+    return (
+        f"sum{by(slo)} (\n  {_base(base, slo)}\n  or {_latest(name, slo, tiers.fine_label, FINE_CARRY)}\n"
+        f"  or {_latest(name, slo, tiers.coarse_label, tiers.coarse_carry)}\n)"
     )
-    return f"(\n  {new}\n  + (\n    {previous}\n  )\n)\nor {new}\nor (\n    {previous}\n)"
 
 
 def coarse_expr(slo: SLO, base: str, tiers: Tiers) -> str:
@@ -182,15 +187,18 @@ def error_ratio_expr(slo: SLO, window: int) -> str:
 
 def running_sum_input(rule: dict[str, Any], node: Any) -> Any | None:
     """For a fine running-sum rule, the parsed expression of its new sample (``sum by (...) (base)``);
-    None for any other rule. The evaluator integrates that input with ``running_sum``."""
-    if rule.get("record") not in RUNNING_SUMS.values():
+    None for any other rule (the coarse copy is a ``max``). The evaluator integrates that input with
+    ``running_sum``."""
+    record = rule.get("record")
+    bases = {name: base for base, name in RUNNING_SUMS.items()}
+    if record not in bases:
         return None
-    if not isinstance(node, promql_parser.BinaryExpr) or str(node.op).strip() != "or":
+    if not isinstance(node, promql_parser.AggregateExpr) or str(node.op).strip() != "sum":
         return None
-    inner = node.lhs
-    if not isinstance(inner, promql_parser.BinaryExpr) or str(inner.op).strip() != "or":
-        return None
-    return inner.rhs
+    labels = rule.get("labels") or {}
+    grouping = f" by ({', '.join(node.modifier.labels)})" if node.modifier is not None else ""
+    selector = _base(bases[record], _Named(labels["slo"], labels["namespace"]))
+    return promql_parser.parse(f"sum{grouping} ({selector})")
 
 
 def running_sum(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -165,9 +165,10 @@ def test_grouped_slo_has_a_variable_per_group_label() -> None:
     filtered = [t for t in targets(board) if 'route=~"${route}"' in t["expr"]]
     unfiltered = [t["expr"] for t in targets(board) if t not in filtered]
     assert len(filtered) > 10
-    per_slo = ("slo:objective:ratio", "slo:window:seconds", "slo:recording_since:timestamp",
+    per_slo = ("slo:objective:ratio", "slo:recording_since:timestamp",
                "slo_operator_forecast_")  # the forecast is per SLO (all groups together)
-    assert all(any(name in e for name in per_slo) for e in unfiltered), unfiltered
+    # The rest read per-SLO series, or none at all (the ideal burn-down line: time and the window).
+    assert all(any(name in e for name in per_slo) or "slo:" not in e for e in unfiltered), unfiltered
     per_group = [t for t in filtered
                  if t.get("range") and t["expr"].startswith(("slo:", "1 - sum_over_time"))]
     assert len(per_group) >= 6
@@ -217,9 +218,10 @@ def test_state_expression_follows_measured_status_rules() -> None:
     slo = golden_slos()["availability"]
     expr = dashboards.state_expr(slo)
     assert "< bool 0.1" in expr  # status.AT_RISK_REMAINING
+    budget = slo.error_budget.normalize()
     for alert in slo.alerts:
-        assert f'window="{alert.long}"}}) > bool {alert.threshold.normalize()}' in expr
-        assert f'window="{alert.short}"}}) > bool {alert.threshold.normalize()}' in expr
+        assert f'window="{alert.long}"}}) / {budget} > bool {alert.threshold.normalize()}' in expr
+        assert f'window="{alert.short}"}}) / {budget} > bool {alert.threshold.normalize()}' in expr
 
 
 def test_current_burn_rate_is_the_recorded_series_of_each_slo() -> None:

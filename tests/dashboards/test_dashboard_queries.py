@@ -44,7 +44,7 @@ from slo_operator.dashboards import (
 )
 from slo_operator.durations import format_duration
 from slo_operator.prometheus import PrometheusClient, fetch_measurements, fetch_window_measurements
-from slo_operator.promql import ERROR_RATIO
+from slo_operator.promql import SLI
 from slo_operator.rules import rule_groups
 from slo_operator.status import Measured, cost_status, human_duration, measured_status
 
@@ -159,23 +159,21 @@ def test_burn_down_ends_at_the_budget_remaining(
     """Over a range holding all the data, the burn-down's last point is the budget remaining.
 
     Grafana aligns a range query's steps to multiples of the step (= ``$__interval``), where the
-    burn-down's tiles end exactly; there the budget the operator's own rule records (its error-ratio
+    burn-down's tiles end exactly; there the budget the operator's own rule records (its SLI
     expression over the SLO window, evaluated by Prometheus) must equal the burn-down's value. The ideal
     line falls from 100% at the range start by elapsed time / window.
     """
     slo, board = env.by_name(name), boards[name]
     left, ideal, _rolling, *_forecast = panel(board, TITLE_BURN_DOWN)["targets"]
     at = (int(env.evaluated_at) // STEP) * STEP
-    window = format_duration(slo.window)
-    (rule,) = [rule for group in rule_groups(slo) for rule in group["rules"]
-               if rule.get("record") == ERROR_RATIO and rule["labels"]["window"] == window]
+    (rule,) = [rule for group in rule_groups(slo) for rule in group["rules"] if rule.get("record") == SLI]
     recorded = rule["labels"]  # what the recording adds to the expression's own labels (slo, namespace, ...)
 
     def series(item: dict[str, Any], added: dict[str, str] | None = None) -> tuple[tuple[str, str], ...]:
         labels = {**(added or {}), **item["metric"]}  # the SLO's group, not the window
         return tuple(sorted((k, v) for k, v in labels.items() if k not in ("__name__", "window")))
 
-    budget = {series(item, recorded): 1 - float(item["value"][1]) / float(slo.error_budget)
+    budget = {series(item, recorded): 1 - (1 - float(item["value"][1])) / float(slo.error_budget)
               for item in instant(env, rule["expr"], at=at)}
     pinned = Environment(env.url, env.slos, env.start, env.end, evaluated_at=at)
     spent = instant(pinned, substitute(left["expr"], pinned, STEP, group_variables(board)))

@@ -60,7 +60,7 @@ from slo_operator.durations import format_duration, parse_duration
 from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
 from slo_operator.render import RenderOptions, rule_file, to_yaml
-from slo_operator.rules import RuleOptions
+from slo_operator.rules import RuleOptions, ratio_windows
 from support.incident import INCIDENT_FAULTS, incident_load
 
 from model_service.devserver import (
@@ -203,8 +203,8 @@ def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def _window_labels(slo: SLO) -> list[str]:
-    """Window labels of the SLO's error-ratio series, shortest first (the last is the SLO window)."""
-    return [format_duration(w) for w in slo.windows]
+    """Window labels of the SLO's error-ratio series, shortest first (the SLO window's is the SLI)."""
+    return [format_duration(w) for w in ratio_windows(slo)]
 
 
 def _one(rec: dict[Key, float], name: str, slo: str) -> float:
@@ -319,11 +319,12 @@ def test_recording_rules_match_the_traffic(stack: Stack) -> None:
         sli = _one(rec, "slo:sli:ratio", slo.name)
         assert 1 - expected[slo.name] - WEIGHTED_TOLERANCE <= sli, slo.name
         assert sli <= 1 - expected[slo.name] + WEIGHTED_TOLERANCE, slo.name
-        assert sli == pytest.approx(1 - ratios[_window_labels(slo)[-1]], abs=1e-9)
+        remaining = _one(rec, "slo:error_budget_remaining:ratio", slo.name)
+        assert remaining == pytest.approx(1 - (1 - sli) / float(slo.error_budget), abs=1e-9)
         assert _one(rec, "slo:objective:ratio", slo.name) == pytest.approx(float(slo.objective))
-        for window, value in ratios.items():
-            burn = rec[("slo:burn_rate", slo.name, window)]
-            assert burn == pytest.approx(value / float(slo.error_budget), rel=1e-9)
+        current = _one(rec, "slo:current_burn_rate:ratio", slo.name)
+        current_ratio = ratios[format_duration(slo.current_burn_window)]
+        assert current == pytest.approx(current_ratio / float(slo.error_budget), rel=1e-9)
     # Freshness: features refreshed at feature_time (30 min before Prometheus started) were never stale.
     scraped_update = stack.scalar("max(model_features_last_updated_timestamp_seconds)", at)
     assert scraped_update == pytest.approx(stack.feature_time, abs=0.01)

@@ -30,10 +30,9 @@ from slo_operator.durations import format_duration
 from slo_operator.evaluator import Result
 from slo_operator.kube import Credentials, KubeClient
 from slo_operator.model import SLO
-from slo_operator.prometheus import PrometheusClient
+from slo_operator.prometheus import QUERIES, PrometheusClient
 from slo_operator.promql import (
     BUDGET_REMAINING,
-    BURN_RATE,
     RECORDING_SINCE,
     SLI,
     TIME_TO_EXHAUSTION,
@@ -320,7 +319,7 @@ class StaticPrometheus:
         self.figures[(slo.namespace, slo.name)] = {
             SLI: [({}, 1 - error_ratio)],
             BUDGET_REMAINING: [({}, remaining)],
-            BURN_RATE: [({"window": format_duration(w)}, burn) for w in slo.windows],
+            QUERIES["burn"]: [({"window": format_duration(w)}, burn) for w in slo.windows],
             TIME_TO_EXHAUSTION: [({}, max(remaining, 0) * slo.window / burn)] if burn > 0 else [],
             TOTAL_EVENTS: [({"window": format_duration(slo.base_window)}, 10.0)],
             RECORDING_SINCE: [({"indicator": indicator_hash(slo)}, since)],

@@ -15,7 +15,7 @@ from harness import alert_labels, assert_passes, counter, example, run_promtool_
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.durations import parse_duration
 from slo_operator.model import SLO, resolve
-from slo_operator.promql import BURN_RATE, CURRENT_BURN_RATE
+from slo_operator.promql import CURRENT_BURN_RATE, ERROR_RATIO
 from slo_operator.rules import rule_groups
 
 SCRAPE = 15  # seconds between input samples, like a 15s scrape interval
@@ -131,12 +131,13 @@ def test_burn_below_one_for_days_alerts_nothing(tmp_path: Path) -> None:
             "alert_rule_test": checks,
             "promql_expr_test": [
                 {
-                    "expr": 'round(slo:burn_rate{window="30d"}, 0.001)',
+                    # The 30d burn rate: the share of the budget spent.
+                    "expr": "round(1 - slo:error_budget_remaining:ratio, 0.001)",
                     "eval_time": f"{days}d",
                     "exp_samples": [
                         {
                             "labels": '{namespace="ml-serving",service="cancer-classifier",'
-                            'slo="model-availability",window="30d"}',
+                            'slo="model-availability"}',
                             "value": 0.9,
                         }
                     ],
@@ -173,7 +174,7 @@ def test_current_burn_rate_of_a_slow_window_is_recorded_with_its_source(tmp_path
     fast, slow, *_tiers = rule_groups(slo)
     assert CURRENT_BURN_RATE not in [r.get("record") for r in fast["rules"]]
     records = [r.get("record") for r in slow["rules"]]
-    assert records[records.index(CURRENT_BURN_RATE) - 1] == BURN_RATE
+    assert records[records.index(CURRENT_BURN_RATE) - 1] == ERROR_RATIO
     healthy, burning = float(slo.error_budget) / 2, float(slo.error_budget) * 10
     phases = [(healthy, 24 * 60), (burning, 6 * 60)]  # the 1d burn rate climbs for the last 6h
     tests = [
@@ -185,7 +186,8 @@ def test_current_burn_rate_of_a_slow_window_is_recorded_with_its_source(tmp_path
             ],
             "promql_expr_test": [
                 {
-                    "expr": 'slo:current_burn_rate:ratio - ignoring (__name__) slo:burn_rate{window="1d"}',
+                    "expr": "slo:current_burn_rate:ratio - ignoring (__name__) "
+                    f'slo:error_ratio{{window="1d"}} / {slo.error_budget}',
                     "eval_time": f"{t}s",
                     "exp_samples": [
                         {
@@ -218,7 +220,6 @@ def test_zero_traffic_is_no_data_never_an_alert(tmp_path: Path) -> None:
             ],
             "promql_expr_test": [
                 {"expr": "slo:error_ratio", "eval_time": "4h", "exp_samples": []},
-                {"expr": "slo:burn_rate", "eval_time": "4h", "exp_samples": []},
                 {"expr": "slo:current_burn_rate:ratio", "eval_time": "4h", "exp_samples": []},
                 {"expr": "slo:sli:ratio", "eval_time": "4h", "exp_samples": []},
                 {"expr": "slo:time_to_exhaustion:seconds", "eval_time": "4h", "exp_samples": []},

@@ -72,7 +72,8 @@ def test_tiered_window_equals_the_flat_sum_across_gaps_in_the_raw_history(tmp_pa
     the raw series return, while the window's far edge crosses the gap, and as it leaves it."""
     slo = seven_hour_slo()
     assert tiers.plan(slo, 30) == tiers.Tiers(fine=30, coarse=300, longest=WINDOW_MINUTES * 60)
-    ratio = f'slo:error_ratio{{slo="{slo.name}",namespace="{slo.namespace}",window="7h"}}'
+    # The SLO window's error ratio is recorded as the SLI (1 - ratio).
+    ratio = f'(1 - slo:sli:ratio{{slo="{slo.name}",namespace="{slo.namespace}"}})'
     exact = f"({flat(BAD_EVENTS, slo)} / {flat(TOTAL_EVENTS, slo)})"
     labels = f'{{namespace="{slo.namespace}",service="{slo.service}",slo="{slo.name}"}}'
     minutes = []

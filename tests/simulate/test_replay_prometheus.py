@@ -94,7 +94,7 @@ def test_simulated_alerts_match_the_alerts_prometheus_recorded(
     client = PrometheusClient(prometheus.url, timeout=30)
     fast, slow, *_tier = (g["name"] for g in rule_file([slo], RenderOptions(rules=OPTIONS))["groups"])
     # Healthy until the burn rates exist (the base window is 1m), then a total outage, then recovery.
-    wait_for(lambda: client.query('slo:burn_rate{window="2m"}'), 180, 1, "healthy burn rates recorded")
+    wait_for(lambda: client.query('slo:error_ratio{window="2m"}'), 180, 1, "healthy burn rates recorded")
     traffic.error_ratio = 1.0
     wait_for(lambda: client.query('ALERTS{alertname="Page",alertstate="firing"}'), 180, 1, "the page fired")
     firing = 'ALERTS{alertname="Page",alertstate="firing"}'

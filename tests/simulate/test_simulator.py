@@ -113,7 +113,7 @@ def test_every_alert_rule_of_the_examples_evaluates(generation: int) -> None:
     for name in ("availability", "latency", "accuracy", "freshness"):
         slo = example(name)
         outcome = simulate_scenario(slo, scenario("outage"), Timing(semantics=_semantics(generation)))
-        assert outcome.result.recorded("slo:burn_rate"), name
+        assert outcome.result.recorded("slo:current_burn_rate:ratio"), name
 
 
 def test_outage_pages_within_the_workbook_time_and_resets_after_the_short_window() -> None:

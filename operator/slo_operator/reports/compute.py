@@ -206,8 +206,8 @@ def slo_month_report(slo: SLO, data: SLOData, rng: ReportRange, resolution: floa
     notes: list[str] = []
     if data.alert_source == "burn_rate" and status != "no_data":
         notes.append(
-            "Alert firings are derived from slo:burn_rate and each alert's threshold (Prometheus holds no "
-            "ALERTS series for this SLO in the month), at the report's resolution."
+            "Alert firings are derived from slo:error_ratio / error budget and each alert's threshold "
+            "(Prometheus holds no ALERTS series for this SLO in the month), at the report's resolution."
         )
     if not rng.complete:
         notes.append(f"The month had not ended: the report covers it up to {rng.end.isoformat()}.")

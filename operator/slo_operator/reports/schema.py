@@ -89,8 +89,8 @@ class ErrorBudget(_Model):
 
 class Violations(_Model):
     alert_source: AlertSource = Field(
-        description="alerts: ALERTS{alertstate=\"firing\"}; burn_rate: derived from slo:burn_rate and the "
-        "alert thresholds (Prometheus holds no ALERTS for this SLO); none: alerting disabled."
+        description="alerts: ALERTS{alertstate=\"firing\"}; burn_rate: derived from slo:error_ratio / error "
+        "budget and the alert thresholds (Prometheus holds no ALERTS for this SLO); none: alerting disabled."
     )
     alert_firings: list[AlertFiring]
     alert_firing_count: int

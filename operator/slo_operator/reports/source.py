@@ -10,7 +10,7 @@ labels); range queries are split so no request asks for more than ``MAX_POINTS``
 - the SLO-window SLI each hour (chart) and, at the report's resolution, the steps where it was below the
   recorded objective;
 - ``ALERTS{alertstate="firing"}`` for SLOs Prometheus holds ALERTS series of in the range; for the
-  others the alert condition itself, re-evaluated from ``slo:burn_rate`` (same expression as the rule);
+  others the alert condition itself, re-evaluated from ``slo:error_ratio`` (same expression as the rule);
 - the budget left over the SLO window at the end (``slo:error_budget_remaining:ratio``);
 - for latency SLOs without bad-event data, the series API: does ``_count`` exist, and which ``le``
   buckets do?
@@ -38,16 +38,15 @@ from slo_operator.prometheus import PrometheusClient, Series
 from slo_operator.promql import (
     BAD_EVENTS,
     BUDGET_REMAINING,
-    BURN_RATE,
     OBJECTIVE,
     RECORDING_SINCE,
     SLI,
     TOTAL_EVENTS,
     le_matcher,
     number,
-    recorded,
 )
 from slo_operator.reports.data import HOUR, BucketCheck, ReportRange, SLOData
+from slo_operator.rules import burn_rate_expr
 from slo_operator.selectors import escape_label_value
 from slo_operator.spend import COST_PER_UNIT, COST_SPEND_BASE
 
@@ -104,8 +103,8 @@ def alert_condition(slo: SLO) -> str:
     for alert in slo.alerts:
         threshold = number(alert.threshold)
         expr = (
-            f"{recorded(BURN_RATE, slo, alert.long_window)} > {threshold} and ignoring (window) "
-            f"{recorded(BURN_RATE, slo, alert.short_window)} > {threshold}"
+            f"{burn_rate_expr(slo, alert.long_window)} > {threshold} and ignoring (window) "
+            f"{burn_rate_expr(slo, alert.short_window)} > {threshold}"
         )
         parts.append(
             f'label_replace(count by (namespace, slo) ({expr}), "alertname", '
