@@ -19,8 +19,8 @@ import pytest
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.durations import parse_duration
 from slo_operator.model import SLO, resolve
-from slo_operator.promql import BURN_RATE, CURRENT_BURN_RATE, ERROR_RATIO, exact, le_matcher, recorded
-from slo_operator.rules import RuleOptions, rule_groups
+from slo_operator.promql import CURRENT_BURN_RATE, ERROR_RATIO, exact, le_matcher
+from slo_operator.rules import RuleOptions, burn_rate_expr, rule_groups
 from slo_operator.scenario import parse_scenario, raw_series
 from slo_operator.simulate import Timing, evaluate
 
@@ -167,8 +167,8 @@ def test_where_each_base_sample_covers_its_own_interval_the_window_sum_is_plain(
 def test_the_current_burn_rate_is_recorded_in_its_source_windows_group_right_after_it(
     long_window: str, group: str
 ) -> None:
-    """The current burn rate copies the burn rate of the first alert's long window; in the same group,
-    after it, it is evaluated at the same instant and always equals it (6h is the fast group's last)."""
+    """The current burn rate is the error ratio of the first alert's long window / the budget; in the same
+    group, after it, it is evaluated at the same instant and always equals it (6h: fast group's last)."""
     slo = slo_of(alerting={"burnRates": [
         {"name": "Page", "severity": "critical", "budgetPercent": 5, "longWindow": long_window,
          "shortWindow": "5m"},
@@ -179,8 +179,8 @@ def test_the_current_burn_rate_is_recorded_in_its_source_windows_group_right_aft
         for position, rule in enumerate(entry["rules"]):
             if rule.get("record") == CURRENT_BURN_RATE:
                 placed["current"] = (entry["name"], position)
-                assert rule["expr"] == recorded(BURN_RATE, slo, slo.current_burn_window)
-            elif rule.get("record") == BURN_RATE and rule["labels"]["window"] == long_window:
+                assert rule["expr"] == burn_rate_expr(slo, slo.current_burn_window)
+            elif rule.get("record") == ERROR_RATIO and rule["labels"]["window"] == long_window:
                 placed["source"] = (entry["name"], position)
     assert placed["current"][0] == placed["source"][0] == f"slo:shop:checkout:{group}"
     assert placed["current"][1] > placed["source"][1]

@@ -47,8 +47,8 @@ def cost_slo(budget: dict[str, str] | None = None) -> SLO:
 
 
 AVAILABILITY = {"availability": {"errors": 'req_total{code="500"}', "total": "req_total"}}
-DERIVED = ("Alert firings are derived from slo:burn_rate and each alert's threshold (Prometheus holds no "
-           "ALERTS series for this SLO in the month), at the report's resolution.")
+DERIVED = ("Alert firings are derived from slo:error_ratio / error budget and each alert's threshold "
+           "(Prometheus holds no ALERTS series for this SLO in the month), at the report's resolution.")
 
 
 def hours(n: int, complete: bool = True) -> ReportRange:
@@ -238,7 +238,7 @@ def firing_month(source: AlertSource) -> SLOData:
 
 
 def test_firings_from_burn_rate_hold_for_and_charge_the_hours_they_overlap() -> None:
-    """Derived from slo:burn_rate, an alert with `for: 5m` fires 5m after its condition starts and not at
+    """Derived from slo:error_ratio / budget, an alert with `for: 5m` fires 5m after its condition starts and not at
     all when the condition lasts 5m or less, except a firing already going at the month's start. Each firing
     is charged the bad events of the hours it overlaps (a firing ending on the hour does not reach into the
     next). Alerts no longer in the spec are listed without severity or share."""
