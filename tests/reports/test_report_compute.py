@@ -238,7 +238,7 @@ def firing_month(source: AlertSource) -> SLOData:
 
 
 def test_firings_from_burn_rate_hold_for_and_charge_the_hours_they_overlap() -> None:
-    """Derived from slo:error_ratio / budget, an alert with `for: 5m` fires 5m after its condition starts and not at
+    """Derived from the burn rates, an alert with `for: 5m` fires 5m after its condition starts and not at
     all when the condition lasts 5m or less, except a firing already going at the month's start. Each firing
     is charged the bad events of the hours it overlaps (a firing ending on the hour does not reach into the
     next). Alerts no longer in the spec are listed without severity or share."""
