@@ -216,6 +216,7 @@ async def _refresh_forever() -> None:
                 options=STATE.config.render_options,
                 forecaster=STATE.forecaster,
                 budget=STATE.write_budget,
+                reconciled_only=True,
             )
             log.info(
                 "status refresh: slos=%d queries=%d writes=%d deferred=%d conflicts=%d prometheus=%s",

@@ -449,6 +449,7 @@ def refresh_all(
     options: RenderOptions | None = None,
     forecaster: Forecaster | None = None,
     budget: TokenBucket | None = None,
+    reconciled_only: bool = False,
 ) -> RefreshReport:
     """Read every SLO's numbers (constant number of queries) and write the statuses that changed.
 
@@ -459,6 +460,9 @@ def refresh_all(
     Once a write is throttled (429) or fails on the server's side (5xx, no connection), the cycle's
     remaining writes are deferred too: one failed request per cycle, not one per SLO, while the API server
     is overloaded or restarting (the next cycle recomputes them, nothing is lost).
+    With ``reconciled_only`` (the operator) SLOs with no condition yet are left alone: their reconcile
+    is pending, and its one status write carries their first figures (``first_status``); a cycle that
+    fell between a burst of creates and their reconciles would otherwise cost each a second write.
     """
     now = now or datetime.now(UTC)
     secrets: dict[tuple[str, str], frozenset[str] | None] = {}
@@ -475,6 +479,8 @@ def refresh_all(
     for body in bodies:
         metadata = body["metadata"]
         if metadata.get("deletionTimestamp"):
+            continue
+        if reconciled_only and not (body.get("status") or {}).get("conditions"):
             continue
         slo, _problems = validate(body)
         if slo is None:

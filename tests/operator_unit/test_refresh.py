@@ -285,3 +285,21 @@ def test_a_new_slo_costs_one_status_write(api: ApiServer, kube: KubeClient) -> N
     prometheus.set(slo_of(doc), error_ratio=0.0005, remaining=0.5, since=OLD)
     measured = refresh(kube, client, forecaster, NOW + 3 * MINUTE)
     assert measured.writes == 1 and api.status("prod", "new")["state"] == "Meeting"
+
+
+def test_the_operator_refresh_leaves_slos_not_yet_reconciled_alone(api: ApiServer, kube: KubeClient) -> None:
+    """A cycle between a burst of creates and their reconciles: the SLOs with no condition yet wait for
+    their reconcile's single status write (``reconciled_only``), the others are refreshed as usual."""
+    prometheus = StaticPrometheus()
+    cluster(api, prometheus, 1)
+    client = prometheus.client()
+    forecaster = Forecaster()
+    api.add(document("pending"))
+    report = refresh_all(kube, client, now=NOW, forecaster=forecaster, reconciled_only=True)
+    assert (report.slos, report.writes) == (2, 0)  # api-0 has no condition either: nothing reconciled it
+    api.slos[("prod", "api-0")]["status"] = {"conditions": [{"type": "Valid", "status": "True"}]}
+    report = refresh_all(kube, client, now=NOW, forecaster=forecaster, reconciled_only=True)
+    assert report.writes == 1 and api.status_writes == [("prod", "api-0")]
+    assert api.status("prod", "pending") == {}
+    assert refresh_all(kube, client, now=NOW, forecaster=forecaster).writes == 1  # tools refresh all
+    assert api.status_writes[-1] == ("prod", "pending")
