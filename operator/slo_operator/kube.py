@@ -301,15 +301,22 @@ class KubeClient:
 
     # ---- generic objects --------------------------------------------------------------------------
 
-    def apply(self, kind: ChildKind, obj: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply: the object becomes exactly what we render; a no-op when it already is."""
+    def apply(self, kind: ChildKind, obj: dict[str, Any], metadata_only: bool = False) -> dict[str, Any]:
+        """Server-side apply: the object becomes exactly what we render; a no-op when it already is.
+
+        ``metadata_only``: the answer is the object's metadata (``PartialObjectMetadata``), not the whole
+        object sent back: a reconcile needs only its resourceVersion, and a dashboard is tens of KB.
+        """
         metadata = obj["metadata"]
+        headers = {"Content-Type": "application/apply-patch+yaml"}
+        if metadata_only:
+            headers["Accept"] = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
         return self.request(
             "PATCH",
             resource_path(kind, metadata["namespace"], metadata["name"]),
             params={"fieldManager": self.field_manager, "force": "true"},
             content=json.dumps(obj),
-            headers={"Content-Type": "application/apply-patch+yaml"},
+            headers=headers,
         )
 
     def list_objects(

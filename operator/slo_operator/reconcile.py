@@ -124,7 +124,7 @@ def reconcile_children(
                     if _owned_by(item, body)
                 }
             for child_name, obj in wanted.items():
-                applied = kube.apply(kind, obj)
+                applied = kube.apply(kind, obj, metadata_only=True)
                 if cache is not None:
                     cache.record_child(kind.plural, applied)
                 label = f"{kind.kind}/{child_name}"

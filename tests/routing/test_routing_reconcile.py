@@ -53,7 +53,7 @@ class FakeKube:
             raise KubeError(404, "the server could not find the requested resource")
         return []
 
-    def apply(self, kind: ChildKind, obj: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, kind: ChildKind, obj: dict[str, Any], metadata_only: bool = False) -> dict[str, Any]:
         if kind.plural in self.missing_kinds:
             raise KubeError(404, "the server could not find the requested resource")
         self.applied.append(obj)
