@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -484,3 +485,41 @@ def test_a_condition_stored_without_transition_time_gets_one() -> None:
     stored = [{"type": "Valid", "status": "True", "reason": "SpecValid", "message": ""}]
     (condition,) = set_condition(stored, "Valid", "True", "SpecValid", "", NOW)
     assert condition["lastTransitionTime"] == "2026-11-29T12:00:00Z"
+
+
+def test_a_successful_refresh_says_prometheus_was_read() -> None:
+    status = refreshed_status(slo(), {}, measurement_for(0.0005, slo()), True, "", NOW)
+    reachable = next(c for c in status["conditions"] if c["type"] == "PrometheusReachable")
+    assert reachable == {"type": "PrometheusReachable", "status": "True", "reason": "QueriesSucceeded",
+                         "message": "recorded SLO series read from Prometheus",
+                         "lastTransitionTime": "2026-11-29T12:00:00Z"}
+
+
+def test_the_refresh_keeps_status_window_steady_while_coverage_grows_slowly() -> None:
+    """The refresh hands the stored ``window`` to the hysteresis: 0.67 points more coverage and 30 s of
+    jitter in the start keep it as it was; a full point more moves it."""
+    target = slo()
+    start = NOW.timestamp() - 3 * DAY
+    measured = Measurement(sli=0.9995, remaining=0.9, burn_rates={"1h": 0.5, "5m": 0.5})
+    first = refreshed_status(target, {}, measured, True, "", NOW, Coverage(30 * DAY, RAW, 3 * DAY, start))
+    assert first["window"] == {"covered": 10.0, "since": "2026-11-26T12:00:00Z", "source": RAW}
+    later = NOW + timedelta(minutes=1)
+    grown = Coverage(30 * DAY, RAW, 3.2 * DAY, start + 30)
+    assert refreshed_status(target, first, measured, True, "", later, grown)["window"] == first["window"]
+    moved = Coverage(30 * DAY, RAW, 3.4 * DAY, start)
+    assert refreshed_status(target, first, measured, True, "", later, moved)["window"]["covered"] == 11.3
+
+
+def test_the_recording_start_is_written_in_utc_whatever_the_operators_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    coverage = Coverage(30 * DAY, RAW, 3 * DAY, NOW.timestamp() - 3 * DAY)
+    expected = window_condition(slo(), coverage)
+    assert "since 2026-11-26T12:00:00Z" in expected[2]
+    monkeypatch.setenv("TZ", "EST+5")
+    time.tzset()
+    try:
+        assert window_condition(slo(), coverage) == expected
+    finally:
+        monkeypatch.undo()
+        time.tzset()
