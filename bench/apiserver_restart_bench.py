@@ -132,8 +132,11 @@ def run(slos: int, state_dir: Path, refresh_seconds: float, json_out: Path | Non
                           range(slos)))
         wait(lambda: all_ready(slos), 1800, f"{slos} SLOs Ready")
         print(f"[restart] {slos} Ready after {time.monotonic() - started:.1f}s", file=sys.stderr)
-        seen = refreshes()
-        wait(lambda: refreshes() >= seen + 1, 3 * refresh_seconds + 120, "a refresh after all Ready")
+        # Settled: a whole refresh cycle with nothing to write (the first cycles catch up on conflicts
+        # with the reconciles still writing status; those writes are not the restart's).
+        quiet = "writes=0 deferred=0 conflicts=0"
+        seen = logfile.read_text().count(quiet)
+        wait(lambda: logfile.read_text().count(quiet) > seen, 6 * refresh_seconds + 300, "a quiet refresh")
         settled = children(api, namespace)
         before = operator_counters(metrics)
         relists_before = logfile.read_text().count("resumed by a re-listing")

@@ -8,13 +8,18 @@ on which kopf lists the kind again. What is asserted is what was recorded: the o
 status (observedGeneration, RulesApplied), every child's uid and resourceVersion (an untouched SLO's
 children are not rewritten), and the operator's own counters on /metrics (reconciles, requests by method).
 
-Opt-in (about 90 s on the loaded 2-core machine, most of it the API server's start-up): ``make faults-test``.
+A second restart happens while the operator is paused (SIGSTOP): a child deleted meanwhile reaches it
+only through the re-listing, which must restore it.
+
+Opt-in (about 2 minutes on the loaded 2-core machine, most of it the API server's start-ups):
+``make faults-test``.
 The 1,000-SLO version is ``bench/scale_bench.py --restart-apiserver``.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +186,27 @@ def test_the_operator_rides_out_an_apiserver_restart(
         # Two applies and an Event each, no-op applies of the echoes, the new SLO's first status.
         assert delta["writes"] < N, delta
         assert watch_restarts >= 1, "no watch resumed with 410 Gone: the restart did not test that path"
+
+        # Again, with the operator paused (SIGSTOP) from before the restart until after a child was deleted:
+        # no DELETED event can reach it; its watch resumes with 410 Gone and only the re-listing, with
+        # the LIST it takes then, shows the rule missing. It must be restored.
+        victim = names[2]
+        resyncs = operator.log().count("watch of prometheusrules resumed by a re-listing: 1 SLOs to restore")
+        operator.process.send_signal(signal.SIGSTOP)
+        try:
+            restart_apiserver(kubeconfig)
+            kubectl("delete", "prometheusrule", f"{victim}-slo", "-n", namespace, kubeconfig=kubeconfig)
+        finally:
+            operator.process.send_signal(signal.SIGCONT)
+        again = wait_for(
+            lambda: children(namespace, everyone, kubeconfig), CONVERGE, message="the rule deleted meanwhile"
+        )
+        victim_rule = f"PrometheusRule/{victim}/{victim}-slo"
+        assert again[victim_rule][0] != final[victim_rule][0], "the deleted rule was not recreated"
+        assert operator.log().count(
+            "watch of prometheusrules resumed by a re-listing: 1 SLOs to restore"
+        ) == resyncs + 1
+        assert operator.process.poll() is None and operator.process.pid == pid
     finally:
         if operator.process is not None:
             operator.stop()
