@@ -523,3 +523,20 @@ def test_the_recording_start_is_written_in_utc_whatever_the_operators_time_zone(
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_no_data_is_neither_firing_nor_exhausted() -> None:
+    target = slo()
+    result = measured_status(target, None)
+    assert result.firing is False and result.exhausted is False
+    status = refreshed_status(target, {}, None, True, "", NOW)
+    exhausted = next(c for c in status["conditions"] if c["type"] == "BudgetExhausted")
+    assert [exhausted[k] for k in ("status", "reason", "message")] == ["False", "BudgetLeft", "no data"]
+    quiet = resolve(ServiceLevelObjective.model_validate({
+        "apiVersion": "slo.mlops.dev/v1alpha1", "kind": "ServiceLevelObjective",
+        "metadata": {"name": "quiet", "namespace": "prod"},
+        "spec": {"service": "api", "objective": 99.9, "alerting": {"burnRates": []},
+                 "indicator": {"availability": {"errors": 'x{code="5xx"}', "total": "x"}}},
+    }))
+    measured = measured_status(quiet, Measurement(sli=0.9995, remaining=0.5, burn_rates={"1h": 0.5}))
+    assert measured.firing is False and measured.exhausted is False and measured.fields["burnRates"] == []
