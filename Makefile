@@ -42,11 +42,11 @@ crds: venv ## Regenerate the CRD from the API models (and its copy in the Helm c
 	$(PY) -m slo_operator.crd > $(CRD)
 	cp $(CRD) helm/slo-operator/crds/
 
-unit: venv tools ## pytest only
-	$(BIN)/pytest -q
+unit: venv tools ## pytest only (two lanes: hack/test_lanes.py; TEST_LANES=1 for one)
+	$(PY) hack/test_lanes.py $(PYTEST_ARGS)
 
 test: venv tools lint typecheck ## Everything CI runs: lint, types, all tests (installs what is missing)
-	$(BIN)/pytest -q
+	$(PY) hack/test_lanes.py $(PYTEST_ARGS)
 
 demo: venv tools ## The whole system locally, with a staged incident (stop: make demo-down)
 	$(PY) -m devstack.demo up $(DEMO_ARGS)
