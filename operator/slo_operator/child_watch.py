@@ -103,8 +103,8 @@ class ChildWatch:
                     self.relists += 1
                     assert version is not None
                     owners = self.cache.resync_children(kind.plural, namespace or None, items)
-                    if owners:
-                        log.info("%s listed again: %d SLOs to restore", kind.plural, len(owners))
+                    message = "watch of %s resumed by a re-listing: %d SLOs to restore"
+                    log.info(message, kind.plural, len(owners))
                     for owner in sorted(owners):
                         self.on_news(*owner)
                 version = await self._watch(kind, namespace, str(version))
