@@ -126,6 +126,22 @@ EQUIVALENT: dict[str, str] = {
     "slo_operator.model.x__round_minutes__mutmut_11":
         "`max(1, minutes)` -> `max(2, minutes)`: its result only feeds max(WINDOW_FLOOR, ...) and "
         "max(..., 2 x short), so a window under 5 minutes never survives either way",
+    # routing.py
+    "slo_operator.routing.x_receivers__mutmut_67":
+        "`channel if slack is not None` -> always `channel`: the channel is read only when there is a Slack "
+        "receiver",
+    "slo_operator.routing.x__text_matcher__mutmut_10":
+        "label values here are Kubernetes names and namespaces, which hold no backslash or quote: the "
+        "escaping never changes them",
+    "slo_operator.routing.x__text_matcher__mutmut_11":
+        "label values here are Kubernetes names and namespaces, which hold no backslash or quote: the "
+        "escaping never changes them",
+    "slo_operator.routing.x__text_matcher__mutmut_12":
+        "label values here are Kubernetes names and namespaces, which hold no backslash or quote: the "
+        "escaping never changes them",
+    "slo_operator.routing.x__text_matcher__mutmut_13":
+        "label values here are Kubernetes names and namespaces, which hold no backslash or quote: the "
+        "escaping never changes them",
     # selectors.py
     "slo_operator.selectors.x_parse_selector__mutmut_36":
         "the parser spells an operator `MatchOp.<Name>`, with one dot: split or rsplit with any maxsplit, "

@@ -17,7 +17,13 @@ from slo_operator.config import OperatorConfig
 from slo_operator.crd import custom_resource_definition
 from slo_operator.loader import parse_object
 from slo_operator.render import RenderOptions, alertmanager_config, to_yaml
-from slo_operator.routing import FileReceivers, RoutingOptions, alertmanager_file, secret_references
+from slo_operator.routing import (
+    FileReceivers,
+    RoutingOptions,
+    alertmanager_config_spec,
+    alertmanager_file,
+    secret_references,
+)
 from typer.testing import CliRunner
 
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -447,3 +453,57 @@ def test_cli_renders_alertmanager_yml_and_alertmanagerconfigs(tmp_path: Any) -> 
     assert result.exit_code == 0, result.output
     (obj,) = list(yaml.safe_load_all(result.stdout))
     assert obj["kind"] == "AlertmanagerConfig" and obj["metadata"]["name"] == "model-availability-slo"
+
+
+def _ticketing(routing: dict[str, Any] | None) -> Any:
+    """The availability example with a ticket-tier alert (what an error-budget policy's ticket step adds)."""
+    slo = slo_of(example_document("availability", routing))
+    ticket = dataclasses.replace(slo.alerts[0], name="SLOTicket", severity="ticket")
+    return dataclasses.replace(slo, alerts=(*slo.alerts, ticket))
+
+
+def test_ticket_alerts_go_to_the_ticket_webhook_or_to_nobody_never_to_a_page_or_slack() -> None:
+    webhook = SecretKeySelector(name="tickets", key="url")
+    spec = alertmanager_config_spec(_ticketing(ROUTING), RoutingOptions(ticket_webhook=webhook))
+    assert spec is not None
+    assert spec["receivers"][2:] == [{"name": "ticket", "webhookConfigs": [
+        {"urlSecret": {"name": "tickets", "key": "url"}, "sendResolved": False}]}]
+    assert spec["route"]["routes"][2:] == [
+        {"receiver": "ticket", "matchers": [{"name": "severity", "value": "ticket", "matchType": "="}]}]
+    # Without a webhook the ticket route notifies nobody: `none` is added once, next to Slack ...
+    spec = alertmanager_config_spec(_ticketing(ROUTING), RoutingOptions())
+    assert spec is not None
+    assert [r["name"] for r in spec["receivers"]] == ["pagerduty", "slack", "none"]
+    assert spec["route"]["routes"][2:] == [
+        {"receiver": "none", "matchers": [{"name": "severity", "value": "ticket", "matchType": "="}]}]
+    # ... and not twice when the SLO has no Slack (its default receiver is already `none`).
+    spec = alertmanager_config_spec(_ticketing({"pagerduty": ROUTING["pagerduty"]}), RoutingOptions())
+    assert spec is not None and [r["name"] for r in spec["receivers"]] == ["pagerduty", "none"]
+
+
+def test_secret_references_name_the_receiver_and_where_the_reference_came_from() -> None:
+    spec_refs = secret_references(slo_of(example_document("availability", ROUTING)), RoutingOptions())
+    assert [(u.receiver, u.secret.name, u.secret.key, u.source) for u in spec_refs] == [
+        ("pagerduty", "pagerduty", "routing-key", "spec.alerting.routing.pagerduty.routingKey"),
+        ("slack", "slack-webhook", "url", "spec.alerting.routing.slack.apiURL"),
+    ]
+    default_refs = secret_references(slo_of(example_document("availability")), defaults().routing)
+    assert [(u.receiver, u.secret.name, u.source) for u in default_refs] == [
+        ("pagerduty", "oncall", "operator default SLO_OPERATOR_PAGERDUTY_SECRET"),
+        ("slack", "chatops", "operator default SLO_OPERATOR_SLACK_SECRET"),
+    ]
+
+
+def test_alertmanager_file_skips_only_the_slos_that_opt_out_and_says_which_flags_to_give() -> None:
+    opted_out = slo_of(example_document("availability", {"enabled": False}))
+    latency = slo_of(example_document("latency"))
+    pagerduty_only = FileReceivers(pagerduty_routing_key_file=FILES.pagerduty_routing_key_file)
+    config = alertmanager_file([opted_out, latency], pagerduty_only)
+    assert [r["matchers"] for r in config["route"]["routes"]] == [
+        [f'namespace="{latency.namespace}"', f'slo="{latency.name}"']]
+    assert config["route"]["routes"][0]["receiver"] == "none"  # warnings reach nobody without Slack
+    with pytest.raises(ValueError) as raised:
+        alertmanager_file([latency], FileReceivers(slack_channel="#x"))
+    assert str(raised.value) == (
+        "no receiver: give a PagerDuty routing-key file and/or a Slack webhook-URL file "
+        "(--pagerduty-routing-key-file, --slack-api-url-file)")
