@@ -540,3 +540,32 @@ def test_no_data_is_neither_firing_nor_exhausted() -> None:
     }))
     measured = measured_status(quiet, Measurement(sli=0.9995, remaining=0.5, burn_rates={"1h": 0.5}))
     assert measured.firing is False and measured.exhausted is False and measured.fields["burnRates"] == []
+
+
+@pytest.mark.parametrize(
+    ("error_ratio", "expected"),
+    [
+        (0.002, ["True", "BudgetSpent", "the 30d error budget is used up (SLI 99.8% < objective 99.9%)"]),
+        (0.0005, ["False", "BudgetLeft", "error budget left"]),
+    ],
+)
+def test_budget_exhausted_condition_as_written(error_ratio: float, expected: list[str]) -> None:
+    target = slo()
+    status = refreshed_status(target, {}, measurement_for(error_ratio, target), True, "", NOW)
+    exhausted = next(c for c in status["conditions"] if c["type"] == "BudgetExhausted")
+    assert [exhausted[k] for k in ("status", "reason", "message")] == expected
+
+
+def test_an_sli_without_a_budget_reading_has_no_error_budget() -> None:
+    fields = measured_status(slo(), Measurement(sli=0.9995, remaining=None, burn_rates={})).fields
+    assert fields["errorBudget"] is None and fields["sli"] == 99.95 and fields["state"] == "Meeting"
+
+
+def test_a_covered_window_keeps_its_recorded_figures_even_with_raw_history_at_hand() -> None:
+    target = slo()
+    now = NOW.timestamp()
+    recorded = Measurement(sli=0.9996, remaining=0.6, time_to_exhaustion=1e6, burn_rates={"1h": 0.4},
+                           recording_since={indicator_hash(target): now - 31 * DAY})
+    measurement, coverage = window_measurement(target, recorded, RawFigures(0.01, now - 40 * DAY), now)
+    assert coverage.source == RECORDED and coverage.complete
+    assert measurement is recorded
