@@ -19,7 +19,7 @@ import pytest
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.durations import parse_duration
 from slo_operator.model import SLO, resolve
-from slo_operator.promql import CURRENT_BURN_RATE, ERROR_RATIO, exact, le_matcher
+from slo_operator.promql import CURRENT_BURN_RATE, ERROR_RATIO, SLI, exact, le_matcher, recorded
 from slo_operator.rules import RuleOptions, burn_rate_expr, rule_groups
 from slo_operator.scenario import parse_scenario, raw_series
 from slo_operator.simulate import Timing, evaluate
@@ -184,3 +184,20 @@ def test_the_current_burn_rate_is_recorded_in_its_source_windows_group_right_aft
                 placed["source"] = (entry["name"], position)
     assert placed["current"][0] == placed["source"][0] == f"slo:shop:checkout:{group}"
     assert placed["current"][1] > placed["source"][1]
+
+
+@pytest.mark.parametrize("long_window", ["7d", "1d"])
+def test_the_sli_is_one_minus_the_error_ratio_of_the_slo_window(long_window: str) -> None:
+    """When an alert already records the SLO window's error ratio, the SLI reads that very series (the
+    SLO window's, no other); otherwise it computes the ratio inline, reading no recorded ratio."""
+    slo = slo_of(window="7d", alerting={"burnRates": [
+        {"name": "Page", "severity": "critical", "budgetPercent": 50, "longWindow": long_window,
+         "shortWindow": "6h"},
+    ]})
+    (sli,) = [rule for rule in rules_of(slo) if rule.get("record") == SLI]
+    if long_window == "7d":
+        assert sli["expr"] == f"1 - {recorded(ERROR_RATIO, slo, 7 * 86400)}"
+    else:
+        names = {n.name for n in nodes(promql_parser.parse(sli["expr"]))
+                 if isinstance(n, promql_parser.VectorSelector)}
+        assert names and ERROR_RATIO not in names
