@@ -331,7 +331,11 @@ def _indicator_rules() -> list[JsonValue]:
     return rules
 
 
-_WINDOW_RULES.extend(_indicator_rules())
+def _spec_validations(schema: dict[str, Any], cls: type[Any]) -> None:
+    """Add the spec's cross-field CEL rules to its JSON schema: the window rule, then those the registry
+    decides (:func:`_indicator_rules`). They are built when the schema is asked for, not when this module
+    is imported, so a change to the registry or to the rules is seen by whatever generates the CRD."""
+    schema["x-kubernetes-validations"] = [*_WINDOW_RULES, *_indicator_rules()]
 
 
 def _error_at(loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
@@ -346,7 +350,7 @@ def _error_at(loc: tuple[str | int, ...], message: str, value: Any) -> Validatio
 class ServiceLevelObjectiveSpec(_Model):
     """The desired SLO: what is measured, the objective over a rolling window, and how to alert."""
 
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": _WINDOW_RULES})
+    model_config = ConfigDict(json_schema_extra=_spec_validations)
 
     service: str = Field(
         pattern=SERVICE_PATTERN,
