@@ -90,6 +90,9 @@ EQUIVALENT: dict[str, str] = {
     "slo_operator.reports.compute.x_slo_month_report__mutmut_67":
         "`compliance >= objective - 1e-9` -> `>`: differs only at exactly objective - 1e-9 percent, a value "
         "the tolerance exists to step over and no month of events reaches exactly",
+    "slo_operator.reports.compute.x_slo_month_report__mutmut_101":
+        "`-(d.bad or 0.0)` -> `or 1.0` in the worst days' sort key: only days with bad events are sorted "
+        "(`if d.bad`), so the fallback is never taken",
     "slo_operator.reports.compute.x_steps_to_periods__mutmut_13":
         "`< 1e-3` -> `<= 1e-3`: range-query steps lie on the step grid; the tolerance absorbs float error "
         "only, and no sum of Unix seconds is off by exactly 1 ms",

@@ -278,6 +278,16 @@ def test_firings_from_alerts_are_taken_as_recorded() -> None:
     assert {f.budget_consumed_percent for f in r.violations.alert_firings} == {None}
 
 
+def test_a_firing_in_the_months_first_hour_is_charged_that_hours_bad_events() -> None:
+    """The month's first hour counts like any other: a firing open at the start is charged its bad events."""
+    month = firing_month("alerts")
+    month.bad[0] = 7.0
+    r = slo_month_report(ALERTING, month, hours(6), 60)
+    first = r.violations.alert_firings[0]
+    share = round(100 * 7 / 6e4, 6)
+    assert (first.alert, first.start, first.budget_consumed_percent) == ("FastBurn", T0, share)
+
+
 # ---- notes ----------------------------------------------------------------------------------------
 
 
