@@ -18,17 +18,16 @@ The 1,000-SLO version is ``bench/scale_bench.py --restart-apiserver``.
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from support.cluster import kubectl, wait_for
 from support.processes import OperatorProcess, free_port
+from support.slo_objects import apply, listed
+from support.slo_objects import availability_slo as slo
 
 from devstack.cluster import restart_apiserver
 
@@ -39,33 +38,6 @@ REFRESH_SECONDS = 2  # OperatorProcess' --refresh-seconds
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-
-def slo(namespace: str, name: str, objective: float = 99.9) -> dict[str, Any]:
-    return {
-        "apiVersion": "slo.mlops.dev/v1alpha1",
-        "kind": "ServiceLevelObjective",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "service": name,
-            "objective": objective,
-            "window": "30d",
-            "indicator": {
-                "availability": {
-                    "errors": 'http_requests_total{job="checkout",code=~"5.."}',
-                    "total": 'http_requests_total{job="checkout"}',
-                }
-            },
-        },
-    }
-
-
-def apply(kubeconfig: Path, *documents: dict[str, Any]) -> None:
-    kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents), kubeconfig=kubeconfig)
-
-
-def listed(kind: str, namespace: str, kubeconfig: Path) -> list[dict[str, Any]]:
-    out = kubectl("get", kind, "-n", namespace, "-o", "json", kubeconfig=kubeconfig).stdout
-    return list(json.loads(out)["items"])
 
 
 def children(namespace: str, names: list[str], kubeconfig: Path) -> dict[str, tuple[str, str]] | None:

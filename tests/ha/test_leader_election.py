@@ -17,9 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from support.cluster import kubectl, wait_for
 from support.processes import OperatorProcess
+from support.slo_objects import apply, listed
+from support.slo_objects import availability_slo as slo
 
 LEASE_SECONDS = 6.0
 LEASE_NAMESPACE = "slo-system"  # manifests/rbac.yaml's Role grants Leases there only
@@ -29,33 +30,6 @@ UNREACHABLE_PROMETHEUS = "http://127.0.0.1:9"
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-
-def slo(namespace: str, name: str, objective: float = 99.9) -> dict[str, Any]:
-    return {
-        "apiVersion": "slo.mlops.dev/v1alpha1",
-        "kind": "ServiceLevelObjective",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "service": name,
-            "objective": objective,
-            "window": "30d",
-            "indicator": {
-                "availability": {
-                    "errors": 'http_requests_total{job="checkout",code=~"5.."}',
-                    "total": 'http_requests_total{job="checkout"}',
-                }
-            },
-        },
-    }
-
-
-def apply(kubeconfig: Path, *documents: dict[str, Any]) -> None:
-    kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents), kubeconfig=kubeconfig)
-
-
-def listed(kind: str, namespace: str, kubeconfig: Path) -> list[dict[str, Any]]:
-    out = kubectl("get", kind, "-n", namespace, "-o", "json", kubeconfig=kubeconfig).stdout
-    return list(json.loads(out)["items"])
 
 
 def lease(name: str, kubeconfig: Path) -> dict[str, Any]:

@@ -165,6 +165,18 @@ def _matches(event: dict[str, Any], selector: str) -> bool:
     return True
 
 
+def answer_json(handler: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str]) -> None:
+    """Answer ``payload`` as JSON with ``status`` and extra ``headers`` (both fake servers answer so)."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    for header, value in headers.items():
+        handler.send_header(header, value)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 @contextmanager
 def serving(api: ApiServer) -> Iterator[KubeClient]:
     """``api`` on a loopback port, and the operator's own client pointed at it."""
@@ -175,14 +187,7 @@ def serving(api: ApiServer) -> Iterator[KubeClient]:
             status, payload, headers = api.respond(
                 self.command, self.path, self.rfile.read(length) if length else b""
             )
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            for header, value in headers.items():
-                self.send_header(header, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer_json(self, status, payload, headers)
 
         do_GET = do_PATCH = do_POST = do_DELETE = _handle
 
@@ -236,14 +241,7 @@ class ScriptedAPI:
                     self.wfile.flush()
                     self.connection.close()
                     return
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                for header, value in headers.items():
-                    self.send_header(header, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer_json(self, status, payload, headers)
 
             do_GET = do_PATCH = do_POST = do_PUT = do_DELETE = _answer
 
