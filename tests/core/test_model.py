@@ -12,7 +12,6 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from slo_operator import model
-from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import (
     SLO,
     THIRTY_DAYS,
@@ -21,8 +20,8 @@ from slo_operator.model import (
     burn_rate_threshold,
     default_alerts,
     exact,
-    resolve,
 )
+from support.slo_documents import resolved, slo_document
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests" / "examples"
@@ -30,29 +29,15 @@ DAY = 86400
 
 
 def document(**spec: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "service": "svc",
-        "objective": 99.9,
-        "window": "30d",
-        "indicator": {"availability": {"errors": 'req{code=~"5.."}', "total": "req"}},
-    }
-    base.update(spec)
-    return {
-        "apiVersion": "slo.mlops.dev/v1alpha1",
-        "kind": "ServiceLevelObjective",
-        "metadata": {"name": "test-slo", "namespace": "team-a"},
-        "spec": base,
-    }
+    return slo_document("test-slo", "team-a", **spec)
 
 
 def slo_of(**spec: Any) -> SLO:
-    return resolve(ServiceLevelObjective.model_validate(document(**spec)))
+    return resolved(document(**spec))
 
 
 def example(name: str) -> SLO:
-    return resolve(
-        ServiceLevelObjective.model_validate(yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text()))
-    )
+    return resolved(yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text()))
 
 
 def derived_budget(alert: ResolvedAlert, window: int) -> Fraction:
@@ -448,7 +433,7 @@ def test_exact_is_plain_promql_number(value: Decimal) -> None:
 
 def test_without_burn_rate_alerts_the_current_burn_rate_window_is_still_recorded() -> None:
     doc = document(alerting={"burnRates": []})
-    slo = resolve(ServiceLevelObjective.model_validate(doc))
+    slo = resolved(doc)
     assert slo.alerts == ()
     assert slo.current_burn_window in slo.windows  # status.burnRate and time to exhaustion need it
 

@@ -16,33 +16,21 @@ from typing import Any
 import numpy as np
 import promql_parser
 import pytest
-from slo_operator.api import ServiceLevelObjective
 from slo_operator.durations import parse_duration
-from slo_operator.model import SLO, resolve
+from slo_operator.model import SLO
 from slo_operator.promql import CURRENT_BURN_RATE, ERROR_RATIO, SLI, exact, le_matcher, recorded
 from slo_operator.rules import RuleOptions, burn_rate_expr, rule_groups
 from slo_operator.scenario import parse_scenario, raw_series
 from slo_operator.simulate import Timing, evaluate
+from support.slo_documents import resolved, slo_document
 
 
 def document(**spec: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "service": "svc",
-        "objective": 99.9,
-        "window": "30d",
-        "indicator": {"availability": {"errors": 'req{code=~"5.."}', "total": "req"}},
-    }
-    base.update(spec)
-    return {
-        "apiVersion": "slo.mlops.dev/v1alpha1",
-        "kind": "ServiceLevelObjective",
-        "metadata": {"name": "checkout", "namespace": "shop"},
-        "spec": base,
-    }
+    return slo_document("checkout", "shop", **spec)
 
 
 def slo_of(**spec: Any) -> SLO:
-    return resolve(ServiceLevelObjective.model_validate(document(**spec)))
+    return resolved(document(**spec))
 
 
 def rules_of(slo: SLO) -> list[dict[str, Any]]:
