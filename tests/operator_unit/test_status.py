@@ -26,6 +26,7 @@ from slo_operator.status import (
     window_measurement,
     with_ready,
 )
+from support.slo_documents import cost_slo
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -305,19 +306,6 @@ def test_a_first_or_unreadable_last_evaluated_is_written_even_when_nothing_else_
     assert needs_write({**new, "lastEvaluated": ""}, new, NOW, 300)
     assert needs_write({**new, "lastEvaluated": "yesterday"}, new, NOW, 300)
     assert not needs_write(new, dict(new), NOW, 300)
-
-
-def cost_slo(budget: dict[str, str] | None) -> SLO:
-    cost: dict[str, Any] = {"dollars": "serving_cost_dollars_total", "units": "predictions_total",
-                            "maxCostPerUnit": "0.0004"}
-    if budget is not None:
-        cost["budget"] = budget
-    return resolve(ServiceLevelObjective.model_validate({
-        "apiVersion": "slo.mlops.dev/v1alpha1",
-        "kind": "ServiceLevelObjective",
-        "metadata": {"name": "spend", "namespace": "prod"},
-        "spec": {"service": "api", "objective": 99, "indicator": {"cost": cost}},
-    }))
 
 
 def test_cost_status_without_a_budget_or_without_figures() -> None:

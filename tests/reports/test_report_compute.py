@@ -23,6 +23,7 @@ from slo_operator.reports.compute import (
     steps_to_periods,
 )
 from slo_operator.reports.schema import AlertSource, CostHour, CostMonth
+from support.slo_documents import cost_slo
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 HOUR = 3600
@@ -36,14 +37,6 @@ def slo(indicator: dict[str, Any], name: str = "api", **spec: Any) -> SLO:
     }, "test")
     assert obj is not None, problems
     return resolve(obj)
-
-
-def cost_slo(budget: dict[str, str] | None = None) -> SLO:
-    cost: dict[str, Any] = {"dollars": "serving_cost_dollars_total", "units": "predictions_total",
-                            "maxCostPerUnit": "0.0004"}
-    if budget is not None:
-        cost["budget"] = budget
-    return slo({"cost": cost}, name="cost")
 
 
 AVAILABILITY = {"availability": {"errors": 'req_total{code="500"}', "total": "req_total"}}

@@ -1,7 +1,8 @@
-"""SLO documents for the pure suites: one availability SLO whose spec fields each test overrides.
+"""SLO documents for the pure suites: an availability SLO whose spec fields each test overrides, and a
+cost SLO with or without a spend budget.
 
-Kept in one place so that the suites which read the model and the rendered rules build the same document
-and a new required field is added once.
+Kept in one place so that the suites reading the same kind of SLO (model and rendered rules; status and
+monthly report of cost) build the same document, and a new required field is added once.
 """
 
 from __future__ import annotations
@@ -33,3 +34,18 @@ def slo_document(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
 def resolved(document: dict[str, Any]) -> SLO:
     """The model of a document that is valid (a ValidationError otherwise)."""
     return resolve(ServiceLevelObjective.model_validate(document))
+
+
+def cost_slo(budget: dict[str, str] | None = None) -> SLO:
+    """The cost SLO ``team/cost``: spend per prediction at most 0.0004, and a spend ``budget`` when given
+    (``{"amount": "2000", "currency": "USD"}``; no budget: no spend figures)."""
+    cost: dict[str, Any] = {"dollars": "serving_cost_dollars_total", "units": "predictions_total",
+                            "maxCostPerUnit": "0.0004"}
+    if budget is not None:
+        cost["budget"] = budget
+    return resolved({
+        "apiVersion": "slo.mlops.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": "cost", "namespace": "team"},
+        "spec": {"service": "api", "objective": 99, "indicator": {"cost": cost}},
+    })
