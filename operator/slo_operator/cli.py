@@ -11,7 +11,7 @@ import typer
 
 from slo_operator.children import child_kind_for_format
 from slo_operator.forecast_cli import forecast_command
-from slo_operator.loader import load
+from slo_operator.loader import load_or_exit
 from slo_operator.model import resolve
 from slo_operator.render import RenderOptions, rule_file, to_yaml
 from slo_operator.reports.cli import report as report_command
@@ -99,11 +99,7 @@ def render(
     ] = None,
 ) -> None:
     """Print what slo-operator generates for the SLOs in FILE (YAML on stdout)."""
-    objects, problems = load(filename)
-    if problems:
-        for problem in problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(1)
+    objects = load_or_exit(filename)
     slos = [resolve(obj) for obj in objects]
     options = _operator_options(rule_label)
     child = child_kind_for_format(output_format.value)
@@ -154,11 +150,7 @@ def _operator_options(rule_label: list[str] | None) -> RenderOptions:
 @app.command()
 def validate(filename: Files) -> None:
     """Check SLO files; print every problem with its field path and exit non-zero if there are any."""
-    objects, problems = load(filename)
-    for problem in problems:
-        typer.echo(str(problem), err=True)
-    if problems:
-        raise typer.Exit(1)
+    objects = load_or_exit(filename)
     for obj in objects:
         typer.echo(f"{obj.namespace}/{obj.name}: valid")
     if not objects:

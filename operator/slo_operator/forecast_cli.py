@@ -27,16 +27,11 @@ def forecast_command(
 ) -> None:
     """Forecast each SLO's error budget over its next window from its recorded series."""
     from slo_operator.forecaster import Forecaster, status_of, summary
-    from slo_operator.loader import load
+    from slo_operator.loader import load_or_exit
     from slo_operator.model import resolve
     from slo_operator.prometheus import PrometheusClient, PrometheusUnavailable
 
-    objects, problems = load(filename)
-    if problems:
-        for problem in problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(1)
-    slos = [resolve(obj) for obj in objects]
+    slos = [resolve(obj) for obj in load_or_exit(filename)]
     try:
         with PrometheusClient(prometheus, timeout=60.0) as client:
             forecasts = Forecaster().refresh(client, slos, time.time() if at is None else at)

@@ -1,7 +1,7 @@
 """Reading ServiceLevelObjective documents from files, folders or stdin, with errors by field path.
 
-Used by the CLI (``render``, ``validate``); the operator gets objects from the API server instead and
-validates them with the same models.
+Used by the CLI (``render``, ``validate``, ``simulate``, ``forecast``, ``report``, ``policy explain``); the
+operator gets objects from the API server instead and validates them with the same models.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import typer
 import yaml
 from pydantic import ValidationError
 
@@ -96,7 +97,7 @@ def _documents(path: str) -> Iterator[tuple[str, Any]]:
         return
     root = Path(path)
     if not root.exists():
-        raise FileNotFoundError(f"{path}: no such file or directory")
+        raise FileNotFoundError("no such file or directory")  # the Problem names the path
     files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml")) if root.is_dir() else [root]
     for file in files:
         with file.open(encoding="utf-8") as handle:
@@ -125,6 +126,19 @@ def load(paths: list[str]) -> tuple[list[ServiceLevelObjective], list[Problem]]:
                 problems.extend(found)
                 if obj is not None:
                     objects.append(obj)
-        except (OSError, yaml.YAMLError) as exc:
+        except OSError as exc:  # "Permission denied", not "[Errno 13] Permission denied: '<path>'"
+            problems.append(Problem(path, "(file)", exc.strerror or str(exc)))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(Problem(path, "(file)", str(exc)))
     return objects, problems
+
+
+def load_or_exit(paths: list[str]) -> list[ServiceLevelObjective]:
+    """``load`` for the commands: every problem on stderr, one line each (file, field, what to do), and
+    exit status 1 when there is any, before anything is rendered or queried."""
+    objects, problems = load(paths)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        raise typer.Exit(1)
+    return objects

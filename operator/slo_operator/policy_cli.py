@@ -14,7 +14,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from slo_operator.loader import load, problems_of
+from slo_operator.loader import load_or_exit, problems_of
 from slo_operator.policy import explain
 from slo_operator.policy_api import POLICY_KIND, ErrorBudgetPolicy
 
@@ -60,11 +60,7 @@ def explain_command(
                 typer.echo(str(problem), err=True)
             raise typer.Exit(1) from None
     slo_paths = [p for p in filename if p != "-"]
-    slos, problems = load(slo_paths) if slo_paths else ([], [])
-    if problems:
-        for problem in problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(1)
+    slos = load_or_exit(slo_paths)
     if not policies or not slos:
         typer.echo("give at least one ErrorBudgetPolicy and one ServiceLevelObjective (-f)", err=True)
         raise typer.Exit(1)

@@ -29,15 +29,10 @@ def _fail(message: str, hint: str) -> typer.BadParameter:
 
 
 def _load_slo(filename: list[str], name: str | None) -> Any:
-    from slo_operator.loader import load
+    from slo_operator.loader import load_or_exit
     from slo_operator.model import resolve
 
-    objects, problems = load(filename)
-    if problems:
-        for problem in problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(1)
-    slos = [resolve(obj) for obj in objects]
+    slos = [resolve(obj) for obj in load_or_exit(filename)]
     if name is not None:
         slos = [s for s in slos if s.name == name]
     if len(slos) != 1:

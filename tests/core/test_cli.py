@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from slo_operator.cli import app
 from slo_operator.crd import render_crd_yaml
+from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / ".venv" / "bin" / "slo-operator"
@@ -213,3 +215,25 @@ def test_no_arguments_shows_help() -> None:
     result = run()
     assert "render" in result.stdout + result.stderr
     assert "validate" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["validate"], ["render"], ["simulate", "--table"], ["forecast", "--prometheus", "http://127.0.0.1:9"]],
+    ids=lambda command: command[0],
+)
+def test_every_command_reports_a_bad_file_by_file_and_field_before_doing_anything(
+    command: list[str], tmp_path: Path
+) -> None:
+    """One loader for all the commands: the same lines, naming the file once and then the field, and exit
+    status 1 before anything is rendered or queried (in process: the console script is proven above)."""
+    missing = tmp_path / "nope.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_FILE)
+    result = CliRunner().invoke(app, [*command, "-f", str(missing), "-f", str(bad)])
+    assert result.exit_code == 1, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{missing}: (file): no such file or directory"
+    assert all(line.startswith(f"{bad}#") for line in lines[1:]), result.stderr
+    assert any(line.startswith(f"{bad}#0: spec.objective: ") for line in lines), result.stderr

@@ -104,7 +104,7 @@ def report(
     import os
 
     from slo_operator.config import OperatorConfig
-    from slo_operator.loader import load
+    from slo_operator.loader import load_or_exit
     from slo_operator.prometheus import PrometheusUnavailable
     from slo_operator.reports.data import previous_month
     from slo_operator.reports.mail import EmailConfigError, SMTPSettings, send_email
@@ -135,11 +135,7 @@ def report(
         for problem in problems:  # one invalid SLO must not stop the report of the others
             typer.echo(f"skipped (invalid): {problem}", err=True)
     else:
-        objects, problems = load(filename or [])
-        if problems:
-            for problem in problems:
-                typer.echo(str(problem), err=True)
-            raise typer.Exit(1)
+        objects = load_or_exit(filename or [])
     if not objects:
         typer.echo("no ServiceLevelObjective documents found", err=True)
         raise typer.Exit(1)
