@@ -11,8 +11,9 @@ children are not rewritten), and the operator's own counters on /metrics (reconc
 A second restart happens while the operator is paused (SIGSTOP): a child deleted meanwhile reaches it
 only through the re-listing, which must restore it.
 
-Opt-in (about 2 minutes on the loaded 2-core machine, most of it the API server's start-ups):
-``make faults-test``.
+It runs on a control plane of its own (``own_cluster``), so the restarts disturb no other suite; `make
+test` runs it in the lane beside tests/rules (hack/test_lanes.py), `make faults-test` alone. About 2-3
+minutes on the loaded 2-core machine, most of it the API server's start-ups.
 The 1,000-SLO version is ``bench/scale_bench.py --restart-apiserver``.
 """
 
@@ -39,7 +40,6 @@ REFRESH_SECONDS = 2  # OperatorProcess' --refresh-seconds
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
-
 def children(namespace: str, names: list[str], kubeconfig: Path) -> dict[str, tuple[str, str]] | None:
     """Every SLO reconciled at its generation, with exactly one PrometheusRule and one dashboard
     ConfigMap, each owned by it alone: "kind/owner/name" -> (uid, resourceVersion); None until then."""
@@ -55,7 +55,8 @@ def children(namespace: str, names: list[str], kubeconfig: Path) -> dict[str, tu
             return None
     rules = listed("prometheusrule", namespace, kubeconfig)
     boards = [
-        b for b in listed("configmap", namespace, kubeconfig)
+        b
+        for b in listed("configmap", namespace, kubeconfig)
         if "slo.mlops.dev/name" in (b["metadata"].get("labels") or {})
     ]
     if len(rules) < len(names) or len(boards) < len(names):
@@ -96,13 +97,15 @@ def refreshes(process: OperatorProcess) -> int:
 
 
 def test_the_operator_rides_out_an_apiserver_restart(
-    kubeconfig: Path, ha_kubeconfig: Path, namespace: str, tmp_path: Path
+    own_cluster: Path, own_identity: Path, tmp_path: Path
 ) -> None:
+    kubeconfig, namespace = own_cluster, "faults"
+    kubectl("create", "namespace", namespace, kubeconfig=kubeconfig)
     metrics_port = free_port()
     (tmp_path / "operator").mkdir()
     operator = OperatorProcess(
         tmp_path / "operator",
-        ha_kubeconfig,
+        own_identity,
         UNREACHABLE_PROMETHEUS,
         extra=["--namespace", namespace, "--verbose"],  # kopf's debug log says when a watch restarts
         env={"SLO_OPERATOR_METRICS": f"127.0.0.1:{metrics_port}"},
@@ -175,9 +178,10 @@ def test_the_operator_rides_out_an_apiserver_restart(
         )
         victim_rule = f"PrometheusRule/{victim}/{victim}-slo"
         assert again[victim_rule][0] != final[victim_rule][0], "the deleted rule was not recreated"
-        assert operator.log().count(
-            "watch of prometheusrules resumed by a re-listing: 1 SLOs to restore"
-        ) == resyncs + 1
+        assert (
+            operator.log().count("watch of prometheusrules resumed by a re-listing: 1 SLOs to restore")
+            == resyncs + 1
+        )
         assert operator.process.poll() is None and operator.process.pid == pid
     finally:
         if operator.process is not None:
