@@ -8,9 +8,11 @@ to ``properties``. ``structural()`` does that translation so the models stay the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from slo_operator import API_GROUP, API_VERSION, KIND, PLURAL
 from slo_operator.api import ServiceLevelObjectiveSpec, ServiceLevelObjectiveStatus
@@ -75,8 +77,16 @@ def structural(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> di
     return out
 
 
-def _status_schema() -> dict[str, Any]:
-    schema = structural(ServiceLevelObjectiveStatus.model_json_schema(by_alias=True))
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The structural schema of ``spec`` or ``status``, described by the model's docstring."""
+    schema = structural(model.model_json_schema(by_alias=True))
+    schema["description"] = model.__doc__
+    return schema
+
+
+def _status_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Status conditions are a map keyed by ``type`` (server-side apply merges them one by one)."""
+    schema = _schema(model)
     conditions = schema["properties"]["conditions"]
     conditions["x-kubernetes-list-type"] = "map"
     conditions["x-kubernetes-list-map-keys"] = ["type"]
@@ -106,28 +116,38 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-def custom_resource_definition() -> dict[str, Any]:
-    """The whole CRD object for ``servicelevelobjectives.slo.mlops.dev``."""
-    spec_schema = structural(ServiceLevelObjectiveSpec.model_json_schema(by_alias=True))
-    spec_schema["description"] = ServiceLevelObjectiveSpec.__doc__
-    status_schema = _status_schema()
-    status_schema["description"] = ServiceLevelObjectiveStatus.__doc__
+@dataclass(frozen=True)
+class _Kind:
+    """What tells one of the operator's custom resources from the other in its CRD."""
+
+    kind: str
+    plural: str
+    singular: str
+    short_names: list[str]
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    columns: list[dict[str, Any]]
+    description: str
+
+
+def _custom_resource_definition(resource: _Kind) -> dict[str, Any]:
+    """The CRD of ``resource``: namespaced, one served and stored version, a status subresource."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": f"{PLURAL}.{API_GROUP}",
+            "name": f"{resource.plural}.{API_GROUP}",
             "labels": {"app.kubernetes.io/name": "slo-operator", "app.kubernetes.io/part-of": "slo-operator"},
         },
         "spec": {
             "group": API_GROUP,
             "scope": "Namespaced",
             "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": "servicelevelobjective",
-                "shortNames": ["slo", "slos"],
+                "kind": resource.kind,
+                "listKind": f"{resource.kind}List",
+                "plural": resource.plural,
+                "singular": resource.singular,
+                "shortNames": resource.short_names,
                 "categories": ["mlops", "monitoring"],
             },
             "versions": [
@@ -136,21 +156,18 @@ def custom_resource_definition() -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                    "additionalPrinterColumns": resource.columns,
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",
-                            "description": "A ServiceLevelObjective: an objective for a service's indicator "
-                            "over a rolling window, turned by slo-operator into Prometheus recording rules, "
-                            "burn-rate alerts, alert routing and a dashboard, "
-                            "with the measured budget in status.",
+                            "description": resource.description,
                             "required": ["spec"],
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
                                 "metadata": {"type": "object"},
-                                "spec": spec_schema,
-                                "status": status_schema,
+                                "spec": _schema(resource.spec),
+                                "status": _status_schema(resource.status),
                             },
                         }
                     },
@@ -158,6 +175,22 @@ def custom_resource_definition() -> dict[str, Any]:
             ],
         },
     }
+
+
+def custom_resource_definition() -> dict[str, Any]:
+    """The whole CRD object for ``servicelevelobjectives.slo.mlops.dev``."""
+    return _custom_resource_definition(_Kind(
+        kind=KIND,
+        plural=PLURAL,
+        singular="servicelevelobjective",
+        short_names=["slo", "slos"],
+        spec=ServiceLevelObjectiveSpec,
+        status=ServiceLevelObjectiveStatus,
+        columns=PRINTER_COLUMNS,
+        description="A ServiceLevelObjective: an objective for a service's indicator over a rolling window, "
+        "turned by slo-operator into Prometheus recording rules, burn-rate alerts, alert routing and a "
+        "dashboard, with the measured budget in status.",
+    ))
 
 
 def policy_custom_resource_definition() -> dict[str, Any]:
@@ -169,81 +202,39 @@ def policy_custom_resource_definition() -> dict[str, Any]:
         ErrorBudgetPolicyStatus,
     )
 
-    spec_schema = structural(ErrorBudgetPolicySpec.model_json_schema(by_alias=True))
-    spec_schema["description"] = ErrorBudgetPolicySpec.__doc__
-    status_schema = structural(ErrorBudgetPolicyStatus.model_json_schema(by_alias=True))
-    status_schema["description"] = ErrorBudgetPolicyStatus.__doc__
-    conditions = status_schema["properties"]["conditions"]
-    conditions["x-kubernetes-list-type"] = "map"
-    conditions["x-kubernetes-list-map-keys"] = ["type"]
-    columns = [
-        {"name": "Steps", "type": "string", "jsonPath": ".spec.steps[*].name"},
-        {"name": "SLOs", "type": "integer", "jsonPath": ".status.slos.length()",
-         "description": "SLOs governed."},
-        {"name": "Frozen", "type": "integer", "jsonPath": ".status.frozen",
-         "description": "SLOs whose service is frozen."},
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-    ]
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {
-            "name": f"{POLICY_PLURAL}.{API_GROUP}",
-            "labels": {"app.kubernetes.io/name": "slo-operator", "app.kubernetes.io/part-of": "slo-operator"},
-        },
-        "spec": {
-            "group": API_GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": POLICY_KIND,
-                "listKind": f"{POLICY_KIND}List",
-                "plural": POLICY_PLURAL,
-                "singular": "errorbudgetpolicy",
-                "shortNames": ["ebp"],
-                "categories": ["mlops", "monitoring"],
-            },
-            "versions": [
-                {
-                    "name": API_VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": columns,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "description": "An ErrorBudgetPolicy: what happens to the SLOs it selects as "
-                            "they spend their error budget (tickets, deploy freezes, notifications).",
-                            "required": ["spec"],
-                            "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
-                                "spec": spec_schema,
-                                "status": status_schema,
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    return _custom_resource_definition(_Kind(
+        kind=POLICY_KIND,
+        plural=POLICY_PLURAL,
+        singular="errorbudgetpolicy",
+        short_names=["ebp"],
+        spec=ErrorBudgetPolicySpec,
+        status=ErrorBudgetPolicyStatus,
+        columns=[
+            {"name": "Steps", "type": "string", "jsonPath": ".spec.steps[*].name"},
+            {"name": "SLOs", "type": "integer", "jsonPath": ".status.slos.length()",
+             "description": "SLOs governed."},
+            {"name": "Frozen", "type": "integer", "jsonPath": ".status.frozen",
+             "description": "SLOs whose service is frozen."},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+        description="An ErrorBudgetPolicy: what happens to the SLOs it selects as they spend their error "
+        "budget (tickets, deploy freezes, notifications).",
+    ))
+
+
+def _crd_yaml(crd: dict[str, Any], models: str) -> str:
+    header = f"# Generated by `make crds` from {models}. Do not edit by hand.\n"
+    return header + yaml.safe_dump(crd, sort_keys=False, width=100, allow_unicode=True)
 
 
 def render_policy_crd_yaml() -> str:
     """The ErrorBudgetPolicy CRD as YAML (``crds/slo.mlops.dev_errorbudgetpolicies.yaml``)."""
-    header = "# Generated by `make crds` from slo_operator.policy_api. Do not edit by hand.\n"
-    return header + yaml.safe_dump(
-        policy_custom_resource_definition(), sort_keys=False, width=100, allow_unicode=True
-    )
+    return _crd_yaml(policy_custom_resource_definition(), "slo_operator.policy_api")
 
 
 def render_crd_yaml() -> str:
     """The CRD as YAML, byte-stable (the committed file is compared with this)."""
-    header = "# Generated by `make crds` from slo_operator.api. Do not edit by hand.\n"
-    return header + yaml.safe_dump(
-        custom_resource_definition(), sort_keys=False, width=100, allow_unicode=True
-    )
+    return _crd_yaml(custom_resource_definition(), "slo_operator.api")
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m slo_operator.crd`
