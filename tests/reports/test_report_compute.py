@@ -305,6 +305,12 @@ def test_notes_say_where_the_numbers_came_from() -> None:
     assert notes(recording_since=start - 86400, raw_hours=3) == [
         "3 hours without recorded series were read from raw history."]
     assert notes(raw_hours=5) == ["5 hours without recorded series were read from raw history."]
+    # One hour is one hour, in either note.
+    assert notes(raw_hours=1) == ["1 hour without recorded series was read from raw history."]
+    assert notes(raw_hours=2) == ["2 hours without recorded series were read from raw history."]
+    assert notes(recording_since=start + 2 * HOUR, raw_hours=1) == [
+        "The recorded series cover the month only from 2026-10-01 02:00 UTC: 1 hour before that was read "
+        "from raw history."]
     # Every hour measured but one; a month not ended.
     assert notes(total={h: 100.0 for h in range(23)}) == ["Data for 23 of 24 hours."]
     assert notes(hours(24, complete=False)) == [

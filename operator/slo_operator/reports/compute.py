@@ -89,6 +89,11 @@ def _percent(part: float, whole: float) -> float | None:
     return 100 * part / whole if whole > 0 else None
 
 
+def _hours_were(count: int, which: str) -> str:
+    """``1 hour <which> was`` or ``N hours <which> were``: a note reads as a sentence whatever the count."""
+    return f"1 hour {which} was" if count == 1 else f"{count} hours {which} were"
+
+
 def _hours_overlapping(start: datetime, end: datetime, rng: ReportRange) -> range:
     first = int((start - rng.start).total_seconds()) // HOUR
     last = math.ceil((end - rng.start).total_seconds() / HOUR)
@@ -214,14 +219,13 @@ def slo_month_report(slo: SLO, data: SLOData, rng: ReportRange, resolution: floa
     if data.recording_since is not None and data.recording_since > rng.start_ts + HOUR:
         began = _utc(data.recording_since).strftime("%Y-%m-%d %H:%M UTC")
         if data.raw_hours:
-            notes.append(
-                f"The recorded series cover the month only from {began}: {data.raw_hours} hours before that "
-                "were read from raw history."
-            )
+            raw = _hours_were(data.raw_hours, "before that")
+            notes.append(f"The recorded series cover the month only from {began}: {raw} read from raw "
+                         "history.")
         else:
             notes.append(f"The recorded series cover the month only from {began} (no raw history before).")
     elif data.raw_hours:
-        notes.append(f"{data.raw_hours} hours without recorded series were read from raw history.")
+        notes.append(f"{_hours_were(data.raw_hours, 'without recorded series')} read from raw history.")
     if hours and len(hours) < rng.hours:
         notes.append(f"Data for {len(hours)} of {rng.hours} hours.")
     if (predicted := forecast_note(slo, data, rng)) is not None:
