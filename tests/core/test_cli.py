@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from slo_operator.cli import app
 from slo_operator.crd import render_crd_yaml
+from support.console import REPO, run_cli, yaml_documents
 from typer.testing import CliRunner
 
-REPO = Path(__file__).resolve().parents[2]
-CLI = REPO / ".venv" / "bin" / "slo-operator"
 EXAMPLES = REPO / "manifests" / "examples"
 EXAMPLE_NAMES = {"model-accuracy", "model-availability", "feature-freshness", "model-latency"}
 
@@ -53,20 +49,8 @@ spec:
 """
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    if not CLI.exists():
-        pytest.fail(f"{CLI} is missing: run `make venv`")
-    return subprocess.run(
-        [str(CLI), *args], cwd=REPO, input=stdin, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def documents(text: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(text) if d is not None]
-
-
 def test_validate_examples() -> None:
-    result = run("validate", "-f", "manifests/examples")
+    result = run_cli("validate", "-f", "manifests/examples")
     assert result.returncode == 0, result.stderr
     for name in EXAMPLE_NAMES:
         assert f"ml-serving/{name}: valid" in result.stdout
@@ -76,7 +60,7 @@ def test_validate_examples() -> None:
 def test_validate_bad_file_reports_every_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_FILE)
-    result = run("validate", "-f", str(bad))
+    result = run_cli("validate", "-f", str(bad))
     assert result.returncode != 0
     lines = result.stderr.splitlines()
     expected = [
@@ -99,18 +83,18 @@ def test_validate_bad_file_reports_every_problem(tmp_path: Path) -> None:
 def test_validate_one_bad_file_among_good_ones_fails(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_FILE)
-    result = run("validate", "-f", "manifests/examples", "-f", str(bad))
+    result = run_cli("validate", "-f", "manifests/examples", "-f", str(bad))
     assert result.returncode != 0
     assert "spec.objective" in result.stderr
 
 
 def test_validate_missing_file_and_empty_input(tmp_path: Path) -> None:
-    missing = run("validate", "-f", str(tmp_path / "nope.yaml"))
+    missing = run_cli("validate", "-f", str(tmp_path / "nope.yaml"))
     assert missing.returncode != 0
     assert "no such file" in missing.stderr
     other = tmp_path / "cm.yaml"
     other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
-    empty = run("validate", "-f", str(other))
+    empty = run_cli("validate", "-f", str(other))
     assert empty.returncode != 0
     assert "no ServiceLevelObjective documents found" in empty.stderr
 
@@ -118,15 +102,15 @@ def test_validate_missing_file_and_empty_input(tmp_path: Path) -> None:
 def test_validate_broken_yaml(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("apiVersion: slo.mlops.dev/v1alpha1\nkind: [unclosed\n")
-    result = run("validate", "-f", str(broken))
+    result = run_cli("validate", "-f", str(broken))
     assert result.returncode != 0
     assert f"{broken}: (file): " in result.stderr
 
 
 def test_render_examples_as_prometheus_rules() -> None:
-    result = run("render", "-f", "manifests/examples")
+    result = run_cli("render", "-f", "manifests/examples")
     assert result.returncode == 0, result.stderr
-    docs = documents(result.stdout)
+    docs = yaml_documents(result.stdout)
     assert len(docs) == 4
     assert {d["kind"] for d in docs} == {"PrometheusRule"}
     assert {d["apiVersion"] for d in docs} == {"monitoring.coreos.com/v1"}
@@ -141,9 +125,9 @@ def test_render_examples_as_prometheus_rules() -> None:
 
 
 def test_render_rule_file_format() -> None:
-    result = run("render", "-f", "manifests/examples", "--format", "rules")
+    result = run_cli("render", "-f", "manifests/examples", "--format", "rules")
     assert result.returncode == 0, result.stderr
-    docs = documents(result.stdout)
+    docs = yaml_documents(result.stdout)
     assert len(docs) == 1
     assert list(docs[0]) == ["groups"]
     groups = docs[0]["groups"]
@@ -154,25 +138,27 @@ def test_render_rule_file_format() -> None:
 
 def test_render_reads_stdin() -> None:
     text = (EXAMPLES / "latency.yaml").read_text()
-    result = run("render", "-f", "-", stdin=text)
+    result = run_cli("render", "-f", "-", stdin=text)
     assert result.returncode == 0, result.stderr
-    docs = documents(result.stdout)
+    docs = yaml_documents(result.stdout)
     assert [d["metadata"]["name"] for d in docs] == ["model-latency-slo"]
-    from_file = run("render", "-f", "manifests/examples/latency.yaml")
+    from_file = run_cli("render", "-f", "manifests/examples/latency.yaml")
     assert from_file.stdout == result.stdout
 
 
 def test_render_stdin_errors_name_stdin() -> None:
-    result = run("render", "-f", "-", stdin=BAD_FILE)
+    result = run_cli("render", "-f", "-", stdin=BAD_FILE)
     assert result.returncode != 0
     assert "<stdin>#0: spec.objective: " in result.stderr
     assert result.stdout == ""
 
 
 def test_render_rule_labels_land_on_metadata() -> None:
-    result = run("render", "-f", "manifests/examples", "--rule-label", "release=kps", "--rule-label", "tier=")
+    result = run_cli(
+        "render", "-f", "manifests/examples", "--rule-label", "release=kps", "--rule-label", "tier="
+    )
     assert result.returncode == 0, result.stderr
-    for doc in documents(result.stdout):
+    for doc in yaml_documents(result.stdout):
         labels = doc["metadata"]["labels"]
         assert labels["release"] == "kps"
         assert labels["tier"] == ""
@@ -184,7 +170,7 @@ def test_render_rule_labels_land_on_metadata() -> None:
 
 
 def test_render_rule_label_cannot_override_managed_by() -> None:
-    result = run(
+    result = run_cli(
         "render",
         "-f",
         "manifests/examples/latency.yaml",
@@ -192,27 +178,27 @@ def test_render_rule_label_cannot_override_managed_by() -> None:
         "app.kubernetes.io/managed-by=someone-else",
     )
     assert result.returncode == 0, result.stderr
-    (doc,) = documents(result.stdout)
+    (doc,) = yaml_documents(result.stdout)
     assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "slo-operator"
 
 
 def test_render_bad_rule_label() -> None:
-    result = run("render", "-f", "manifests/examples", "--rule-label", "release")
+    result = run_cli("render", "-f", "manifests/examples", "--rule-label", "release")
     assert result.returncode != 0
     assert "key=value" in result.stderr
 
 
 def test_crds_prints_the_crd() -> None:
-    result = run("crds")
+    result = run_cli("crds")
     assert result.returncode == 0, result.stderr
     assert result.stdout == render_crd_yaml()
-    (crd,) = documents(result.stdout)
+    (crd,) = yaml_documents(result.stdout)
     assert crd["kind"] == "CustomResourceDefinition"
     assert crd["metadata"]["name"] == "servicelevelobjectives.slo.mlops.dev"
 
 
 def test_no_arguments_shows_help() -> None:
-    result = run()
+    result = run_cli()
     assert "render" in result.stdout + result.stderr
     assert "validate" in result.stdout + result.stderr
 
