@@ -640,15 +640,18 @@ class ObjectMeta(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-class ServiceLevelObjective(BaseModel):
-    """A whole object as stored by the API server or written in a file."""
+class StoredObject(BaseModel):
+    """A whole object of one of the operator's kinds, as stored by the API server or written in a file.
+
+    Each kind narrows ``kind`` and ``spec``; the fields keep this order in what the models dump.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     api_version: Literal["slo.mlops.dev/v1alpha1"] = Field(alias="apiVersion")
-    kind: Literal["ServiceLevelObjective"]
+    kind: str
     metadata: ObjectMeta
-    spec: ServiceLevelObjectiveSpec
+    spec: BaseModel
     status: dict[str, Any] | None = None
 
     @property
@@ -658,3 +661,10 @@ class ServiceLevelObjective(BaseModel):
     @property
     def namespace(self) -> str:
         return self.metadata.namespace
+
+
+class ServiceLevelObjective(StoredObject):
+    """A whole ServiceLevelObjective as stored by the API server or written in a file."""
+
+    kind: Literal["ServiceLevelObjective"]
+    spec: ServiceLevelObjectiveSpec

@@ -14,12 +14,12 @@ judge (a Secret that does not exist, an SLO selected by two policies) becomes a 
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.config import JsonValue
 
-from slo_operator.api import SEVERITY_PATTERN, Condition, ObjectMeta, SecretKeySelector, _Model
+from slo_operator.api import SEVERITY_PATTERN, Condition, SecretKeySelector, StoredObject, _Model
 
 POLICY_KIND = "ErrorBudgetPolicy"
 POLICY_PLURAL = "errorbudgetpolicies"
@@ -251,21 +251,8 @@ class ErrorBudgetPolicyStatus(_Model):
     frozen: int = Field(default=0, description="How many of them are frozen.")
 
 
-class ErrorBudgetPolicy(BaseModel):
-    """A whole object as stored by the API server or written in a file."""
+class ErrorBudgetPolicy(StoredObject):
+    """A whole ErrorBudgetPolicy as stored by the API server or written in a file."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    api_version: Literal["slo.mlops.dev/v1alpha1"] = Field(alias="apiVersion")
     kind: Literal["ErrorBudgetPolicy"]
-    metadata: ObjectMeta
     spec: ErrorBudgetPolicySpec
-    status: dict[str, Any] | None = None
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace
