@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -20,6 +19,7 @@ from slo_operator.kube import KubeClient, load_credentials
 from slo_operator.reconcile import reconcile_children, validate
 from slo_operator.render import RenderOptions
 from support.cluster import kubectl
+from support.slo_objects import get
 
 from devstack.identity import service_account_kubeconfig
 
@@ -35,11 +35,6 @@ def operator_kube(kubeconfig: Path, tmp_path: Path) -> Iterator[KubeClient]:
     client = KubeClient(load_credentials(str(identity)))
     yield client
     client.close()
-
-
-def get(kind: str, name: str, namespace: str, kubeconfig: Path) -> dict[str, Any] | None:
-    proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", kubeconfig=kubeconfig, check=False)
-    return json.loads(proc.stdout) if proc.returncode == 0 else None
 
 
 def test_dashboard_configmap_is_applied_owned_and_pruned(

@@ -14,24 +14,13 @@ import yaml
 from helm_support import CHART, Helm, container_env, find
 from support.cluster import kubectl, wait_for
 from support.processes import REPO, OperatorProcess
+from support.slo_objects import condition, get
 
 from devstack.identity import service_account_kubeconfig
 
 pytestmark = pytest.mark.cluster
 
 UNREACHABLE_PROMETHEUS = "http://127.0.0.1:9"  # discard port: connection refused at once
-
-
-def get(kind: str, name: str, namespace: str, kubeconfig: Path) -> dict[str, Any] | None:
-    proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", kubeconfig=kubeconfig, check=False)
-    return json.loads(proc.stdout) if proc.returncode == 0 else None
-
-
-def condition(slo: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:
-    for item in (slo or {}).get("status", {}).get("conditions", []):
-        if item["type"] == kind:
-            return dict(item)
-    return None
 
 
 def server_dry_run(manifest: str, kubeconfig: Path, *args: str) -> str:

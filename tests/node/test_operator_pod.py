@@ -20,6 +20,7 @@ from helm_support import CHART, Helm
 from node_support import POD_READY_SECONDS, Node, ready_pod, restarts
 from support.cluster import kubectl, wait_for
 from support.processes import REPO, OperatorProcess, free_port
+from support.slo_objects import get
 
 from devstack.identity import service_account_kubeconfig
 
@@ -60,11 +61,6 @@ def release(helm: Helm, node: Node, tmp_path_factory: pytest.TempPathFactory) ->
 
 def logs(kubeconfig: Path, namespace: str, pod: str) -> str:
     return str(kubectl("logs", "-n", namespace, pod, kubeconfig=kubeconfig, timeout=60).stdout)
-
-
-def get(kind: str, name: str, namespace: str, kubeconfig: Path) -> dict[str, Any] | None:
-    proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", kubeconfig=kubeconfig, check=False)
-    return json.loads(proc.stdout) if proc.returncode == 0 else None
 
 
 def children(kubeconfig: Path, namespace: str, slo: str) -> dict[str, list[str]]:

@@ -17,6 +17,7 @@ from slo_operator.rules import RuleOptions
 from support.cluster import kubectl, wait_for
 from support.examples import example_documents
 from support.processes import OperatorProcess, Prometheus, SteadyTraffic
+from support.slo_objects import condition, get
 
 pytestmark = pytest.mark.cluster
 
@@ -25,18 +26,6 @@ OPTIONS = RenderOptions(rules=RuleOptions(fast_interval="1s", slow_interval="2s"
 
 def apply(documents: list[dict[str, Any]], kubeconfig: Path) -> None:
     kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(documents))
-
-
-def get(kind: str, name: str, namespace: str, kubeconfig: Path) -> dict[str, Any] | None:
-    proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", kubeconfig=kubeconfig, check=False)
-    return json.loads(proc.stdout) if proc.returncode == 0 else None
-
-
-def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
-    for item in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if item["type"] == type_:
-            return dict(item)
-    return None
 
 
 def expected_rule(document: dict[str, Any]) -> dict[str, Any]:

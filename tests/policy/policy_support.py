@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from support.cluster import kubectl, wait_for
 from support.processes import REPO, OperatorProcess, Prometheus, TickingExporter
+from support.slo_objects import get
 
 REFRESH_SECONDS = 2.0  # OperatorProcess runs with --refresh-seconds 2
 # Deadlines are derived from the refresh period with a large factor: the machine is shared and busy.
@@ -93,18 +94,6 @@ class RestartableOperator:
 
 def apply(documents: list[dict[str, Any]], kubeconfig: Path) -> None:
     kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(documents))
-
-
-def get(kind: str, name: str, namespace: str, kubeconfig: Path) -> dict[str, Any] | None:
-    proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", kubeconfig=kubeconfig, check=False)
-    return json.loads(proc.stdout) if proc.returncode == 0 else None
-
-
-def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
-    for item in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if item["type"] == type_:
-            return dict(item)
-    return None
 
 
 def slo_document(

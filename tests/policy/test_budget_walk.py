@@ -24,7 +24,6 @@ from policy_support import (
     deployment,
     endpoint_name,
     events,
-    get,
     load_rules,
     measured,
     policy_document,
@@ -34,6 +33,7 @@ from policy_support import (
 )
 from support.cluster import kubectl, wait_for
 from support.processes import Prometheus
+from support.slo_objects import get
 from ticket_servers import FakeGitHub
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]

@@ -13,10 +13,8 @@ from policy_support import (
     BudgetTraffic,
     RestartableOperator,
     apply,
-    condition,
     endpoint_name,
     events,
-    get,
     load_rules,
     measured,
     policy_document,
@@ -26,6 +24,7 @@ from policy_support import (
 )
 from support.cluster import wait_for
 from support.processes import Prometheus
+from support.slo_objects import condition, get
 from ticket_servers import FakeGitHub, FakeJira
 
 pytestmark = pytest.mark.cluster

@@ -38,3 +38,17 @@ def apply(kubeconfig: Path, *documents: dict[str, Any]) -> None:
 def listed(kind: str, namespace: str, kubeconfig: Path) -> list[dict[str, Any]]:
     out = kubectl("get", kind, "-n", namespace, "-o", "json", kubeconfig=kubeconfig).stdout
     return list(json.loads(out)["items"])
+
+
+def get(kind: str, name: str, namespace: str, kubeconfig: Path) -> dict[str, Any] | None:
+    """The object as JSON, or None when it does not exist (yet, or any more)."""
+    proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", kubeconfig=kubeconfig, check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    """The status condition of ``type_`` (e.g. ``Ready``), or None while there is none."""
+    for item in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if item["type"] == type_:
+            return dict(item)
+    return None
