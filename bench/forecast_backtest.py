@@ -147,30 +147,38 @@ def seasonal_naive(history: fc.History, window: int, objective: float = OBJECTIV
 FIRST_ORIGIN = 35 * 24  # hours of history before the first origin (the fit reads five weeks)
 
 
-def backtest(data: fc.History, objective: float, window: int, step: int,
-             out: dict[str, list[float]], elapsed: list[float], seed: int,
-             others: list[fc.History] | None = None) -> None:
-    """Rolling origin over ``data``: each forecast sees only the hours before its origin. ``others``:
-    the same scenario with its incidents drawn again (the oracle's futures, see ``oracle``)."""
-    for origin in range(FIRST_ORIGIN, len(data.total) - window + 1, step):
-        history = fc.History(data.start, data.bad[:origin], data.total[:origin])
+def backtest(cluster: dict[str, tuple[float, fc.History]], window: int, step: int,
+             rows: dict[str, dict[str, list[float]]], elapsed: list[float], seed: int,
+             others: dict[str, list[fc.History]] | None = None) -> None:
+    """Rolling origin over the SLOs of ``cluster`` (name -> objective, data), forecast together as the
+    operator does (their incident days pooled, ``fc.pool_of``): each forecast sees only the hours
+    before its origin. ``others``: each scenario with its incidents drawn again (see ``oracle``)."""
+    length = min(len(data.total) for _, data in cluster.values())
+    for origin in range(FIRST_ORIGIN, length - window + 1, step):
         began = time.perf_counter()
-        result = fc.forecast(fc.fit(history), history.tail(window), objective, window * fc.HOUR)
-        elapsed.append(time.perf_counter() - began)
-        assert result.budget_consumed is not None and result.violation_probability is not None
-        out["truth"].append(truth(data, origin, window, objective))
-        out["model"].append(result.budget_consumed)
-        out["prob"].append(result.violation_probability)
-        out["naive"].append(fc.naive_consumed(history, objective, window * fc.HOUR))
-        out["snaive"].append(seasonal_naive(history, window, objective))
-        out["seed"].append(seed)
-        if others:
-            futures = np.array([truth(other, origin, window, objective) for other in others])
-            out["oracle"].append(float(np.median(futures)))
-            out["oracle_prob"].append(float(np.mean(futures > 1.0)))
-        else:
-            out["oracle"].append(float("nan"))
-            out["oracle_prob"].append(float("nan"))
+        histories = {name: fc.History(data.start, data.bad[:origin], data.total[:origin])
+                     for name, (_, data) in cluster.items()}
+        models = {name: fc.fit(history) for name, history in histories.items()}
+        pool = fc.pool_of(list(models.values()))
+        for name, (objective, data) in cluster.items():
+            history = histories[name]
+            result = fc.forecast(models[name], history.tail(window), objective, window * fc.HOUR, pool=pool)
+            assert result.budget_consumed is not None and result.violation_probability is not None
+            out = rows.setdefault(name, {k: [] for k in KEYS})
+            out["truth"].append(truth(data, origin, window, objective))
+            out["model"].append(result.budget_consumed)
+            out["prob"].append(result.violation_probability)
+            out["naive"].append(fc.naive_consumed(history, objective, window * fc.HOUR))
+            out["snaive"].append(seasonal_naive(history, window, objective))
+            out["seed"].append(seed)
+            if others:
+                futures = np.array([truth(other, origin, window, objective) for other in others[name]])
+                out["oracle"].append(float(np.median(futures)))
+                out["oracle_prob"].append(float(np.mean(futures > 1.0)))
+            else:
+                out["oracle"].append(float("nan"))
+                out["oracle_prob"].append(float("nan"))
+        elapsed.extend([(time.perf_counter() - began) / len(cluster)] * len(cluster))
 
 
 def oracle(seed: int, days: int, family: str, draws: int) -> list[fc.History]:
@@ -326,21 +334,23 @@ def main() -> None:
     rows: dict[str, dict[str, list[float]]] = {}
     elapsed: list[float] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        for family, document in scenarios(seed, args.days).items():
-            data = hourly_series(document)
-            out = rows.setdefault(family, {k: [] for k in KEYS})
-            others = oracle(seed, args.days, family, args.oracle) if args.oracle else None
-            backtest(data, OBJECTIVE, window, step, out, elapsed, seed, others)
+        # A seed's five scenarios are one cluster: the SLOs one operator forecasts together.
+        documents = scenarios(seed, args.days)
+        cluster = {family: (OBJECTIVE, hourly_series(document)) for family, document in documents.items()}
+        others = ({family: oracle(seed, args.days, family, args.oracle) for family in documents}
+                  if args.oracle else None)
+        backtest(cluster, window, step, rows, elapsed, seed, others)
     if not args.no_model_service:
         for month_seed in range(args.month_seed, args.month_seed + args.months):
             with tempfile.TemporaryDirectory(prefix="model-month-") as tmp:
                 month, facts = model_service_month.histories(Path(tmp), START, args.days, month_seed)
             print(f"model service: {facts}", file=sys.stderr)
-            for name, (objective, _slo_window, data) in month.items():
-                out = rows.setdefault(f"model service: {name.removeprefix('model-')}", {k: [] for k in KEYS})
-                backtest(data, objective, window, step, out, elapsed, -1 - month_seed)
-    # Independent months: each run's target windows cover its last (days - 35) days.
-    months_per_run = (args.days * 24 - FIRST_ORIGIN) / window
+            # The service's two SLOs are a cluster of their own (too few to pool: each has the calm prior).
+            backtest({f"model service: {name.removeprefix('model-')}": (objective, data)
+                      for name, (objective, _slo_window, data) in month.items()},
+                     window, step, rows, elapsed, -1 - month_seed)
+    # Independent target windows: each run's windows cover its last (days - 35) days.
+    windows_per_run = (args.days * 24 - FIRST_ORIGIN) / window
     header = (f"{'scenario':28} {'n':>5} {'indep':>5} {'viol':>5} {'MAE model':>9} {'naive':>6} "
               f"{'s-naive':>7} {'oracle':>6} {'MAE/naive [90% CI]':>19} {'oracle/naive':>12} {'MAE/s-n':>7} "
               f"{'Brier model':>11} {'naive':>6} {'oracle':>6} {'Brier/naive [90% CI]':>21} "
@@ -388,7 +398,7 @@ def main() -> None:
         ci = intervals(clusters, rng)
         row: dict[str, Any] = {
             "scenario": name, "origins": int(n),
-            "independent_months": round(len(members) * months_per_run, 1),
+            "independent_windows": round(len(members) * windows_per_run, 1),
             "violated": total["violated"] / n,
             "mae": {k: total[f"ae_{k}"] / n for k in ("model", "naive", "snaive", "oracle")},
             "brier": {k: total[f"se_{k}"] / n for k in ("model", "naive", "snaive", "oracle")},
@@ -407,7 +417,7 @@ def main() -> None:
             return f"{row[key]:.2f} [{low:.2f}-{high:.2f}]"
 
         mae, brier = row["mae"], row["brier"]
-        print(f"{name:28} {int(n):5d} {row['independent_months']:5.0f} {row['violated']:5.2f} "
+        print(f"{name:28} {int(n):5d} {row['independent_windows']:5.0f} {row['violated']:5.2f} "
               f"{mae['model']:9.3f} {mae['naive']:6.3f} {mae['snaive']:7.3f} {mae['oracle']:6.3f} "
               f"{show('mae_vs_naive'):>19} {row['oracle_mae_vs_naive']:12.2f} "
               f"{row['mae_vs_seasonal_naive']:7.2f} {brier['model']:11.3f} {brier['naive']:6.3f} "

@@ -51,6 +51,13 @@ _TREND_DAMPING = 0.99  # per hour: a trend fades over a few days instead of runn
 # SLO the model believes in a week of quiet. An incident seen once in five weeks then counts as about
 # once in six, and the prior fades as the history grows (it is one week against the whole pool).
 CALM_PRIOR_DAYS = 7.0
+# Partial pooling across the SLOs the operator forecasts (``pool_of``): the prior days are then the
+# cluster's own days, drawn from all SLOs, instead of calm ones, weighed by an empirical-Bayes estimate
+# of how alike the SLOs' incident loads are. At most POOL_CAP_DAYS (four times an SLO's five weeks:
+# even SLOs indistinguishable in the data keep a fifth of the weight on their own history).
+MIN_POOL = 3  # SLOs with a model before their days are pooled (a spread needs a few)
+POOL_CAP_DAYS = 140.0
+POOL_DAYS = 2048  # day blocks kept in the shared pool (memory bounded whatever the number of SLOs)
 _EPS = 1e-9
 
 
@@ -88,6 +95,49 @@ class Model:
     traffic_noise: Array  # (days, 24) log residuals
     ratio_noise: Array  # (days, 24) error-ratio residuals (incidents)
     ratio_days: Array  # daily medians of the error ratio's shift from its profile (how its level moved)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The cluster's incident climate: error-ratio residual days of every SLO with a model, and the
+    variance between the SLOs' mean daily incident loads beyond what sampling explains."""
+
+    ratio_noise: Array  # (days, 24)
+    spread: float  # between-SLO variance of the mean daily load (0: the SLOs look alike)
+
+    def prior_days(self, model: Model) -> float:
+        """Weight, in days, of the pool against ``model``'s own days: the empirical-Bayes (James-Stein)
+        shrinkage of its mean daily load, whose sampling variance is ``var / days`` against a spread
+        between SLOs ``spread``: the prior weighs ``var / spread`` days. An SLO whose days vary wildly
+        (a few big incidents) leans on the cluster; one unlike the others keeps its own history."""
+        load = daily_load(model)
+        within = float(np.var(load, ddof=1)) if len(load) > 1 else 0.0
+        if self.spread <= 0:
+            return POOL_CAP_DAYS
+        return float(np.clip(within / self.spread, CALM_PRIOR_DAYS, POOL_CAP_DAYS))
+
+
+def daily_load(model: Model) -> Array:
+    """Error-ratio excess per past day (hours x ratio above the day's level): the incident load."""
+    return np.asarray(np.sum(np.clip(model.ratio_noise, 0.0, None), axis=1))
+
+
+def pool_of(models: list[Model | None], seed: int = 0) -> Pool | None:
+    """The pool of ``models`` (None with fewer than MIN_POOL models of at least two days: then each SLO
+    has the calm prior alone). The spread is the method-of-moments estimate: the variance of the SLOs'
+    mean daily loads minus their mean sampling variance, at least 0."""
+    usable = [m for m in models if m is not None and m.ratio_noise.shape[0] >= 2]
+    if len(usable) < MIN_POOL:
+        return None
+    loads = [daily_load(m) for m in usable]
+    means = np.array([float(np.mean(x)) for x in loads])
+    sampling = np.array([float(np.var(x, ddof=1)) / len(x) for x in loads])
+    spread = max(0.0, float(np.var(means, ddof=1)) - float(np.mean(sampling)))
+    blocks = np.concatenate([m.ratio_noise for m in usable])
+    if len(blocks) > POOL_DAYS:
+        keep = np.random.default_rng(seed).choice(len(blocks), POOL_DAYS, replace=False)
+        blocks = blocks[np.sort(keep)]
+    return Pool(ratio_noise=blocks, spread=spread)
 
 
 @dataclass(frozen=True)
@@ -221,9 +271,10 @@ def fit(history: History) -> Model | None:
     )
 
 
-def sample_paths(model: Model, start: int, hours: int, paths: int = PATHS,
-                 seed: int = 0) -> tuple[Array, Array]:
-    """(bad, total) events per second for ``hours`` from ``start``: arrays of shape (paths, hours)."""
+def sample_paths(model: Model, start: int, hours: int, paths: int = PATHS, seed: int = 0,
+                 pool: Pool | None = None) -> tuple[Array, Array]:
+    """(bad, total) events per second for ``hours`` from ``start``: arrays of shape (paths, hours).
+    ``pool``: the prior days are the cluster's (see ``Pool``), else calm ones."""
     rng = np.random.default_rng(seed)
     how = hour_of_week(start, hours)
     slot = how if model.season == WEEK_HOURS else how % DAY_HOURS
@@ -246,15 +297,21 @@ def sample_paths(model: Model, start: int, hours: int, paths: int = PATHS,
         day_of = (np.arange(hours) + (start // HOUR) % DAY_HOURS) // DAY_HOURS
         # A Bayesian bootstrap: each path first weighs the past days at random (Dirichlet), then draws
         # from them. A few weeks say little about how often incidents happen; plain resampling would
-        # take that frequency as known and be too sure of itself. Index ``days`` is the calm prior
-        # (zero residuals) with a Dirichlet weight of CALM_PRIOR_DAYS.
-        alpha = np.concatenate((np.ones(days), [CALM_PRIOR_DAYS]))
+        # take that frequency as known and be too sure of itself. Index ``days`` is the prior: a calm
+        # day (zero residuals) with a Dirichlet weight of CALM_PRIOR_DAYS or, with a pool, a day of
+        # any SLO of the cluster with the pool's empirical-Bayes weight.
+        prior = CALM_PRIOR_DAYS if pool is None else pool.prior_days(model)
+        alpha = np.concatenate((np.ones(days), [prior]))
         weights = np.cumsum(rng.dirichlet(alpha, size=paths), axis=1)[:, :days]
         uniform = rng.random((paths, int(day_of[-1]) + 1))
-        chosen = np.sum(uniform[:, :, None] > weights[:, None, :], axis=2)[:, day_of]
+        drawn = np.sum(uniform[:, :, None] > weights[:, None, :], axis=2)  # (paths, future days)
+        chosen = drawn[:, day_of]
         calm = np.zeros((1, DAY_HOURS))
         traffic_noise = np.concatenate((model.traffic_noise, calm))[chosen, hod]
         ratio_noise = np.concatenate((model.ratio_noise, calm))[chosen, hod]
+        if pool is not None and len(pool.ratio_noise):
+            cluster = rng.integers(0, len(pool.ratio_noise), size=drawn.shape)[:, day_of]
+            ratio_noise = np.where(chosen == days, pool.ratio_noise[cluster, hod], ratio_noise)
     else:
         traffic_noise = np.zeros((paths, hours))
         ratio_noise = np.zeros((paths, hours))
@@ -292,15 +349,15 @@ def consumed(known_bad: Array, known_total: Array, bad: Array, total: Array, win
 
 
 def forecast(model: Model | None, history: History, objective: float, window: int,
-             paths: int = PATHS, seed: int = 0) -> Forecast:
+             paths: int = PATHS, seed: int = 0, pool: Pool | None = None) -> Forecast:
     """The forecast over one window from the end of ``history`` (which holds at least the last window
-    when there is one; older hours are not needed)."""
+    when there is one; older hours are not needed); ``pool``: the cluster's, see ``pool_of``."""
     if model is None:
         return Forecast(model=INSUFFICIENT)
     budget = 1.0 - objective
     hours = max(1, math.ceil(window / HOUR))
     start = history.end
-    bad, total = sample_paths(model, start, hours, paths, seed)
+    bad, total = sample_paths(model, start, hours, paths, seed, pool)
     share = consumed(history.bad, history.total, bad, total, hours, budget)
     end = share[:, -1]
     window_bad = np.sum(bad, axis=1)
@@ -334,15 +391,30 @@ def forecast(model: Model | None, history: History, objective: float, window: in
 
 @dataclass
 class ForecastCache:
-    """Forecasts per SLO key, recomputed at most once per ``refit`` seconds of data (the hourly series
-    change once an hour): a status refresh reads the cached forecast. Entries of SLOs not seen in a
-    refresh are dropped, so memory follows the number of SLOs."""
+    """Models and forecasts per SLO key, recomputed at most once per ``refit`` seconds of data (the
+    hourly series change once an hour): a status refresh reads the cached forecast. Entries of SLOs not
+    seen in a refresh are dropped, so memory follows the number of SLOs."""
 
     refit: int = HOUR
     entries: dict[str, tuple[int, Forecast]] = field(default_factory=dict)
+    models: dict[str, tuple[int, Model | None]] = field(default_factory=dict)
     fits: int = 0
 
-    def get(self, key: str, history: History | None, objective: float, window: int) -> Forecast:
+    def model(self, key: str, history: History | None) -> Model | None:
+        """The SLO's model, refitted when its history gained ``refit`` seconds."""
+        cached = self.models.get(key)
+        end = 0 if history is None else history.end
+        if cached is not None and end - cached[0] < self.refit:
+            return cached[1]
+        model = None
+        if history is not None:
+            self.fits += 1
+            model = fit(history)
+        self.models[key] = (end, model)
+        return model
+
+    def get(self, key: str, history: History | None, objective: float, window: int,
+            pool: Pool | None = None) -> Forecast:
         cached = self.entries.get(key)
         end = 0 if history is None else history.end
         if cached is not None and end - cached[0] < self.refit:
@@ -350,15 +422,16 @@ class ForecastCache:
         if history is None:
             result = Forecast(model=INSUFFICIENT)
         else:
-            self.fits += 1
-            result = forecast(fit(history), history.tail(math.ceil(window / HOUR)), objective, window,
-                              seed=_seed(key))
+            result = forecast(self.model(key, history), history.tail(math.ceil(window / HOUR)), objective,
+                              window, seed=_seed(key), pool=pool)
         self.entries[key] = (end, result)
         return result
 
     def keep_only(self, keys: set[str]) -> None:
         for key in set(self.entries) - keys:
             del self.entries[key]
+        for key in set(self.models) - keys:
+            del self.models[key]
 
 
 def _seed(key: str) -> int:

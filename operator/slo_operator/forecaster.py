@@ -6,7 +6,9 @@ at most ``span`` hours per SLO. A refresh queries Prometheus only when a new hou
 then only for the hours it lacks (the whole span, a week per request, for SLOs it has not asked about
 before). Each SLO's
 model is refitted when its history gained an hour (``forecast.ForecastCache``); between those, a refresh
-reuses the forecast. ``status_of`` turns a forecast into ``status.forecast`` (rounded, so an unchanged
+reuses the forecast. The SLOs' incident days are pooled (``forecast.pool_of``): an SLO with a short or
+lucky history borrows the cluster's incident climate, as much as the SLOs look alike.
+``status_of`` turns a forecast into ``status.forecast`` (rounded, so an unchanged
 forecast writes nothing).
 """
 
@@ -20,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from slo_operator.durations import human_duration
-from slo_operator.forecast import HOUR, MAX_HISTORY, Forecast, ForecastCache, History
+from slo_operator.forecast import HOUR, MAX_HISTORY, Forecast, ForecastCache, History, Pool, pool_of
 from slo_operator.model import SLO
 from slo_operator.promql import BAD_EVENTS, TOTAL_EVENTS
 
@@ -56,6 +58,8 @@ class Forecaster:
     fetched_until: int = 0  # end of the last hour fetched (Unix seconds)
     latest: dict[Key, Forecast] = field(default_factory=dict)  # the last refresh's (``metrics`` gauges)
     queries: int = 0
+    pool: Pool | None = None  # the cluster's incident days (``forecast.pool_of``)
+    pooled: int = 0  # number of SLOs the pool was built from
 
     def refresh(self, client: RangeQuerier, slos: list[SLO], now: float) -> dict[Key, Forecast]:
         """The forecast of every SLO in ``slos`` at ``now``; raises what the client raises."""
@@ -84,11 +88,18 @@ class Forecaster:
             if full:
                 self.asked = set(keys)
             self.fetched_until = hour_end
+        # Models first (refitted once an hour), then the cluster's pool of incident days from all of
+        # them (rebuilt only when a model changed), then each forecast with it.
+        fits = self.cache.fits
+        models = [self.cache.model(slo.key, self.history.get((slo.namespace, slo.name))) for slo in slos]
+        if self.cache.fits != fits or self.pooled != len(models):
+            self.pool = pool_of(models)
+            self.pooled = len(models)
         forecasts = {}
         for slo in slos:
             key = (slo.namespace, slo.name)
             history = self.history.get(key)
-            forecasts[key] = self.cache.get(slo.key, history, float(slo.objective), slo.window)
+            forecasts[key] = self.cache.get(slo.key, history, float(slo.objective), slo.window, self.pool)
         self.cache.keep_only({s.key for s in slos})
         for gone in set(self.history) - keys:
             del self.history[gone]

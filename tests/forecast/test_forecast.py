@@ -157,3 +157,60 @@ def test_hourly_means_of_samples() -> None:
     out = fc.hourly(MONDAY + times, values, MONDAY, MONDAY + 4 * HOUR)
     assert out[:3].tolist() == [2.0, 5.0, 7.0]
     assert np.isnan(out[3])
+
+
+def with_incidents(days: list[int], ratio: float = 0.05, hours: int = 35 * 24) -> fc.History:
+    """Five weeks at 0.05% errors with a one-hour incident at ``ratio`` errors on each of ``days``."""
+    history = series(hours, 0.0005)
+    bad = history.bad.copy()
+    for day in days:
+        bad[day * 24 + 14] = history.total[day * 24 + 14] * ratio
+    return fc.History(history.start, bad, history.total)
+
+
+def test_the_cluster_pools_incident_days_when_its_slos_look_alike() -> None:
+    """Three SLOs with a one-hour 5% incident every week or so look alike: the pool weighs as much as
+    it may (POOL_CAP_DAYS). An SLO whose days are all calm keeps at least the calm prior's weight,
+    and with two SLOs there is no pool (a spread between SLOs needs a few)."""
+    alike = [fc.fit(with_incidents(days)) for days in ([3, 10, 18, 25, 31], [5, 12, 19, 27, 33],
+                                                       [1, 9, 16, 22, 30])]
+    pool = fc.pool_of(alike)
+    assert pool is not None and pool.ratio_noise.shape == (3 * 35, 24)
+    assert pool.spread == 0.0
+    first = alike[0]
+    assert first is not None and pool.prior_days(first) == fc.POOL_CAP_DAYS
+    assert fc.pool_of(alike[:2]) is None
+    assert fc.pool_of([*alike[:2], None]) is None
+    # One SLO far busier than the others (an incident every day at 20%): the SLOs differ, so each leans
+    # on the cluster less, the calm one least (its own days say exactly how calm it is).
+    busy = fc.fit(with_incidents(list(range(35)), ratio=0.2))
+    calm = fc.fit(series(35 * 24, 0.0005))
+    mixed = fc.pool_of([*alike[:2], busy, calm])
+    assert mixed is not None and mixed.spread > 0
+    assert calm is not None and mixed.prior_days(calm) == fc.CALM_PRIOR_DAYS
+    assert fc.CALM_PRIOR_DAYS < mixed.prior_days(first) < fc.POOL_CAP_DAYS
+
+
+def test_a_lucky_history_borrows_the_clusters_incidents() -> None:
+    """An SLO that had one incident in five weeks, in a cluster where the others had five: alone its
+    forecast repeats that incident rarely; pooled with SLOs that look alike it takes their frequency,
+    so more futures violate and the median spends more of the budget. Without incidents anywhere the
+    pool changes nothing."""
+    lucky = with_incidents([17], ratio=0.2)
+    others = [fc.fit(with_incidents(days, ratio=0.2)) for days in ([3, 10, 18, 25, 31], [5, 12, 19, 27, 33],
+                                                                  [1, 9, 16, 22, 30])]
+    model = fc.fit(lucky)
+    pool = fc.pool_of([model, *others])
+    assert pool is not None
+    alone = fc.forecast(model, lucky, OBJECTIVE, WINDOW)
+    pooled = fc.forecast(model, lucky, OBJECTIVE, WINDOW, pool=pool)
+    assert alone.violation_probability is not None and pooled.violation_probability is not None
+    assert alone.budget_consumed is not None and pooled.budget_consumed is not None
+    assert pooled.violation_probability > alone.violation_probability + 0.3
+    assert pooled.budget_consumed > alone.budget_consumed + 0.3
+    steady = series(35 * 24, 0.0005)
+    quiet = [fc.fit(steady)] * 3
+    quiet_pool = fc.pool_of(quiet)
+    assert quiet_pool is not None
+    calm = fc.forecast(quiet[0], steady, OBJECTIVE, WINDOW, pool=quiet_pool)
+    assert calm.budget_consumed == pytest.approx(0.5, abs=0.02) and calm.violation_probability == 0.0

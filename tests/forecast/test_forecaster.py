@@ -81,6 +81,22 @@ def test_one_query_per_completed_hour_for_every_slo() -> None:
     assert len(prometheus.calls) == calls and not forecaster.history and not forecaster.cache.entries
 
 
+def test_the_refresh_pools_the_slos_with_a_model() -> None:
+    """Three SLOs with five weeks of history share their days (``forecast.pool_of``); the pool is rebuilt
+    when the models are refitted or the SLOs change, and two SLOs with a model are too few."""
+    prometheus = RecordedSeries({name: NOW - 40 * 86400 for name in ("a", "b", "c")} | {"young": NOW - 86400})
+    forecaster = Forecaster()
+    forecaster.refresh(prometheus, [slo("a"), slo("b"), slo("c"), slo("young")], NOW)
+    pool = forecaster.pool
+    assert pool is not None and pool.ratio_noise.shape[0] == 3 * 34  # whole UTC days of three SLOs
+    forecaster.refresh(prometheus, [slo("a"), slo("b"), slo("c"), slo("young")], NOW + 1200)
+    assert forecaster.pool is pool  # same hour, same models: not rebuilt
+    forecaster.refresh(prometheus, [slo("a"), slo("b"), slo("c"), slo("young")], NOW + HOUR)
+    assert forecaster.pool is not None and forecaster.pool is not pool
+    forecaster.refresh(prometheus, [slo("a"), slo("b"), slo("young")], NOW + HOUR)
+    assert forecaster.pool is None
+
+
 def test_status_has_numbers_only_from_a_model() -> None:
     none = status_of(Forecast(model=INSUFFICIENT))
     assert none["model"] == "insufficient-history"
