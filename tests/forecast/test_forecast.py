@@ -214,3 +214,25 @@ def test_a_lucky_history_borrows_the_clusters_incidents() -> None:
     assert quiet_pool is not None
     calm = fc.forecast(quiet[0], steady, OBJECTIVE, WINDOW, pool=quiet_pool)
     assert calm.budget_consumed == pytest.approx(0.5, abs=0.02) and calm.violation_probability == 0.0
+
+
+def test_the_known_part_of_each_future_window_is_used_exactly() -> None:
+    """At future hour k the rolling window holds the last ``window - k`` known hours and the first k
+    hours of a path: the budget consumed is their exact ratio of sums (brute force below), NaN hours
+    count as no events, and once the path fills the window the known hours are gone."""
+    rng = np.random.default_rng(7)
+    window, ahead = 48, 60
+    known_total = rng.uniform(5, 20, 70)
+    known_bad = known_total * rng.uniform(0, 0.002, 70)
+    known_bad[10] = np.nan
+    known_total[11] = np.nan
+    bad = rng.uniform(0, 0.05, (3, ahead))
+    total = rng.uniform(5, 20, (3, ahead))
+    share = fc.consumed(known_bad, known_total, bad, total, window, 1 - OBJECTIVE)
+    for path in range(3):
+        all_bad = np.concatenate((np.nan_to_num(known_bad), bad[path]))
+        all_total = np.concatenate((np.nan_to_num(known_total), total[path]))
+        for k in range(ahead):
+            end = 70 + k + 1
+            expected = all_bad[end - window: end].sum() / all_total[end - window: end].sum() / (1 - OBJECTIVE)
+            assert share[path, k] == pytest.approx(expected, rel=1e-9)
