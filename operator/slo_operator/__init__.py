@@ -19,7 +19,8 @@ Pure core (no I/O; golden and promtool tests):
   ``acceptance``: whether prometheus-operator accepted the children (from its InvalidConfiguration
   Events) as RulesApplied/RoutingReady.
 - ``watch_cache``: children and policies as the watches deliver them (no LIST per reconcile);
-  ``ratelimit``: the refresher's write budget (a token bucket).
+  ``ratelimit``: the refresher's write budget (a token bucket); ``memory``: a burst's freed memory
+  given back to the OS (glibc's malloc_trim once work went quiet).
 - ``coverage``: how much of an SLO's window its recorded series cover, and its window figures from raw
   history while they cover less (young SLOs).
 - ``evaluator``: generated rule groups evaluated with Prometheus' semantics on numpy arrays;

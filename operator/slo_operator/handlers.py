@@ -36,6 +36,7 @@ from slo_operator.children import CHILD_KINDS
 from slo_operator.config import OperatorConfig
 from slo_operator.forecaster import Forecaster
 from slo_operator.kube import SLO_KIND, Credentials, KubeClient, KubeError, in_cluster, load_credentials
+from slo_operator.memory import Trimmer
 from slo_operator.policy import OVERRIDE_ANNOTATION, SERVICE_LABEL
 from slo_operator.prometheus import PrometheusClient
 from slo_operator.ratelimit import TokenBucket
@@ -56,6 +57,8 @@ class _State:
     forecaster: Forecaster = Forecaster()
     metrics_server: Any = None
     refresher: asyncio.Task[None] | None = None
+    trimmer: Trimmer = Trimmer()  # gives a burst's freed memory back to the OS (memory.py)
+    trimming: asyncio.Task[None] | None = None
     cache: WatchCache = WatchCache()  # children and policies as the watches deliver them
     listings: Listings = Listings()  # when kopf lists a kind again (its watch could not resume: 410 Gone)
     write_budget: TokenBucket | None = None  # the refresher's status writes per second
@@ -111,6 +114,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         except OSError as exc:  # e.g. the port is taken: the operator's work matters more than its metrics
             log.error("cannot serve /metrics on %s: %s", STATE.config.metrics, exc)
     STATE.refresher = asyncio.create_task(_refresh_forever())
+    STATE.trimming = asyncio.create_task(STATE.trimmer.run())
     log.info(
         "slo-operator started: prometheus=%s namespaces=%s refresh=%ss",
         STATE.config.prometheus_url,
@@ -193,6 +197,8 @@ async def cleanup(**_: Any) -> None:
     """SIGTERM (pod deletion, rollout): kopf stops watching, then this stops the refresher."""
     if STATE.refresher is not None:
         STATE.refresher.cancel()
+    if STATE.trimming is not None:
+        STATE.trimming.cancel()
     for task in STATE.watches:
         task.cancel()
     STATE.watches = ()
@@ -233,6 +239,7 @@ async def _refresh_forever() -> None:
             metrics.REFRESHES.labels("ok" if report.reachable else "unreachable").inc()
             metrics.PROMETHEUS_QUERIES.inc(report.queries + report.forecast_queries)
             STATE.measured = report.measured
+            STATE.trimmer.touch()  # a cycle parses every SLO: trim after it too
             STATE.cycles += 1
             STATE.last_cycle = time.monotonic()
         except asyncio.CancelledError:
@@ -246,6 +253,7 @@ async def _refresh_forever() -> None:
 def _reconcile(body: dict[str, Any], patch: kopf.Patch | None = None) -> None:
     """Reconcile one SLO; with ``patch`` (a kopf handler's) the status goes out with kopf's own
     bookkeeping in one PATCH after the handler returns, else it is written here."""
+    STATE.trimmer.touch()
     with metrics.RECONCILE_SECONDS.time():
         try:
             _reconcile_once(body, patch)
