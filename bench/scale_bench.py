@@ -320,6 +320,7 @@ def run_one(
     import httpx
 
     api = Api(admin)
+    extra: dict[str, Any] = {}
     kubectl("create", "namespace", namespace, kubeconfig=admin)
     log = (workdir / f"{name}.log").open("w")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -360,7 +361,7 @@ def run_one(
         load_done = load_average()
         print(f"[{name}] all {len(documents)} done after {elapsed:.1f}s", file=sys.stderr)
         if settle is not None:
-            settle(process)
+            extra.update(settle(process) or {})
         after = request_counts(admin)
         rss, peak = rss_kib(process.pid)
         time.sleep(quiet)  # the burst is over: what the controller keeps (slo-operator trims then)
@@ -391,6 +392,7 @@ def run_one(
         "rss_mib": round(rss / 1024, 1),
         "rss_peak_mib": round(peak / 1024, 1),
         "rss_quiet_mib": round(rss_quiet / 1024, 1),  # 15 s later, no new work meanwhile
+        **extra,
         "cpu_seconds_to_all_done": round(busy, 1),  # the controller's own CPU time meanwhile
         "created_seconds": round(created, 1),  # until the API server had accepted every create
         # kube-apiserver + etcd meanwhile (the benchmark's own creates and its watch included)
@@ -432,15 +434,29 @@ def main() -> None:
         health = free_port()
         namespace = f"bench-ours-{suffix}"
 
-        def one_more_refresh(process: subprocess.Popen[bytes]) -> None:
-            """The refresher's first cycle over all of them writes their measured status: count it."""
-            logfile = workdir / "slo-operator.log"
-            count = logfile.read_text().count("status refresh: slos=")
+        metrics_port = free_port()
+
+        def one_more_refresh(process: subprocess.Popen[bytes]) -> dict[str, Any]:
+            """The refresher's first cycle over all of them writes their measured status: count it.
+            Returns how long the cycles meanwhile took (slo_operator_status_refresh_duration_seconds)."""
+            first = refresh_seconds()
             deadline = time.monotonic() + 3 * args.refresh_seconds + 120
-            while logfile.read_text().count("status refresh: slos=") < count + 1:
+            while (last := refresh_seconds())[1] < first[1] + 1:
                 if time.monotonic() > deadline:
                     raise RuntimeError("no status refresh after all SLOs were Ready")
                 time.sleep(1)
+            cycles = last[1] - first[1]
+            mean = (last[0] - first[0]) / cycles
+            return {"refresh_seconds": round(mean, 1), "refresh_cycles": cycles}
+
+        def refresh_seconds() -> tuple[float, int]:
+            """(sum, count) of the operator's status refresh durations so far."""
+            import httpx
+
+            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+            metric = r"^slo_operator_status_refresh_duration_seconds_(sum|count) (\S+)$"
+            found = dict(re.findall(metric, text, re.M))
+            return float(found.get("sum", 0)), int(float(found.get("count", 0)))
 
         command = [  # SCALE_BENCH_OPERATOR: another launcher of the same CLI (e.g. under tracemalloc)
             *(os.environ.get("SCALE_BENCH_OPERATOR") or str(REPO / ".venv" / "bin" / "slo-operator")).split(),
@@ -461,7 +477,11 @@ def main() -> None:
                 "slo-operator",
                 admin,
                 command,
-                {**os.environ, "KUBECONFIG": str(identity)},
+                {
+                    **os.environ,
+                    "KUBECONFIG": str(identity),
+                    "SLO_OPERATOR_METRICS": f"127.0.0.1:{metrics_port}",
+                },
                 [slo_document(namespace, i) for i in range(args.slos)],
                 f"/apis/slo.mlops.dev/v1alpha1/namespaces/{namespace}/servicelevelobjectives",
                 "servicelevelobjectives",
