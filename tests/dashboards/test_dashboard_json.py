@@ -86,6 +86,17 @@ def targets(board: dict[str, Any]) -> list[dict[str, Any]]:
 # ---- golden files and the SDK's model -----------------------------------------------------------------
 
 
+def test_the_configmap_holds_the_board_as_compact_json() -> None:
+    """The per-SLO ConfigMap encodes the board in one pass: the same text as the board's data."""
+    options = dashboards.DashboardOptions()
+    for slo in variety():
+        configmap = dashboards.dashboard_configmap(slo, options, {"a": "b"}, "30s")
+        assert configmap is not None
+        (text,) = configmap["data"].values()
+        assert text == dashboards.to_compact_json(dashboards.slo_dashboard(slo, "30s")), slo.name
+        assert json.loads(text) == dashboards.slo_dashboard(slo, "30s")
+
+
 @pytest.mark.parametrize("kind", sorted(GOLDEN_SLOS))
 def test_golden_dashboard(kind: str) -> None:
     slo = golden_slos()[kind]
