@@ -829,5 +829,6 @@ def overview_configmap(options: DashboardOptions | None = None, namespace: str =
     """The overview board's ConfigMap (shipped in manifests/dashboards/, next to the operator)."""
     options = options or DashboardOptions()
     base = {"app.kubernetes.io/name": "slo-operator", "app.kubernetes.io/component": "dashboards"}
-    return _configmap("slo-overview-dashboard", namespace, "slo-overview.json",
-                      to_json_text(overview_dashboard()), {**base, **(labels or {}), **options.labels}, options)
+    labels = {**base, **(labels or {}), **options.labels}
+    text = to_json_text(overview_dashboard())
+    return _configmap("slo-overview-dashboard", namespace, "slo-overview.json", text, labels, options)
