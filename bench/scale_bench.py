@@ -316,6 +316,7 @@ def run_one(
     settle: Any = None,
     timeout: float = 1800,
     quiet: float = float(os.environ.get("SCALE_BENCH_QUIET", "15")),
+    cleanup: bool = True,
 ) -> dict[str, Any]:
     import httpx
 
@@ -375,7 +376,8 @@ def run_one(
             process.wait()
         log.close()
         # Wait for the namespace to go: its garbage collection would count against the next controller.
-        kubectl("delete", "namespace", namespace, "--timeout=600s", kubeconfig=admin, check=False)
+        if cleanup:
+            kubectl("delete", "namespace", namespace, "--timeout=600s", kubeconfig=admin, check=False)
     delta = after - before
     delta.subtract(api.own)
     requests = {
@@ -410,6 +412,11 @@ def main() -> None:
     parser.add_argument("--state-dir", type=Path, default=REPO / ".cluster")
     parser.add_argument("--refresh-seconds", type=float, default=60.0)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--keep-namespace", action="store_true",
+        help="leave the SLOs' namespace (its garbage collection at 10,000 takes many minutes): for a "
+        "cluster thrown away afterwards (--state-dir of its own, then hack/cluster/down.sh --purge)",
+    )
     parser.add_argument(
         "--restart-apiserver", action="store_true",
         help="ours only: restart kube-apiserver under --slos SLOs and measure the recovery "
@@ -490,6 +497,7 @@ def main() -> None:
                 workdir,
                 f"http://127.0.0.1:{health}/healthz",
                 one_more_refresh,
+                cleanup=not args.keep_namespace,
             )
         )
         prometheus.shutdown()
@@ -531,6 +539,7 @@ def main() -> None:
                 namespace,
                 workdir,
                 None,
+                cleanup=not args.keep_namespace,
             )
         )
         # Sloth's CRD goes again: kubectl would otherwise resolve `kubectl get slo` to its kind.
