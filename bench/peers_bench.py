@@ -30,9 +30,14 @@ v0.16.0 and Pyrra v0.10.1 into ~/.cache/slo-operator/peers once)::
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
+import fcntl
+import hashlib
 import http.server
+import json
 import math
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -48,11 +53,13 @@ from typing import Any
 import httpx
 import numpy as np
 import yaml
+from slo_operator import evaluator
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.model import SLO, resolve
 from slo_operator.promql import BAD_EVENTS, RUNNING_SUMS, TOTAL_EVENTS
 from slo_operator.render import rule_file, to_yaml
 from slo_operator.tiers import TIER_LABEL, Tiers
+from slo_operator.tiers import backfill_rule as tiers_backfill_rule
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -78,33 +85,70 @@ def service(i: int) -> str:
 
 
 def our_slo(i: int) -> SLO:
-    return resolve(ServiceLevelObjective.model_validate({
-        "apiVersion": "slo.mlops.dev/v1alpha1", "kind": "ServiceLevelObjective",
-        "metadata": {"name": service(i), "namespace": NAMESPACE},
-        "spec": {"service": service(i), "objective": 99.9, "window": "30d", "indicator": {"availability": {
-            "errors": f'{METRIC}{{service="{service(i)}",code=~"5.."}}',
-            "total": f'{METRIC}{{service="{service(i)}"}}'}}},
-    }))
+    return resolve(
+        ServiceLevelObjective.model_validate(
+            {
+                "apiVersion": "slo.mlops.dev/v1alpha1",
+                "kind": "ServiceLevelObjective",
+                "metadata": {"name": service(i), "namespace": NAMESPACE},
+                "spec": {
+                    "service": service(i),
+                    "objective": 99.9,
+                    "window": "30d",
+                    "indicator": {
+                        "availability": {
+                            "errors": f'{METRIC}{{service="{service(i)}",code=~"5.."}}',
+                            "total": f'{METRIC}{{service="{service(i)}"}}',
+                        }
+                    },
+                },
+            }
+        )
+    )
 
 
 def sloth_spec(indices: range) -> dict[str, Any]:
-    return {"version": "prometheus/v1", "service": "bench", "slos": [{
-        "name": service(i), "objective": 99.9,
-        "sli": {"events": {
-            "error_query": f'sum(rate({METRIC}{{service="{service(i)}",code=~"5.."}}[{{{{.window}}}}]))',
-            "total_query": f'sum(rate({METRIC}{{service="{service(i)}"}}[{{{{.window}}}}]))'}},
-        "alerting": {"name": "Availability", "page_alert": {"labels": {"severity": "critical"}},
-                     "ticket_alert": {"labels": {"severity": "warning"}}},
-    } for i in indices]}
+    return {
+        "version": "prometheus/v1",
+        "service": "bench",
+        "slos": [
+            {
+                "name": service(i),
+                "objective": 99.9,
+                "sli": {
+                    "events": {
+                        "error_query": f'sum(rate({METRIC}{{service="{service(i)}",code=~"5.."}}[{{{{.window}}}}]))',
+                        "total_query": f'sum(rate({METRIC}{{service="{service(i)}"}}[{{{{.window}}}}]))',
+                    }
+                },
+                "alerting": {
+                    "name": "Availability",
+                    "page_alert": {"labels": {"severity": "critical"}},
+                    "ticket_alert": {"labels": {"severity": "warning"}},
+                },
+            }
+            for i in indices
+        ],
+    }
 
 
 def pyrra_slo(i: int) -> dict[str, Any]:
-    return {"apiVersion": "pyrra.dev/v1alpha1", "kind": "ServiceLevelObjective",
-            "metadata": {"name": service(i), "namespace": NAMESPACE},
-            "spec": {"target": "99.9", "window": "30d", "alerting": {"absent": False},
-                     "indicator": {"ratio": {
-                         "errors": {"metric": f'{METRIC}{{service="{service(i)}",code=~"5.."}}'},
-                         "total": {"metric": f'{METRIC}{{service="{service(i)}"}}'}}}}}
+    return {
+        "apiVersion": "pyrra.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": service(i), "namespace": NAMESPACE},
+        "spec": {
+            "target": "99.9",
+            "window": "30d",
+            "alerting": {"absent": False},
+            "indicator": {
+                "ratio": {
+                    "errors": {"metric": f'{METRIC}{{service="{service(i)}",code=~"5.."}}'},
+                    "total": {"metric": f'{METRIC}{{service="{service(i)}"}}'},
+                }
+            },
+        },
+    }
 
 
 def generate_rules(n: int, workdir: Path) -> dict[str, dict[str, Any]]:
@@ -113,16 +157,29 @@ def generate_rules(n: int, workdir: Path) -> dict[str, dict[str, Any]]:
     spec = workdir / "sloth.yaml"
     spec.write_text(yaml.safe_dump(sloth_spec(range(n)), sort_keys=False))
     out = workdir / "sloth-rules.yaml"
-    subprocess.run([str(binaries["sloth"]), "generate", "-i", str(spec), "-o", str(out)], check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        [str(binaries["sloth"]), "generate", "-i", str(spec), "-o", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     sloth = yaml.safe_load(out.read_text())
     config, folder = workdir / "pyrra-config", workdir / "pyrra-rules"
     config.mkdir()
     folder.mkdir()
     for i in range(n):
         (config / f"{service(i)}.yaml").write_text(yaml.safe_dump(pyrra_slo(i), sort_keys=False))
-    subprocess.run([str(binaries["pyrra"]), "generate", f"--config-files={config}/*.yaml",
-                    f"--prometheus-folder={folder}"], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            str(binaries["pyrra"]),
+            "generate",
+            f"--config-files={config}/*.yaml",
+            f"--prometheus-folder={folder}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     pyrra: dict[str, Any] = {"groups": []}
     for path in sorted(folder.glob("*.yaml")):
         pyrra["groups"] += yaml.safe_load(path.read_text())["groups"]
@@ -143,8 +200,9 @@ def recordings(document: dict[str, Any], names: set[str]) -> dict[str, Any]:
     """The groups' recording rules that record one of ``names`` (the inputs backfilled for history)."""
     groups = []
     for group in document["groups"]:
-        rules = [r for r in group["rules"]
-                 if r.get("record") in names and "tier" not in (r.get("labels") or {})]
+        rules = [
+            r for r in group["rules"] if r.get("record") in names and "tier" not in (r.get("labels") or {})
+        ]
         if rules:
             groups.append({"name": group["name"], "interval": f"{STEP}s", "rules": rules})
     return {"groups": groups}
@@ -182,10 +240,14 @@ class LiveTarget:
                 elapsed = max(0.0, time.time() - target.end)
                 lines = [f"# TYPE {METRIC.removesuffix('_total')} counter"]
                 for i, rate in enumerate(target.rate.tolist()):
-                    lines.append(f'{METRIC}{{code="200",service="{service(i)}"}} '
-                                 f"{target.ok0[i] + 0.999 * rate * elapsed:.3f}")
-                    lines.append(f'{METRIC}{{code="500",service="{service(i)}"}} '
-                                 f"{target.bad0[i] + 0.001 * rate * elapsed:.3f}")
+                    lines.append(
+                        f'{METRIC}{{code="200",service="{service(i)}"}} '
+                        f"{target.ok0[i] + 0.999 * rate * elapsed:.3f}"
+                    )
+                    lines.append(
+                        f'{METRIC}{{code="500",service="{service(i)}"}} '
+                        f"{target.bad0[i] + 0.001 * rate * elapsed:.3f}"
+                    )
                 body = ("\n".join(lines) + "\n").encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -203,24 +265,38 @@ class LiveTarget:
 
 
 @contextlib.contextmanager
-def prometheus(tsdb: Path, workdir: Path, rules: dict[str, Any] | None, scrape_port: int | None,
-               scrape: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def prometheus(
+    tsdb: Path, workdir: Path, rules: dict[str, Any] | None, scrape_port: int | None, scrape: int
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     config: dict[str, Any] = {"global": {"evaluation_interval": f"{STEP}s", "scrape_interval": f"{scrape}s"}}
     if rules is not None:
         (workdir / "rules.yaml").write_text(to_yaml([rules]))
         config["rule_files"] = [str(workdir / "rules.yaml")]
     if scrape_port is not None:
-        config["scrape_configs"] = [{"job_name": "bench", "honor_labels": True,
-                                     "static_configs": [{"targets": [f"127.0.0.1:{scrape_port}"]}]}]
+        config["scrape_configs"] = [
+            {
+                "job_name": "bench",
+                "honor_labels": True,
+                "static_configs": [{"targets": [f"127.0.0.1:{scrape_port}"]}],
+            }
+        ]
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = base.free_port()
     url = f"http://127.0.0.1:{port}"
     log = (workdir / "prometheus.log").open("ab")
     process = subprocess.Popen(
-        [promstack.binary("prometheus"), f"--config.file={workdir / 'prometheus.yml'}",
-         f"--storage.tsdb.path={tsdb}", f"--web.listen-address=127.0.0.1:{port}",
-         "--storage.tsdb.retention.time=100y", "--query.max-samples=500000000", "--query.timeout=5m"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            promstack.binary("prometheus"),
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tsdb}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=100y",
+            "--query.max-samples=500000000",
+            "--query.timeout=5m",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -243,21 +319,6 @@ def prometheus(tsdb: Path, workdir: Path, rules: dict[str, Any] | None, scrape_p
         log.close()
 
 
-def backfill_rules(tsdb: Path, workdir: Path, rules: dict[str, Any], start: int, end: int, name: str) -> None:
-    if not rules["groups"]:
-        return
-    path = workdir / f"{name}.yaml"
-    path.write_text(to_yaml([rules]))
-    out = workdir / f"{name}-blocks"
-    with prometheus(tsdb, workdir, None, None, 60) as (url, _):
-        base.run([promstack.binary("promtool"), "tsdb", "create-blocks-from", "rules", "-q",
-                  f"--max-block-duration={base.rules_block(STEP)}", f"--url={url}", f"--start={start}",
-                  f"--end={end}", f"--output-dir={out.name}", f"--eval-interval={STEP}s", path.name],
-                 cwd=workdir, timeout=7200)
-    for block in out.iterdir():
-        os.replace(block, tsdb / block.name)
-
-
 def compact(tsdb: Path, workdir: Path) -> None:
     """Let Prometheus merge the backfilled blocks (one per rule and time range) before anything is
     measured, so no run pays for that compaction: start it without rules or scrapes and wait until its
@@ -274,42 +335,187 @@ def compact(tsdb: Path, workdir: Path) -> None:
             time.sleep(5)  # polling interval; the deadline bounds the wait
 
 
-def backfill_running_sums(tsdb: Path, workdir: Path, n: int, start: int, end: int) -> None:
-    """The running sums our rules would have recorded: cumulative sums of the backfilled base rates
-    (added in order, as Prometheus adds them), fine at every sample and coarse every hour."""
-    path = workdir / "sums.om"
-    with prometheus(tsdb, workdir, None, None, 60) as (url, _), path.open("w") as out, \
-            httpx.Client(base_url=url, timeout=600) as client:
-        out.write("# TYPE slo:bad_events:rate_sum gauge\n# TYPE slo:total_events:rate_sum gauge\n")
-        for i in range(n):
-            for name in (BAD_EVENTS, TOTAL_EVENTS):
-                times: list[float] = []
-                values: list[float] = []
-                chunk = MAX_POINTS * STEP
-                for lo in range(start, end + 1, chunk):
-                    hi = min(end, lo + chunk - STEP)
-                    query: dict[str, str | int] = {"query": f'{name}{{slo="{service(i)}"}}', "start": lo,
-                                                   "end": hi, "step": STEP}
-                    body = client.get("/api/v1/query_range", params=query).json()
-                    for item in body["data"]["result"]:
-                        for t, v in item["values"]:
-                            times.append(float(t))
-                            values.append(float(v))
-                running = np.cumsum(np.asarray(values))
-                labels = f'namespace="{NAMESPACE}",service="{service(i)}",slo="{service(i)}"'
-                record = RUNNING_SUMS[name]
-                pairs = list(zip(times, running.tolist(), strict=True))
-                fine = f'{record}{{{labels},{TIER_LABEL}="{Tiers.fine_label}"}}'
-                coarse = f'{record}{{{labels},{TIER_LABEL}="{Tiers.coarse_label}"}}'
-                out.write("".join(f"{fine} {v!r} {int(t)}\n" for t, v in pairs))
-                out.write("".join(f"{coarse} {v!r} {int(t)}\n" for t, v in pairs if int(t) % 3600 < STEP))
-        out.write("# EOF\n")
-    out_dir = workdir / "sums-blocks"
-    base.run([promstack.binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q",
-              "--max-block-duration=800h", str(path), str(out_dir)], timeout=3600)
+# ---- history (cached) -------------------------------------------------------------------------------
+
+# Bump when what the cached history holds changes meaning without the rules' text changing.
+HISTORY_FORMAT = "peers-history-3"
+BATCH = 25  # SLOs per OpenMetrics file and promtool run
+SPAN = 100 * 365 * 86400  # the running sums' backfill form sums every sample so far (tiers.backfill_rule)
+
+
+def backfilled_groups(rules: dict[str, dict[str, Any]], i: int) -> list[dict[str, Any]]:
+    """The recording rules of SLO ``i`` whose history the measured rules read over a range: our base
+    rates and running sums (fine every STEP, coarse at its own interval) and Sloth's 5m error ratio
+    (its 30d window averages it). Pyrra reads only the raw counters."""
+    groups = []
+    ours = {BAD_EVENTS, TOTAL_EVENTS, *RUNNING_SUMS.values()}
+    for group in rules["ours"]["groups"]:
+        if f":{service(i)}:" not in group["name"]:
+            continue
+        kept = [r for r in group["rules"] if r.get("record") in ours]
+        if kept:
+            coarse = any((r.get("labels") or {}).get(TIER_LABEL) == Tiers.coarse_label for r in kept)
+            interval = group["interval"] if coarse else f"{STEP}s"
+            groups.append({"name": group["name"], "interval": interval, "rules": kept})
+    for group in rules["sloth"]["groups"]:
+        kept = [
+            r
+            for r in group["rules"]
+            if r.get("record") == "slo:sli_error:ratio_rate5m"
+            and (r.get("labels") or {}).get("sloth_slo") == service(i)
+        ]
+        if kept:
+            groups.append({"name": group["name"], "interval": f"{STEP}s", "rules": kept})
+    return groups
+
+
+def history_key(args: argparse.Namespace, rules: dict[str, dict[str, Any]]) -> str:
+    """What the history depends on: the data's parameters, the backfilled rules (running sums in their
+    backfill form, so a change in how they carry across gaps keeps the history), the Prometheus."""
+    digest = hashlib.sha256()
+    version = subprocess.run([promstack.binary("prometheus"), "--version"], capture_output=True, text=True)
+    digest.update(f"{HISTORY_FORMAT} {args.slos} {args.days} {args.scrape} {args.seed} {STEP}\n".encode())
+    digest.update(version.stdout.splitlines()[0].encode() if version.stdout else b"?")
+    for i in range(args.slos):
+        groups = backfilled_groups(rules, i)
+        normal = [{**g, "rules": [tiers_backfill_rule(r, SPAN) for r in g["rules"]]} for g in groups]
+        digest.update(yaml.safe_dump(normal, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def _om_series(out: Any, name: str, labels: dict[str, str], times: np.ndarray, values: np.ndarray) -> None:
+    keep = ~np.isnan(values)
+    text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    prefix = f"{name}{{{text}}} "
+    out.write(
+        "".join(
+            f"{prefix}{v!r} {int(t)}\n"
+            for t, v in zip(times[keep].tolist(), values[keep].tolist(), strict=True)
+        )
+    )
+
+
+def _history_batch(job: tuple[dict[str, dict[str, Any]], base.Data, range, int, int, Path]) -> float:
+    """One batch of SLOs into TSDB blocks under ``out``: the raw counters and, evaluated with the
+    simulator's Prometheus semantics, the recorded series (one OpenMetrics file, one promtool run)."""
+    rules, data, indices, start, end, out = job
+    clock = time.monotonic()
+    families: dict[str, list[tuple[dict[str, str], np.ndarray, np.ndarray]]] = {}
+    times = data.times.astype(np.float64)
+    for i in indices:
+        store = evaluator.Store()
+        for code, events in (("200", data.ok), ("500", data.bad)):
+            labels = {"__name__": METRIC, "code": code, "service": service(i)}
+            store.add(
+                evaluator.labels_of(labels), evaluator.Series(times, np.cumsum(events[i]).astype(np.float64))
+            )
+        result = evaluator.run_groups(backfilled_groups(rules, i), store, end=float(end), start=float(start))
+        for labels, series in result.store.series.items():
+            if series.order == evaluator.INPUT:
+                continue
+            mapping = dict(labels)
+            name = mapping.pop("__name__")
+            families.setdefault(name, []).append((mapping, series.times, series.values))
+    path = out.with_suffix(".om")
+    with path.open("w") as om:
+        om.write(f"# TYPE {METRIC.removesuffix('_total')} counter\n")
+        for code, events in (("200", data.ok), ("500", data.bad)):
+            for i in indices:
+                _om_series(
+                    om,
+                    METRIC,
+                    {"code": code, "service": service(i)},
+                    times,
+                    np.cumsum(events[i]).astype(np.float64),
+                )
+        for name, items in families.items():
+            om.write(f"# TYPE {name} gauge\n")
+            for labels, series_times, values in items:
+                _om_series(om, name, labels, series_times, values)
+        om.write("# EOF\n")
+    out.mkdir()
+    base.run(
+        [
+            promstack.binary("promtool"),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "-q",
+            "--max-block-duration=800h",
+            str(path),
+            str(out),
+        ],
+        timeout=7200,
+    )
     path.unlink()
-    for block in out_dir.iterdir():
-        os.replace(block, tsdb / block.name)
+    return time.monotonic() - clock
+
+
+def history(args: argparse.Namespace, rules: dict[str, dict[str, Any]], log: Any) -> tuple[Path, base.Data]:
+    """The backfilled, compacted TSDB for these SLOs and days, built once and cached under
+    ``$SLO_CACHE/peers-history/<key>`` (stamp + lock: a concurrent run waits instead of building twice).
+
+    The cached history ends when it was built; a later run continues the counters live from there, so
+    the gap is a Prometheus that was down for a while (the running sums carry across it, see tiers).
+    """
+    root = promstack.cache_dir() / "peers-history"
+    root.mkdir(parents=True, exist_ok=True)
+    key = history_key(args, rules)
+    folder, stamp = root / key, root / f"{key}.json"
+    with (root / f"{key}.lock").open("w") as lock:
+        if not stamp.exists():
+            log(f"waiting for the history lock {key}" if _locked(lock) else f"history {key}: building")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists():
+            end = json.loads(stamp.read_text())["end"]
+            base.END = datetime.fromtimestamp(end, UTC)
+            log(f"history {key}: cached (ended {(time.time() - end) / 60:.0f} min ago)")
+            return folder / "tsdb", base.generate(args.slos, args.days, args.scrape, args.seed)
+        shutil.rmtree(folder, ignore_errors=True)
+        building = root / f"{key}.building"
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir()
+        base.END = datetime.fromtimestamp(int(time.time()) // args.scrape * args.scrape, UTC)
+        data = base.generate(args.slos, args.days, args.scrape, args.seed)
+        start, end = int(data.times[0]) + 600, int(data.times[-1])
+        start -= start % STEP
+        tsdb = building / "tsdb"
+        tsdb.mkdir()
+        batches = [range(lo, min(args.slos, lo + BATCH)) for lo in range(0, args.slos, BATCH)]
+        workers = max(1, min(len(batches), os.cpu_count() or 1))
+        log(
+            f"history: {args.slos} SLOs x {args.days}d in {len(batches)} batches of {BATCH} on {workers} "
+            f"processes (cold: about a minute per batch and process on a busy 2-core machine)"
+        )
+        jobs = [(rules, data, b, start, end, building / f"batch-{k:03d}") for k, b in enumerate(batches)]
+        clock = time.monotonic()
+        fork = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=fork) as pool:
+            for done, seconds in enumerate(pool.map(_history_batch, jobs), 1):
+                elapsed = time.monotonic() - clock
+                log(
+                    f"history: batch {done}/{len(batches)} ({seconds:.0f}s); "
+                    f"{elapsed:.0f}s elapsed, ~{elapsed / done * (len(batches) - done):.0f}s to go"
+                )
+        for job in jobs:
+            for block in job[-1].iterdir():
+                os.replace(block, tsdb / block.name)
+            job[-1].rmdir()
+        log("history: compacting the blocks")
+        compact(tsdb, building)
+        os.replace(building, folder)
+        stamp.write_text(json.dumps({"end": end, "slos": args.slos, "days": args.days, "built": time.time()}))
+        log(f"history {key}: built in {time.monotonic() - clock:.0f}s")
+        return folder / "tsdb", data
+
+
+def _locked(lock: Any) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    return False
 
 
 # ---- measurement ------------------------------------------------------------------------------------
@@ -329,8 +535,11 @@ def rss_mb(pid: int) -> float:
 
 def metric_values(url: str, name: str) -> list[float]:
     text = httpx.get(url + "/metrics", timeout=30).text
-    return [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-            if line.startswith(name + "{") or line.startswith(name + " ")]
+    return [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") or line.startswith(name + " ")
+    ]
 
 
 def samples_per_evaluation(url: str, rules: dict[str, Any], marker: str) -> int:
@@ -342,13 +551,24 @@ def samples_per_evaluation(url: str, rules: dict[str, Any], marker: str) -> int:
                 if marker not in rule["expr"] and marker not in group["name"]:
                     continue
                 body = client.get("/api/v1/query", params={"query": rule["expr"], "stats": "all"}).json()
-                total += int(((body.get("data") or {}).get("stats") or {}).get("samples", {})
-                             .get("totalQueryableSamples", 0))
+                total += int(
+                    ((body.get("data") or {}).get("stats") or {})
+                    .get("samples", {})
+                    .get("totalQueryableSamples", 0)
+                )
     return total
 
 
-def run_tool(name: str, rules: dict[str, Any] | None, tsdb: Path, workdir: Path, target: LiveTarget,
-             minutes: float, scrape: int, n: int) -> dict[str, float]:
+def run_tool(
+    name: str,
+    rules: dict[str, Any] | None,
+    tsdb: Path,
+    workdir: Path,
+    target: LiveTarget,
+    minutes: float,
+    scrape: int,
+    n: int,
+) -> dict[str, float]:
     copy = workdir / f"tsdb-{name}"
     shutil.copytree(tsdb, copy)
     run_dir = workdir / f"run-{name}"
@@ -377,8 +597,10 @@ def ratio_30d(url: str, name: str) -> float:
     expr = {
         "ours": f'1 - slo:sli:ratio{{slo="{service(0)}"}}',  # the SLO window's ratio is recorded as the SLI
         "sloth": f'slo:sli_error:ratio_rate30d{{sloth_slo="{service(0)}"}}',
-        "pyrra": (f'sum(bench_requests:increase30d{{slo="{service(0)}",code=~"5.."}})'
-                  f' / sum(bench_requests:increase30d{{slo="{service(0)}"}})'),
+        "pyrra": (
+            f'sum(bench_requests:increase30d{{slo="{service(0)}",code=~"5.."}})'
+            f' / sum(bench_requests:increase30d{{slo="{service(0)}"}})'
+        ),
     }[name]
     result = httpx.get(url + "/api/v1/query", params={"query": expr}, timeout=120).json()["data"]["result"]
     return float(result[0]["value"][1]) if result else math.nan
@@ -397,20 +619,27 @@ SCENARIOS = {
 
 def alert_timing(rules: dict[str, dict[str, Any]], workdir: Path) -> dict[str, dict[str, Firing]]:
     """First and last firing of each tool's page (critical) and ticket (warning) alerts per scenario."""
-    one = {name: {"groups": [g for g in doc["groups"] if service(0) in g["name"] or service(0) in str(g)]}
-           for name, doc in rules.items()}
+    one = {
+        name: {"groups": [g for g in doc["groups"] if service(0) in g["name"] or service(0) in str(g)]}
+        for name, doc in rules.items()
+    }
     out: dict[str, dict[str, Firing]] = {}
     for scenario, phases in SCENARIOS.items():
         steps = [(0.0, HEALTHY), *phases]
         series = [
-            {"series": f'{METRIC}{{code="200",service="{service(0)}"}}',
-             "values": counter_values([(PER_SAMPLE * (1 - e), k) for e, k in steps])},
-            {"series": f'{METRIC}{{code="500",service="{service(0)}"}}',
-             "values": counter_values([(PER_SAMPLE * e, k) for e, k in steps])},
+            {
+                "series": f'{METRIC}{{code="200",service="{service(0)}"}}',
+                "values": counter_values([(PER_SAMPLE * (1 - e), k) for e, k in steps]),
+            },
+            {
+                "series": f'{METRIC}{{code="500",service="{service(0)}"}}',
+                "values": counter_values([(PER_SAMPLE * e, k) for e, k in steps]),
+            },
         ]
         end = sum(k for _, k in steps) * STEP
         classes = {
-            "ours page": 'alertname="SLOFastBurn"', "ours ticket": 'alertname="SLOSlowBurn"',
+            "ours page": 'alertname="SLOFastBurn"',
+            "ours ticket": 'alertname="SLOSlowBurn"',
             "sloth page": 'sloth_slo!="",severity="critical"',
             "sloth ticket": 'sloth_slo!="",severity="warning"',
             "pyrra page": 'alertname="ErrorBudgetBurn",severity="critical"',
@@ -437,8 +666,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--own-intervals", action="store_true", help="each tool's own group intervals")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--no-alert-timing", action="store_true",
-                        help="skip the promtool alert scenarios (independent of --slos)")
+    parser.add_argument(
+        "--no-alert-timing",
+        action="store_true",
+        help="skip the promtool alert scenarios (independent of --slos)",
+    )
     args = parser.parse_args(argv)
     clock = time.monotonic()
 
@@ -451,76 +683,84 @@ def main(argv: list[str]) -> None:
         log("rules generated")
         timing = {} if args.no_alert_timing else alert_timing(rules, workdir)
         log("alert timing done" if timing else "alert timing skipped")
-        base.END = datetime.fromtimestamp(int(time.time()) // args.scrape * args.scrape, UTC)
-        data = base.generate(args.slos, args.days, args.scrape, args.seed)
-        tsdb = workdir / "tsdb"
-        tsdb.mkdir()
-        om = workdir / "raw.om"
-        write_openmetrics(data, om)
-        base.run([promstack.binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q",
-                  "--max-block-duration=800h", str(om), str(tsdb)], timeout=7200)
-        om.unlink()
-        log(f"raw history backfilled ({args.slos} services x 2 codes, {len(data.times)} samples each)")
-        start, end = int(data.times[0]) + 600, int(data.times[-1])
-        start -= start % STEP
-        inputs = {"sloth": {"slo:sli_error:ratio_rate5m"}, "ours": {BAD_EVENTS, TOTAL_EVENTS}}
-        level1 = {"groups": [group for tool, names in inputs.items()
-                             for group in recordings(rules[tool], names)["groups"]]}
-        backfill_rules(tsdb, workdir, level1, start, end, "level1")
-        log("recorded inputs backfilled (ours: base rates; sloth: 5m ratio)")
-        backfill_running_sums(tsdb, workdir, args.slos, start, end)
-        log("running sums backfilled")
-        compact(tsdb, workdir)
-        log("blocks compacted")
+        tsdb, data = history(args, rules, log)
         target = LiveTarget(data)
         interval = None if args.own_intervals else f"{STEP}s"
         results: dict[str, dict[str, float]] = {}
         try:
-            results["baseline"] = run_tool("baseline", None, tsdb, workdir, target, args.minutes, args.scrape,
-                                           args.slos)
+            results["baseline"] = run_tool(
+                "baseline", None, tsdb, workdir, target, args.minutes, args.scrape, args.slos
+            )
             log(f"baseline: {results['baseline']}")
             for tool in TOOLS:
-                results[tool] = run_tool(tool, with_interval(rules[tool], interval), tsdb, workdir, target,
-                                         args.minutes, args.scrape, args.slos)
+                results[tool] = run_tool(
+                    tool,
+                    with_interval(rules[tool], interval),
+                    tsdb,
+                    workdir,
+                    target,
+                    args.minutes,
+                    args.scrape,
+                    args.slos,
+                )
                 log(f"{tool}: {results[tool]}")
         finally:
             target.close()
-        _, _, exact = data.exact_ratio(30 * 86400) if args.days >= 30 else (0, 0, math.nan)
+        # The events in the window at the end of the runs: a cached history ended a while before them.
+        gap = int(time.time() - float(data.times[-1]))
+        log(f"history ended {gap / 60:.0f} min before the end of the runs")
+        _, _, exact = data.exact_ratio(30 * 86400 - gap) if args.days >= 30 else (0, 0, math.nan)
     report(args, results, timing, exact)
 
 
-def report(args: argparse.Namespace, results: dict[str, dict[str, float]],
-           timing: dict[str, dict[str, Firing]], exact: float) -> None:
+def report(
+    args: argparse.Namespace,
+    results: dict[str, dict[str, float]],
+    timing: dict[str, dict[str, Firing]],
+    exact: float,
+) -> None:
     info = subprocess.run([promstack.binary("prometheus"), "--version"], capture_output=True, text=True)
     version = (info.stdout + info.stderr).splitlines()[0] if (info.stdout + info.stderr) else "?"
-    print(f"{args.slos} SLOs (99.9%/30d availability, one service each), {args.days}d of history scraped "
-          f"every {args.scrape}s, recorded inputs every {STEP}s; groups every "
-          f"{'own interval' if args.own_intervals else f'{STEP}s'}; {args.minutes:g} min measured per tool "
-          f"after 60 s; {os.cpu_count()} cores; {version}")
+    print(
+        f"{args.slos} SLOs (99.9%/30d availability, one service each), {args.days}d of history scraped "
+        f"every {args.scrape}s, recorded inputs every {STEP}s; groups every "
+        f"{'own interval' if args.own_intervals else f'{STEP}s'}; {args.minutes:g} min measured per tool "
+        f"after 60 s; {os.cpu_count()} cores; {version}"
+    )
     idle = results["baseline"]["cpu_per_min"]
-    print(f"baseline (same data and scrape, no rules): {idle:.2f} CPU-s/min, "
-          f"{results['baseline']['rss_mb']:.0f} MB")
-    header = (f"{'tool':<6} {'CPU-s/min':>10} {'net of base':>11} {'group ms':>9} {'samples/SLO/eval':>17}"
-              f" {'series/SLO':>10} {'RSS MB':>7} {'30d ratio':>10} {'vs exact':>9}")
+    print(
+        f"baseline (same data and scrape, no rules): {idle:.2f} CPU-s/min, "
+        f"{results['baseline']['rss_mb']:.0f} MB"
+    )
+    header = (
+        f"{'tool':<6} {'CPU-s/min':>10} {'net of base':>11} {'group ms':>9} {'samples/SLO/eval':>17}"
+        f" {'series/SLO':>10} {'RSS MB':>7} {'30d ratio':>10} {'vs exact':>9}"
+    )
     print(header)
     print("-" * len(header))
     for tool in TOOLS:
         r = results[tool]
         off = 100 * (r["ratio_30d"] - exact) / exact if exact else math.nan
-        print(f"{tool:<6} {r['cpu_per_min']:>10.2f} {r['cpu_per_min'] - idle:>11.2f} {r['group_ms']:>9.2f}"
-              f" {r['samples_per_eval']:>17,} {r['series_per_slo']:>10.1f} {r['rss_mb']:>7.0f}"
-              f" {r['ratio_30d']:>10.6f} {off:>+8.2f}%")
+        print(
+            f"{tool:<6} {r['cpu_per_min']:>10.2f} {r['cpu_per_min'] - idle:>11.2f} {r['group_ms']:>9.2f}"
+            f" {r['samples_per_eval']:>17,} {r['series_per_slo']:>10.1f} {r['rss_mb']:>7.0f}"
+            f" {r['ratio_30d']:>10.6f} {off:>+8.2f}%"
+        )
     print(f"exact 30d error ratio of the generated events: {exact:.6f}")
     ours = results["ours"]
     for peer in ("sloth", "pyrra"):
         p = results[peer]
-        print(f"ours / {peer}: CPU {ratio_text(ours['cpu_per_min'] - idle, p['cpu_per_min'] - idle)} (net), "
-              f"{ratio_text(ours['cpu_per_min'], p['cpu_per_min'])} (gross); samples per evaluation "
-              f"{ratio_text(ours['samples_per_eval'], p['samples_per_eval'])}; series per SLO "
-              f"{ratio_text(ours['series_per_slo'], p['series_per_slo'])}; RSS "
-              f"{ratio_text(ours['rss_mb'], p['rss_mb'])}")
-    print("\nAlert timing (seconds after the errors start, after a healthy day; promtool, evaluation every "
-          "30s):\nfirst fired / last fired (resolved one evaluation later; end: still firing at the end)")
+        print(
+            f"ours / {peer}: CPU {ratio_text(ours['cpu_per_min'] - idle, p['cpu_per_min'] - idle)} (net), "
+            f"{ratio_text(ours['cpu_per_min'], p['cpu_per_min'])} (gross); samples per evaluation "
+            f"{ratio_text(ours['samples_per_eval'], p['samples_per_eval'])}; series per SLO "
+            f"{ratio_text(ours['series_per_slo'], p['series_per_slo'])}; RSS "
+            f"{ratio_text(ours['rss_mb'], p['rss_mb'])}"
+        )
+    print(
+        "\nAlert timing (seconds after the errors start, after a healthy day; promtool, evaluation every "
+        "30s):\nfirst fired / last fired (resolved one evaluation later; end: still firing at the end)"
+    )
     for scenario, classes in timing.items():
         cells = []
         for cls, firing in classes.items():
