@@ -8,12 +8,17 @@ v0.16.0 and Pyrra v0.10.1 into ~/.cache/slo-operator/peers once)::
 1. N equivalent SLOs (99.9% availability over 30 days, one service each): ours (a ServiceLevelObjective),
    Sloth's (``sloth generate``) and Pyrra's (``pyrra generate``), from the real binaries.
 2. ``--days`` of uneven traffic per service (``rules_cost_bench.generate``: a 12x daily swing, errors
-   denser at night, a 40-minute incident on the last day), scraped every ``--scrape`` seconds, backfilled
-   with ``promtool tsdb create-blocks-from openmetrics``. Recorded inputs are backfilled level by level
-   every 30s, what a live deployment evaluating every 30s has: Sloth's 5m error ratio (its 30d window
-   averages it) and our two base rates with ``create-blocks-from rules``; our running sums, which read
-   their own earlier values, are the cumulative sums of those backfilled base rates, read back from
-   Prometheus and written with ``create-blocks-from openmetrics`` (fine every 30s, coarse copies hourly).
+   denser at night, a 40-minute incident on the last day), scraped every ``--scrape`` seconds, and the
+   recorded inputs a live deployment evaluating every 30s has: Sloth's 5m error ratio (its 30d window
+   averages it), our two base rates and their running sums (fine every 30s, coarse copies at their own
+   interval). The recorded series are computed by the simulator (``slo_operator.evaluator``: Prometheus'
+   rate extrapolation, ranges, running sums) from the very rules each tool generated, in batches of
+   SLOs on every core, and written with ``promtool tsdb create-blocks-from openmetrics``; Prometheus
+   then compacts the blocks. The result is cached under ``$SLO_CACHE/peers-history/<key>`` (a lock
+   makes a concurrent run wait; progress goes to stderr), keyed by the SLO count, days, scrape, seed,
+   the backfilled rules (running sums in their backfill form) and the Prometheus version: a rerun with
+   other rules on top of the same inputs measures at once. The history then ends when it was built;
+   the live target continues the counters from there (the gap is a Prometheus that was down).
 3. One Prometheus per tool, one after the other on the same TSDB copy, scraping a live continuation of
    the counters, every rule group evaluated every 30s (``--own-intervals``: each tool's own intervals),
    for ``--minutes``; a Prometheus with no rules on the same data gives the baseline. Measured: CPU
@@ -117,7 +122,9 @@ def sloth_spec(indices: range) -> dict[str, Any]:
                 "objective": 99.9,
                 "sli": {
                     "events": {
-                        "error_query": f'sum(rate({METRIC}{{service="{service(i)}",code=~"5.."}}[{{{{.window}}}}]))',
+                        "error_query": (
+                            f'sum(rate({METRIC}{{service="{service(i)}",code=~"5.."}}[{{{{.window}}}}]))'
+                        ),
                         "total_query": f'sum(rate({METRIC}{{service="{service(i)}"}}[{{{{.window}}}}]))',
                     }
                 },
@@ -410,10 +417,10 @@ def _history_batch(job: tuple[dict[str, dict[str, Any]], base.Data, range, int, 
                 evaluator.labels_of(labels), evaluator.Series(times, np.cumsum(events[i]).astype(np.float64))
             )
         result = evaluator.run_groups(backfilled_groups(rules, i), store, end=float(end), start=float(start))
-        for labels, series in result.store.series.items():
+        for stored, series in result.store.series.items():
             if series.order == evaluator.INPUT:
                 continue
-            mapping = dict(labels)
+            mapping = dict(stored)
             name = mapping.pop("__name__")
             families.setdefault(name, []).append((mapping, series.times, series.values))
     path = out.with_suffix(".om")
@@ -559,6 +566,11 @@ def samples_per_evaluation(url: str, rules: dict[str, Any], marker: str) -> int:
     return total
 
 
+def warm_up(scrape: int) -> int:
+    """Seconds before measuring: a first scrape can come up to one interval late, then one more."""
+    return max(60, 2 * scrape + 30)
+
+
 def run_tool(
     name: str,
     rules: dict[str, Any] | None,
@@ -575,7 +587,12 @@ def run_tool(
     run_dir.mkdir()
     try:
         with prometheus(copy, run_dir, rules, target.port, scrape) as (url, process):
-            time.sleep(60)  # warm-up: WAL replay done, every group evaluated a few times
+            # Warm-up: WAL replay done, every group evaluated a few times, and two scrapes of the live target
+            # in every raw range: the scraped series are new (the history ended before this run, and the
+            # target adds job and instance labels), and rate() needs two samples. With a 60s warm-up and a
+            # 60s scrape the base rates, and every rule reading them, could still be missing when the
+            # measurement began: 9 instead of 15 series per SLO.
+            time.sleep(warm_up(scrape))
             cpu0, clock0 = cpu_seconds(process.pid), time.monotonic()
             time.sleep(minutes * 60)
             cpu1, clock1 = cpu_seconds(process.pid), time.monotonic()
@@ -588,9 +605,29 @@ def run_tool(
                 result["series_per_slo"] = sum(samples) / n
                 result["samples_per_eval"] = samples_per_evaluation(url, rules, service(0))
                 result["ratio_30d"] = ratio_30d(url, name)
+                RULE_TIMES[name] = rule_times(url, n)
             return result
     finally:
         shutil.rmtree(copy, ignore_errors=True)
+
+
+RULE_TIMES: dict[str, dict[str, float]] = {}
+PER_SLO_LABELS = {"slo", "namespace", "service", "sloth_slo", "sloth_id", "sloth_service", "indicator"}
+
+
+def rule_times(url: str, n: int) -> dict[str, float]:
+    """Microseconds per SLO of each kind of rule (name plus its non-SLO labels) at its last evaluation:
+    where a rule set spends its group time."""
+    body = httpx.get(url + "/api/v1/rules", timeout=120).json()
+    out: dict[str, float] = {}
+    for group in body["data"]["groups"]:
+        for rule in group["rules"]:
+            labels = {k: v for k, v in (rule.get("labels") or {}).items() if k not in PER_SLO_LABELS}
+            key = rule["name"] + (
+                "{" + ",".join(f"{k}={v}" for k, v in sorted(labels.items())) + "}" if labels else ""
+            )
+            out[key] = out.get(key, 0.0) + 1e6 * float(rule.get("evaluationTime", 0)) / n
+    return dict(sorted(out.items(), key=lambda item: -item[1]))
 
 
 def ratio_30d(url: str, name: str) -> float:
@@ -671,7 +708,13 @@ def main(argv: list[str]) -> None:
         action="store_true",
         help="skip the promtool alert scenarios (independent of --slos)",
     )
+    parser.add_argument(
+        "--tools",
+        default=",".join(TOOLS),
+        help="comma-separated subset of ours,sloth,pyrra to measure (ratios need ours and the peer)",
+    )
     args = parser.parse_args(argv)
+    args.tools = [t for t in TOOLS if t in args.tools.split(",")]
     clock = time.monotonic()
 
     def log(text: str) -> None:
@@ -692,7 +735,7 @@ def main(argv: list[str]) -> None:
                 "baseline", None, tsdb, workdir, target, args.minutes, args.scrape, args.slos
             )
             log(f"baseline: {results['baseline']}")
-            for tool in TOOLS:
+            for tool in args.tools:
                 results[tool] = run_tool(
                     tool,
                     with_interval(rules[tool], interval),
@@ -725,7 +768,7 @@ def report(
         f"{args.slos} SLOs (99.9%/30d availability, one service each), {args.days}d of history scraped "
         f"every {args.scrape}s, recorded inputs every {STEP}s; groups every "
         f"{'own interval' if args.own_intervals else f'{STEP}s'}; {args.minutes:g} min measured per tool "
-        f"after 60 s; {os.cpu_count()} cores; {version}"
+        f"after {warm_up(args.scrape)} s; {os.cpu_count()} cores; {version}"
     )
     idle = results["baseline"]["cpu_per_min"]
     print(
@@ -738,7 +781,7 @@ def report(
     )
     print(header)
     print("-" * len(header))
-    for tool in TOOLS:
+    for tool in args.tools:
         r = results[tool]
         off = 100 * (r["ratio_30d"] - exact) / exact if exact else math.nan
         print(
@@ -747,8 +790,13 @@ def report(
             f" {r['ratio_30d']:>10.6f} {off:>+8.2f}%"
         )
     print(f"exact 30d error ratio of the generated events: {exact:.6f}")
-    ours = results["ours"]
+    for tool, times in RULE_TIMES.items():
+        top = ", ".join(f"{key} {us:.0f}" for key, us in list(times.items())[:8])
+        print(f"{tool} rule time per SLO (us, last evaluation, top 8 of {sum(times.values()):.0f}): {top}")
+    ours = results.get("ours")
     for peer in ("sloth", "pyrra"):
+        if ours is None or peer not in results:
+            continue
         p = results[peer]
         print(
             f"ours / {peer}: CPU {ratio_text(ours['cpu_per_min'] - idle, p['cpu_per_min'] - idle)} (net), "
