@@ -86,7 +86,9 @@ def _window_sum(series: str, window: int, slo: SLO, options: RuleOptions) -> str
     the opposite ramp: the ramps miss, and add, (b/i - 1) / 2 samples' worth of traffic. Adding
     ``k*series - k*(series offset W)`` with k = (b - i) / (2 × interval) makes the sum cover (t-W, t]
     exactly when traffic is even within each edge. Only the fast windows need it; on 1d and longer the
-    edge is under 0.4% of the window and is left alone (and those are read from ``tiers``).
+    edge is under 0.4% of the window and is left alone (and those are read from ``tiers``). Without
+    groupBy labels the terms are summed to one label-free element each, so a base series that changed
+    its ``service`` label within the window still counts both halves.
     """
     summed = f"sum_over_time({series}{window_range(window)})"
     if slo.method != "Occurrences" or window > FAST_GROUP_MAX_WINDOW:
@@ -96,6 +98,11 @@ def _window_sum(series: str, window: int, slo: SLO, options: RuleOptions) -> str
     if k <= 0:
         return summed
     label = format_duration(window)
+    if not slo.group_by:
+        # One label-free element per term: the base is read once and a missing value W ago (a young
+        # SLO) is vector(0), instead of ``series * 0`` reading the base a second time.
+        then = f"(sum ({series} offset {label}) or vector(0))"
+        return f"(sum ({summed}) + {number(k)} * (sum ({series}) - {then}))"
     return f"({summed} + {number(k)} * ({series} - ({series} offset {label} or {series} * 0)))"
 
 

@@ -167,13 +167,22 @@ def coarse_expr(slo: SLO, base: str, tiers: Tiers) -> str:
 
 def window_sum(slo: SLO, base: str, window: int, at: str = "", extra: tuple[str, ...] = ()) -> str:
     """The sum of a base series' samples over (t - W, t], from its running sums (for a dashboard query:
-    ``at`` a modifier such as `` @ end()``, ``extra`` more label matchers)."""
+    ``at`` a modifier such as `` @ end()``, ``extra`` more label matchers).
+
+    ``S(t) - (S(t - W) or 0)``: a running sum with nothing W ago (a young SLO) counts everything so far.
+    Without groupBy labels every term is one label-free element, so the 0 is ``vector(0)`` and S(t) is
+    read once; with groupBy labels the 0 needs S(t)'s labels, so the fallback is ``S(t) - S(t - W) or
+    S(t)`` (S(t) read twice). Each ``or`` operand is evaluated at every evaluation: this is the part of a
+    long window's cost that does not depend on the samples read.
+    """
     name = running_sum_name(base)
     now = f"max{by(slo)} ({_selector(name, slo, Tiers.fine_label, extra)}{at})"
     then = (
         f"{_latest(name, slo, Tiers.fine_label, FINE_CARRY, window, at, extra)}\n"
         f"    or {_latest(name, slo, Tiers.coarse_label, window, window, at, extra)}"
     )
+    if not slo.group_by:
+        return f"(\n  {now}\n  - (\n    {then}\n    or vector(0)\n  )\n)"
     return f"(\n  {now}\n  - (\n    {then}\n  )\n)\nor {now}"
 
 
