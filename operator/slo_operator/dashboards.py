@@ -41,6 +41,7 @@ from grafana_foundation_sdk.models import common as common_m
 from grafana_foundation_sdk.models import dashboard as dash_m
 from grafana_foundation_sdk.models import prometheus as prom_m
 
+from slo_operator import tiers
 from slo_operator.durations import format_duration, parse_duration
 from slo_operator.model import SLO, ResolvedAlert, exact
 from slo_operator.promql import (
@@ -245,17 +246,30 @@ def burn_down_expr(slo: SLO) -> str:
     Spent: the bad-event samples since the range start, summed in tiles of ``$__interval`` (a subquery
     whose step equals its inner range partitions time, so every sample counts once and the cost follows
     the panel's resolution, not the range). Budget: all event samples of the SLO window ending at the
-    range's end times the error budget. Both are sums of the same recorded series the status' error
-    ratio sums, so with the range set to the SLO window the right end equals the budget remaining.
+    range's end times the error budget, read like the rules read the window (``window_total``). Both
+    count the same recorded samples the status' error ratio counts, so with the range set to the SLO
+    window the right end equals the budget remaining.
     ``ideal_expr`` is the budget spent evenly over the window.
     """
     matchers = _matchers(slo)
     since_start = "(time() > bool ${__from:date:seconds})"
     tile = f"sum_over_time({BAD_EVENTS}{matchers}[$__interval]) * {since_start}"
     spent = f"sum_over_time(({tile})[$__range:$__interval])"
-    window = window_range(slo.window)  # the same samples as the rules' error ratio, on 2.x and 3.x
-    budget = f"sum_over_time({TOTAL_EVENTS}{matchers}{window} @ end()) * {_number(slo.error_budget)}"
-    return f"1 - {spent}\n/\n({budget})"
+    budget = f"({window_total(slo)}) * {_number(slo.error_budget)}"
+    # The running sums keep only the groupBy labels; the spent tiles keep the base series' labels.
+    match = f"on ({', '.join(slo.group_by)}) group_left ()" if tiers.tiered(slo.window) else ""
+    return f"1 - {spent}\n/ {match}\n({budget})".replace("/ \n", "/\n")
+
+
+def window_total(slo: SLO) -> str:
+    """All event samples of the SLO window ending at the range's end, as the rules' error ratio reads
+    them: from the running sums when the window is tiered (``tiers.window_sum``: a few samples instead
+    of a window's worth), else the flat sum over the same samples (``promql.window_range``)."""
+    matchers = _matchers(slo)
+    if tiers.tiered(slo.window):
+        extra = tuple(f'{label}=~"${{{_variable(label)}}}"' for label in slo.group_by)
+        return tiers.window_sum(slo, TOTAL_EVENTS, slo.window, at=" @ end()", extra=extra)
+    return f"sum_over_time({TOTAL_EVENTS}{matchers}{window_range(slo.window)} @ end())"
 
 
 def forecast_left_expr(slo: SLO, quantile: str | None = None) -> str:
