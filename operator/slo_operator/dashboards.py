@@ -243,22 +243,28 @@ def state_expr(slo: SLO) -> str:
 def burn_down_expr(slo: SLO) -> str:
     """Share of the window's error budget still unspent by the events since the start of the range.
 
-    Spent: the bad-event samples since the range start, summed in tiles of ``$__interval`` (a subquery
-    whose step equals its inner range partitions time, so every sample counts once and the cost follows
-    the panel's resolution, not the range). Budget: all event samples of the SLO window ending at the
-    range's end times the error budget, read like the rules read the window (``window_total``). Both
-    count the same recorded samples the status' error ratio counts, so with the range set to the SLO
-    window the right end equals the budget remaining.
+    Tiered windows (``tiers``): spent is the bad-event running sum now minus its value at the range
+    start (``tiers.sum_since``), the budget the SLO window's events ending at the range's end times the
+    error budget (``window_total``) — the same samples and the same formula as the rules' error ratio,
+    so with the range set to the SLO window the right end is the budget remaining, and a panel reads a
+    few samples per step, not a window's worth. Shorter windows: spent sums the bad-event samples since
+    the range start in tiles of ``$__interval`` (a subquery whose step equals its inner range partitions
+    time, so every sample counts once), the budget is the flat sum over the window.
     ``ideal_expr`` is the budget spent evenly over the window.
     """
+    budget = f"({window_total(slo)}) * {_number(slo.error_budget)}"
+    if tiers.tiered(slo.window):
+        spent = tiers.sum_since(slo, BAD_EVENTS, "${__from:date:seconds}", slo.window, _group_matchers(slo))
+        return f"1 - {spent}\n/\n({budget})"
     matchers = _matchers(slo)
     since_start = "(time() > bool ${__from:date:seconds})"
     tile = f"sum_over_time({BAD_EVENTS}{matchers}[$__interval]) * {since_start}"
     spent = f"sum_over_time(({tile})[$__range:$__interval])"
-    budget = f"({window_total(slo)}) * {_number(slo.error_budget)}"
-    # The running sums keep only the groupBy labels; the spent tiles keep the base series' labels.
-    match = f"on ({', '.join(slo.group_by)}) group_left ()" if tiers.tiered(slo.window) else ""
-    return f"1 - {spent}\n/ {match}\n({budget})".replace("/ \n", "/\n")
+    return f"1 - {spent}\n/\n({budget})"
+
+
+def _group_matchers(slo: SLO) -> tuple[str, ...]:
+    return tuple(f'{label}=~"${{{_variable(label)}}}"' for label in slo.group_by)
 
 
 def window_total(slo: SLO) -> str:
@@ -267,8 +273,7 @@ def window_total(slo: SLO) -> str:
     of a window's worth), else the flat sum over the same samples (``promql.window_range``)."""
     matchers = _matchers(slo)
     if tiers.tiered(slo.window):
-        extra = tuple(f'{label}=~"${{{_variable(label)}}}"' for label in slo.group_by)
-        return tiers.window_sum(slo, TOTAL_EVENTS, slo.window, at=" @ end()", extra=extra)
+        return tiers.window_sum(slo, TOTAL_EVENTS, slo.window, at=" @ end()", extra=_group_matchers(slo))
     return f"sum_over_time({TOTAL_EVENTS}{matchers}{window_range(slo.window)} @ end())"
 
 

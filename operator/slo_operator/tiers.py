@@ -186,6 +186,22 @@ def window_sum(slo: SLO, base: str, window: int, at: str = "", extra: tuple[str,
     return f"(\n  {now}\n  - (\n    {then}\n  )\n)\nor {now}"
 
 
+def sum_since(slo: SLO, base: str, start: str, reach: int, extra: tuple[str, ...] = ()) -> str:
+    """The sum of a base series' samples after ``start`` (a PromQL timestamp such as Grafana's
+    ``${__from:date:seconds}``) up to each t: ``S(t) - (S(start) or 0)``, ``window_sum`` with its far
+    edge pinned (for a panel over a range; S(start) is looked up like S(t - W), the coarse copy up to
+    ``reach`` before it)."""
+    name = running_sum_name(base)
+    now = f"max{by(slo)} ({_selector(name, slo, Tiers.fine_label, extra)})"
+    at = f" @ {start}"
+    then = (
+        f"{_latest(name, slo, Tiers.fine_label, FINE_CARRY, None, at, extra)}\n"
+        f"    or {_latest(name, slo, Tiers.coarse_label, reach, None, at, extra)}"
+    )
+    zero = f"0 * {now}" if slo.group_by else "vector(0)"
+    return f"(\n  {now}\n  - (\n    {then}\n    or {zero}\n  )\n)"
+
+
 def error_ratio_expr(slo: SLO, window: int) -> str:
     bad, total = window_sum(slo, BAD_EVENTS, window), window_sum(slo, TOTAL_EVENTS, window)
     return f"(\n{bad}\n)\n/\n(\n(\n{total}\n) > 0\n)"
