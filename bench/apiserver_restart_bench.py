@@ -2,7 +2,7 @@
 
 Not a test (not part of ``make test``). Run (heavy: take the bench lock)::
 
-    flock /work/.bench.lock nice .venv/bin/python bench/scale_bench.py --restart-apiserver [--slos 1000]
+    nice .venv/bin/python bench/scale_bench.py --restart-apiserver [--slos 1000]
 
 slo-operator (identity of ``manifests/rbac.yaml``, a stand-in Prometheus answering every query empty) gets
 ``--slos`` SLOs, all Ready, and one status refresh. Then kube-apiserver is restarted with its own flags
