@@ -1,6 +1,6 @@
 """Benchmark: kube-apiserver restarted under N SLOs (default 1,000); how slo-operator recovers.
 
-Not a test (not part of ``make test``). Run (heavy: take the bench lock)::
+Not a test (not part of ``make test``). Run it on an otherwise idle machine (it is heavy)::
 
     nice .venv/bin/python bench/scale_bench.py --restart-apiserver [--slos 1000]
 
