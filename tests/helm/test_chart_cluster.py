@@ -42,7 +42,7 @@ def test_everything_the_chart_renders_passes_server_dry_run(
     values = {"modelService": {"enabled": True}, "watchNamespaces": [namespace]}
     objects = helm.template(values, "--include-crds", release=namespace, namespace=namespace)
     kinds = {o["kind"] for o in objects}
-    assert {"CustomResourceDefinition", "Deployment", "ServiceMonitor", "ClusterRole"} <= kinds
+    assert {"CustomResourceDefinition", "Deployment", "ServiceMonitor", "PodMonitor", "ClusterRole"} <= kinds
     out = server_dry_run(yaml.safe_dump_all(objects), kubeconfig, "-f", "-")
     assert out.count("(server dry run)") == len(objects), out
 

@@ -30,6 +30,7 @@ def test_default_install_objects(default_objects: list[dict[str, Any]]) -> None:
         "ClusterRoleBinding",
         "Deployment",
         "PodDisruptionBudget",
+        "PodMonitor",
         "Role",
         "RoleBinding",
         "ServiceAccount",
@@ -239,6 +240,7 @@ def test_replicas_without_leader_election_are_refused(helm: Helm) -> None:
         ({"rules": {"labels": {"release": "has space"}}}, "rules.labels.release"),
         ({"routing": {"pagerduty": {"secretName": "PagerDuty"}}}, "routing.pagerduty.secretName"),
         ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy: image.pullPolicy must be one of"),
+        ({"podMonitor": {"interval": "soon"}}, "podMonitor.interval: Does not match pattern"),
     ],
 )
 def test_schema_rejects_bad_values_clearly(helm: Helm, values: dict[str, Any], message: str) -> None:
@@ -301,6 +303,34 @@ def test_model_service_is_optional_and_follows_values(helm: Helm) -> None:
 
     without_monitor = helm.template({"modelService": {"enabled": True, "serviceMonitor": {"enabled": False}}})
     assert not [o for o in without_monitor if o["kind"] == "ServiceMonitor"]
+
+
+def test_pod_monitor_scrapes_the_operators_metrics_port(
+    helm: Helm, default_objects: list[dict[str, Any]]
+) -> None:
+    # Without a scrape of the operator's /metrics, SLOForecastViolation has no gauge to read.
+    monitor = find(default_objects, "PodMonitor")
+    deployment = find(default_objects, "Deployment")
+    pod = deployment["spec"]["template"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+    ports = {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] == "metrics" and ports["metrics"] == 8081
+    assert endpoint["path"] == "/metrics" and endpoint["interval"] == "30s"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert container_env(deployment)["SLO_OPERATOR_METRICS"] == "0.0.0.0:8081"
+
+    moved = helm.template({"metricsPort": 9100, "podMonitor": {"interval": "1m",
+                                                               "labels": {"release": "{{ .Release.Name }}"}}},
+                          release="kps")
+    monitor = find(moved, "PodMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    assert monitor["spec"]["podMetricsEndpoints"][0]["interval"] == "1m"
+    container = find(moved, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in container["ports"]
+    for values in ({"podMonitor": {"enabled": False}}, {"metricsPort": 0}):
+        assert not [o for o in helm.template(values) if o["kind"] == "PodMonitor"], values
 
 
 def overview_file(target: Path) -> Path:

@@ -310,6 +310,13 @@ def test_status_matches_error_budget_calculator(
         assert covered is not None and covered["reason"] == "PartialHistory", (name, status)
         assert condition({"status": status}, "PrometheusReachable")["status"] == "True"  # type: ignore[index]
         assert status["lastEvaluated"]
+        # Minutes of history: the forecast says so instead of making numbers up (two days are needed).
+        forecast = status["forecast"]
+        assert forecast["model"] == "insufficient-history", (name, status)
+        for field in ("violationProbability", "budgetConsumed", "exhaustionAt"):
+            assert forecast.get(field) is None, (name, field, status)
+    # The forecast's history query ran against the real Prometheus without an error.
+    assert "forecast history:" not in operator.log()
     wide = kubectl("get", "slo", "-n", namespace, "-o", "wide", kubeconfig=kubeconfig).stdout.splitlines()
     assert "COVERED" in wide[0].split()
     row = next(line for line in wide if line.startswith("model-availability"))
