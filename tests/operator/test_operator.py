@@ -17,15 +17,11 @@ from slo_operator.rules import RuleOptions
 from support.cluster import kubectl, wait_for
 from support.examples import example_documents
 from support.processes import OperatorProcess, Prometheus, SteadyTraffic
-from support.slo_objects import condition, get
+from support.slo_objects import apply, condition, get
 
 pytestmark = pytest.mark.cluster
 
 OPTIONS = RenderOptions(rules=RuleOptions(fast_interval="1s", slow_interval="2s"))
-
-
-def apply(documents: list[dict[str, Any]], kubeconfig: Path) -> None:
-    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(documents))
 
 
 def expected_rule(document: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +61,7 @@ def test_examples_become_owned_prometheus_rules(
     kubeconfig: Path, operator: OperatorProcess, namespace: str
 ) -> None:
     documents = example_documents(namespace)
-    apply(documents, kubeconfig)
+    apply(kubeconfig, *documents)
     rules = wait_rules(namespace, [d["metadata"]["name"] for d in documents], kubeconfig)
     for document in documents:
         name = document["metadata"]["name"]
@@ -175,7 +171,7 @@ def test_operator_reports_what_only_it_can_judge(
     bad, good = example_documents(namespace)[1], example_documents(namespace)[0]
     bad["metadata"]["name"] = "bad-selector"
     bad["spec"]["indicator"]["availability"]["errors"] = 'rate(x{code=~"5.."}[5m])'
-    apply([bad, good], kubeconfig)
+    apply(kubeconfig, bad, good)
     valid = wait_for(
         lambda: condition(get("slo", "bad-selector", namespace, kubeconfig), "Valid"),
         patience(30),
@@ -199,7 +195,7 @@ def test_deleting_the_slo_garbage_collects_its_children(
     kubeconfig: Path, operator: OperatorProcess, namespace: str
 ) -> None:
     document = example_documents(namespace)[1]
-    apply([document], kubeconfig)
+    apply(kubeconfig, document)
     wait_rules(namespace, ["model-availability"], kubeconfig)
     kubectl(
         "delete",
@@ -222,7 +218,7 @@ def test_hand_edits_and_deletions_of_children_are_undone(
     kubeconfig: Path, operator: OperatorProcess, namespace: str
 ) -> None:
     document = example_documents(namespace)[1]
-    apply([document], kubeconfig)
+    apply(kubeconfig, document)
     rule = wait_rules(namespace, ["model-availability"], kubeconfig)["model-availability"]
     wanted = expected_rule(document)["spec"]
     edited = json.dumps([{"op": "replace", "path": "/spec/groups/0/rules/0/expr", "value": "vector(0)"}])
@@ -267,7 +263,7 @@ def test_status_matches_error_budget_calculator(
     namespace: str,
 ) -> None:
     documents = example_documents(namespace)
-    apply(documents, kubeconfig)
+    apply(kubeconfig, *documents)
     names = [d["metadata"]["name"] for d in documents]
     wait_rules(namespace, names, kubeconfig)
     wait_loaded(prometheus, namespace, names)  # selected by prometheus-operator (release label)
@@ -335,7 +331,7 @@ def test_prometheus_outage_flips_condition_and_recovers(
     kubeconfig: Path, operator: OperatorProcess, prometheus: Prometheus, namespace: str
 ) -> None:
     documents = example_documents(namespace)[1:2]
-    apply(documents, kubeconfig)
+    apply(kubeconfig, *documents)
     wait_rules(namespace, ["model-availability"], kubeconfig)
     wait_loaded(prometheus, namespace, ["model-availability"])
     before = wait_for(
@@ -401,7 +397,7 @@ def test_restart_causes_no_writes(
         'bentoml_service_request_total{endpoint="/predict",http_response_code=~"9.."}'
     )
     documents.append(measured)
-    apply(documents, kubeconfig)
+    apply(kubeconfig, *documents)
     names = [d["metadata"]["name"] for d in documents]
     quiet = names[:-1]
     wait_rules(namespace, names, kubeconfig)
@@ -425,8 +421,10 @@ def test_restart_causes_no_writes(
     # series appear even without traffic): the status settles once that is reflected.
     wait_loaded(prometheus, namespace, names)
     wait_for(
-        lambda: (s := _status(namespace, "measured-availability", kubeconfig)).get("sli") == 100
-        and s.get("burnRate") == 0,
+        lambda: (
+            (s := _status(namespace, "measured-availability", kubeconfig)).get("sli") == 100
+            and s.get("burnRate") == 0
+        ),
         patience(90),
         message="measured status (SLI 100, burn rate 0) of the SLO with data",
     )
@@ -464,7 +462,7 @@ def test_killed_mid_reconcile_converges_without_duplicates(
 ) -> None:
     operator.stop()
     documents = example_documents(namespace)
-    apply(documents, kubeconfig)
+    apply(kubeconfig, *documents)
 
     def rules() -> list[dict[str, Any]]:
         listed = kubectl("get", "prometheusrule", "-n", namespace, "-o", "json", kubeconfig=kubeconfig).stdout

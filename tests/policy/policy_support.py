@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import yaml
 from support.cluster import kubectl, wait_for
 from support.processes import REPO, OperatorProcess, Prometheus, TickingExporter
 from support.slo_objects import get
@@ -90,10 +89,6 @@ class RestartableOperator:
 
 
 # ---- helpers shared by the policy suites -------------------------------------------------------------
-
-
-def apply(documents: list[dict[str, Any]], kubeconfig: Path) -> None:
-    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(documents))
 
 
 def slo_document(

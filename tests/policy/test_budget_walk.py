@@ -20,7 +20,6 @@ from policy_support import (
     REFRESH_DEADLINE,
     BudgetTraffic,
     RestartableOperator,
-    apply,
     deployment,
     endpoint_name,
     events,
@@ -33,7 +32,7 @@ from policy_support import (
 )
 from support.cluster import kubectl, wait_for
 from support.processes import Prometheus
-from support.slo_objects import get
+from support.slo_objects import apply, get
 from ticket_servers import FakeGitHub
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -78,28 +77,26 @@ def test_spending_the_budget_walks_the_steps_and_the_freeze_lands_and_lifts(
     endpoint = endpoint_name()
     budget_traffic.start(endpoint)
     apply(
-        [
-            secret(namespace, "gh", {"token": github.token}),
-            policy_document(
-                namespace,
-                "model-policy",
-                {
-                    "selector": {"matchLabels": {"tier": "model"}},
-                    "ticket": {
-                        "github": {
-                            "apiURL": github.url,
-                            "owner": github.owner,
-                            "repo": github.repo,
-                            "token": {"name": "gh", "key": "token"},
-                        }
-                    },
-                    "steps": STEPS,
-                },
-            ),
-            slo_document(namespace, "model", endpoint, "model", {"tier": "model"}),
-            deployment(namespace, "model", "model"),
-        ],
         kubeconfig,
+        secret(namespace, "gh", {"token": github.token}),
+        policy_document(
+            namespace,
+            "model-policy",
+            {
+                "selector": {"matchLabels": {"tier": "model"}},
+                "ticket": {
+                    "github": {
+                        "apiURL": github.url,
+                        "owner": github.owner,
+                        "repo": github.repo,
+                        "token": {"name": "gh", "key": "token"},
+                    }
+                },
+                "steps": STEPS,
+            },
+        ),
+        slo_document(namespace, "model", endpoint, "model", {"tier": "model"}),
+        deployment(namespace, "model", "model"),
     )
     load_rules(prometheus, namespace, "model", kubeconfig)
     measured(namespace, "model", kubeconfig)
@@ -191,9 +188,7 @@ def test_spending_the_budget_walks_the_steps_and_the_freeze_lands_and_lifts(
     # minutes-old window can read a burst high and touch the next band early, which the phases
     # above have already waited out; each step still has its own Event, in order).
     steps = iter([e["message"].split()[1] for e in reached])
-    assert all(step in steps for step in ("ticket", "escalate", "freeze")), [
-        e["message"] for e in reached
-    ]
+    assert all(step in steps for step in ("ticket", "escalate", "freeze")), [e["message"] for e in reached]
     assert events(namespace, kubeconfig, "DeployFreeze") and events(
         namespace, kubeconfig, "DeployFreezeLifted"
     )

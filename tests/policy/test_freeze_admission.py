@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from policy_support import apply, deployment, endpoint_name, slo_document
+from policy_support import deployment, endpoint_name, slo_document
 from support.cluster import KubectlError, kubectl, wait_for
+from support.slo_objects import apply
 
 pytestmark = pytest.mark.cluster
 # Admission policies and their parameters reach the API server's admission plugin through informers:
@@ -78,12 +79,10 @@ def test_frozen_slo_refuses_pod_template_changes_until_lifted(
     kubeconfig: Path, deploy_freeze: Path, namespace: str
 ) -> None:
     apply(
-        [
-            slo_document(namespace, "checkout", endpoint_name(), "checkout", {}),
-            deployment(namespace, "checkout", "checkout"),
-            deployment(namespace, "other", "other-service"),
-        ],
         kubeconfig,
+        slo_document(namespace, "checkout", endpoint_name(), "checkout", {}),
+        deployment(namespace, "checkout", "checkout"),
+        deployment(namespace, "other", "other-service"),
     )
     set_frozen(namespace, "checkout", True, kubeconfig)
     counter = iter(range(2, 10_000))
@@ -170,7 +169,7 @@ def test_frozen_slo_refuses_pod_template_changes_until_lifted(
 def test_statefulsets_and_daemonsets_are_frozen_too(
     kubeconfig: Path, deploy_freeze: Path, namespace: str
 ) -> None:
-    apply([slo_document(namespace, "batch", endpoint_name(), "batch", {})], kubeconfig)
+    apply(kubeconfig, slo_document(namespace, "batch", endpoint_name(), "batch", {}))
     labels = {"app": "batch"}
     template = {
         "metadata": {"labels": labels},
@@ -178,25 +177,23 @@ def test_statefulsets_and_daemonsets_are_frozen_too(
     }
     meta = {"namespace": namespace, "labels": {"slo.mlops.dev/service": "batch"}}
     apply(
-        [
-            {
-                "apiVersion": "apps/v1",
-                "kind": "StatefulSet",
-                "metadata": {"name": "batch-db", **meta},
-                "spec": {
-                    "serviceName": "batch-db",
-                    "selector": {"matchLabels": labels},
-                    "template": template,
-                },
-            },
-            {
-                "apiVersion": "apps/v1",
-                "kind": "DaemonSet",
-                "metadata": {"name": "batch-agent", **meta},
-                "spec": {"selector": {"matchLabels": labels}, "template": template},
-            },
-        ],
         kubeconfig,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "batch-db", **meta},
+            "spec": {
+                "serviceName": "batch-db",
+                "selector": {"matchLabels": labels},
+                "template": template,
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "batch-agent", **meta},
+            "spec": {"selector": {"matchLabels": labels}, "template": template},
+        },
     )
     set_frozen(namespace, "batch", True, kubeconfig)
     for kind in ("statefulset/batch-db", "daemonset/batch-agent"):
@@ -212,8 +209,9 @@ def test_statefulsets_and_daemonsets_are_frozen_too(
 
 def test_no_frozen_slo_means_no_freeze(kubeconfig: Path, deploy_freeze: Path, namespace: str) -> None:
     apply(
-        [slo_document(namespace, "calm", endpoint_name(), "calm", {}), deployment(namespace, "calm", "calm")],
         kubeconfig,
+        slo_document(namespace, "calm", endpoint_name(), "calm", {}),
+        deployment(namespace, "calm", "calm"),
     )
     for i in range(3):
         assert set_image(namespace, "calm", f"registry.local/app:{i + 2}", kubeconfig)[0]

@@ -12,7 +12,6 @@ from policy_support import (
     REFRESH_DEADLINE,
     BudgetTraffic,
     RestartableOperator,
-    apply,
     endpoint_name,
     events,
     load_rules,
@@ -24,7 +23,7 @@ from policy_support import (
 )
 from support.cluster import wait_for
 from support.processes import Prometheus
-from support.slo_objects import condition, get
+from support.slo_objects import apply, condition, get
 from ticket_servers import FakeGitHub, FakeJira
 
 pytestmark = pytest.mark.cluster
@@ -80,8 +79,8 @@ def start_slo(
     endpoint = endpoint_name()
     traffic.start(endpoint)
     apply(
-        [slo_document(namespace, name, endpoint, name, labels if labels is not None else {"tier": "api"})],
         kubeconfig,
+        slo_document(namespace, name, endpoint, name, labels if labels is not None else {"tier": "api"}),
     )
     load_rules(prometheus, namespace, name, kubeconfig)
     measured(namespace, name, kubeconfig)
@@ -97,7 +96,7 @@ def test_github_ticket_is_opened_once_across_restarts_and_a_kill_mid_creation(
     github: FakeGitHub,
     namespace: str,
 ) -> None:
-    apply([secret(namespace, "gh", {"token": github.token}), github_policy(namespace, github)], kubeconfig)
+    apply(kubeconfig, secret(namespace, "gh", {"token": github.token}), github_policy(namespace, github))
     start_slo(namespace, "api", 60, budget_traffic, prometheus, kubeconfig)
     status = wait_status(namespace, "api", kubeconfig, tickets, "a GitHub ticket in the SLO's status")
     (ticket,) = tickets(status)
@@ -150,28 +149,26 @@ def test_jira_backend_errors_are_retried_and_shown_then_a_reached_again_step_com
     jira.hang_next = 3  # one search, retried: three timeouts
     jira.fail_next = 10_000  # then 503s
     apply(
-        [
-            secret(namespace, "jira", {"user": "bot@example.com", "token": "jira-token"}),
-            policy_document(
-                namespace,
-                "budget",
-                {
-                    "selector": {"matchLabels": {"tier": "api"}},
-                    "ticket": {
-                        "jira": {
-                            "url": jira.url,
-                            "project": "OPS",
-                            "issueType": "Bug",
-                            "labels": ["slo"],
-                            "user": {"name": "jira", "key": "user"},
-                            "token": {"name": "jira", "key": "token"},
-                        }
-                    },
-                    "steps": TICKET_STEP,
-                },
-            ),
-        ],
         kubeconfig,
+        secret(namespace, "jira", {"user": "bot@example.com", "token": "jira-token"}),
+        policy_document(
+            namespace,
+            "budget",
+            {
+                "selector": {"matchLabels": {"tier": "api"}},
+                "ticket": {
+                    "jira": {
+                        "url": jira.url,
+                        "project": "OPS",
+                        "issueType": "Bug",
+                        "labels": ["slo"],
+                        "user": {"name": "jira", "key": "user"},
+                        "token": {"name": "jira", "key": "token"},
+                    }
+                },
+                "steps": TICKET_STEP,
+            },
+        ),
     )
     endpoint = start_slo(namespace, "api", 60, budget_traffic, prometheus, kubeconfig)
 
@@ -227,7 +224,7 @@ def test_missing_secret_is_a_condition_and_an_event_and_nothing_is_half_done(
     github: FakeGitHub,
     namespace: str,
 ) -> None:
-    apply([github_policy(namespace, github)], kubeconfig)
+    apply(kubeconfig, github_policy(namespace, github))
     start_slo(namespace, "api", 60, budget_traffic, prometheus, kubeconfig)
     status = wait_status(
         namespace,
@@ -240,7 +237,7 @@ def test_missing_secret_is_a_condition_and_an_event_and_nothing_is_half_done(
     assert status["policy"]["step"] == "ticket" and status["policy"]["tickets"] == []
     assert events(namespace, kubeconfig, "SecretNotFound")
     assert github.requests == []  # no search, no creation without credentials
-    apply([secret(namespace, "gh", {"token": github.token})], kubeconfig)
+    apply(kubeconfig, secret(namespace, "gh", {"token": github.token}))
     wait_status(namespace, "api", kubeconfig, tickets, "the ticket once the Secret exists")
     assert len(github.issues) == 1 and github.problems == []
 
@@ -254,13 +251,11 @@ def test_a_policy_selecting_nothing_does_nothing(
     namespace: str,
 ) -> None:
     apply(
-        [
-            secret(namespace, "gh", {"token": github.token}),
-            github_policy(
-                namespace, github, [{"name": "freeze", "consumed": 10, "actions": ["freeze", "ticket"]}]
-            ),
-        ],
         kubeconfig,
+        secret(namespace, "gh", {"token": github.token}),
+        github_policy(
+            namespace, github, [{"name": "freeze", "consumed": 10, "actions": ["freeze", "ticket"]}]
+        ),
     )
     start_slo(namespace, "api", 60, budget_traffic, prometheus, kubeconfig, labels={"tier": "batch"})
     wait_status(
