@@ -11,8 +11,11 @@ hourly averages. Two things drive a budget and behave differently, so they are m
   give) says nothing useful about them, so the future is drawn by a day-block bootstrap: each future
   day reuses the residuals of a past day, incidents included, at the frequency they happened, shrunk
   towards a prior of calm days (``CALM_PRIOR_DAYS``): one large incident in five weeks is weak evidence
-  of how often such incidents happen. The recent level of the error ratio is uncertain too: each
-  future moves it by as much as it moved in the past, up or down.
+  of how often such incidents happen. The level of the error ratio has *regimes* (``regimes``): the
+  daily levels are split where they change beyond noise, the present level is read from the last
+  hours (a change is followed within a day), and each future keeps it for an exponential time at the
+  rate changes were seen in the SLO's history, then returns to a past regime's level. Within the
+  present regime the level still wobbles by as much as its days did.
 
 Every path is rolled through the SLO's rolling window together with the history that is still inside
 it (old incidents leave the window on a known date), which gives the budget consumed at every future
@@ -59,6 +62,11 @@ MIN_POOL = 3  # SLOs with a model before their days are pooled (a spread needs a
 POOL_CAP_DAYS = 140.0
 POOL_DAYS = 2048  # day blocks kept in the shared pool (memory bounded whatever the number of SLOs)
 _EPS = 1e-9
+# Regimes of the error ratio's level (``regimes``): a change must stand out of the day-to-day noise by
+# REGIME_Z and move the level by REGIME_EFFECT of the typical error ratio (smaller moves do not matter
+# to a budget; the noise of a simulated or very busy service can be near zero).
+REGIME_Z = 4.0
+REGIME_EFFECT = 0.2
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,12 @@ class Model:
     traffic_noise: Array  # (days, 24) log residuals
     ratio_noise: Array  # (days, 24) error-ratio residuals (incidents)
     ratio_days: Array  # daily medians of the error ratio's shift from its profile (how its level moved)
+    # Regimes of the error ratio's level (``regimes``): the levels of the past ones (shift units, as
+    # ``ratio_level``) with their lengths in days, and the changes seen over ``ratio_days``' days.
+    regime_levels: Array = field(default_factory=lambda: np.zeros(0))
+    regime_days: Array = field(default_factory=lambda: np.zeros(0))
+    regime_changes: int = 0
+    regime_since: int = 0  # index in ``ratio_days`` of the present regime's first whole day
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,56 @@ def pool_of(models: list[Model | None], seed: int = 0) -> Pool | None:
         keep = np.random.default_rng(seed).choice(len(blocks), POOL_DAYS, replace=False)
         blocks = blocks[np.sort(keep)]
     return Pool(ratio_noise=blocks, spread=spread)
+
+
+def regime_rate(model: Model) -> float:
+    """Changes of the error ratio's level per day, from the SLO's own history: its count of changes over
+    its days, plus half a change (Jeffreys' prior for a Poisson rate): a level that never moved in five
+    weeks is not sure to stay forever, one that moved twice is expected to move again about as often."""
+    return (model.regime_changes + 0.5) / max(float(len(model.ratio_days)), 1.0)
+
+
+def _regime_floor(levels: Array, base: float) -> float:
+    """The smallest move of the error ratio's level that counts as a change of regime."""
+    typical = abs(base + float(np.median(levels))) if len(levels) else abs(base)
+    return REGIME_EFFECT * max(typical, _EPS)
+
+
+def regimes(levels: Array, base: float, recent: float) -> tuple[list[tuple[int, int]], bool]:
+    """Segments [start, end) of the daily ``levels`` (shifts of the error ratio from its profile, whose
+    mean is ``base``) whose means differ, by binary segmentation: a split is kept when the two sides
+    differ by more than REGIME_Z noise units (the noise read from day-to-day differences, robustly)
+    and by more than REGIME_EFFECT of the typical error ratio (a smaller move does not matter to a
+    budget). Segments are at least two days long, except that the last day may start one. Also
+    whether ``recent`` (the last hours' level) has already left the last segment (a change today)."""
+    n = len(levels)
+    if n == 0:
+        return [], False
+    diffs = np.diff(levels)
+    noise = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / math.sqrt(2) if len(diffs) else 0.0
+    floor = _regime_floor(levels, base)
+
+    def split(lo: int, hi: int) -> list[tuple[int, int]]:
+        part = levels[lo:hi]
+        k = np.arange(2, len(part) - 1 if hi < n else len(part))  # left side lengths (both >= 2 days)
+        if not len(k):
+            return [(lo, hi)]
+        sums = np.cumsum(part)
+        gap = np.abs(sums[k - 1] / k - (sums[-1] - sums[k - 1]) / (len(part) - k))
+        # The split that explains most of the variance (least squares), if it stands out of the noise.
+        explained = gap / np.sqrt(1 / k + 1 / (len(part) - k))
+        explained = np.where((gap > floor) & (explained > REGIME_Z * noise), explained, -1.0)
+        best = int(np.argmax(explained))
+        if explained[best] < 0:
+            return [(lo, hi)]
+        where = lo + int(k[best])
+        return split(lo, where) + split(where, hi)
+
+    segments = split(0, n)
+    last = levels[segments[-1][0]:]
+    spread = noise * math.sqrt(1 + 1 / len(last))
+    moved = abs(recent - float(np.mean(last)))
+    return segments, moved > floor and moved > REGIME_Z * spread
 
 
 @dataclass(frozen=True)
@@ -256,6 +320,15 @@ def fit(history: History) -> Model | None:
     ratio_level = float(np.nanmedian(recent_shift)) if np.any(~np.isnan(recent_shift)) else 0.0
     ratio_noise = _day_blocks(np.where(seen, shift - ratio_local, np.nan), history.start)
     ratio_days = _day_medians(np.where(seen, shift, np.nan), history.start)
+    base = float(np.mean(ratio_profile))
+    segments, moved = regimes(ratio_days, base, ratio_level)
+    # The levels a change could lead to: past regimes' unlike the present one (a return to a level like
+    # today's is no change).
+    past = [(a, b) for a, b in (segments if moved else segments[:-1])
+            if abs(float(np.mean(ratio_days[a:b])) - ratio_level) > _regime_floor(ratio_days, base)]
+    regime_levels = np.array([float(np.mean(ratio_days[a:b])) for a, b in past])
+    regime_days = np.array([float(b - a) for a, b in past])
+    changes = max(0, len(segments) - 1) + int(moved)
     return Model(
         fitted_at=history.end,
         trained_on=int(np.sum(seen)) * HOUR,
@@ -268,6 +341,10 @@ def fit(history: History) -> Model | None:
         traffic_noise=traffic_noise,
         ratio_noise=ratio_noise,
         ratio_days=ratio_days,
+        regime_levels=regime_levels,
+        regime_days=regime_days,
+        regime_changes=changes,
+        regime_since=len(ratio_days) if moved or not segments else segments[-1][0],
     )
 
 
@@ -282,15 +359,22 @@ def sample_paths(model: Model, start: int, hours: int, paths: int = PATHS, seed:
     ahead = np.arange(1, hours + 1, dtype=np.float64)
     damped = (1 - _TREND_DAMPING ** ahead) / (1 - _TREND_DAMPING) * _TREND_DAMPING
     log_mean = model.traffic_profile[slot] + model.traffic_level + model.traffic_trend * damped
-    # The recent level of the error ratio is not known to last: each path moves it by the difference
-    # of two past daily levels drawn at random. That is as far as the level moved within the pool, as
-    # often down as up: a steady pool adds nothing, a regime change in the pool makes the forecast
-    # less sure that the present regime lasts a whole window.
-    levels = model.ratio_days
+    # Within the present regime the level wobbles: each path moves it by the difference of two of the
+    # regime's daily levels drawn at random (as often down as up; a steady level adds nothing).
+    levels = model.ratio_days[model.regime_since:]
     drift = np.zeros(paths)
     if len(levels) > 1:
         drift = levels[rng.integers(0, len(levels), paths)] - levels[rng.integers(0, len(levels), paths)]
-    ratio_mean = np.clip(model.ratio_profile[hod][None, :] + model.ratio_level + drift[:, None], 0.0, 1.0)
+    level = np.full((paths, hours), model.ratio_level) + drift[:, None]
+    if len(model.regime_levels):
+        # The present level lasts an exponential time at the rate changes were seen (``regime_rate``),
+        # then a past regime's level returns (drawn by how long each lasted).
+        rate = regime_rate(model) / DAY_HOURS
+        ends = rng.exponential(1.0 / max(rate, _EPS), paths)
+        after = rng.choice(model.regime_levels, size=paths, p=model.regime_days / np.sum(model.regime_days))
+        switched = np.arange(hours)[None, :] >= ends[:, None]
+        level = np.where(switched, after[:, None] + drift[:, None], level)
+    ratio_mean = np.clip(model.ratio_profile[hod][None, :] + level, 0.0, 1.0)
     days = model.traffic_noise.shape[0]
     if days:
         # Day blocks: future hour k takes the residual of the same hour of day on a drawn past day.

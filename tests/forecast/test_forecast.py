@@ -82,20 +82,67 @@ def test_incidents_in_history_give_a_spread() -> None:
     assert p10 < 1.0 < p90
 
 
-def test_a_regime_change_in_the_pool_makes_the_level_uncertain() -> None:
-    """Three weeks at 0.03% errors, then two at 0.11% (over the 0.1% budget). The current level says
-    the window will violate; the pool shows that levels move, so some futures return below the budget
-    (a probability under 1), and the median still follows the current level. Five steady weeks at 0.11%
-    leave no doubt."""
-    weeks = series(35 * 24, 0.0011)
-    bad = np.where(np.arange(35 * 24) < 21 * 24, weeks.total * 0.0003, weeks.bad)
-    shifted = fc.History(weeks.start, bad, weeks.total)
-    result = fc.forecast(fc.fit(shifted), shifted, OBJECTIVE, WINDOW)
+def with_levels(levels: list[tuple[int, float]]) -> fc.History:
+    """Five weeks of ``series`` traffic whose error ratio is ``ratio`` for ``days`` days, in turn."""
+    weeks = series(35 * 24, 0.0)
+    ratio = np.concatenate([np.full(days * 24, ratio) for days, ratio in levels])
+    assert len(ratio) == 35 * 24
+    return fc.History(weeks.start, weeks.total * ratio, weeks.total)
+
+
+def test_a_regime_change_may_end_within_the_window() -> None:
+    """Three weeks at 0.03% errors, then two at 0.11% (over the 0.1% budget). The level moved once in
+    five weeks, so it may move again within the 30 days: in some futures the level it left returns, at
+    the rate changes were seen. The probability of a violation is well under 1 and the median budget
+    lies between the two levels. Five steady weeks at 0.11% leave no doubt."""
+    shifted = with_levels([(21, 0.0003), (14, 0.0011)])
+    model = fc.fit(shifted)
+    assert model is not None and model.regime_changes == 1
+    assert model.regime_levels == pytest.approx([0.0003 - 0.0011], abs=1e-5)
+    result = fc.forecast(model, shifted, OBJECTIVE, WINDOW)
     assert result.violation_probability is not None and result.budget_consumed is not None
-    assert 0.5 < result.violation_probability < 0.95
-    assert result.budget_consumed == pytest.approx(1.1, abs=0.05)
-    steady = fc.forecast(fc.fit(weeks), weeks, OBJECTIVE, WINDOW)
+    assert 0.2 < result.violation_probability < 0.6
+    assert 0.5 < result.budget_consumed < 1.0
+    # A tenth of the futures keep the present level to the end; another tenth return early.
+    assert result.consumed_quantiles["p90"][-1] == pytest.approx(1.1, abs=0.02)
+    assert result.consumed_quantiles["p10"][-1] < 0.5
+    steady = fc.forecast(fc.fit(with_levels([(35, 0.0011)])), with_levels([(35, 0.0011)]), OBJECTIVE, WINDOW)
     assert steady.violation_probability == 1.0
+    assert steady.budget_consumed == pytest.approx(1.1, abs=0.02)
+
+
+def test_how_long_levels_last_is_learnt_from_the_history() -> None:
+    """The same two levels, the same present regime (two weeks at 0.11%), but levels that moved three
+    times in five weeks instead of once: they are expected to move again sooner, so fewer futures keep
+    the present level to the window's end."""
+    once = fc.fit(with_levels([(21, 0.0003), (14, 0.0011)]))
+    often = fc.fit(with_levels([(7, 0.0003), (7, 0.0011), (7, 0.0003), (14, 0.0011)]))
+    assert once is not None and often is not None
+    assert (once.regime_changes, often.regime_changes) == (1, 3)
+    assert fc.regime_rate(often) == pytest.approx(3.5 / 35)
+    assert fc.regime_rate(once) == pytest.approx(1.5 / 35)
+    p_once = fc.forecast(once, with_levels([(21, 0.0003), (14, 0.0011)]), OBJECTIVE, WINDOW)
+    p_often = fc.forecast(often, with_levels([(7, 0.0003), (7, 0.0011), (7, 0.0003), (14, 0.0011)]),
+                          OBJECTIVE, WINDOW)
+    assert p_once.violation_probability is not None and p_often.violation_probability is not None
+    assert p_often.violation_probability < p_once.violation_probability - 0.1
+
+
+def test_regimes_are_level_changes_beyond_noise_and_incidents() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0.0, 0.00001, 35)
+    steady = 0.0005 + noise
+    assert fc.regimes(steady - 0.0005, 0.0005, 0.0) == ([(0, 35)], False)
+    # A step from 0.03% to 0.11% on day 20 is found where it happened, noise or not.
+    step = np.where(np.arange(35) < 20, 0.0003, 0.0011)
+    for levels in (step, step + noise):
+        assert fc.regimes(levels - 0.0003, 0.0003, 0.0008)[0] == [(0, 20), (20, 35)]
+    # A move of 5% of the level is no regime, even without noise; one today is seen from the last hours.
+    assert fc.regimes(np.where(np.arange(35) < 20, 0.0, 0.000025), 0.0005, 0.0) == ([(0, 35)], False)
+    assert fc.regimes(steady - 0.0005, 0.0005, 0.0008) == ([(0, 35)], True)
+    # Incident days barely move a day's median: five weeks with incidents have one regime.
+    model = fc.fit(with_incidents([3, 9, 17, 25, 30], ratio=0.2))
+    assert model is not None and model.regime_changes == 0 and len(model.regime_levels) == 0
 
 
 def test_one_large_incident_is_weak_evidence_of_the_next() -> None:
