@@ -361,6 +361,7 @@ def run_one(
         plane = control_plane_cpu(admin.parent) - plane_before
         load_done = load_average()
         print(f"[{name}] all {len(documents)} done after {elapsed:.1f}s", file=sys.stderr)
+        rss_done, peak_done = rss_kib(process.pid)  # the burst alone, before the refresh cycle below
         if settle is not None:
             extra.update(settle(process) or {})
         after = request_counts(admin)
@@ -394,6 +395,7 @@ def run_one(
         "rss_mib": round(rss / 1024, 1),
         "rss_peak_mib": round(peak / 1024, 1),
         "rss_quiet_mib": round(rss_quiet / 1024, 1),  # 15 s later, no new work meanwhile
+        "rss_all_done_mib": [round(rss_done / 1024, 1), round(peak_done / 1024, 1)],  # current, peak
         **extra,
         "cpu_seconds_to_all_done": round(busy, 1),  # the controller's own CPU time meanwhile
         "created_seconds": round(created, 1),  # until the API server had accepted every create

@@ -21,6 +21,7 @@
 #   SLO_SERVICE_CIDR          --service-cluster-ip-range (default 10.0.0.0/24; virtual, no traffic)
 #   SLO_CLUSTER_TIMEOUT       seconds to wait for readiness (default 180)
 #   SLO_ETCD_UNSAFE_NO_FSYNC  "true" (default) trades durability for speed; set "false" to fsync
+#   SLO_APISERVER_EXTRA_ARGS  more kube-apiserver flags, word-split (e.g. --audit-policy-file=... --audit-log-path=...)
 #   KUBECTL                   kubectl binary (default: kubectl in PATH)
 set -euo pipefail
 
@@ -313,7 +314,8 @@ if ! running kube-apiserver; then
     --kubelet-certificate-authority="$PKI/ca.crt" \
     --kubelet-preferred-address-types=Hostname,InternalIP \
     --profiling=false \
-    --v=1
+    --v=1 \
+    ${SLO_APISERVER_EXTRA_ARGS:-}  # e.g. an audit log for a benchmark on a throw-away cluster
 fi
 
 # The controller manager gives up when the API server is not healthy within seconds of its start

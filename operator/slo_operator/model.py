@@ -8,6 +8,7 @@ the raw spec, so they cannot disagree about a default.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
@@ -132,8 +133,12 @@ def _round_minutes(seconds: Decimal) -> int:
     return max(1, minutes) * 60
 
 
+@functools.lru_cache(maxsize=256)
 def default_alerts(window: int, error_budget: Decimal = Decimal("0.001")) -> tuple[ResolvedAlert, ...]:
     """The two default alerts, their windows scaled by window/30d with the floor applied.
+
+    Memoised (the alerts are frozen): most SLOs share a window and an objective, so one tuple serves
+    them all instead of two alerts with four Decimals each per SLO resolved.
 
     Scaled exactly, the windows keep the 30d profile's burn-rate thresholds (14.4 and 3): the formula
     budget% × window / longWindow is invariant under scaling. When the floor lengthens a window (short

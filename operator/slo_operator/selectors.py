@@ -8,6 +8,7 @@ would smuggle extra PromQL in (``x} or vector(1)``, ``x{a="1"} / 0``) fails to p
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -72,6 +73,13 @@ def parse_selector(text: str) -> Selector:
     """Parse ``text`` as a plain vector selector, or raise SelectorError saying what is wrong."""
     if not isinstance(text, str) or not text.strip():
         raise SelectorError('must be a PromQL vector selector such as http_requests_total{job="api"}')
+    return _parse_selector(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_selector(text: str) -> Selector:
+    """Memoised (selectors are frozen): every reconcile and every status refresh resolves each SLO again,
+    and SLOs of one service or one template share their selectors; one object then serves them all."""
     if len(text) > MAX_SELECTOR_LENGTH:
         raise SelectorError(f"is longer than {MAX_SELECTOR_LENGTH} characters")
     try:

@@ -101,11 +101,11 @@ class ApiServer:
             self.requests.append((method, path))
             self.times.append(time.monotonic())
             if method == "GET" and path == f"{SLO_PATH}/servicelevelobjectives":
-                return 200, {"kind": "List", "items": copy.deepcopy(list(self.slos.values()))}
+                return 200, _page(list(self.slos.values()), query)
             if method == "GET" and path.endswith("/servicelevelobjectives") and "/namespaces/" in path:
                 namespace = path.split("/namespaces/")[1].split("/")[0]
                 items = [o for (ns, _), o in self.slos.items() if ns == namespace]
-                return 200, {"kind": "List", "items": copy.deepcopy(items)}
+                return 200, _page(items, query)
             if method == "PATCH" and path.endswith("/status") and "/servicelevelobjectives/" in path:
                 parts = path.split("/")
                 namespace, name = parts[parts.index("namespaces") + 1], parts[-2]
@@ -139,6 +139,17 @@ class ApiServer:
         obj["metadata"]["resourceVersion"] = str(self.version)
         self.status_writes.append((namespace, name))
         return 200, copy.deepcopy(obj)
+
+
+def _page(items: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
+    """A LIST answer honouring ``limit`` and ``continue`` as the API server does (the token is opaque to
+    clients; here it is the offset of the next item)."""
+    start = int(query.get("continue", ["0"])[0])
+    limit = int(query.get("limit", ["0"])[0]) or len(items)
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    return {"kind": "List", "metadata": {"continue": str(start + limit)} if more else {},
+            "items": copy.deepcopy(page)}
 
 
 def _merge(current: Any, patch: Any) -> Any:

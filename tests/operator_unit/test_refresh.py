@@ -22,7 +22,14 @@ from slo_operator.forecaster import Forecaster
 from slo_operator.kube import KubeClient
 from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import QUERIES, PrometheusClient
-from slo_operator.reconcile import Outcome, RefreshReport, first_status, reconcile_decision, refresh_all
+from slo_operator.reconcile import (
+    Listed,
+    Outcome,
+    RefreshReport,
+    first_status,
+    reconcile_decision,
+    refresh_all,
+)
 from slo_operator.rules import rule_groups
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -154,6 +161,35 @@ def test_events_on_transitions_never_on_every_refresh(api: ApiServer, kube: Kube
     assert [e["type"] for e in api.events] == ["Warning", "Normal", "Warning", "Warning"]
     # the cycles wrote: first read, down, back, each budget change, one heartbeat, recovery, spent again
     assert len(api.status_writes) == 9
+
+
+def test_slos_are_listed_a_page_at_a_time(api: ApiServer, kube: KubeClient) -> None:
+    """The refresh reads SLOs ``limit`` at a time (limit/continue), not every whole SLO in one answer."""
+    for i in range(5):
+        api.add(document(f"api-{i}"))
+    pages = list(kube.slo_pages(limit=2))
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert sorted(o["metadata"]["name"] for page in pages for o in page) == [f"api-{i}" for i in range(5)]
+    assert [len(page) for page in kube.slo_pages(("prod",), limit=3)] == [3, 2]
+
+
+def test_a_cycle_keeps_of_an_slo_what_the_refresh_reads(api: ApiServer, kube: KubeClient) -> None:
+    """Listed drops managedFields, annotations and kopf's record; the refresh then leaves them as they are."""
+    prometheus = StaticPrometheus()
+    cluster(api, prometheus, 1)
+    item = api.slos["prod", "api-0"]
+    item["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
+    item["metadata"]["annotations"] = {"note": "x"}
+    kopf_record = {"last-handled-configuration": '{"spec": {}}'}
+    item["status"] = {"kopf": kopf_record, "state": "Unknown"}
+    whole = Listed.of(item).whole()
+    assert set(whole["metadata"]) == {"name", "namespace", "uid", "resourceVersion", "generation"}
+    assert whole["status"] == {"state": "Unknown"} and whole["spec"] == item["spec"]
+    assert (whole["apiVersion"], whole["kind"]) == (item["apiVersion"], item["kind"])
+    report = refresh(kube, prometheus.client(), Forecaster(), NOW)
+    assert (report.slos, report.writes, report.errors) == (1, 1, [])
+    assert api.status("prod", "api-0")["kopf"] == kopf_record
+    assert api.status("prod", "api-0")["state"] == "Meeting"
 
 
 @pytest.mark.parametrize("young", [False, True], ids=["recorded", "young"])
