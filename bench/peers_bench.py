@@ -45,6 +45,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -533,11 +534,41 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return math.nan
+
+
+def memory_parts(url: str, pid: int) -> dict[str, float]:
+    """Where the resident memory is: anonymous (Go heap and runtime) against file-backed (mmapped blocks
+    and head chunks), the Go heap in use, and the head's series and chunks."""
+    parts = {"rss_anon_mb": rss_mb(pid, "RssAnon"), "rss_file_mb": rss_mb(pid, "RssFile")}
+    for key, name in (
+        ("heap_inuse_mb", "go_memstats_heap_inuse_bytes"),
+        ("head_series", "prometheus_tsdb_head_series"),
+        ("head_chunks", "prometheus_tsdb_head_chunks"),
+        ("blocks", "prometheus_tsdb_blocks_loaded"),
+        ("gc_cycles", "go_gc_duration_seconds_count"),
+    ):
+        values = metric_values(url, name)
+        parts[key] = (values[0] / 2**20 if key.endswith("_mb") else values[0]) if values else math.nan
+    return parts
+
+
+def profile(url: str, seconds: int, out: Path) -> threading.Thread:
+    """A CPU profile of the Prometheus under test over ``seconds`` (Go pprof, read with ``go tool pprof``),
+    fetched in the background while the CPU is measured."""
+
+    def fetch() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            body = httpx.get(url + "/debug/pprof/profile", params={"seconds": seconds}, timeout=seconds + 120)
+            out.write_bytes(body.content)
+
+    thread = threading.Thread(target=fetch, daemon=True)
+    thread.start()
+    return thread
 
 
 def metric_values(url: str, name: str) -> list[float]:
@@ -580,6 +611,7 @@ def run_tool(
     minutes: float,
     scrape: int,
     n: int,
+    profile_dir: Path | None = None,
 ) -> dict[str, float]:
     copy = workdir / f"tsdb-{name}"
     shutil.copytree(tsdb, copy)
@@ -594,9 +626,18 @@ def run_tool(
             # measurement began: 9 instead of 15 series per SLO.
             time.sleep(warm_up(scrape))
             cpu0, clock0 = cpu_seconds(process.pid), time.monotonic()
+            profiling = None
+            if profile_dir is not None:
+                profile_dir.mkdir(parents=True, exist_ok=True)
+                profiling = profile(url, max(10, int(minutes * 60) - 10), profile_dir / f"{name}.cpu.pb.gz")
             time.sleep(minutes * 60)
             cpu1, clock1 = cpu_seconds(process.pid), time.monotonic()
             result = {"cpu_per_min": (cpu1 - cpu0) / ((clock1 - clock0) / 60), "rss_mb": rss_mb(process.pid)}
+            result.update(memory_parts(url, process.pid))
+            if profiling is not None and profile_dir is not None:
+                profiling.join(180)
+                heap = httpx.get(url + "/debug/pprof/heap", timeout=120)
+                (profile_dir / f"{name}.heap.pb.gz").write_bytes(heap.content)
             if rules is not None:
                 durations = metric_values(url, "prometheus_rule_group_last_duration_seconds")
                 samples = metric_values(url, "prometheus_rule_group_last_evaluation_samples")
@@ -722,7 +763,15 @@ def main(argv: list[str]) -> None:
         default=",".join(TOOLS),
         help="comma-separated subset of ours,sloth,pyrra to measure (ratios need ours and the peer)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write each Prometheus' CPU and heap profiles (Go pprof) into this folder",
+    )
     args = parser.parse_args(argv)
+    # SIGTERM (a timeout, a cancelled job) unwinds like Ctrl-C: the Prometheus under test is stopped and
+    # the working folder removed by the context managers, instead of being left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     args.tools = [t for t in TOOLS if t in args.tools.split(",")]
     clock = time.monotonic()
 
@@ -754,6 +803,7 @@ def main(argv: list[str]) -> None:
                     args.minutes,
                     args.scrape,
                     args.slos,
+                    args.profile,
                 )
                 log(f"{tool}: {results[tool]}")
         finally:
@@ -799,6 +849,14 @@ def report(
             f" {r['ratio_30d']:>10.6f} {off:>+8.2f}%"
         )
     print(f"exact 30d error ratio of {service(0)}'s generated events: {exact:.6f}")
+    for tool in ["baseline", *args.tools]:
+        r = results[tool]
+        print(
+            f"{tool} memory: RSS {r['rss_mb']:.0f} MB = anonymous {r['rss_anon_mb']:.0f} + file-backed "
+            f"{r['rss_file_mb']:.0f}; Go heap in use {r['heap_inuse_mb']:.0f} MB; "
+            f"head {r['head_series']:,.0f} series, {r['head_chunks']:,.0f} chunks; {r['blocks']:.0f} blocks; "
+            f"{r['gc_cycles']:.0f} GC cycles"
+        )
     for tool, times in RULE_TIMES.items():
         top = ", ".join(f"{key} {us:.0f}" for key, us in list(times.items())[:8])
         print(f"{tool} rule time per SLO (us, last evaluation, top 8 of {sum(times.values()):.0f}): {top}")
