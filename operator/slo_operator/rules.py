@@ -19,9 +19,11 @@ a board of many SLOs reads each one's current burn rate without knowing its aler
 after its error ratio, in the same group, so it is evaluated at the same instant and always equals it
 divided by the budget.
 
-``slo:recording_since:timestamp`` (first in the fast group) records when the SLO's current indicator began
+``slo:recording_since:timestamp`` (first in the slow group) records when the SLO's current indicator began
 to be recorded, so the status, dashboards and reports know how much of the window the recorded series
-cover (see ``coverage``).
+cover (see ``coverage``). It changes only when the indicator does, so it is not re-read every 30s: in the
+slow group it is at most one slow interval later than the base series' first sample (coverage is then
+understated by that much, never overstated).
 
 Zero traffic gives no data: denominators are filtered with ``> 0`` so no NaN can fire or hide an alert.
 """
@@ -229,7 +231,6 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
     options = options or RuleOptions()
     bad, total = base_series(slo)
     fast: list[dict[str, Any]] = [
-        _record(RECORDING_SINCE, since_expr(slo), slo, indicator=indicator_hash(slo)),
         *spend.fast_rules(slo, options.fast_interval),
         _record(BAD_EVENTS, bad, slo, window=format_duration(slo.base_window)),
         _record(TOTAL_EVENTS, total, slo, window=format_duration(slo.base_window)),
@@ -242,7 +243,8 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
                                 **{tiering.TIER_LABEL: tiers.fine_label}))
             coarse.append(_record(RUNNING_SUMS[base], tiering.coarse_expr(slo, base, tiers), slo,
                                   **{tiering.TIER_LABEL: tiers.coarse_label}))
-    slow: list[dict[str, Any]] = []
+    since = _record(RECORDING_SINCE, since_expr(slo), slo, indicator=indicator_hash(slo))
+    slow: list[dict[str, Any]] = [since]
     ratios = ratio_windows(slo)
     for window in ratios:
         (fast if window <= FAST_GROUP_MAX_WINDOW else slow).append(_error_ratio(slo, window, options))

@@ -59,8 +59,8 @@ def test_indicator_hash_keeps_objective_and_alert_edits_and_changes_with_selecto
 
 def test_rules_record_when_recording_began_carrying_their_own_value() -> None:
     target = slo()
-    fast = rule_groups(target)[0]["rules"]
-    rule = fast[0]
+    slow = rule_groups(target)[1]["rules"]
+    rule = slow[0]
     assert rule["record"] == RECORDING_SINCE
     assert rule["labels"] == {"slo": "api", "namespace": "prod", "service": "api",
                               "indicator": indicator_hash(target)}
