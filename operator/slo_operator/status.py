@@ -8,7 +8,7 @@ reads, so a refresh that changes nothing visible writes nothing (no status write
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from slo_operator.acceptance import REASON as REJECTED
@@ -295,7 +295,9 @@ def refreshed_status(
         status.update(measured.fields)
         status["cost"] = cost_status(slo, measurement)
         if coverage is not None:
-            conditions = set_condition(conditions, WINDOW_COVERED, *window_condition(slo, coverage), now)
+            conditions = set_condition(
+                conditions, WINDOW_COVERED, *window_condition(slo, coverage, status.get("window")), now
+            )
         status["lastEvaluated"] = timestamp(now)
         if measured.exhausted:
             conditions = set_condition(
@@ -320,25 +322,38 @@ def refreshed_status(
     return status
 
 
-def window_condition(slo: SLO, coverage: Coverage) -> tuple[str, str, str]:
-    """WindowCovered (status, reason, message): do the figures span the whole SLO window, and from where."""
+def window_condition(
+    slo: SLO, coverage: Coverage, held: dict[str, Any] | None = None
+) -> tuple[str, str, str]:
+    """WindowCovered (status, reason, message): do the figures span the whole SLO window, and from where.
+
+    ``held`` is the ``status.window`` written with this condition (``coverage.window_status``): its
+    covered percentage and recording start are held against small moves, and the message says the same
+    figures. A live span in the message ("covers 3h12m") would change every minute of the first day,
+    and every change of the message is a status write: 10,000 warming SLOs would each be rewritten
+    every minute, against the one write per ``COVERED_STEP`` that ``status.window`` is built for.
+    """
+    held = held or window_status(coverage)
     window = format_duration(slo.window)
+    since = held.get("since")
     recorded = (
         "nothing recorded yet for the current indicator"
-        if coverage.since is None
-        else f"recorded series since {timestamp(datetime.fromtimestamp(coverage.since, UTC))}"
+        if coverage.since is None or not isinstance(since, str)
+        else f"recorded series since {since}"
     )
     if coverage.complete and coverage.source != RAW:
         return "True", "Recorded", f"the recorded series cover the whole {window} window ({recorded})"
     if coverage.complete:
         message = f"{recorded}; the {window} figures come from raw history, which covers it"
         return "True", "RawHistory", message
-    covered = human_duration(coverage.covered)
+    percent = held.get("covered")
+    percent = float(percent) if isinstance(percent, int | float) else 0.0
+    covered = human_duration(percent / 100 * slo.window)
     return (
         "False",
         "PartialHistory",
-        f"data covers {covered} of the {window} window ({recorded}); the budget counts the bad events so far "
-        "against the whole window's budget and the state is Warming unless that is spent",
+        f"data covers {percent:g}% ({covered}) of the {window} window ({recorded}); the budget counts the "
+        "bad events so far against the whole window's budget and the state is Warming unless that is spent",
     )
 
 

@@ -254,14 +254,14 @@ PARTIAL_NOTE = (
           "raw history, which covers it")),
         (Coverage(30 * DAY, RAW, 3 * DAY + 3600, NOW.timestamp() - DAY),
          ("False", "PartialHistory",
-          "data covers 3d1h of the 30d window (recorded series since 2026-11-28T12:00:00Z); "
+          "data covers 10.1% (3d) of the 30d window (recorded series since 2026-11-28T12:00:00Z); "
           f"{PARTIAL_NOTE}")),
         (Coverage(30 * DAY, RECORDED, 60, None),
          ("False", "PartialHistory",
-          "data covers 1m of the 30d window (nothing recorded yet for the current indicator); "
+          "data covers 0% (0m) of the 30d window (nothing recorded yet for the current indicator); "
           f"{PARTIAL_NOTE}")),
         (Coverage(30 * DAY, RECORDED, 30 * DAY - 3600, NOW.timestamp() - 30 * DAY + 3600),
-         ("False", "PartialHistory", "data covers 29d23h of the 30d window (recorded series since "
+         ("False", "PartialHistory", "data covers 99.8% (29d22h) of the 30d window (recorded series since "
           f"2026-10-30T13:00:00Z); {PARTIAL_NOTE}")),
     ],
     ids=["recorded", "raw", "raw-nothing-recorded", "partial-raw", "partial-recorded", "an-hour-short"],
@@ -496,6 +496,26 @@ def test_the_refresh_keeps_status_window_steady_while_coverage_grows_slowly() ->
     assert refreshed_status(target, first, measured, True, "", later, grown)["window"] == first["window"]
     moved = Coverage(30 * DAY, RAW, 3.4 * DAY, start)
     assert refreshed_status(target, first, measured, True, "", later, moved)["window"]["covered"] == 11.3
+
+
+def test_a_warming_slo_is_not_rewritten_every_minute_while_its_coverage_grows() -> None:
+    """The WindowCovered message says the held coverage, not the live span: refreshes a minute, then an
+    hour, later (coverage and recording start moving a little) need no write until the heartbeat, and a
+    full COVERED_STEP more rewrites the status with the message and ``status.window`` in agreement."""
+    target = slo()
+    start = NOW.timestamp() - 3 * DAY
+    measured = Measurement(sli=0.9995, remaining=0.9, burn_rates={"1h": 0.5, "5m": 0.5})
+    first = refreshed_status(target, {}, measured, True, "", NOW, Coverage(30 * DAY, RAW, 3 * DAY, start))
+    for later in (NOW + timedelta(minutes=1), NOW + timedelta(hours=1)):
+        grown = Coverage(30 * DAY, RAW, 3 * DAY + (later - NOW).total_seconds(), start + 30)
+        new = refreshed_status(target, first, measured, True, "", later, grown)
+        assert not needs_write(first, new, later, heartbeat_seconds=3 * 3600), later
+    eight_hours = NOW + timedelta(hours=8)
+    wider = Coverage(30 * DAY, RAW, 3.4 * DAY, start)
+    moved = refreshed_status(target, first, measured, True, "", eight_hours, wider)
+    assert needs_write(first, moved, eight_hours, heartbeat_seconds=24 * 3600)
+    covered = next(c for c in moved["conditions"] if c["type"] == "WindowCovered")
+    assert covered["message"].startswith("data covers 11.3% (3d9h) of the 30d window"), covered
 
 
 def test_the_recording_start_is_written_in_utc_whatever_the_operators_time_zone(
