@@ -324,8 +324,9 @@ def fit(history: History) -> Model | None:
     segments, moved = regimes(ratio_days, base, ratio_level)
     # The levels a change could lead to: past regimes' unlike the present one (a return to a level like
     # today's is no change).
+    floor = _regime_floor(ratio_days, base)
     past = [(a, b) for a, b in (segments if moved else segments[:-1])
-            if abs(float(np.mean(ratio_days[a:b])) - ratio_level) > _regime_floor(ratio_days, base)]
+            if abs(float(np.mean(ratio_days[a:b])) - ratio_level) > floor]
     regime_levels = np.array([float(np.mean(ratio_days[a:b])) for a, b in past])
     regime_days = np.array([float(b - a) for a, b in past])
     changes = max(0, len(segments) - 1) + int(moved)

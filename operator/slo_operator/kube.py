@@ -429,14 +429,9 @@ class KubeClient:
         return list(result.get("items", []))
 
     def list_slos(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        """Every SLO the operator watches: one LIST call per configured namespace (one for all)."""
-        if not namespaces:
-            result = self.request("GET", f"/apis/{API_GROUP}/{API_VERSION}/{PLURAL}")
-            return list(result.get("items", []))
-        items: list[dict[str, Any]] = []
-        for namespace in namespaces:
-            items.extend(self.list_objects(SLO_KIND, namespace))
-        return items
+        """Every SLO the operator watches, whole and at once (reports read them all; the status refresh
+        reads ``slo_pages`` and keeps only what it needs of each page)."""
+        return [item for page in self.slo_pages(namespaces) for item in page]
 
     def slo_pages(
         self, namespaces: tuple[str, ...] = (), limit: int = SLO_PAGE
