@@ -8,7 +8,7 @@ Nothing here accepts a free-form user string. Metric selectors come from ``selec
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slo_operator.durations import format_duration
 from slo_operator.selectors import Matcher, Selector, escape_label_value
@@ -66,6 +66,22 @@ def by(slo: SLO) -> str:
 
 def on(slo: SLO) -> str:
     return f"on ({', '.join(slo.group_by)}) " if slo.group_by else ""
+
+
+def series_labels(slo: SLO) -> dict[str, str]:
+    """Labels every recorded series and alert of the SLO carries; ``recorded`` selects by them."""
+    return {"slo": slo.name, "namespace": slo.namespace, "service": slo.service}
+
+
+def record_rule(name: str, expr: str, slo: SLO, **extra: str) -> dict[str, Any]:
+    """A recording rule of the SLO: its series' labels, plus ``extra`` (``window``, ``tier``...)."""
+    return {"record": name, "expr": expr, "labels": {**series_labels(slo), **extra}}
+
+
+def alert_rule_labels(slo: SLO, severity: str, **extra: str) -> dict[str, str]:
+    """Labels of every alert the SLO generates (burn rate, no data, forecast, spend): the user's
+    ``alerting.labels`` first, so the severity and the SLO's identity, which routing matches on, win."""
+    return {**slo.alert_labels, "severity": severity, **series_labels(slo), **extra}
 
 
 def recorded(name: str, slo: SLO, window: int | None = None) -> str:

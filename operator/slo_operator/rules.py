@@ -52,7 +52,9 @@ from slo_operator.promql import (
     SLI,
     TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
+    alert_rule_labels,
     number,
+    record_rule,
     recorded,
     window_range,
 )
@@ -67,15 +69,6 @@ class RuleOptions:
 
     fast_interval: str = "30s"
     slow_interval: str = "2m"
-
-
-def series_labels(slo: SLO) -> dict[str, str]:
-    """Labels every recorded series and alert of the SLO carries."""
-    return {"slo": slo.name, "namespace": slo.namespace, "service": slo.service}
-
-
-def _record(name: str, expr: str, slo: SLO, **extra: str) -> dict[str, Any]:
-    return {"record": name, "expr": expr, "labels": {**series_labels(slo), **extra}}
 
 
 def _window_sum(series: str, window: int, slo: SLO, options: RuleOptions) -> str:
@@ -120,7 +113,8 @@ def _error_ratio_expr(slo: SLO, window: int, options: RuleOptions) -> str:
 
 
 def _error_ratio(slo: SLO, window: int, options: RuleOptions) -> dict[str, Any]:
-    return _record(ERROR_RATIO, _error_ratio_expr(slo, window, options), slo, window=format_duration(window))
+    expr = _error_ratio_expr(slo, window, options)
+    return record_rule(ERROR_RATIO, expr, slo, window=format_duration(window))
 
 
 def ratio_windows(slo: SLO) -> tuple[int, ...]:
@@ -141,7 +135,7 @@ def burn_rate_expr(slo: SLO, window: int) -> str:
 
 def _current_burn_rate(slo: SLO) -> dict[str, Any]:
     """The burn rate of the current window under a window-free name; the source's window label is kept."""
-    return _record(CURRENT_BURN_RATE, burn_rate_expr(slo, slo.current_burn_window), slo)
+    return record_rule(CURRENT_BURN_RATE, burn_rate_expr(slo, slo.current_burn_window), slo)
 
 
 def _burn_alert(slo: SLO, alert: ResolvedAlert) -> dict[str, Any]:
@@ -156,13 +150,7 @@ def _burn_alert(slo: SLO, alert: ResolvedAlert) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "alert": alert.name,
         "expr": expr,
-        "labels": {
-            **slo.alert_labels,
-            "severity": alert.severity,
-            "slo": slo.name,
-            "namespace": slo.namespace,
-            "service": slo.service,
-        },
+        "labels": alert_rule_labels(slo, alert.severity),
         "annotations": {
             "summary": (
                 f"SLO {slo.namespace}/{slo.name} ({slo.service}, {slo.kind} {objective}% over "
@@ -189,8 +177,7 @@ def _no_data_alert(slo: SLO) -> dict[str, Any]:
         "alert": "SLONoData",
         "expr": f"absent({recorded(TOTAL_EVENTS, slo)})",
         "for": slo.no_data_for,
-        "labels": {**slo.alert_labels, "severity": slo.no_data_severity, "slo": slo.name,
-                   "namespace": slo.namespace, "service": slo.service},
+        "labels": alert_rule_labels(slo, slo.no_data_severity),
         "annotations": {
             "summary": f"SLO {slo.namespace}/{slo.name} ({slo.service}) has no data",
             "description": (
@@ -212,8 +199,7 @@ def _forecast_alert(slo: SLO) -> dict[str, Any]:
         "alert": "SLOForecastViolation",
         "expr": f"max by (slo_namespace, slo) ({FORECAST_VIOLATION}{{{labels}}}) > {threshold}",
         "for": slo.forecast_for,
-        "labels": {**slo.alert_labels, "severity": slo.forecast_severity, "slo": slo.name,
-                   "namespace": slo.namespace, "service": slo.service},
+        "labels": alert_rule_labels(slo, slo.forecast_severity),
         "annotations": {
             "summary": f"SLO {slo.namespace}/{slo.name} ({slo.service}) will likely miss its objective",
             "description": (
@@ -232,18 +218,18 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
     bad, total = base_series(slo)
     fast: list[dict[str, Any]] = [
         *spend.fast_rules(slo, options.fast_interval),
-        _record(BAD_EVENTS, bad, slo, window=format_duration(slo.base_window)),
-        _record(TOTAL_EVENTS, total, slo, window=format_duration(slo.base_window)),
+        record_rule(BAD_EVENTS, bad, slo, window=format_duration(slo.base_window)),
+        record_rule(TOTAL_EVENTS, total, slo, window=format_duration(slo.base_window)),
     ]
     tiers = tiering.plan(slo, parse_duration(options.fast_interval))
     coarse: list[dict[str, Any]] = []
     if tiers is not None:
         for base in (BAD_EVENTS, TOTAL_EVENTS):
-            fast.append(_record(RUNNING_SUMS[base], tiering.running_sum_expr(slo, base, tiers), slo,
+            fast.append(record_rule(RUNNING_SUMS[base], tiering.running_sum_expr(slo, base, tiers), slo,
                                 **{tiering.TIER_LABEL: tiers.fine_label}))
-            coarse.append(_record(RUNNING_SUMS[base], tiering.coarse_expr(slo, base, tiers), slo,
+            coarse.append(record_rule(RUNNING_SUMS[base], tiering.coarse_expr(slo, base, tiers), slo,
                                   **{tiering.TIER_LABEL: tiers.coarse_label}))
-    since = _record(RECORDING_SINCE, since_expr(slo), slo, indicator=indicator_hash(slo))
+    since = record_rule(RECORDING_SINCE, since_expr(slo), slo, indicator=indicator_hash(slo))
     slow: list[dict[str, Any]] = [since]
     ratios = ratio_windows(slo)
     for window in ratios:
@@ -255,10 +241,10 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
     else:
         sli = f"1 - (\n{_error_ratio_expr(slo, slo_window, options)}\n)"
     slow.extend([
-        _record(SLI, sli, slo),
-        _record(OBJECTIVE, f"vector({number(slo.objective)})", slo),
-        _record(BUDGET_REMAINING, f"1 - (1 - {recorded(SLI, slo)}) / {number(slo.error_budget)}", slo),
-        _record(
+        record_rule(SLI, sli, slo),
+        record_rule(OBJECTIVE, f"vector({number(slo.objective)})", slo),
+        record_rule(BUDGET_REMAINING, f"1 - (1 - {recorded(SLI, slo)}) / {number(slo.error_budget)}", slo),
+        record_rule(
             TIME_TO_EXHAUSTION,
             f"clamp_min({recorded(BUDGET_REMAINING, slo)}, 0) * {slo_window}\n"
             f"/ ignoring (window) ({recorded(CURRENT_BURN_RATE, slo)} > 0)",

@@ -30,7 +30,7 @@ from typing import Any
 from slo_operator.durations import format_duration, parse_duration
 from slo_operator.indicators.cost import per_unit, spend_rate
 from slo_operator.model import SLO, WINDOW_FLOOR, ResolvedAlert
-from slo_operator.promql import number, recorded, window_range
+from slo_operator.promql import alert_rule_labels, number, record_rule, recorded, window_range
 
 COST_SPEND_BASE = "slo:cost_spend_base:rate"
 COST_SPEND = "slo:cost_spend:rate"
@@ -52,14 +52,6 @@ COST_STATUS_SERIES = (COST_SPENT, COST_FORECAST, COST_PER_UNIT)
 PHASES = 3
 MONTH_RANGE = 31 * 86400
 FAST_GROUP_MAX_WINDOW = 6 * 3600
-
-
-def _labels(slo: SLO) -> dict[str, str]:
-    return {"slo": slo.name, "namespace": slo.namespace, "service": slo.service}
-
-
-def _record(name: str, expr: str, slo: SLO, **extra: str) -> dict[str, Any]:
-    return {"record": name, "expr": expr, "labels": {**_labels(slo), **extra}}
 
 
 def _phase_selector(slo: SLO, phase: int) -> str:
@@ -85,7 +77,7 @@ def forecast_window(slo: SLO) -> int:
 def _pace(slo: SLO, window: int) -> dict[str, Any]:
     base = recorded(COST_SPEND_BASE, slo)
     expr = base if window == WINDOW_FLOOR else f"avg_over_time({base}{window_range(window)})"
-    return _record(COST_SPEND, expr, slo, window=format_duration(window))
+    return record_rule(COST_SPEND, expr, slo, window=format_duration(window))
 
 
 def fast_rules(slo: SLO, fast_interval: str) -> list[dict[str, Any]]:
@@ -93,15 +85,19 @@ def fast_rules(slo: SLO, fast_interval: str) -> list[dict[str, Any]]:
     if slo.cost is None:
         return []
     rules = [
-        _record(COST_SPEND_BASE, spend_rate(slo, WINDOW_FLOOR), slo, window=format_duration(WINDOW_FLOOR)),
-        _record(COST_PER_UNIT, per_unit(slo, slo.base_window), slo, window=format_duration(slo.base_window)),
+        record_rule(
+            COST_SPEND_BASE, spend_rate(slo, WINDOW_FLOOR), slo, window=format_duration(WINDOW_FLOOR)
+        ),
+        record_rule(
+            COST_PER_UNIT, per_unit(slo, slo.base_window), slo, window=format_duration(slo.base_window)
+        ),
     ]
     rules += [_pace(slo, w) for w in _spend_windows(slo) if w <= FAST_GROUP_MAX_WINDOW]
     if slo.cost.budget is not None and slo.cost.period == "month":
         interval = number(parse_duration(fast_interval))
         pace = recorded(COST_SPEND_BASE, slo)
         rules += [
-            _record(
+            record_rule(
                 COST_INCREMENT,
                 f"sum without (window) ({pace}) * {interval}\nand on () (month() % {PHASES} == {phase})",
                 slo,
@@ -109,7 +105,7 @@ def fast_rules(slo: SLO, fast_interval: str) -> list[dict[str, Any]]:
             )
             for phase in range(PHASES)
         ]
-        rules.append(_record(
+        rules.append(record_rule(
             COST_REMAINING, "(days_in_month() - day_of_month() + 1) * 86400 - time() % 86400", slo
         ))
     return rules
@@ -121,7 +117,7 @@ def slow_rules(slo: SLO, fast_interval: str) -> list[dict[str, Any]]:
         return []
     cost = slo.cost
     rules = [_pace(slo, w) for w in _spend_windows(slo) if w > FAST_GROUP_MAX_WINDOW]
-    rules.append(_record(COST_MAX_PER_UNIT, f"vector({number(cost.max_per_unit)})", slo))
+    rules.append(record_rule(COST_MAX_PER_UNIT, f"vector({number(cost.max_per_unit)})", slo))
     if cost.budget is None:
         return rules
     interval = number(parse_duration(fast_interval))
@@ -141,9 +137,9 @@ def slow_rules(slo: SLO, fast_interval: str) -> list[dict[str, Any]]:
         spent = f"sum without (window) (sum_over_time({five}{window_range(slo.window)})) * {interval}"
         forecast = f"sum without (window) ({pace}) * {slo.window}"
     rules += [
-        _record(COST_SPENT, spent, slo),
-        _record(COST_BUDGET, f"vector({number(cost.budget)})", slo, currency=cost.currency or ""),
-        _record(COST_FORECAST, forecast, slo),
+        record_rule(COST_SPENT, spent, slo),
+        record_rule(COST_BUDGET, f"vector({number(cost.budget)})", slo, currency=cost.currency or ""),
+        record_rule(COST_FORECAST, forecast, slo),
     ]
     return rules
 
@@ -185,14 +181,7 @@ def alerts(slo: SLO) -> list[dict[str, Any]]:
         out.append({
             "alert": alert_name(alert),
             "expr": expr,
-            "labels": {
-                **slo.alert_labels,
-                "severity": alert.severity,
-                "slo": slo.name,
-                "namespace": slo.namespace,
-                "service": slo.service,
-                "window": alert.long,
-            },
+            "labels": alert_rule_labels(slo, alert.severity, window=alert.long),
             "annotations": {
                 "summary": (
                     f"SLO {slo.namespace}/{slo.name} ({slo.service}) would spend "

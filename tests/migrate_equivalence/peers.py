@@ -142,19 +142,3 @@ def firing_times(
         ticks = int(values.get(f"{cls}/ticks", 0))
         result[cls] = Firing(values.get(f"{cls}/first"), values.get(f"{cls}/last"), ticks)
     return result
-
-
-def counter_values(phases: list[tuple[float, int]]) -> str:
-    """promtool expanding notation for a counter growing by ``increment`` per sample, phase by phase."""
-    parts = ["0"]
-    value = 0.0
-    for increment, count in phases:
-        if count <= 0:
-            continue
-        parts.append(f"{_num(value + increment)}+{_num(increment)}x{count - 1}")
-        value += increment * count
-    return " ".join(parts)
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(round(value, 9))

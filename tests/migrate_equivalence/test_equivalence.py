@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from peers import STEP, Firing, counter_values, firing_times, peer_binaries, pyrra_rules, sloth_rules
+from peers import STEP, Firing, firing_times, peer_binaries, pyrra_rules, sloth_rules
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.migrate import import_documents
 from slo_operator.model import resolve
 from slo_operator.render import rule_file
+from support.promtool_series import counter
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +39,8 @@ SCENARIOS = {
 
 def series(phases: list[tuple[float, int]]) -> tuple[list[dict[str, str]], int]:
     steps = [(0.0, HOUR), *phases]
-    ok = counter_values([(PER_SAMPLE * (1 - e), n) for e, n in steps])
-    err = counter_values([(PER_SAMPLE * e, n) for e, n in steps])
+    ok = counter(0, [(PER_SAMPLE * (1 - e), n) for e, n in steps])
+    err = counter(0, [(PER_SAMPLE * e, n) for e, n in steps])
     samples = sum(n for _, n in steps)
     return [{"series": SERIES_OK, "values": ok}, {"series": SERIES_ERR, "values": err}], samples * STEP
 

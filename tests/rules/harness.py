@@ -90,22 +90,6 @@ def assert_passes(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, f"promtool test rules failed:\n{result.stdout}\n{result.stderr}"
 
 
-def counter(start: float, steps: list[tuple[float, int]]) -> str:
-    """promtool expanding notation for a counter: ``steps`` of (increment per sample, samples)."""
-    parts = [_num(start)]
-    value = start
-    for increment, count in steps:
-        if count <= 0:
-            continue
-        parts.append(f"{_num(value + increment)}+{_num(increment)}x{count - 1}")
-        value += increment * count
-    return " ".join(parts)
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(value)
-
-
 def alert_labels(slo: SLO, severity: str, **extra: str) -> dict[str, str]:
     labels = {"slo": slo.name, "namespace": slo.namespace, "service": slo.service, "severity": severity}
     labels.update(slo.alert_labels)

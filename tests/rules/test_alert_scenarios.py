@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import alert_labels, assert_passes, counter, example, run_promtool_test, slo_from
+from harness import alert_labels, assert_passes, example, run_promtool_test, slo_from
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.durations import parse_duration
 from slo_operator.model import SLO, resolve
 from slo_operator.promql import CURRENT_BURN_RATE, ERROR_RATIO
 from slo_operator.rules import rule_groups
+from support.promtool_series import counter
 
 SCRAPE = 15  # seconds between input samples, like a 15s scrape interval
 STEP = 30  # seconds: the fast rule group's evaluation interval

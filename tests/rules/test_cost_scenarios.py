@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from harness import alert_labels, assert_passes, counter, run_promtool_test, slo_from
+from harness import alert_labels, assert_passes, run_promtool_test, slo_from
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.model import SLO
 from slo_operator.spend import alert_name
+from support.promtool_series import counter
 
 SCRAPE = 15
 STEP = 30

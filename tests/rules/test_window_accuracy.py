@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import assert_passes, counter, example, run_promtool_test, slo_from
+from harness import assert_passes, example, run_promtool_test, slo_from
 from slo_operator.durations import format_duration
 from slo_operator.model import SLO, resolve
+from support.promtool_series import counter
 
 OK = 'bentoml_service_request_total{endpoint="/predict",http_response_code="200"}'
 ERR = 'bentoml_service_request_total{endpoint="/predict",http_response_code="500"}'
