@@ -13,9 +13,11 @@ hourly averages. Two things drive a budget and behave differently, so they are m
   towards a prior of calm days (``CALM_PRIOR_DAYS``): one large incident in five weeks is weak evidence
   of how often such incidents happen. The level of the error ratio has *regimes* (``regimes``): the
   daily levels are split where they change beyond noise, the present level is read from the last
-  hours (a change is followed within a day), and each future keeps it for an exponential time at the
-  rate changes were seen in the SLO's history, then returns to a past regime's level. Within the
-  present regime the level still wobbles by as much as its days did.
+  hours (a change is followed within a day). A level above a past one is a degradation: each future
+  keeps it for an exponential time at the rate changes were seen in the SLO's history, then returns
+  to a lower past level. A level at or below every past one stays: a degradation comes back only as
+  a new one, which no history dates. Within the present regime the level still wobbles by as much as
+  its days did.
 
 Every path is rolled through the SLO's rolling window together with the history that is still inside
 it (old incidents leave the window on a known date), which gives the budget consumed at every future
@@ -103,8 +105,9 @@ class Model:
     traffic_noise: Array  # (days, 24) log residuals
     ratio_noise: Array  # (days, 24) error-ratio residuals (incidents)
     ratio_days: Array  # daily medians of the error ratio's shift from its profile (how its level moved)
-    # Regimes of the error ratio's level (``regimes``): the levels of the past ones (shift units, as
-    # ``ratio_level``) with their lengths in days, and the changes seen over ``ratio_days``' days.
+    # Regimes of the error ratio's level (``regimes``): the levels of the past ones below the present
+    # one (shift units, as ``ratio_level``; what a degradation can end at) with their lengths in days,
+    # and the changes seen over ``ratio_days``' days.
     regime_levels: Array = field(default_factory=lambda: np.zeros(0))
     regime_days: Array = field(default_factory=lambda: np.zeros(0))
     regime_changes: int = 0
@@ -322,11 +325,13 @@ def fit(history: History) -> Model | None:
     ratio_days = _day_medians(np.where(seen, shift, np.nan), history.start)
     base = float(np.mean(ratio_profile))
     segments, moved = regimes(ratio_days, base, ratio_level)
-    # The levels a change could lead to: past regimes' unlike the present one (a return to a level like
-    # today's is no change).
     floor = _regime_floor(ratio_days, base)
+    # The levels the present one can end at: past regimes' *below* it (by more than the floor). A level
+    # above today's is a degradation; it comes back only as a new one, whose date no history tells (the
+    # model forecasts none for an SLO that never had one, and so none for one that had one and got
+    # over it); a present degradation is expected to end as the SLO's past levels ended, at a lower one.
     past = [(a, b) for a, b in (segments if moved else segments[:-1])
-            if abs(float(np.mean(ratio_days[a:b])) - ratio_level) > floor]
+            if float(np.mean(ratio_days[a:b])) < ratio_level - floor]
     regime_levels = np.array([float(np.mean(ratio_days[a:b])) for a, b in past])
     regime_days = np.array([float(b - a) for a, b in past])
     changes = max(0, len(segments) - 1) + int(moved)
@@ -369,7 +374,7 @@ def sample_paths(model: Model, start: int, hours: int, paths: int = PATHS, seed:
     level = np.full((paths, hours), model.ratio_level) + drift[:, None]
     if len(model.regime_levels):
         # The present level lasts an exponential time at the rate changes were seen (``regime_rate``),
-        # then a past regime's level returns (drawn by how long each lasted).
+        # then a lower past regime's level returns (drawn by how long each lasted).
         rate = regime_rate(model) / DAY_HOURS
         ends = rng.exponential(1.0 / max(rate, _EPS), paths)
         after = rng.choice(model.regime_levels, size=paths, p=model.regime_days / np.sum(model.regime_days))

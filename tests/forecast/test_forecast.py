@@ -111,6 +111,26 @@ def test_a_regime_change_may_end_within_the_window() -> None:
     assert steady.budget_consumed == pytest.approx(1.1, abs=0.02)
 
 
+def test_a_degradation_is_expected_to_end_but_not_to_come_back() -> None:
+    """Levels are asymmetric: a degraded level (above a past one) may end within the window, back at the
+    lower level, but a past degradation the SLO got over is not forecast to return (no history dates a
+    new one), and neither is a level an improvement left behind: both keep today's level, like an SLO
+    that never changed."""
+    recovered = with_levels([(14, 0.0003), (14, 0.0011), (7, 0.0003)])
+    improved = with_levels([(21, 0.0011), (14, 0.0003)])
+    degraded = with_levels([(21, 0.0003), (14, 0.0011)])
+    never = with_levels([(35, 0.0003)])
+    for history in (recovered, improved, never):
+        model = fc.fit(history)
+        assert model is not None and len(model.regime_levels) == 0
+        result = fc.forecast(model, history, OBJECTIVE, WINDOW)
+        assert result.budget_consumed == pytest.approx(0.3, abs=0.02)
+        assert result.violation_probability == 0.0
+    model = fc.fit(degraded)
+    assert model is not None and model.regime_levels == pytest.approx([0.0003 - 0.0011], abs=1e-5)
+    assert model.regime_changes == 1
+
+
 def test_how_long_levels_last_is_learnt_from_the_history() -> None:
     """The same two levels, the same present regime (two weeks at 0.11%), but levels that moved three
     times in five weeks instead of once: they are expected to move again sooner, so fewer futures keep
