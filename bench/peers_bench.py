@@ -77,9 +77,11 @@ from slo_operator.tiers import backfill_rule as tiers_backfill_rule
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "bench"))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
 sys.path.insert(0, str(REPO_ROOT / "tests" / "migrate_equivalence"))
 import rules_cost_bench as base  # noqa: E402
-from peers import Firing, counter_values, firing_times, peer_binaries  # noqa: E402
+from peers import Firing, firing_times, peer_binaries  # noqa: E402
+from support.promtool_series import counter  # noqa: E402
 
 from devstack import promstack  # noqa: E402
 
@@ -389,7 +391,7 @@ def layout(tsdb: Path) -> str:
         count = spans.pop() if spans and spans[-1].endswith(f" {hours}") else None
         spans.append(f"{int(count.split()[0]) + 1} x {hours}" if count else f"1 x {hours}")
     levels = sorted({m["compaction"]["level"] for m in metas})
-    ranges = [2 * 3**n for n in range(10) if 2 * 3**n <= MAX_BLOCK_HOURS]
+    ranges = [2 * 3**n for n in range(10) if 2 * 3**n * 3600 <= block_seconds()]
     return (
         f"{len(metas)} blocks, oldest first: {', '.join(spans)} (compaction level "
         f"{'/'.join(map(str, levels))}); retention {RETENTION_DAYS}d, so blocks of at most "
@@ -447,8 +449,11 @@ def history_key(args: argparse.Namespace, rules: dict[str, dict[str, Any]]) -> s
     return digest.hexdigest()[:16]
 
 
-def _om_series(out: Any, name: str, labels: dict[str, str], times: np.ndarray, values: np.ndarray) -> None:
-    keep = ~np.isnan(values)
+def _om_series(
+    out: Any, name: str, labels: dict[str, str], times: np.ndarray, values: np.ndarray, low: int, high: int
+) -> None:
+    """The series' samples at ``low <= t < high`` (seconds) in OpenMetrics text."""
+    keep = ~np.isnan(values) & (times >= low) & (times < high)
     text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     prefix = f"{name}{{{text}}} "
     out.write(
@@ -480,39 +485,48 @@ def _history_batch(job: tuple[dict[str, dict[str, Any]], base.Data, range, int, 
             mapping = dict(stored)
             name = mapping.pop("__name__")
             families.setdefault(name, []).append((mapping, series.times, series.values))
-    path = out.with_suffix(".om")
-    with path.open("w") as om:
-        om.write(f"# TYPE {METRIC.removesuffix('_total')} counter\n")
-        for code, events in (("200", data.ok), ("500", data.bad)):
-            for i in indices:
-                _om_series(
-                    om,
-                    METRIC,
-                    {"code": code, "service": service(i)},
-                    times,
-                    np.cumsum(events[i]).astype(np.float64),
-                )
-        for name, items in families.items():
-            om.write(f"# TYPE {name} gauge\n")
-            for labels, series_times, values in items:
-                _om_series(om, name, labels, series_times, values)
-        om.write("# EOF\n")
+    counters = [
+        ({"code": code, "service": service(i)}, times, np.cumsum(events[i]).astype(np.float64))
+        for code, events in (("200", data.ok), ("500", data.bad))
+        for i in indices
+    ]
+    # One OpenMetrics file and promtool run per block: promtool reads its whole input once for every block
+    # it cuts, so a 30-day file cut into 54h blocks would be parsed 14 times.
+    block = block_seconds()
     out.mkdir()
-    base.run(
-        [
-            promstack.binary("promtool"),
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "-q",
-            f"--max-block-duration={MAX_BLOCK_HOURS}h",
-            str(path),
-            str(out),
-        ],
-        timeout=7200,
-    )
-    path.unlink()
+    for low in range(int(times[0]) // block * block, int(times[-1]) + 1, block):
+        path = out.with_name(f"{out.name}-{low}.om")
+        with path.open("w") as om:
+            om.write(f"# TYPE {METRIC.removesuffix('_total')} counter\n")
+            for labels, series_times, values in counters:
+                _om_series(om, METRIC, labels, series_times, values, low, low + block)
+            for name, items in families.items():
+                om.write(f"# TYPE {name} gauge\n")
+                for labels, series_times, values in items:
+                    _om_series(om, name, labels, series_times, values, low, low + block)
+            om.write("# EOF\n")
+        base.run(
+            [
+                promstack.binary("promtool"),
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "-q",
+                f"--max-block-duration={MAX_BLOCK_HOURS}h",
+                str(path),
+                str(out),
+            ],
+            timeout=7200,
+        )
+        path.unlink()
     return time.monotonic() - clock
+
+
+def block_seconds() -> int:
+    """The block length promtool cuts for ``--max-block-duration``: the longest compaction range (2h x 3^n)
+    within it, as Prometheus' own compactor would reach; blocks start at multiples of it."""
+    hours = max(2 * 3**n for n in range(10) if 2 * 3**n <= MAX_BLOCK_HOURS)
+    return hours * 3600
 
 
 def history(args: argparse.Namespace, rules: dict[str, dict[str, Any]], log: Any) -> tuple[Path, base.Data]:
@@ -773,11 +787,11 @@ def alert_timing(rules: dict[str, dict[str, Any]], workdir: Path) -> dict[str, d
         series = [
             {
                 "series": f'{METRIC}{{code="200",service="{service(0)}"}}',
-                "values": counter_values([(PER_SAMPLE * (1 - e), k) for e, k in steps]),
+                "values": counter(0, [(PER_SAMPLE * (1 - e), k) for e, k in steps]),
             },
             {
                 "series": f'{METRIC}{{code="500",service="{service(0)}"}}',
-                "values": counter_values([(PER_SAMPLE * e, k) for e, k in steps]),
+                "values": counter(0, [(PER_SAMPLE * e, k) for e, k in steps]),
             },
         ]
         end = sum(k for _, k in steps) * STEP
