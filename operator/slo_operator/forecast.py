@@ -6,7 +6,8 @@ hourly averages. Two things drive a budget and behave differently, so they are m
 - traffic (log scale): a seasonal profile (hour of the week with two weeks of history, else hour of
   the day) plus a level that follows regime changes and a damped trend;
 - the error ratio: a seasonal baseline (hour of the day: a nightly batch that always fails a share of
-  its requests is part of the rhythm, not an incident) plus a recent level shift, plus *incidents*,
+  its requests is part of the rhythm, not an incident; and day of the week, ``weekday_effect``: a
+  latency SLO's quiet weekend) plus a recent level shift, plus *incidents*,
   which are rare, short and heavy-tailed. A Gaussian interval (what exponential-smoothing libraries
   give) says nothing useful about them, so the future is drawn by a day-block bootstrap: each future
   day reuses the residuals of a past day, incidents included, at the frequency they happened, shrunk
@@ -105,6 +106,7 @@ class Model:
     traffic_noise: Array  # (days, 24) log residuals
     ratio_noise: Array  # (days, 24) error-ratio residuals (incidents)
     ratio_days: Array  # daily medians of the error ratio's shift from its profile (how its level moved)
+    ratio_weekday: Array = field(default_factory=lambda: np.zeros(7))  # weekly rhythm of that shift
     # Regimes of the error ratio's level (``regimes``): the levels of the past ones below the present
     # one (shift units, as ``ratio_level``; what a degradation can end at) with their lengths in days,
     # and the changes seen over ``ratio_days``' days.
@@ -276,15 +278,36 @@ def _day_blocks(values: Array, start: int) -> Array:
     return np.where(np.isnan(block), 0.0, block)
 
 
-def _day_medians(values: Array, start: int) -> Array:
-    """Median of each whole UTC day of ``values`` that has data (NaN ignored)."""
+def _day_medians(values: Array, start: int) -> tuple[Array, Array]:
+    """Median of each whole UTC day of ``values`` that has data (NaN ignored), and its weekday (0:
+    Monday)."""
     first = (-(start // HOUR)) % DAY_HOURS
     days = (len(values) - first) // DAY_HOURS
     if days <= 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
     block = values[first: first + days * DAY_HOURS].reshape(days, DAY_HOURS)
-    block = block[np.any(~np.isnan(block), axis=1)]
-    return np.asarray(np.nanmedian(block, axis=1)) if len(block) else np.zeros(0)
+    keep = np.any(~np.isnan(block), axis=1)
+    weekday = hour_of_week(start + first * HOUR, days * DAY_HOURS)[::DAY_HOURS] // DAY_HOURS
+    if not np.any(keep):
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    return np.asarray(np.nanmedian(block[keep], axis=1)), np.asarray(weekday[keep], dtype=np.int64)
+
+
+def weekday_effect(levels: Array, weekday: Array) -> Array:
+    """The weekly rhythm of daily ``levels`` (7 values, Monday first): per weekday, the median of its
+    days' distance from their week's median (a centred 7-day rolling median, which a change of regime
+    moves as well, so a change cancels out). A latency SLO's weekend is quieter than its week: without
+    this, binary segmentation would take each weekend for a regime. Zeros with fewer than three of a
+    weekday's days (too few to tell a rhythm from a change)."""
+    effect = np.zeros(7)
+    if len(levels) < 3 * 7:
+        return effect
+    distance = levels - _rolling_median(levels, 7)
+    for day in range(7):
+        chosen = distance[weekday == day]
+        if len(chosen) >= 3:
+            effect[day] = float(np.median(chosen))
+    return effect
 
 
 def fit(history: History) -> Model | None:
@@ -319,10 +342,13 @@ def fit(history: History) -> Model | None:
     ratio_profile = _profile(ratio[last_week], hod[last_week], DAY_HOURS)
     shift = ratio - ratio_profile[hod]
     ratio_local = _rolling_median(shift, DAY_HOURS)
-    recent_shift = shift[-DAY_HOURS // 2:]
-    ratio_level = float(np.nanmedian(recent_shift)) if np.any(~np.isnan(recent_shift)) else 0.0
     ratio_noise = _day_blocks(np.where(seen, shift - ratio_local, np.nan), history.start)
-    ratio_days = _day_medians(np.where(seen, shift, np.nan), history.start)
+    ratio_days, weekday = _day_medians(np.where(seen, shift, np.nan), history.start)
+    # Levels are read without the week's rhythm (``weekday_effect``), which the paths add back per day.
+    rhythm = weekday_effect(ratio_days, weekday)
+    ratio_days = ratio_days - rhythm[weekday]
+    recent_shift = (shift - rhythm[how // DAY_HOURS])[-DAY_HOURS // 2:]
+    ratio_level = float(np.nanmedian(recent_shift)) if np.any(~np.isnan(recent_shift)) else 0.0
     base = float(np.mean(ratio_profile))
     segments, moved = regimes(ratio_days, base, ratio_level)
     floor = _regime_floor(ratio_days, base)
@@ -347,6 +373,7 @@ def fit(history: History) -> Model | None:
         traffic_noise=traffic_noise,
         ratio_noise=ratio_noise,
         ratio_days=ratio_days,
+        ratio_weekday=rhythm,
         regime_levels=regime_levels,
         regime_days=regime_days,
         regime_changes=changes,
@@ -380,7 +407,8 @@ def sample_paths(model: Model, start: int, hours: int, paths: int = PATHS, seed:
         after = rng.choice(model.regime_levels, size=paths, p=model.regime_days / np.sum(model.regime_days))
         switched = np.arange(hours)[None, :] >= ends[:, None]
         level = np.where(switched, after[:, None] + drift[:, None], level)
-    ratio_mean = np.clip(model.ratio_profile[hod][None, :] + level, 0.0, 1.0)
+    ratio_mean = np.clip(model.ratio_profile[hod][None, :] + model.ratio_weekday[how // DAY_HOURS][None, :]
+                         + level, 0.0, 1.0)
     days = model.traffic_noise.shape[0]
     if days:
         # Day blocks: future hour k takes the residual of the same hour of day on a drawn past day.

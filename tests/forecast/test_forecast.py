@@ -131,6 +131,34 @@ def test_a_degradation_is_expected_to_end_but_not_to_come_back() -> None:
     assert model.regime_changes == 1
 
 
+def quiet_weekends(hours: int, seed: int = 0) -> fc.History:
+    """A latency SLO's error ratio: 1% slow requests on weekdays, 0.4% at the quiet weekend (±2% noise
+    per hour), on ``series`` traffic."""
+    weeks = series(hours, 0.0)
+    dow = (np.arange(hours) // 24) % 7
+    ratio = np.where(dow >= 5, 0.004, 0.01) * (1 + np.random.default_rng(seed).normal(0, 0.02, hours))
+    return fc.History(weeks.start, weeks.total * ratio, weeks.total)
+
+
+def test_a_quiet_weekend_is_rhythm_not_a_regime() -> None:
+    """Five weeks whose error ratio drops every weekend: the weekend is the week's rhythm, not a change of
+    level, whatever the weekday the forecast is made on (a Saturday night used to read as a regime that
+    had just begun, and the whole next window was forecast at the weekend's level)."""
+    objective = 0.99
+    future = quiet_weekends(76 * 24)
+    for days in (34, 35, 38):  # ends on Saturday night, Sunday night, Wednesday night
+        history = fc.History(future.start, future.bad[:days * 24], future.total[:days * 24])
+        model = fc.fit(history)
+        assert model is not None and model.regime_changes == 0
+        assert model.ratio_weekday[5:] == pytest.approx([-0.006, -0.006], abs=0.0005)
+        assert model.ratio_weekday[:5] == pytest.approx(np.zeros(5), abs=0.0005)
+        ahead = fc.History(future.start + days * 86400, future.bad[days * 24:][:720],
+                           future.total[days * 24:][:720])
+        result = fc.forecast(model, history, objective, WINDOW)
+        assert result.budget_consumed == pytest.approx(true_share(ahead) * (1 - OBJECTIVE) / (1 - objective),
+                                                       rel=0.03)
+
+
 def test_how_long_levels_last_is_learnt_from_the_history() -> None:
     """The same two levels, the same present regime (two weeks at 0.11%), but levels that moved three
     times in five weeks instead of once: they are expected to move again sooner, so fewer futures keep
