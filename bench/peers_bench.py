@@ -14,10 +14,16 @@ v0.16.0 and Pyrra v0.10.1 into ~/.cache/slo-operator/peers once)::
    interval). The recorded series are computed by the simulator (``slo_operator.evaluator``: Prometheus'
    rate extrapolation, ranges, running sums) from the very rules each tool generated, in batches of
    SLOs on every core, and written with ``promtool tsdb create-blocks-from openmetrics``; Prometheus
-   then compacts the blocks. The result is cached under ``$SLO_CACHE/peers-history/<key>`` (a lock
-   makes a concurrent run wait; progress goes to stderr), keyed by the SLO count, days, scrape, seed,
-   the backfilled rules (running sums in their backfill form) and the Prometheus version: a rerun with
-   other rules on top of the same inputs measures at once. The history then ends when it was built;
+   then compacts the blocks. The block layout is a real Prometheus': one retention (``RETENTION_DAYS``,
+   40 days for 30d SLOs) gives promtool's ``--max-block-duration`` and every Prometheus started here its
+   own (10% of the retention), so the history is blocks of at most 54h (compaction ranges 2h, 6h, 18h,
+   54h), the same for all three tools, and no Prometheus compacts it while it is measured. A 30-day block
+   needs a retention of about 310 days; far-edge reads in it decode ten times the chunk references. The
+   layout is printed with the results (``--history-only`` builds the history and prints it). The result
+   is cached under ``$SLO_CACHE/peers-history/<key>`` (a lock makes a concurrent run wait; progress goes
+   to stderr), keyed by the SLO count, days, scrape, seed, the backfilled rules (running sums in their
+   backfill form), the retention and the Prometheus version: a rerun with other rules on top of the same
+   inputs measures at once. The history then ends when it was built;
    the live target continues the counters from there (the gap is a Prometheus that was down).
 3. One Prometheus per tool, one after the other on the same TSDB copy, scraping a live continuation of
    the counters, every rule group evaluated every 30s (``--own-intervals``: each tool's own intervals),
@@ -40,6 +46,7 @@ import contextlib
 import fcntl
 import hashlib
 import http.server
+import itertools
 import json
 import math
 import multiprocessing
@@ -70,13 +77,23 @@ from slo_operator.tiers import backfill_rule as tiers_backfill_rule
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "bench"))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
 sys.path.insert(0, str(REPO_ROOT / "tests" / "migrate_equivalence"))
 import rules_cost_bench as base  # noqa: E402
-from peers import Firing, counter_values, firing_times, peer_binaries  # noqa: E402
+from peers import Firing, firing_times, peer_binaries  # noqa: E402
+from support.promtool_series import counter  # noqa: E402
 
 from devstack import promstack  # noqa: E402
 
 METRIC = "bench_requests_total"
+# The TSDB's block layout is the one a Prometheus keeping this history for 30d SLOs would have. Prometheus
+# caps a block at 10% of its retention (31d at most) and compacts in ranges of 2h x 3^n, so a retention of
+# 40 days (30d windows and some margin) keeps blocks of at most 54h: 2h, 6h, 18h, 54h. A 30-day block only
+# exists with a retention of about 310 days or more. One retention drives both the backfill (promtool's
+# --max-block-duration, rounded down to a compaction range as Prometheus does) and every Prometheus started
+# here (its own max block duration, so none of them compacts the history further while it is measured).
+RETENTION_DAYS = 40
+MAX_BLOCK_HOURS = RETENTION_DAYS * 24 // 10  # Prometheus' default: 10% of the retention
 NAMESPACE = "bench"
 STEP = 30
 MAX_POINTS = 11000
@@ -276,7 +293,12 @@ class LiveTarget:
 def prometheus(
     tsdb: Path, workdir: Path, rules: dict[str, Any] | None, scrape_port: int | None, scrape: int
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    config: dict[str, Any] = {"global": {"evaluation_interval": f"{STEP}s", "scrape_interval": f"{scrape}s"}}
+    config: dict[str, Any] = {
+        "global": {"evaluation_interval": f"{STEP}s", "scrape_interval": f"{scrape}s"},
+        # Prometheus 3 takes the retention from the configuration file (the flag is deprecated) and derives
+        # its max block duration from it (10%).
+        "storage": {"tsdb": {"retention": {"time": f"{RETENTION_DAYS}d"}}},
+    }
     if rules is not None:
         (workdir / "rules.yaml").write_text(to_yaml([rules]))
         config["rule_files"] = [str(workdir / "rules.yaml")]
@@ -298,7 +320,6 @@ def prometheus(
             f"--config.file={workdir / 'prometheus.yml'}",
             f"--storage.tsdb.path={tsdb}",
             f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=100y",
             "--query.max-samples=500000000",
             "--query.timeout=5m",
         ],
@@ -328,25 +349,61 @@ def prometheus(
 
 
 def compact(tsdb: Path, workdir: Path) -> None:
-    """Let Prometheus merge the backfilled blocks (one per rule and time range) before anything is
-    measured, so no run pays for that compaction: start it without rules or scrapes and wait until its
-    compaction count has been stable for a minute."""
+    """Let Prometheus merge the backfilled blocks (each batch of SLOs has its own blocks over the same time
+    ranges) before anything is measured, so no run pays for that compaction: start it without rules or
+    scrapes and wait until a whole compaction cycle found nothing left to do.
+
+    Prometheus first compacts a minute after it opens the TSDB and counts a compaction only once it is
+    written, so a count that has not moved for a minute proves nothing (a long vertical merge was still
+    running when an earlier version of this stopped waiting). Compaction cycles run one after the other,
+    so when the triggered count is two past its value at the last counted compaction, one full cycle has
+    since ended without compacting. Then no two blocks on disk may overlap."""
     with prometheus(tsdb, workdir, None, None, 60) as (url, _):
-        last, stable_since = -1.0, time.monotonic()
+        done, mark = -1.0, 0.0
         deadline = time.monotonic() + 3600
-        while time.monotonic() < deadline:
-            count = sum(metric_values(url, "prometheus_tsdb_compactions_total"))
-            if count != last:
-                last, stable_since = count, time.monotonic()
-            elif time.monotonic() - stable_since > 60:
-                return
+        while True:
+            text = httpx.get(url + "/metrics", timeout=30).text
+            count = sum(metric_values(url, "prometheus_tsdb_compactions_total", text))
+            triggered = sum(metric_values(url, "prometheus_tsdb_compactions_triggered_total", text))
+            if count != done:
+                done, mark = count, triggered
+            elif triggered >= mark + 2:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("prometheus still compacting the history after an hour")
             time.sleep(5)  # polling interval; the deadline bounds the wait
+    spans = sorted((b["minTime"], b["maxTime"]) for b in block_metas(tsdb))
+    overlaps = [(a, b) for a, b in itertools.pairwise(spans) if b[0] < a[1]]
+    if overlaps:
+        raise RuntimeError(f"overlapping blocks left after compaction: {overlaps[:3]}")
+
+
+def block_metas(tsdb: Path) -> list[dict[str, Any]]:
+    return [json.loads(meta.read_text()) for meta in sorted(tsdb.glob("*/meta.json"))]
+
+
+def layout(tsdb: Path) -> str:
+    """The history's blocks, newest last: how many, their spans in hours and the compaction level."""
+    metas = sorted(block_metas(tsdb), key=lambda m: m["minTime"])
+    spans: list[str] = []
+    for m in metas:
+        hours = f"{(m['maxTime'] - m['minTime']) / 3.6e6:.0f}h"
+        count = spans.pop() if spans and spans[-1].endswith(f" {hours}") else None
+        spans.append(f"{int(count.split()[0]) + 1} x {hours}" if count else f"1 x {hours}")
+    levels = sorted({m["compaction"]["level"] for m in metas})
+    ranges = [2 * 3**n for n in range(10) if 2 * 3**n * 3600 <= block_seconds()]
+    return (
+        f"{len(metas)} blocks, oldest first: {', '.join(spans)} (compaction level "
+        f"{'/'.join(map(str, levels))}); retention {RETENTION_DAYS}d, so blocks of at most "
+        f"{MAX_BLOCK_HOURS}h "
+        f"and compaction ranges {', '.join(f'{r}h' for r in ranges)}"
+    )
 
 
 # ---- history (cached) -------------------------------------------------------------------------------
 
 # Bump when what the cached history holds changes meaning without the rules' text changing.
-HISTORY_FORMAT = "peers-history-3"
+HISTORY_FORMAT = "peers-history-4"
 BATCH = 25  # SLOs per OpenMetrics file and promtool run
 SPAN = 100 * 365 * 86400  # the running sums' backfill form sums every sample so far (tiers.backfill_rule)
 
@@ -382,7 +439,8 @@ def history_key(args: argparse.Namespace, rules: dict[str, dict[str, Any]]) -> s
     backfill form, so a change in how they carry across gaps keeps the history), the Prometheus."""
     digest = hashlib.sha256()
     version = subprocess.run([promstack.binary("prometheus"), "--version"], capture_output=True, text=True)
-    digest.update(f"{HISTORY_FORMAT} {args.slos} {args.days} {args.scrape} {args.seed} {STEP}\n".encode())
+    params = f"{HISTORY_FORMAT} {args.slos} {args.days} {args.scrape} {args.seed} {STEP} {RETENTION_DAYS}"
+    digest.update(f"{params}\n".encode())
     digest.update(version.stdout.splitlines()[0].encode() if version.stdout else b"?")
     for i in range(args.slos):
         groups = backfilled_groups(rules, i)
@@ -391,8 +449,11 @@ def history_key(args: argparse.Namespace, rules: dict[str, dict[str, Any]]) -> s
     return digest.hexdigest()[:16]
 
 
-def _om_series(out: Any, name: str, labels: dict[str, str], times: np.ndarray, values: np.ndarray) -> None:
-    keep = ~np.isnan(values)
+def _om_series(
+    out: Any, name: str, labels: dict[str, str], times: np.ndarray, values: np.ndarray, low: int, high: int
+) -> None:
+    """The series' samples at ``low <= t < high`` (seconds) in OpenMetrics text."""
+    keep = ~np.isnan(values) & (times >= low) & (times < high)
     text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     prefix = f"{name}{{{text}}} "
     out.write(
@@ -424,39 +485,48 @@ def _history_batch(job: tuple[dict[str, dict[str, Any]], base.Data, range, int, 
             mapping = dict(stored)
             name = mapping.pop("__name__")
             families.setdefault(name, []).append((mapping, series.times, series.values))
-    path = out.with_suffix(".om")
-    with path.open("w") as om:
-        om.write(f"# TYPE {METRIC.removesuffix('_total')} counter\n")
-        for code, events in (("200", data.ok), ("500", data.bad)):
-            for i in indices:
-                _om_series(
-                    om,
-                    METRIC,
-                    {"code": code, "service": service(i)},
-                    times,
-                    np.cumsum(events[i]).astype(np.float64),
-                )
-        for name, items in families.items():
-            om.write(f"# TYPE {name} gauge\n")
-            for labels, series_times, values in items:
-                _om_series(om, name, labels, series_times, values)
-        om.write("# EOF\n")
+    counters = [
+        ({"code": code, "service": service(i)}, times, np.cumsum(events[i]).astype(np.float64))
+        for code, events in (("200", data.ok), ("500", data.bad))
+        for i in indices
+    ]
+    # One OpenMetrics file and promtool run per block: promtool reads its whole input once for every block
+    # it cuts, so a 30-day file cut into 54h blocks would be parsed 14 times.
+    block = block_seconds()
     out.mkdir()
-    base.run(
-        [
-            promstack.binary("promtool"),
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "-q",
-            "--max-block-duration=800h",
-            str(path),
-            str(out),
-        ],
-        timeout=7200,
-    )
-    path.unlink()
+    for low in range(int(times[0]) // block * block, int(times[-1]) + 1, block):
+        path = out.with_name(f"{out.name}-{low}.om")
+        with path.open("w") as om:
+            om.write(f"# TYPE {METRIC.removesuffix('_total')} counter\n")
+            for labels, series_times, values in counters:
+                _om_series(om, METRIC, labels, series_times, values, low, low + block)
+            for name, items in families.items():
+                om.write(f"# TYPE {name} gauge\n")
+                for labels, series_times, values in items:
+                    _om_series(om, name, labels, series_times, values, low, low + block)
+            om.write("# EOF\n")
+        base.run(
+            [
+                promstack.binary("promtool"),
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "-q",
+                f"--max-block-duration={MAX_BLOCK_HOURS}h",
+                str(path),
+                str(out),
+            ],
+            timeout=7200,
+        )
+        path.unlink()
     return time.monotonic() - clock
+
+
+def block_seconds() -> int:
+    """The block length promtool cuts for ``--max-block-duration``: the longest compaction range (2h x 3^n)
+    within it, as Prometheus' own compactor would reach; blocks start at multiples of it."""
+    hours = max(2 * 3**n for n in range(10) if 2 * 3**n <= MAX_BLOCK_HOURS)
+    return hours * 3600
 
 
 def history(args: argparse.Namespace, rules: dict[str, dict[str, Any]], log: Any) -> tuple[Path, base.Data]:
@@ -571,8 +641,9 @@ def profile(url: str, seconds: int, out: Path) -> threading.Thread:
     return thread
 
 
-def metric_values(url: str, name: str) -> list[float]:
-    text = httpx.get(url + "/metrics", timeout=30).text
+def metric_values(url: str, name: str, text: str | None = None) -> list[float]:
+    if text is None:
+        text = httpx.get(url + "/metrics", timeout=30).text
     return [
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
@@ -716,11 +787,11 @@ def alert_timing(rules: dict[str, dict[str, Any]], workdir: Path) -> dict[str, d
         series = [
             {
                 "series": f'{METRIC}{{code="200",service="{service(0)}"}}',
-                "values": counter_values([(PER_SAMPLE * (1 - e), k) for e, k in steps]),
+                "values": counter(0, [(PER_SAMPLE * (1 - e), k) for e, k in steps]),
             },
             {
                 "series": f'{METRIC}{{code="500",service="{service(0)}"}}',
-                "values": counter_values([(PER_SAMPLE * e, k) for e, k in steps]),
+                "values": counter(0, [(PER_SAMPLE * e, k) for e, k in steps]),
             },
         ]
         end = sum(k for _, k in steps) * STEP
@@ -764,6 +835,11 @@ def main(argv: list[str]) -> None:
         help="comma-separated subset of ours,sloth,pyrra to measure (ratios need ours and the peer)",
     )
     parser.add_argument(
+        "--history-only",
+        action="store_true",
+        help="build (or find) the cached history, print its block layout and stop",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="write each Prometheus' CPU and heap profiles (Go pprof) into this folder",
@@ -782,9 +858,14 @@ def main(argv: list[str]) -> None:
         workdir = Path(tmp)
         rules = generate_rules(args.slos, workdir)
         log("rules generated")
-        timing = {} if args.no_alert_timing else alert_timing(rules, workdir)
+        timing = {} if args.no_alert_timing or args.history_only else alert_timing(rules, workdir)
         log("alert timing done" if timing else "alert timing skipped")
         tsdb, data = history(args, rules, log)
+        blocks = layout(tsdb)
+        log(f"history layout: {blocks}")
+        if args.history_only:
+            print(f"history: {tsdb}\nlayout: {blocks}")
+            return
         target = LiveTarget(data)
         interval = None if args.own_intervals else f"{STEP}s"
         results: dict[str, dict[str, float]] = {}
@@ -812,7 +893,7 @@ def main(argv: list[str]) -> None:
         gap = int(time.time() - float(data.times[-1]))
         log(f"history ended {gap / 60:.0f} min before the end of the runs")
         exact = exact_ratio(data, 0, 30 * 86400 - gap) if args.days >= 30 else math.nan
-    report(args, results, timing, exact)
+    report(args, results, timing, exact, blocks)
 
 
 def report(
@@ -820,6 +901,7 @@ def report(
     results: dict[str, dict[str, float]],
     timing: dict[str, dict[str, Firing]],
     exact: float,
+    blocks: str,
 ) -> None:
     info = subprocess.run([promstack.binary("prometheus"), "--version"], capture_output=True, text=True)
     version = (info.stdout + info.stderr).splitlines()[0] if (info.stdout + info.stderr) else "?"
@@ -829,6 +911,7 @@ def report(
         f"{'own interval' if args.own_intervals else f'{STEP}s'}; {args.minutes:g} min measured per tool "
         f"after {warm_up(args.scrape)} s; {os.cpu_count()} cores; {version}"
     )
+    print(f"history TSDB (one copy per tool): {blocks}")
     idle = results["baseline"]["cpu_per_min"]
     print(
         f"baseline (same data and scrape, no rules): {idle:.2f} CPU-s/min, "
