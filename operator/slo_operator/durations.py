@@ -7,6 +7,7 @@ back into the shortest Prometheus spelling only when rules are rendered.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 
@@ -81,6 +82,7 @@ def human_duration(seconds: float | Decimal) -> str:
     return f"{hours}h{mins}m" if hours and mins else (f"{hours}h" if hours else f"{mins}m")
 
 
+@functools.lru_cache(maxsize=512)  # rendering an SLO's rules and dashboard asks for the same few dozens
 def format_duration(seconds: int | Decimal) -> str:
     """The shortest Prometheus spelling of a duration: 2592000 -> ``30d``, 5400 -> ``1h30m``.
 

@@ -34,7 +34,7 @@ SLO_KIND = ChildKind(f"{API_GROUP}/{API_VERSION}", KIND, PLURAL, lambda slo, opt
 POLICY_KIND = ChildKind(f"{API_GROUP}/{API_VERSION}", "ErrorBudgetPolicy", "errorbudgetpolicies",
                         lambda slo, options: None)
 RETRIABLE = {409, 429, 500, 502, 503, 504}
-SLO_PAGE = 500  # SLOs per LIST page of the status refresh
+SLO_PAGE = 200  # SLOs per LIST page of the status refresh (one page parsed is ~15 KB of objects per SLO)
 # The longest wait a 429's Retry-After imposes (a misbehaving server cannot park the operator for hours).
 MAX_RETRY_AFTER = 60.0
 
@@ -438,7 +438,9 @@ class KubeClient:
     ) -> Iterator[list[dict[str, Any]]]:
         """Every SLO the operator watches, ``limit`` at a time (``limit``/``continue``): the caller keeps
         what it needs of one page before the next is read, instead of every whole SLO at once (at 10,000
-        SLOs one LIST answer parsed is some 250 MB of Python objects, most of it ``managedFields``)."""
+        SLOs one LIST answer parsed is some 250 MB of Python objects, most of it ``managedFields``). No
+        reference to a page stays here once it is yielded: a caller that empties it (``refresh_all``)
+        holds one page at a time, not the last one and the next one while that is parsed."""
         paths = [f"/apis/{API_GROUP}/{API_VERSION}/{PLURAL}"] if not namespaces else [
             resource_path(SLO_KIND, namespace) for namespace in namespaces
         ]
@@ -447,8 +449,10 @@ class KubeClient:
             while True:
                 params = {"limit": str(limit)} | ({"continue": token} if token else {})
                 result = self.request("GET", path, params=params)
-                yield list(result.get("items", []))
                 token = (result.get("metadata") or {}).get("continue")
+                items = list(result.get("items", []))
+                del result  # the page is the caller's alone: emptying it frees it while the next is read
+                yield items
                 if not token:
                     break
 

@@ -513,7 +513,9 @@ def refresh_all(
     valid: list[tuple[Listed, SLO]] = []
     for page in kube.slo_pages(namespaces):  # one page of whole SLOs at a time; the cycle keeps Listed
         report.slos += len(page)
-        for item in page:
+        page.reverse()
+        while page:  # each whole SLO is dropped once read, and the page is empty before the next one
+            item = page.pop()
             metadata = item["metadata"]
             if metadata.get("deletionTimestamp"):
                 continue

@@ -60,3 +60,15 @@ def test_the_operator_process_imports_no_plotting() -> None:
     assert "'slo_operator'" in loaded and "'kopf'" in loaded, loaded
     for heavy in ("matplotlib", "PIL", "scipy", "pandas"):
         assert f"'{heavy}'" not in loaded, f"the operator imports {heavy}"
+
+
+def test_start_up_objects_leave_the_collectors_sight() -> None:
+    import gc
+
+    from slo_operator.memory import freeze_start_up
+
+    try:
+        freeze_start_up()
+        assert gc.get_freeze_count() > 10_000, "the imported modules' objects are frozen"
+    finally:
+        gc.unfreeze()
