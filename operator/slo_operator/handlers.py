@@ -140,19 +140,26 @@ class LeanStatusDiffBaseStorage(kopf.StatusDiffBaseStorage):
     object and then dropping ``metadata`` and ``status``: for an SLO that is mostly ``managedFields``
     and the status, copied on every event of every SLO (a tenth of the operator's CPU in a burst of
     creates). The same essence comes from a shallow body of the top-level fields and the labels and
-    annotations kopf keeps; with extra fields to track it falls back to kopf's own way.
+    annotations kopf keeps. Extra fields (a handler's ``field=``) under ``spec`` are in that body; any
+    under ``metadata`` or ``status`` make it kopf's own way.
     """
 
     def build(
         self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
     ) -> kopf.BodyEssence:
-        if extra_fields:
+        extra_fields = list(extra_fields or ())
+        if any(_top(field) in ("metadata", "status") for field in extra_fields):
             return super().build(body=body, extra_fields=extra_fields)
         raw = dict(body)
         metadata = raw.get("metadata") or {}
         lean: dict[str, Any] = {key: value for key, value in raw.items() if key not in ("metadata", "status")}
         lean["metadata"] = {key: metadata[key] for key in ("labels", "annotations") if key in metadata}
         return super().build(body=cast(kopf.Body, lean), extra_fields=extra_fields)
+
+
+def _top(field: Any) -> str:
+    """The top-level key of a kopf field (a dotted string or a tuple of keys)."""
+    return str(field.split(".")[0] if isinstance(field, str) else field[0])
 
 
 def _prime_cache(kube: KubeClient) -> None:
