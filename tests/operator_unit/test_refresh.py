@@ -8,6 +8,7 @@ costs the same number of Prometheus queries whatever the number of SLOs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -190,6 +191,11 @@ def test_a_cycle_keeps_of_an_slo_what_the_refresh_reads(api: ApiServer, kube: Ku
     assert (report.slos, report.writes, report.errors) == (1, 1, [])
     assert api.status("prod", "api-0")["kopf"] == kopf_record
     assert api.status("prod", "api-0")["state"] == "Meeting"
+    written = {**item, "status": api.status("prod", "api-0")}
+    listed = Listed.of(written)
+    assert listed.whole()["status"] == {k: v for k, v in written["status"].items() if k != "kopf"}
+    text = len(json.dumps({k: written[k] for k in ("apiVersion", "kind", "spec", "status")}))
+    assert len(listed.packed) < text / 2, "a cycle holds the spec and status of every SLO: packed"
 
 
 @pytest.mark.parametrize("young", [False, True], ids=["recorded", "young"])
