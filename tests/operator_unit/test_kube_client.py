@@ -48,9 +48,22 @@ def test_apply_is_server_side_apply_with_our_field_manager(api: ScriptedAPI) -> 
     assert method == "PATCH"
     assert path.startswith("/apis/monitoring.coreos.com/v1/namespaces/ns/prometheusrules/r?")
     assert "fieldManager=slo-operator" in path and "force=true" in path
+    assert "fieldValidation=Ignore" in path, "the server's strict second decode costs a third of an apply"
     assert headers["Content-Type"] == "application/apply-patch+yaml"
     assert headers["Authorization"] == "Bearer t0ken"
     assert json.loads(body) == RULE
+
+
+def test_status_patches_skip_the_servers_field_validation(api: ScriptedAPI) -> None:
+    api.script = [(200, {"metadata": {"resourceVersion": "8"}})]
+    client(api).patch_slo_status("ns", "x", {"state": "Meeting"}, None)
+    method, path, headers, body = api.requests[0]
+    assert (method, path) == (
+        "PATCH",
+        "/apis/slo.mlops.dev/v1alpha1/namespaces/ns/servicelevelobjectives/x/status?fieldValidation=Ignore",
+    )
+    assert headers["Content-Type"] == "application/merge-patch+json"
+    assert json.loads(body) == {"status": {"state": "Meeting"}}
 
 
 def test_conflicts_and_server_errors_are_retried(api: ScriptedAPI) -> None:
@@ -92,7 +105,7 @@ def test_status_patch_with_resource_version_is_not_retried_on_conflict(api: Scri
         client(api).patch_slo_status("ns", "x", {"state": "Meeting"}, "41")
     assert info.value.status == 409 and len(api.requests) == 1
     _, path, headers, body = api.requests[0]
-    assert path == "/apis/slo.mlops.dev/v1alpha1/namespaces/ns/servicelevelobjectives/x/status"
+    assert path == "/apis/slo.mlops.dev/v1alpha1/namespaces/ns/servicelevelobjectives/x/status?fieldValidation=Ignore"
     assert headers["Content-Type"] == "application/merge-patch+json"
     assert json.loads(body) == {"status": {"state": "Meeting"}, "metadata": {"resourceVersion": "41"}}
 
