@@ -69,6 +69,9 @@ class _State:
     # SLOs (namespace, name) the last refresh found recorded series of; None until a refresh reached
     # Prometheus. A new SLO outside it gets its first figures with its first status write (first_status).
     measured: frozenset[tuple[str, str]] | None = None
+    # kopf's storages of the SLOs' last handled spec and handler progress (set at start-up)
+    diffbase: LeanStatusDiffBaseStorage | None = None
+    progress: kopf.ProgressStorage | None = None
 
 
 STATE = _State()
@@ -98,7 +101,8 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     # kopf's record of the last reconciled spec goes to status.kopf, not to an annotation: the handler's
     # status write and kopf's bookkeeping then travel in one PATCH of the status subresource (a
     # metadata PATCH per SLO fewer). Objects last handled with the annotation are reconciled once more.
-    settings.persistence.diffbase_storage = LeanStatusDiffBaseStorage(name="kopf")
+    settings.persistence.diffbase_storage = STATE.diffbase = LeanStatusDiffBaseStorage(name="kopf")
+    STATE.progress = settings.persistence.progress_storage
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10, 30]
     # kopf starts one worker task per object with news and keeps it 5 s after its last event. In a burst
@@ -155,6 +159,37 @@ class LeanStatusDiffBaseStorage(kopf.StatusDiffBaseStorage):
         lean: dict[str, Any] = {key: value for key, value in raw.items() if key not in ("metadata", "status")}
         lean["metadata"] = {key: metadata[key] for key in ("labels", "annotations") if key in metadata}
         return super().build(body=cast(kopf.Body, lean), extra_fields=extra_fields)
+
+    # ---- the record travels with the handler's own status write ----------------------------------------
+    # kopf writes its record with the handler's status in one PATCH after the handler returned. That
+    # PATCH cannot skip the API server's field validation (kube.NO_FIELD_VALIDATION: a third of a status
+    # PATCH's kube-apiserver CPU) and goes through kopf's patch-and-verify (a tenth of the operator's CPU
+    # in a burst). So the reconcile handler writes the record itself, with its status, through the
+    # operator's client, and kopf's store() of the very same record is skipped; any other record (a
+    # different essence, a handler that did not write it) kopf stores as always.
+
+    def __init__(self, *, name: str = "kopf") -> None:
+        super().__init__(name=name)
+        self._written: dict[str, str] = {}  # uid -> the record a handler wrote with its status
+
+    def record(self, body: dict[str, Any], progress: kopf.ProgressStorage) -> str | None:
+        """The record kopf will store for ``body`` once its handler succeeded (kopf's own comparison of
+        the stored and the current essence, progress markers cleared), None when it stores none."""
+        new = progress.clear(essence=self.build(body=cast(kopf.Body, body)))
+        old = self.fetch(body=cast(kopf.Body, body))
+        if old is not None and progress.clear(essence=old) == new:
+            return None
+        return json.dumps(new, separators=(",", ":"))
+
+    def written(self, uid: str, record: str) -> None:
+        """A handler's status write carried ``record`` for the object ``uid``."""
+        self._written[uid] = record
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        uid = str(body.get("metadata", {}).get("uid"))
+        if self._written.pop(uid, None) == json.dumps(essence, separators=(",", ":")):
+            return
+        super().store(body=body, patch=patch, essence=essence)
 
 
 def _top(field: Any) -> str:
@@ -323,7 +358,14 @@ def _reconcile_once(body: dict[str, Any], patch: kopf.Patch | None) -> None:
         current = {**(body.get("status") or {}), **status}
         unknown = key not in STATE.forecaster.history  # the forecaster has no history of it either
         status = first_status(outcome.slo, current, datetime.now(UTC), forecasting=unknown)
-    if status is not None and patch is not None:
+    storage, record = STATE.diffbase, None
+    if patch is not None and decision.retry is None and storage is not None and STATE.progress is not None:
+        record = storage.record(body, STATE.progress)
+    if storage is not None and record is not None:  # kopf's record goes with the status, in our PATCH
+        written = {**(status or {}), "kopf": {"last-handled-configuration": record}}
+        kube.patch_slo_status(meta["namespace"], meta["name"], written, None)
+        storage.written(str(meta.get("uid")), record)
+    elif status is not None and patch is not None:
         patch.setdefault("status", {}).update(status)
     elif status is not None:
         kube.patch_slo_status(meta["namespace"], meta["name"], status, None)

@@ -472,7 +472,9 @@ class KubeClient:
         return self.request(
             "PATCH",
             resource_path(SLO_KIND, namespace, name) + "/status",
-            params=NO_FIELD_VALIDATION,
+            # one manager for every status write (the handler's, with kopf's record, and the refresh's):
+            # one entry in managedFields, which every watch event and LIST of the SLO carries
+            params={"fieldManager": self.field_manager, **NO_FIELD_VALIDATION},
             content=json.dumps(body),
             headers={"Content-Type": "application/merge-patch+json"},
             attempts=1 if resource_version else 4,

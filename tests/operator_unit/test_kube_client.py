@@ -63,7 +63,7 @@ def test_status_patches_skip_the_servers_field_validation(api: ScriptedAPI) -> N
     method, path, headers, body = api.requests[0]
     assert (method, path) == (
         "PATCH",
-        f"{SLOS}/x/status?fieldValidation=Ignore",
+        f"{SLOS}/x/status?fieldManager=slo-operator&fieldValidation=Ignore",
     )
     assert headers["Content-Type"] == "application/merge-patch+json"
     assert json.loads(body) == {"status": {"state": "Meeting"}}
@@ -108,7 +108,7 @@ def test_status_patch_with_resource_version_is_not_retried_on_conflict(api: Scri
         client(api).patch_slo_status("ns", "x", {"state": "Meeting"}, "41")
     assert info.value.status == 409 and len(api.requests) == 1
     _, path, headers, body = api.requests[0]
-    assert path == f"{SLOS}/x/status?fieldValidation=Ignore"
+    assert path == f"{SLOS}/x/status?fieldManager=slo-operator&fieldValidation=Ignore"
     assert headers["Content-Type"] == "application/merge-patch+json"
     assert json.loads(body) == {"status": {"state": "Meeting"}, "metadata": {"resourceVersion": "41"}}
 
