@@ -450,7 +450,7 @@ def main() -> None:
             Returns how long the cycles meanwhile took (slo_operator_status_refresh_duration_seconds)."""
             first = refresh_seconds()
             deadline = time.monotonic() + 3 * args.refresh_seconds + 120
-            while (last := refresh_seconds())[1] < first[1] + 1:
+            while (last := refresh_seconds(first))[1] < first[1] + 1:
                 if time.monotonic() > deadline:
                     raise RuntimeError("no status refresh after all SLOs were Ready")
                 time.sleep(1)
@@ -458,11 +458,18 @@ def main() -> None:
             mean = (last[0] - first[0]) / cycles
             return {"refresh_seconds": round(mean, 1), "refresh_cycles": cycles}
 
-        def refresh_seconds() -> tuple[float, int]:
-            """(sum, count) of the operator's status refresh durations so far."""
+        def refresh_seconds(otherwise: tuple[float, int] | None = None) -> tuple[float, int]:
+            """(sum, count) of the operator's status refresh durations so far (``otherwise`` when one
+            scrape fails: a garbled answer once ended a 1,000-SLO run after all were done)."""
             import httpx
 
-            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+            try:
+                text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+            except httpx.HTTPError as exc:
+                if otherwise is None:
+                    raise
+                print(f"[slo-operator] /metrics: {exc}; again", file=sys.stderr)
+                return otherwise
             metric = r"^slo_operator_status_refresh_duration_seconds_(sum|count) (\S+)$"
             found = dict(re.findall(metric, text, re.M))
             return float(found.get("sum", 0)), int(float(found.get("count", 0)))
