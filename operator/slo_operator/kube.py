@@ -38,7 +38,8 @@ RETRIABLE = {409, 429, 500, 502, 503, 504}
 # otherwise) decodes each write a second time, strictly: a third of the kube-apiserver CPU of a server-side
 # apply or a status PATCH (measured: 11-12 ms down to 8 for an SLO's PrometheusRule and its status,
 # 10 to 6.5 for its dashboard ConfigMap). The operator writes only what it renders from its own models
-# and never reads the warnings; a field a CRD's schema drops would show in the e2e tests' comparisons.
+# and never reads the warnings. tests/operator/test_rendered_children_strict.py dry-runs every rendered
+# child with strict validation, so a field a schema would drop or refuse fails a test instead.
 NO_FIELD_VALIDATION = {"fieldValidation": "Ignore"}
 SLO_PAGE = 200  # SLOs per LIST page of the status refresh (one page parsed is ~15 KB of objects per SLO)
 # The longest wait a 429's Retry-After imposes (a misbehaving server cannot park the operator for hours).
