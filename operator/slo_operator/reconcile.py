@@ -322,7 +322,11 @@ def reconcile_decision(body: dict[str, Any], outcome: Outcome, now: datetime | N
     if outcome.deleted:
         parts.append("deleted " + ", ".join(outcome.deleted))
     message = "; ".join(parts)
-    events.append(("Normal", "RulesApplied", message))
+    if _reason(current.get("conditions") or [], RULES_APPLIED) is not None:
+        # A change of children the SLO already had (spec change, hand edit undone, stale child deleted) is
+        # news. Its first children are not: RulesApplied and Ready say so in the status written with them,
+        # and an Event per created SLO would be one more request each.
+        events.append(("Normal", "RulesApplied", message))
     return Decision(write, tuple(events), (logging.INFO, f"{key}: {message}"))
 
 

@@ -43,9 +43,21 @@ def test_apply_failure_posts_a_warning_and_asks_for_a_retry() -> None:
     assert decision.retry == "applying children failed: 503: unavailable"
 
 
+APPLIED_BEFORE = {"conditions": [{"type": "RulesApplied", "status": "True", "reason": "Applied"}]}
+
+
+def test_the_first_children_of_a_new_slo_are_in_its_status_not_in_an_event() -> None:
+    outcome = Outcome(applied=["PrometheusRule/model-latency-slo", "ConfigMap/model-latency-slo-dashboard"])
+    decision = reconcile_decision(body(), outcome, NOW)
+    assert decision.events == ()
+    assert decision.status is not None and conditions(decision.status)["RulesApplied"] == "True"
+    assert conditions(decision.status)["Ready"] == "True"
+    assert decision.log is not None and decision.log[0] == logging.INFO
+
+
 def test_applied_and_deleted_children_are_one_normal_event() -> None:
     outcome = Outcome(applied=["PrometheusRule/model-latency-slo"], deleted=["ConfigMap/old"])
-    decision = reconcile_decision(body(), outcome, NOW)
+    decision = reconcile_decision(body(APPLIED_BEFORE), outcome, NOW)
     message = "applied PrometheusRule/model-latency-slo; deleted ConfigMap/old"
     assert decision.events == (("Normal", "RulesApplied", message),)
     assert decision.log == (logging.INFO, f"ml-serving/model-latency: {message}")
@@ -62,7 +74,9 @@ def test_a_reconcile_that_changes_nothing_writes_and_posts_nothing() -> None:
 
 def test_broken_alert_routing_is_a_warning_before_anything_else() -> None:
     broken = ("False", "SecretNotFound", "slack: Secret ml-serving/slack not found")
-    decision = reconcile_decision(body(), Outcome(applied=["AlertmanagerConfig/x"], routing=broken), NOW)
+    decision = reconcile_decision(
+        body(APPLIED_BEFORE), Outcome(applied=["AlertmanagerConfig/x"], routing=broken), NOW
+    )
     assert decision.events[0] == ("Warning", "SecretNotFound", "slack: Secret ml-serving/slack not found")
     assert decision.events[1][1] == "RulesApplied"
     assert decision.status is not None and conditions(decision.status)["Ready"] == "False"
