@@ -1,6 +1,9 @@
 """kopf wiring: which events call which reconcile function. No logic of its own.
 
-- SLO created, changed or found at start-up -> ``reconcile_children`` and the conditions in status.
+- SLO created, changed or found at start-up -> ``reconcile_children`` and the conditions in status. The
+  SLOs' events come through the operator's own intake (``slo_intake``: one pending entry per SLO, a
+  fixed set of workers), not kopf's per-object queues; kopf runs the start-up, the policies' and
+  workloads' events, the health probe and the clean-up.
 - A child (any kind in ``CHILD_KINDS``) changed or deleted by someone else -> reconcile its SLO again;
   server-side apply makes our own writes no-ops, so this converges without loops.
 - One background task refreshes the numbers of every SLO each ``refresh_seconds``: a LIST of SLOs plus a
@@ -31,7 +34,7 @@ from typing import Any, cast
 
 import kopf
 
-from slo_operator import API_GROUP, API_VERSION, PLURAL, metrics
+from slo_operator import API_GROUP, API_VERSION, metrics
 from slo_operator.child_watch import ChildWatch
 from slo_operator.children import CHILD_KINDS
 from slo_operator.config import OperatorConfig
@@ -43,6 +46,7 @@ from slo_operator.prometheus import PrometheusClient
 from slo_operator.ratelimit import TokenBucket
 from slo_operator.reconcile import first_status, reconcile_children, reconcile_decision, refresh_all
 from slo_operator.render import MANAGED_BY
+from slo_operator.slo_intake import SLOIntake
 from slo_operator.watch_cache import Listings, WatchCache
 
 log = logging.getLogger("slo_operator")
@@ -53,6 +57,7 @@ class _State:
     kube: KubeClient | None = None
     credentials: Credentials | None = None
     child_watch: ChildWatch | None = None  # children as metadata (child_watch.py)
+    intake: SLOIntake | None = None  # the SLOs' events (slo_intake.py)
     watches: tuple[asyncio.Task[None], ...] = ()
     prometheus: PrometheusClient | None = None
     forecaster: Forecaster = Forecaster()
@@ -69,9 +74,9 @@ class _State:
     # SLOs (namespace, name) the last refresh found recorded series of; None until a refresh reached
     # Prometheus. A new SLO outside it gets its first figures with its first status write (first_status).
     measured: frozenset[tuple[str, str]] | None = None
-    # kopf's storages of the SLOs' last handled spec and handler progress (set at start-up)
-    diffbase: LeanStatusDiffBaseStorage | None = None
-    progress: kopf.ProgressStorage | None = None
+    # kopf's record of the SLOs' last handled spec (status.kopf), in kopf's own format
+    diffbase: LeanStatusDiffBaseStorage
+    progress: kopf.ProgressStorage
 
 
 STATE = _State()
@@ -98,24 +103,19 @@ def operator_client() -> KubeClient:
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False  # Events are posted explicitly, on transitions only
-    # kopf's record of the last reconciled spec goes to status.kopf, not to an annotation: the handler's
-    # status write and kopf's bookkeeping then travel in one PATCH of the status subresource (a
-    # metadata PATCH per SLO fewer). Objects last handled with the annotation are reconciled once more.
-    settings.persistence.diffbase_storage = STATE.diffbase = LeanStatusDiffBaseStorage(name="kopf")
-    STATE.progress = settings.persistence.progress_storage
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10, 30]
-    # kopf starts one worker task per object with news and keeps it 5 s after its last event. In a burst
-    # (1,000 SLOs created at once) every one of them was a suspended task (frames, body, cause, patch,
-    # loggers, a copied context) waiting for one of the handler threads: some 50 KB per SLO, and the
-    # allocator kept the high-water mark. Bounded, the others wait as an unstarted coroutine and their
-    # raw event; the bound stays well above the handler threads, so throughput is unchanged.
+    # kopf starts one worker task per object with news (policies, workloads) and keeps it 5 s after its
+    # last event; bounded, the others wait as an unstarted coroutine and their raw event.
     settings.queueing.worker_limit = WORKER_LIMIT
     settings.queueing.idle_timeout = 0.5  # a worker's slot is free again soon after its last event
     for plural in WORKLOADS:  # only workloads a deploy freeze can concern
         settings.watching.label_selectors["apps", "v1", plural] = SERVICE_LABEL
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _prime_cache(_kube())
+    assert STATE.credentials is not None
+    STATE.intake = SLOIntake(STATE.credentials, _kube(), _reconcile, _due)
+    STATE.intake.start(STATE.config.namespaces)
     STATE.prometheus = PrometheusClient(STATE.config.prometheus_url, STATE.config.prometheus_timeout)
     rate = STATE.config.status_writes_per_second
     STATE.write_budget = TokenBucket(rate, 2 * rate) if rate > 0 else None
@@ -160,36 +160,23 @@ class LeanStatusDiffBaseStorage(kopf.StatusDiffBaseStorage):
         lean["metadata"] = {key: metadata[key] for key in ("labels", "annotations") if key in metadata}
         return super().build(body=cast(kopf.Body, lean), extra_fields=extra_fields)
 
-    # ---- the record travels with the handler's own status write ----------------------------------------
-    # kopf writes its record with the handler's status in one PATCH after the handler returned. That
-    # PATCH cannot skip the API server's field validation (kube.NO_FIELD_VALIDATION: a third of a status
-    # PATCH's kube-apiserver CPU) and goes through kopf's patch-and-verify (a tenth of the operator's CPU
-    # in a burst). So the reconcile handler writes the record itself, with its status, through the
-    # operator's client, and kopf's store() of the very same record is skipped; any other record (a
-    # different essence, a handler that did not write it) kopf stores as always.
-
-    def __init__(self, *, name: str = "kopf") -> None:
-        super().__init__(name=name)
-        self._written: dict[str, str] = {}  # uid -> the record a handler wrote with its status
-
     def record(self, body: dict[str, Any], progress: kopf.ProgressStorage) -> str | None:
-        """The record kopf will store for ``body`` once its handler succeeded (kopf's own comparison of
-        the stored and the current essence, progress markers cleared), None when it stores none."""
+        """The record of ``body``'s essence once it is handled (kopf's own comparison of the stored and
+        the current essence, progress markers cleared), None when the stored one is current already."""
         new = progress.clear(essence=self.build(body=cast(kopf.Body, body)))
         old = self.fetch(body=cast(kopf.Body, body))
         if old is not None and progress.clear(essence=old) == new:
             return None
         return json.dumps(new, separators=(",", ":"))
 
-    def written(self, uid: str, record: str) -> None:
-        """A handler's status write carried ``record`` for the object ``uid``."""
-        self._written[uid] = record
 
-    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
-        uid = str(body.get("metadata", {}).get("uid"))
-        if self._written.pop(uid, None) == json.dumps(essence, separators=(",", ":")):
-            return
-        super().store(body=body, patch=patch, essence=essence)
+STATE.diffbase = LeanStatusDiffBaseStorage(name="kopf")
+STATE.progress = kopf.SmartProgressStorage()
+
+
+def _due(body: dict[str, Any]) -> bool:
+    """Whether an SLO's spec (labels, annotations) is not the one last handled: kopf's create or update."""
+    return STATE.diffbase.record(body, STATE.progress) is not None
 
 
 def _top(field: Any) -> str:
@@ -276,6 +263,9 @@ async def cleanup(**_: Any) -> None:
     for task in STATE.watches:
         task.cancel()
     STATE.watches = ()
+    if STATE.intake is not None:
+        await STATE.intake.close()
+        STATE.intake = None
     if STATE.child_watch is not None:
         await STATE.child_watch.close()
         STATE.child_watch = None
@@ -324,13 +314,12 @@ async def _refresh_forever() -> None:
         await asyncio.sleep(STATE.config.refresh_seconds)
 
 
-def _reconcile(body: dict[str, Any], patch: kopf.Patch | None = None) -> None:
-    """Reconcile one SLO; with ``patch`` (a kopf handler's) the status goes out with kopf's own
-    bookkeeping in one PATCH after the handler returns, else it is written here."""
+def _reconcile(body: dict[str, Any]) -> None:
+    """Reconcile one SLO (in a worker thread of the intake, or of kopf for a policy's change)."""
     STATE.trimmer.touch()
     with metrics.RECONCILE_SECONDS.time():
         try:
-            _reconcile_once(body, patch)
+            _reconcile_once(body)
         except kopf.TemporaryError:
             metrics.RECONCILES.labels("retry").inc()
             raise
@@ -340,7 +329,7 @@ def _reconcile(body: dict[str, Any], patch: kopf.Patch | None = None) -> None:
     metrics.RECONCILES.labels("ok").inc()
 
 
-def _reconcile_once(body: dict[str, Any], patch: kopf.Patch | None) -> None:
+def _reconcile_once(body: dict[str, Any]) -> None:
     kube = _kube()
     outcome = reconcile_children(body, kube, STATE.config.render_options, STATE.cache)
     decision = reconcile_decision(body, outcome)
@@ -358,16 +347,12 @@ def _reconcile_once(body: dict[str, Any], patch: kopf.Patch | None) -> None:
         current = {**(body.get("status") or {}), **status}
         unknown = key not in STATE.forecaster.history  # the forecaster has no history of it either
         status = first_status(outcome.slo, current, datetime.now(UTC), forecasting=unknown)
-    storage, record = STATE.diffbase, None
-    if patch is not None and decision.retry is None and storage is not None and STATE.progress is not None:
-        record = storage.record(body, STATE.progress)
-    if storage is not None and record is not None:  # kopf's record goes with the status, in our PATCH
-        written = {**(status or {}), "kopf": {"last-handled-configuration": record}}
-        kube.patch_slo_status(meta["namespace"], meta["name"], written, None)
-        storage.written(str(meta.get("uid")), record)
-    elif status is not None and patch is not None:
-        patch.setdefault("status", {}).update(status)
-    elif status is not None:
+    # The record of the handled spec (status.kopf, kopf's format) goes with the status, in one PATCH;
+    # not after a failed apply, which is retried.
+    record = STATE.diffbase.record(body, STATE.progress) if decision.retry is None else None
+    if record is not None:
+        status = {**(status or {}), "kopf": {"last-handled-configuration": record}}
+    if status is not None:
         kube.patch_slo_status(meta["namespace"], meta["name"], status, None)
     for event in decision.events:
         kube.post_event(body, *event)
@@ -377,41 +362,12 @@ def _reconcile_once(body: dict[str, Any], patch: kopf.Patch | None) -> None:
         raise kopf.TemporaryError(decision.retry, delay=10)
 
 
-@kopf.on.resume(API_GROUP, API_VERSION, PLURAL)
-@kopf.on.create(API_GROUP, API_VERSION, PLURAL)
-@kopf.on.update(API_GROUP, API_VERSION, PLURAL, field="spec")
-def reconcile_slo(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    """An SLO appeared or its spec changed: make its children match."""
-    _reconcile(dict(body), patch)
-
-
-_RESTORING: set[tuple[str, str]] = set()  # SLOs whose reconcile after a child's change is pending
-
-
 def _restore_owner(namespace: str, name: str) -> None:
     """A generated object was edited or deleted by someone else (``child_watch``, also while its watch
-    was broken): restore it from its SLO, in a worker thread; further news of the same SLO meanwhile
-    join the pending reconcile."""
-    if (namespace, name) in _RESTORING:
-        return
-    _RESTORING.add((namespace, name))
-    asyncio.get_running_loop().run_in_executor(None, _restore, namespace, name)
-
-
-def _restore(namespace: str, name: str) -> None:
-    """Reconcile the SLO ``namespace/name`` read afresh (its children changed under it)."""
-    _RESTORING.discard((namespace, name))
-    try:
-        owner = _kube().get_slo(namespace, name)
-    except KubeError as exc:
-        log.warning("cannot read SLO %s/%s: %s", namespace, name, exc)
-        return
-    if owner is None or owner["metadata"].get("deletionTimestamp"):
-        return  # the SLO is gone: its children go with it
-    try:
-        _reconcile(owner)
-    except Exception as exc:  # kopf.TemporaryError included: the next change or restart retries
-        log.warning("cannot restore the children of SLO %s/%s: %s", namespace, name, exc)
+    was broken): its SLO is reconciled again, read afresh unless a newer object of it is waiting in the
+    intake; further news of it meanwhile join that pending reconcile."""
+    if STATE.intake is not None:
+        STATE.intake.request(namespace, name)
 
 
 # ---- error-budget policies ---------------------------------------------------------------------------------

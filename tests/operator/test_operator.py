@@ -89,8 +89,9 @@ def test_examples_become_owned_prometheus_rules(
     assert "model-availability" in kubectl("get", "mlops", "-n", namespace, kubeconfig=kubeconfig).stdout
     explained = kubectl("explain", "slo.spec.indicator.latency", kubeconfig=kubeconfig).stdout
     assert "threshold" in explained and "bucket" in explained
-    events = kubectl("get", "events", "-n", namespace, "-o", "json", kubeconfig=kubeconfig).stdout
-    assert "RulesApplied" in events
+    # Creating an SLO posts no Event: its first children are in its status (RulesApplied, Ready).
+    events = json.loads(kubectl("get", "events", "-n", namespace, "-o", "json", kubeconfig=kubeconfig).stdout)
+    assert not [e for e in events["items"] if e.get("reason") == "RulesApplied"], events["items"]
 
 
 INVALID = [
@@ -249,6 +250,20 @@ def test_hand_edits_and_deletions_of_children_are_undone(
     )
     assert restored["spec"] == wanted
     assert restored["metadata"]["uid"] != rule["metadata"]["uid"]
+    # Undoing a hand edit is news: an Event on the SLO says which children were applied again.
+    wait_for(
+        lambda: [
+            e
+            for e in json.loads(
+                kubectl("get", "events", "-n", namespace, "-o", "json", kubeconfig=kubeconfig).stdout
+            )["items"]
+            if e.get("reason") == "RulesApplied"
+            and e["involvedObject"]["name"] == "model-availability"
+            and "PrometheusRule/model-availability-slo" in e.get("message", "")
+        ],
+        patience(30),
+        message="a RulesApplied Event for the restored rule",
+    )
 
 
 def _status(namespace: str, name: str, kubeconfig: Path) -> dict[str, Any]:

@@ -93,21 +93,3 @@ def test_the_record_a_handler_writes_is_the_one_kopf_would_store(raw: dict[str, 
     assert storage.record(handled, progress) is None, "kopf stores nothing when the record is current"
     changed = {**handled, "spec": {**SPEC, "objective": 99.5}}
     assert storage.record(changed, progress) == kopf_record(changed)
-
-
-def test_kopf_skips_storing_the_record_the_handler_wrote() -> None:
-    storage, progress = LeanStatusDiffBaseStorage(name="kopf"), kopf.SmartProgressStorage()
-    raw = {**slo(labels={"team": "payments"}), "status": {}}
-    record = storage.record(raw, progress)
-    assert record is not None
-    essence = json.loads(record)
-    storage.written("u-1", record)
-    patch = kopf.Patch()
-    storage.store(body=kopf.Body(raw), patch=patch, essence=essence)
-    assert not patch, "the handler's status write carried it"
-    storage.store(body=kopf.Body(raw), patch=patch, essence=essence)
-    assert patch == {"status": {"kopf": {"last-handled-configuration": record}}}, "once only"
-    storage.written("u-1", record)
-    other = kopf.Patch()
-    storage.store(body=kopf.Body(raw), patch=other, essence={**essence, "spec": {"objective": 1}})
-    assert other["status"]["kopf"]["last-handled-configuration"] != record, "kopf stores another essence"
