@@ -25,7 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -837,10 +839,60 @@ def dashboard_configmap(slo: SLO, options: DashboardOptions, labels: dict[str, s
     if not options.enabled:
         return None
     key = _bounded(f"slo_{slo.namespace}_{slo.name}", 248) + ".json"
-    # The same text as to_compact_json(slo_dashboard(...)) in one encoding instead of three: the data
-    # round trip was a quarter of a reconcile's CPU when a thousand SLOs arrived at once.
-    text = to_compact_json(_built(_slo_board(slo, fast_interval)))
+    text = board_text(slo, fast_interval)
     return _configmap(configmap_name(slo), slo.namespace, key, text, labels, options)
+
+
+# ---- the board's text from a template per shape ------------------------------------------------------------
+# Building a board with the SDK's builders and encoding it is most of a reconcile's rendering CPU, and SLOs
+# that differ only in name, namespace and service (a team's many endpoints, the same SLO across services)
+# have boards that differ only where those three are written. So the board of such an SLO is built once
+# with stand-ins for them, and each SLO's text is that template with its own values put in. Only values
+# that every place writes verbatim qualify (no escaping in JSON or PromQL, a readable uid within its
+# limit); any other SLO is built whole, as before. Tests compare both ways for every golden case.
+
+_PLAIN_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+_PLAIN_SERVICE = re.compile(r"[A-Za-z0-9._-]+")
+_STAND_INS = {"namespace": "qqSLONSqq", "name": "qqSLONAMEqq", "service": "qqSLOSERVICEqq"}
+_STAND_IN = re.compile("|".join(_STAND_INS.values()))
+_TEMPLATES: OrderedDict[str, str] = OrderedDict()
+_TEMPLATES_KEPT = 16  # shapes (a board's text is 25-45 KB)
+_TEMPLATES_LOCK = threading.Lock()  # reconciles run in several threads
+
+
+def _templated(slo: SLO) -> bool:
+    return bool(
+        _PLAIN_NAME.fullmatch(slo.name)
+        and _PLAIN_NAME.fullmatch(slo.namespace)
+        and _PLAIN_SERVICE.fullmatch(slo.service)
+        and len(f"slo_{slo.namespace}_{slo.name}") <= UID_MAX
+    )
+
+
+def board_text(slo: SLO, fast_interval: str = "30s") -> str:
+    """The SLO's board as compact JSON text: ``to_compact_json(slo_dashboard(slo, fast_interval))``,
+    built in one encoding (not three: the data round trip was a quarter of a reconcile's CPU) and, for
+    SLOs whose identity is plain, from the template of their shape."""
+    if not _templated(slo):
+        return to_compact_json(_built(_slo_board(slo, fast_interval)))
+    shape = repr((replace(slo, name="", namespace="", service=""), fast_interval))
+    if _STAND_IN.search(shape):  # a stand-in written in the spec itself: no template
+        return to_compact_json(_built(_slo_board(slo, fast_interval)))
+    with _TEMPLATES_LOCK:
+        template = _TEMPLATES.get(shape)
+        if template is not None:
+            _TEMPLATES.move_to_end(shape)
+    if template is None:
+        stand_in = replace(
+            slo, namespace=_STAND_INS["namespace"], name=_STAND_INS["name"], service=_STAND_INS["service"]
+        )
+        template = to_compact_json(_built(_slo_board(stand_in, fast_interval)))
+        with _TEMPLATES_LOCK:
+            _TEMPLATES[shape] = template
+            while len(_TEMPLATES) > _TEMPLATES_KEPT:
+                _TEMPLATES.popitem(last=False)
+    values = {_STAND_INS[field_]: getattr(slo, field_) for field_ in _STAND_INS}
+    return _STAND_IN.sub(lambda match: values[match.group()], template)
 
 
 def overview_configmap(options: DashboardOptions | None = None, namespace: str = "slo-system",
