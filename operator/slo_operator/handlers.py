@@ -16,8 +16,8 @@
 - The health endpoint (readiness and liveness) answers only after start-up, and fails when the status
   refresher died or has not finished a cycle for several periods.
 
-No timers, daemons or deletion handlers: kopf then puts no finalizer on SLOs, so deleting one never
-waits for the operator; children go with it through their owner references.
+No timers, daemons or deletion handlers, and kopf handles no SLO event: nothing puts a finalizer on
+SLOs, so deleting one never waits for the operator; children go with it through their owner references.
 """
 
 from __future__ import annotations
