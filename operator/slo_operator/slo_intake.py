@@ -56,6 +56,17 @@ WORKERS = min(32, (os.cpu_count() or 1) + 4)  # as many as kopf's handler thread
 Key = tuple[str, str]  # (namespace, name)
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One SLO of a LIST: its key, its object packed when it is due (else None), whether it is being
+    deleted, and whether it is reconciled even with its spec handled (start-up)."""
+
+    key: Key
+    packed: bytes | None
+    deleting: bool
+    force: bool
+
+
 @dataclass(slots=True)
 class Pending:
     """An SLO waiting for a worker: its latest object packed (None: read it when its turn comes), and
@@ -122,8 +133,8 @@ class SLOIntake:
 
     # ---- what is due --------------------------------------------------------------------------------
 
-    def observe(self, event_type: str | None, obj: dict[str, Any], force: bool = False) -> None:
-        """One SLO as a watch or LIST delivered it (``event_type`` None: listed)."""
+    def observe(self, event_type: str, obj: dict[str, Any]) -> None:
+        """One SLO as a watch event delivered it."""
         key = key_of(obj)
         metadata = obj.get("metadata") or {}
         if event_type == "DELETED" or metadata.get("deletionTimestamp"):
@@ -133,8 +144,8 @@ class SLOIntake:
         if waiting is not None:  # the newest object replaces the one waiting (and keeps its force)
             waiting.packed = pack(obj)
             return
-        if force or self.due(obj):
-            self.pending[key] = Pending(pack(obj), force)
+        if self.due(obj):
+            self.pending[key] = Pending(pack(obj), False)
             self._enqueue(key)
 
     def request(self, namespace: str, name: str) -> None:
@@ -148,13 +159,28 @@ class SLOIntake:
         self.pending[key] = Pending(None, True)
         self._enqueue(key)
 
-    def resync(self, namespace: str, items: Iterable[dict[str, Any]], force: bool) -> None:
-        """A LIST of the SLOs (of ``namespace``; "": all): each is observed, and those waiting that are
-        no longer there are dropped (deleted while the watch was away)."""
+    def listed(self, item: dict[str, Any], force: bool) -> Listed:
+        """What a LIST's item means here (any thread): packed only when it may have to wait."""
+        metadata = item.get("metadata") or {}
+        deleting = bool(metadata.get("deletionTimestamp"))
+        due = not deleting and (force or self.due(item))
+        return Listed(key_of(item), pack(item) if due else None, deleting, force)
+
+    def resync(self, namespace: str, entries: Iterable[Listed]) -> None:
+        """A LIST of the SLOs (of ``namespace``; "": all): those due wait, and those waiting that are no
+        longer there are dropped (deleted while the watch was away)."""
         seen: set[Key] = set()
-        for item in items:
-            seen.add(key_of(item))
-            self.observe(None, item, force)
+        for entry in entries:
+            seen.add(entry.key)
+            waiting = self.pending.get(entry.key)
+            if entry.deleting:
+                self.pending.pop(entry.key, None)
+            elif waiting is not None:
+                waiting.packed = entry.packed or waiting.packed
+                waiting.force = waiting.force or entry.force
+            elif entry.packed is not None:
+                self.pending[entry.key] = Pending(entry.packed, entry.force)
+                self._enqueue(entry.key)
         for key in [k for k in self.pending if namespace in ("", k[0]) and k not in seen]:
             if self.pending[key].packed is not None:
                 del self.pending[key]
@@ -233,12 +259,12 @@ class SLOIntake:
         while True:
             try:
                 if version is None:
-                    items, version = await asyncio.to_thread(self._list, namespace)
-                    self.resync(namespace, items, force=first)
+                    entries, version = await asyncio.to_thread(self._list, namespace, first)
+                    self.resync(namespace, entries)
                     if not first:
                         self.relists += 1
-                        log.info("watch of SLOs resumed by a re-listing of %d", len(items))
-                    del items
+                        log.info("watch of SLOs resumed by a re-listing of %d", len(entries))
+                    del entries
                     first = False
                 version = await self._watch(namespace, str(version))
                 failures = 0
@@ -250,19 +276,17 @@ class SLOIntake:
                 log.warning("watch of SLOs failed (%s); again in %.0fs", exc, delay)
                 await asyncio.sleep(delay)
 
-    def _list(self, namespace: str) -> tuple[list[dict[str, Any]], str]:
-        """Every SLO (in ``namespace``), paged, and the list's resourceVersion."""
-        items: list[dict[str, Any]] = []
+    def _list(self, namespace: str, force: bool) -> tuple[list[Listed], str]:
+        """Every SLO (in ``namespace``), a page at a time, as ``Listed``; the list's resourceVersion."""
+        entries: list[Listed] = []
         params = {"limit": "500"}
         while True:
             page = self.kube.request("GET", collection_path(namespace), params=params)
-            for item in page.get("items") or []:
-                item.get("metadata", {}).pop("managedFields", None)
-                items.append(item)
+            entries.extend(self.listed(item, force) for item in page.get("items") or [])
             meta = page.get("metadata") or {}
             del page
             if not meta.get("continue"):
-                return items, str(meta.get("resourceVersion", ""))
+                return entries, str(meta.get("resourceVersion", ""))
             params = {**params, "continue": meta["continue"]}
 
     async def _watch(self, namespace: str, version: str) -> str | None:

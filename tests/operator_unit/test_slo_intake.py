@@ -70,13 +70,15 @@ def test_handled_specs_are_not_queued_and_deletions_drop_what_waits() -> None:
 
 def test_start_up_forces_every_slo_and_a_relisting_only_the_changed() -> None:
     news = intake()
-    news.resync("", [slo("a", handled=99.9), slo("b", handled=99.9)], force=True)  # kopf's resume
-    assert sorted(news.pending) == [("shop", "a"), ("shop", "b")]
+    news.resync("", [news.listed(slo("a", handled=99.9), True), news.listed(slo("b", handled=99.9), True)])
+    assert sorted(news.pending) == [("shop", "a"), ("shop", "b")]  # kopf's resume
     assert all(p.force for p in news.pending.values())
     later = intake()
     later.observe("ADDED", slo("deleted-meanwhile"))
-    later.resync("", [slo("a", handled=99.9), slo("b", 99.0, handled=99.9)], force=False)
+    relisted = [slo("a", handled=99.9), slo("b", 99.0, handled=99.9)]
+    later.resync("", [later.listed(item, False) for item in relisted])
     assert list(later.pending) == [("shop", "b")]
+    assert later.listed(relisted[0], False).packed is None, "only what may wait is packed"
 
 
 def test_a_child_changed_forces_its_slo_read_when_its_turn_comes() -> None:
@@ -86,7 +88,7 @@ def test_a_child_changed_forces_its_slo_read_when_its_turn_comes() -> None:
     news.observe("ADDED", slo("b"))
     news.request("shop", "b")
     assert news.pending["shop", "b"].packed is not None and news.pending["shop", "b"].force
-    news.resync("", [], force=False)  # a re-listing does not drop a restore that reads the SLO afresh
+    news.resync("", [])  # a re-listing does not drop a restore that reads the SLO afresh
     assert list(news.pending) == [("shop", "a")]
 
 
