@@ -402,14 +402,14 @@ def _policy_event(event_type: str | None, body: Any) -> None:
     if _POLICY_GENERATIONS.get(uid, -1) == generation:
         return
     _POLICY_GENERATIONS[uid] = generation
-    try:
-        slos = _kube().list_objects(SLO_KIND, meta["namespace"])
+    intake = STATE.intake
+    if intake is None:
+        return
+    try:  # a page at a time, packed: they wait in the intake with the SLOs' own events
+        for page in _kube().slo_pages((str(meta["namespace"]),)):
+            intake.offer([intake.listed(item, True) for item in page])
     except KubeError as exc:
         log.warning("cannot list SLOs of %s after a policy change: %s", meta["namespace"], exc)
-        return
-    for slo in slos:
-        if not slo["metadata"].get("deletionTimestamp"):
-            _reconcile(slo)
 
 
 # ---- deploy-freeze overrides ------------------------------------------------------------------------------

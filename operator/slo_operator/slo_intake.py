@@ -127,6 +127,7 @@ class SLOIntake:
             timeout=httpx.Timeout(WATCH_SECONDS + 30, connect=10),
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.events = 0  # watch events seen
         self.relists = 0
         self.handled = 0
@@ -172,18 +173,31 @@ class SLOIntake:
         seen: set[Key] = set()
         for entry in entries:
             seen.add(entry.key)
-            waiting = self.pending.get(entry.key)
-            if entry.deleting:
-                self.pending.pop(entry.key, None)
-            elif waiting is not None:
-                waiting.packed = entry.packed or waiting.packed
-                waiting.force = waiting.force or entry.force
-            elif entry.packed is not None:
-                self.pending[entry.key] = Pending(entry.packed, entry.force)
-                self._enqueue(entry.key)
+            self._take(entry)
         for key in [k for k in self.pending if namespace in ("", k[0]) and k not in seen]:
             if self.pending[key].packed is not None:
                 del self.pending[key]
+
+    def offer(self, entries: list[Listed]) -> None:
+        """SLOs to reconcile (``listed`` with ``force``), from any thread: e.g. every SLO of a namespace
+        whose error-budget policy changed. Each joins what waits of it already."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._take_all, entries)
+
+    def _take_all(self, entries: list[Listed]) -> None:
+        for entry in entries:
+            self._take(entry)
+
+    def _take(self, entry: Listed) -> None:
+        waiting = self.pending.get(entry.key)
+        if entry.deleting:
+            self.pending.pop(entry.key, None)
+        elif waiting is not None:
+            waiting.packed = entry.packed or waiting.packed
+            waiting.force = waiting.force or entry.force
+        elif entry.packed is not None:
+            self.pending[entry.key] = Pending(entry.packed, entry.force)
+            self._enqueue(entry.key)
 
     def _enqueue(self, key: Key) -> None:
         if key not in self._queued and key not in self._running:
@@ -199,6 +213,7 @@ class SLOIntake:
         self.start_workers()
 
     def start_workers(self) -> None:
+        self._loop = asyncio.get_running_loop()
         for _ in range(self._workers):
             self._tasks.append(asyncio.create_task(self._work()))
 

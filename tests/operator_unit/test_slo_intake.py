@@ -133,3 +133,22 @@ def test_workers_reconcile_each_slo_once_at_a_time_with_its_newest_object() -> N
     assert [v for n, v in handled if n == "slow"] == ["1", "2"]
     assert sorted(n for n, _ in handled if n != "slow") == sorted(f"s{i}" for i in range(20))
     assert news.idle()
+
+
+def test_slos_offered_from_another_thread_are_reconciled_even_when_handled() -> None:
+    handled: list[str] = []
+
+    async def scenario() -> None:
+        news = intake(lambda obj: handled.append(obj["metadata"]["name"]))
+        news.start_workers()
+        news.observe("ADDED", slo("waiting"))
+        settled = [slo(f"p{i}", handled=99.9) for i in range(3)] + [slo("waiting")]
+        await asyncio.to_thread(lambda: news.offer([news.listed(item, True) for item in settled]))
+        for _ in range(300):
+            if news.idle() and len(handled) >= 4:
+                break
+            await asyncio.sleep(0.01)
+        await news.close()
+
+    asyncio.run(scenario())
+    assert sorted(handled) == ["p0", "p1", "p2", "waiting"], "one reconcile of the SLO already waiting"
