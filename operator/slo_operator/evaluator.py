@@ -36,6 +36,7 @@ import numpy.typing as npt
 import promql_parser
 
 from slo_operator import tiers
+from slo_operator.promql import RUNNING_SUMS
 
 Array = npt.NDArray[np.float64]
 Labels = tuple[tuple[str, str], ...]  # sorted (name, value) pairs, __name__ included when present
@@ -529,8 +530,8 @@ CALENDAR: dict[str, Callable[[Array], Array]] = {
     name: _calendar(name) for name in ("month", "day_of_month", "days_in_month")
 }
 RANGE_FUNCTIONS = (
-    "rate", "increase", "sum_over_time", "count_over_time", "avg_over_time", "last_over_time", "min_over_time",
-    "max_over_time",
+    "rate", "increase", "sum_over_time", "count_over_time", "avg_over_time", "last_over_time",
+    "min_over_time", "max_over_time",
 )
 FUNCTIONS = ("time", "vector", "absent", *CALENDAR, *ELEMENTWISE, *RANGE_FUNCTIONS)
 
@@ -715,7 +716,7 @@ def _seeds(groups: list[dict[str, Any]], grids: list[Array]) -> dict[tuple[Any, 
     out: dict[tuple[Any, Any, Any], Seed] = {}
     for g, group in enumerate(groups):
         for r, rule in enumerate(group["rules"]):
-            if "record" not in rule or rule["record"] not in tiers.RUNNING_SUMS.values():
+            if "record" not in rule or rule["record"] not in RUNNING_SUMS.values():
                 continue
             seed = tiers.seed_input(rule, promql_parser.parse(rule["expr"]))
             if seed is not None:

@@ -185,8 +185,7 @@ def long_outage_history(end: int, blank: str = "") -> list[dict[str, str]]:
         if step == RESUMED:
             coarse.append("241")
         else:
-            coarse.append(str(total) if step % HOUR == 0 and not down and step < LONG_DOWN[1] or
-                          step % HOUR == 0 and step > RESUMED else "_")
+            coarse.append(str(total) if step % HOUR == 0 and not down else "_")
     if blank == "fine":
         fine[-1] = "_"
     elif blank == "coarse":
