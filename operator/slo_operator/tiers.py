@@ -242,12 +242,19 @@ def window_sum(slo: SLO, base: str, window: int, at: str = "", extra: tuple[str,
 def sum_since(slo: SLO, base: str, start: str, reach: int, extra: tuple[str, ...] = ()) -> str:
     """The sum of a base series' samples after ``start`` (a PromQL timestamp such as Grafana's
     ``${__from:date:seconds}``) up to each t: ``S(t) - (S(start) or 0)``, ``window_sum`` with its far
-    edge pinned (for a panel over a range; S(start) is the newest running-sum value within ``CARRY``
-    before it, else the coarse copy up to ``reach`` before it)."""
+    edge pinned (for a panel over a range of at most ``reach``, the SLO window). S(start) is the newest
+    running-sum value within ``CARRY`` before it, else the last coarse copy up to ``reach`` before it,
+    else (the running sums began after ``start``) the oldest copy in the ``reach`` before the range's
+    end: their first, as the window's far edge takes it."""
     name = running_sum_name(base)
     now = f"max{by(slo)} ({_selector(name, slo, Tiers.fine_label, extra)})"
     at = f" @ {start}"
-    then = f"{_newest(name, slo, None, at, extra)}\n    or {_coarse_last(name, slo, reach, at, extra)}"
+    copies = f"{_selector(name, slo, Tiers.coarse_label, extra)}{window_range(reach)} @ end()"
+    first = f"min{by(slo)} (min_over_time({copies}))"
+    then = (
+        f"{_newest(name, slo, None, at, extra)}\n    or {_coarse_last(name, slo, reach, at, extra)}\n"
+        f"    or {first}"
+    )
     zero = f"0 * {now}" if slo.group_by else "vector(0)"
     return f"(\n  {now}\n  - (\n    {then}\n    or {zero}\n  )\n)"
 
