@@ -35,6 +35,8 @@ Pure core (no I/O; golden and promtool tests):
 
 I/O edges:
 - ``child_watch``: the children watched as metadata only (PartialObjectMetadata), feeding ``watch_cache``.
+- ``slo_intake``: the SLOs' own watch, one pending entry per SLO and a fixed set of workers (kopf's
+  per-object queues held every event of every waiting SLO, without bound).
 - ``leader``: leader election on a Lease (only the leader reconciles), the health/readiness endpoint.
 - ``kube`` (API server client), ``prometheus`` (instant queries), ``reconcile`` (applies children,
   refreshes status), ``handlers`` (kopf wiring only), ``config`` (the operator's settings), ``cli``
