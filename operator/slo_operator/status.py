@@ -362,8 +362,12 @@ def needs_write(
 ) -> bool:
     """Write only when something a reader sees changed, or lastEvaluated is older than the heartbeat."""
 
-    def stored(value: Any) -> Any:  # a merge patch's null members are not stored: None == absent
-        return {k: stored(v) for k, v in value.items() if v is not None} if isinstance(value, dict) else value
+    def stored(value: Any) -> Any:  # null members are not stored, in objects and in list items: None == absent
+        if isinstance(value, dict):
+            return {k: stored(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [stored(v) for v in value]
+        return value
 
     def visible(status: dict[str, Any]) -> dict[str, Any]:
         return {k: stored(status.get(k)) for k in (*MEASURED_FIELDS, "conditions")}

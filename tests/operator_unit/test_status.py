@@ -215,6 +215,16 @@ def test_null_members_count_as_absent_as_the_api_server_stores_them() -> None:
     assert needs_write(stored, {**new, "forecast": {"model": "seasonal"}}, NOW, 300)
 
 
+def test_null_members_of_list_items_count_as_absent() -> None:
+    """A burn rate whose long window has no value yet (a young SLO's 1d window) is stored without it: the
+    refresh must not rewrite the status every cycle for it."""
+    rate = {"name": "SLOSlowBurn", "shortBurnRate": 0, "threshold": 3}
+    stored = {"burnRates": [rate], "lastEvaluated": "2026-11-29T12:00:00Z"}
+    new = {"burnRates": [{**rate, "longBurnRate": None}], "lastEvaluated": "2026-11-29T12:01:00Z"}
+    assert not needs_write(stored, new, NOW, 300)
+    assert needs_write(stored, {**new, "burnRates": [{**rate, "longBurnRate": 0.5}]}, NOW, 300)
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [
