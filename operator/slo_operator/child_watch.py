@@ -17,7 +17,6 @@ have their SLOs reconciled. Read-only: a standby replica never starts it (it run
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 
 from slo_operator.children import ChildKind
-from slo_operator.kube import Credentials, KubeClient, KubeError, ssl_context, token_auth
+from slo_operator.kube import Credentials, KubeClient, KubeError, read_watch, ssl_context, token_auth
 from slo_operator.render import NAME_LABEL
 from slo_operator.watch_cache import WatchCache, restores
 
@@ -126,27 +125,14 @@ class ChildWatch:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(WATCH_SECONDS),
         }
-        path, headers = collection_path(kind, namespace), {"Accept": ACCEPT_WATCH}
-        async with self._http.stream("GET", path, params=params, headers=headers) as response:
-            if response.status_code == 410:
-                return None
-            if response.status_code >= 400:
-                await response.aread()
-                raise KubeError(response.status_code, response.text[:300])
-            async for line in response.aiter_lines():
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                obj = event.get("object") or {}
-                if event.get("type") == "ERROR":
-                    if obj.get("code") == 410:
-                        return None
-                    raise KubeError(int(obj.get("code") or 0), str(obj.get("message")))
-                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-                if event.get("type") != "BOOKMARK":
-                    self.events += 1
-                    self.observe(kind, str(event.get("type")), obj)
-        return version
+
+        def on_event(event_type: str, obj: dict[str, Any]) -> None:
+            self.events += 1
+            self.observe(kind, event_type, obj)
+
+        return await read_watch(
+            self._http, collection_path(kind, namespace), params, on_event, {"Accept": ACCEPT_WATCH}
+        )
 
     def observe(self, kind: ChildKind, event_type: str, obj: dict[str, Any]) -> None:
         """A watch event: the echo of our own write only updates the cache; a change or deletion by

@@ -162,6 +162,39 @@ def load_credentials(kubeconfig: str | None = None) -> Credentials:
     )
 
 
+async def read_watch(
+    http: httpx.AsyncClient,
+    path: str,
+    params: Mapping[str, str],
+    on_event: Callable[[str, dict[str, Any]], None],
+    headers: Mapping[str, str] | None = None,
+) -> str | None:
+    """One watch request of the operator's own watches (children, SLOs): ``on_event(type, object)`` for
+    every event but bookmarks, which only move the resourceVersion on. Returns the resourceVersion to
+    resume from, or None when the server no longer has it (410 Gone, as a status or an ERROR event):
+    the caller must LIST again."""
+    version = str(params.get("resourceVersion", ""))
+    async with http.stream("GET", path, params=dict(params), headers=dict(headers or {})) as response:
+        if response.status_code == 410:
+            return None
+        if response.status_code >= 400:
+            await response.aread()
+            raise KubeError(response.status_code, response.text[:300])
+        async for line in response.aiter_lines():
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            obj = event.get("object") or {}
+            if event.get("type") == "ERROR":
+                if obj.get("code") == 410:
+                    return None
+                raise KubeError(int(obj.get("code") or 0), str(obj.get("message")))
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+            if event.get("type") != "BOOKMARK":
+                on_event(str(event.get("type")), obj)
+    return version
+
+
 def ssl_context(credentials: Credentials) -> ssl.SSLContext | bool:
     """TLS settings of a client of the API server (False: verification off, as the kubeconfig says)."""
     if not credentials.verify:

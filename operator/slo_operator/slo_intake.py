@@ -44,7 +44,7 @@ from typing import Any
 import httpx
 
 from slo_operator import API_GROUP, API_VERSION, PLURAL
-from slo_operator.kube import Credentials, KubeClient, KubeError, ssl_context, token_auth
+from slo_operator.kube import Credentials, KubeClient, KubeError, read_watch, ssl_context, token_auth
 
 log = logging.getLogger(__name__)
 
@@ -312,26 +312,12 @@ class SLOIntake:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(WATCH_SECONDS),
         }
-        async with self._http.stream("GET", collection_path(namespace), params=params) as response:
-            if response.status_code == 410:
-                return None
-            if response.status_code >= 400:
-                await response.aread()
-                raise KubeError(response.status_code, response.text[:300])
-            async for line in response.aiter_lines():
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                obj = event.get("object") or {}
-                if event.get("type") == "ERROR":
-                    if obj.get("code") == 410:
-                        return None
-                    raise KubeError(int(obj.get("code") or 0), str(obj.get("message")))
-                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-                if event.get("type") != "BOOKMARK":
-                    self.events += 1
-                    self.observe(str(event.get("type")), obj)
-        return version
+
+        def on_event(event_type: str, obj: dict[str, Any]) -> None:
+            self.events += 1
+            self.observe(event_type, obj)
+
+        return await read_watch(self._http, collection_path(namespace), params, on_event)
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -362,7 +362,7 @@ def needs_write(
 ) -> bool:
     """Write only when something a reader sees changed, or lastEvaluated is older than the heartbeat."""
 
-    def stored(value: Any) -> Any:  # null members are not stored, in objects and in list items: None == absent
+    def stored(value: Any) -> Any:  # null members are not stored (objects, list items): None == absent
         if isinstance(value, dict):
             return {k: stored(v) for k, v in value.items() if v is not None}
         if isinstance(value, list):
