@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from typing import Any, Self
+from urllib.parse import quote_plus
 
 import httpx
 
-from slo_operator.coverage import Coverage, is_young, parse_raw, raw_query, since_of
+from slo_operator.coverage import Coverage, RawFigures, RawQuery, is_young, parse_raw, raw_query, since_of
 from slo_operator.model import SLO
 from slo_operator.promql import (
     BUDGET_REMAINING,
@@ -90,7 +91,7 @@ class PrometheusClient:
             # One query covers every SLO: with thousands its text passes the URL limits (httpx refuses
             # a query string over 64 KiB; proxies less), so long ones go as a form body.
             if self._form or sum(len(value) for value in params.values()) > LONG_QUERY:
-                response = self._http.post(path, data=params)
+                response = self._http.post(path, content=form_body(params), headers=FORM)
             else:
                 response = self._http.get(path, params=params)
         except httpx.HTTPError as exc:
@@ -150,6 +151,21 @@ class PrometheusClient:
         return [dict(item) for item in data]
 
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+QUOTE_CHUNK = 16_384  # characters quoted at a time
+
+
+def form_body(params: dict[str, str]) -> bytes:
+    """``params`` as an urlencoded form, as ``urllib.parse.urlencode`` writes it, quoted a chunk at a
+    time: ``quote`` builds a list of one string per character of what it quotes (over 8 bytes a
+    character, for a query text of megabytes)."""
+    return "&".join(
+        f"{quote_plus(name)}="
+        + "".join(quote_plus(value[i : i + QUOTE_CHUNK]) for i in range(0, len(value), QUOTE_CHUNK))
+        for name, value in params.items()
+    ).encode()
+
+
 def _ts(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
@@ -197,6 +213,12 @@ def fetch_cost(client: PrometheusClient, measurements: dict[Key, Measurement]) -
             found.cost[labels["__name__"]] = value
 
 
+def fetch_raw(client: PrometheusClient, query: RawQuery) -> dict[str, RawFigures]:
+    """The raw figures of the young SLOs in ``query`` by SLO key, in one query (none when it is empty)."""
+    text = query.text
+    return parse_raw(client.query(text), query) if text is not None else {}
+
+
 def fetch_window_measurements(
     client: PrometheusClient, slos: list[SLO], measurements: dict[Key, Measurement], now: float
 ) -> dict[Key, tuple[Measurement | None, Coverage]]:
@@ -208,8 +230,7 @@ def fetch_window_measurements(
         found = measurements.get((slo.namespace, slo.name))
         return None if found is None else since_of(slo, found.recording_since)
 
-    query = raw_query([slo for slo in slos if is_young(slo, since(slo), now)])
-    raw = parse_raw(client.query(query)) if query else {}
+    raw = fetch_raw(client, raw_query([slo for slo in slos if is_young(slo, since(slo), now)]))
     if any(slo.cost is not None for slo in slos):
         fetch_cost(client, measurements)
     return {

@@ -180,19 +180,24 @@ def test_raw_query_is_one_query_for_all_young_slos() -> None:
     slos = [slo(f"api-{i}") for i in range(3)] + [
         slo("slices", budgetingMethod="Timeslices", timeslices={"sliceSize": "1m", "goal": 99}),
     ]
-    assert raw_query([]) is None
+    assert raw_query([]).text is None
     query = raw_query(slos)
-    assert query is not None
-    promql_parser.parse(query)
-    for target in slos:
-        assert f'"prod/{target.name}"' in query
-    assert "rate(x[30d1ms])" in query  # raw rates reach 1 ms past the window (promql.counter_range)
-    assert "[30d:1m]" in query  # time slices re-evaluated at their slice size
-    results = [({"slo_key": "prod/api-0", "slo_figure": "ratio"}, 0.01),
-               ({"slo_key": "prod/api-0", "slo_figure": "start"}, NOW - DAY),
-               ({"slo_key": "prod/api-1", "slo_figure": "ratio"}, 0.0)]
-    assert parse_raw(results) == {"prod/api-0": RawFigures(0.01, NOW - DAY),
-                                  "prod/api-1": RawFigures(0.0, None)}
+    assert query.text is not None
+    promql_parser.parse(query.text)
+    # The three api SLOs read the same series over the same window: their figures are asked once.
+    assert query.tags == {"prod/api-0": "0", "prod/api-1": "0", "prod/api-2": "0", "prod/slices": "1"}
+    assert len(query.parts) == 4 and query.text.count("rate(x[30d1ms])") == 2  # ratio and start, once
+    assert "rate(x[30d1ms])" in query.text  # raw rates reach 1 ms past the window (promql.counter_range)
+    assert "[30d:1m]" in query.text  # time slices re-evaluated at their slice size
+    results = [({"slo_key": "0", "slo_figure": "ratio"}, 0.01),
+               ({"slo_key": "0", "slo_figure": "start"}, NOW - DAY),
+               ({"slo_key": "1", "slo_figure": "ratio"}, 0.0)]
+    shared = RawFigures(0.01, NOW - DAY)
+    assert parse_raw(results, query) == {"prod/api-0": shared, "prod/api-1": shared, "prod/api-2": shared,
+                                         "prod/slices": RawFigures(0.0, None)}
+    # Another indicator or another window is another part.
+    other = raw_query([slo("api-0"), slo("api-1", window="7d")])
+    assert other.tags == {"prod/api-0": "0", "prod/api-1": "1"} and len(other.parts) == 4
 
 
 def _prometheus(answers: dict[str, list[dict[str, Any]]], seen: list[str]) -> PrometheusClient:
