@@ -230,6 +230,11 @@ class Forecast:
         return self.model != INSUFFICIENT
 
 
+# The forecast of every SLO without two days of recorded history: one object for all of them (a cycle
+# over thousands of new SLOs held one each, and the cache one more per SLO).
+NO_FORECAST = Forecast(model=INSUFFICIENT)
+
+
 def hour_of_week(start: int, n: int) -> Array:
     hours = np.arange(n) + start // HOUR + _MONDAY
     return np.asarray(hours % WEEK_HOURS, dtype=np.int64)
@@ -471,7 +476,7 @@ def forecast(model: Model | None, history: History, objective: float, window: in
     """The forecast over one window from the end of ``history`` (which holds at least the last window
     when there is one; older hours are not needed); ``pool``: the cluster's, see ``pool_of``."""
     if model is None:
-        return Forecast(model=INSUFFICIENT)
+        return NO_FORECAST
     budget = 1.0 - objective
     hours = max(1, math.ceil(window / HOUR))
     start = history.end
@@ -519,15 +524,16 @@ class ForecastCache:
     fits: int = 0
 
     def model(self, key: str, history: History | None) -> Model | None:
-        """The SLO's model, refitted when its history gained ``refit`` seconds."""
+        """The SLO's model, refitted when its history gained ``refit`` seconds (None without history,
+        and nothing kept for it)."""
         cached = self.models.get(key)
         end = 0 if history is None else history.end
         if cached is not None and end - cached[0] < self.refit:
             return cached[1]
-        model = None
-        if history is not None:
-            self.fits += 1
-            model = fit(history)
+        if history is None:
+            return None
+        self.fits += 1
+        model = fit(history)
         self.models[key] = (end, model)
         return model
 
@@ -538,10 +544,9 @@ class ForecastCache:
         if cached is not None and end - cached[0] < self.refit:
             return cached[1]
         if history is None:
-            result = Forecast(model=INSUFFICIENT)
-        else:
-            result = forecast(self.model(key, history), history.tail(math.ceil(window / HOUR)), objective,
-                              window, seed=_seed(key), pool=pool)
+            return NO_FORECAST  # shared, and not kept per SLO
+        result = forecast(self.model(key, history), history.tail(math.ceil(window / HOUR)), objective,
+                          window, seed=_seed(key), pool=pool)
         self.entries[key] = (end, result)
         return result
 

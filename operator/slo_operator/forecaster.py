@@ -15,8 +15,10 @@ forecast writes nothing).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 import numpy as np
@@ -42,7 +44,37 @@ class RangeQuerier(Protocol):
     ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]: ...
 
 
-def span_hours(slos: list[SLO]) -> int:
+class Forecastable(Protocol):
+    """What a forecast reads of an SLO (``SLO`` has it; ``Subject`` is just that)."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def objective(self) -> Decimal: ...
+    @property
+    def window(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """An SLO as the forecaster reads it, for a caller that does not keep whole SLOs (the status refresh)."""
+
+    namespace: str
+    name: str
+    key: str
+    objective: Decimal
+    window: int
+
+    @classmethod
+    def of(cls, slo: SLO) -> Subject:
+        return cls(slo.namespace, slo.name, slo.key, slo.objective, slo.window)
+
+
+def span_hours(slos: Sequence[Forecastable]) -> int:
     """Hours of history kept: the longest window (the rolling sums need it) or the fit's five weeks."""
     longest = max((math.ceil(s.window / HOUR) for s in slos), default=0)
     return min(MAX_HOURS, max(longest, MAX_HISTORY))
@@ -61,7 +93,7 @@ class Forecaster:
     pool: Pool | None = None  # the cluster's incident days (``forecast.pool_of``)
     pooled: int = 0  # number of SLOs the pool was built from
 
-    def refresh(self, client: RangeQuerier, slos: list[SLO], now: float) -> dict[Key, Forecast]:
+    def refresh(self, client: RangeQuerier, slos: Sequence[Forecastable], now: float) -> dict[Key, Forecast]:
         """The forecast of every SLO in ``slos`` at ``now``; raises what the client raises."""
         if not slos:  # nothing to forecast: no query, no state
             self.history, self.latest, self.asked = {}, {}, set()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from slo_operator.api import ForecastStatus, ServiceLevelObjective
-from slo_operator.forecast import HOUR, INSUFFICIENT, SEASONAL, Forecast
+from slo_operator.forecast import HOUR, INSUFFICIENT, NO_FORECAST, SEASONAL, Forecast
 from slo_operator.forecaster import HISTORY_QUERY, Forecaster, status_of
 from slo_operator.model import SLO, resolve
 
@@ -58,6 +58,7 @@ def test_one_query_per_completed_hour_for_every_slo() -> None:
     assert first[("prod", "old")].model == SEASONAL
     assert first[("prod", "young")].model == INSUFFICIENT  # one day of data
     assert first[("prod", "empty")].model == INSUFFICIENT
+    assert first[("prod", "young")] is first[("prod", "empty")] is NO_FORECAST  # one object for all
     old = first[("prod", "old")]
     assert old.budget_consumed is not None and abs(old.budget_consumed - 0.5) < 0.02
     # Later in the same hour: no query, the same forecast objects.
@@ -73,7 +74,8 @@ def test_one_query_per_completed_hour_for_every_slo() -> None:
     # A new SLO: the whole span once more; a deleted SLO's state is dropped.
     forecaster.refresh(prometheus, [slo("old"), slo("new")], NOW + HOUR)
     assert len(prometheus.calls) == 11 and prometheus.calls[6][0] == hour_end + HOUR - 35 * 86400 + HOUR
-    assert set(forecaster.cache.entries) == {"prod/old", "prod/new"}
+    # an SLO without history keeps no entry: its forecast is the one shared "insufficient history"
+    assert set(forecaster.cache.entries) == {"prod/old"} and set(forecaster.cache.models) == {"prod/old"}
     assert ("prod", "young") not in forecaster.history
     # No SLOs left: no query and no state.
     calls = len(prometheus.calls)
