@@ -16,15 +16,16 @@ from typing import Any
 
 from slo_operator.acceptance import EVENT_FIELD_SELECTOR, REASON, Rejection, acceptance_conditions, rejections
 from slo_operator.children import ALERTMANAGER_CONFIG, CHILD_KINDS, PROMETHEUS_RULE, desired_children
-from slo_operator.coverage import Coverage
-from slo_operator.forecast import INSUFFICIENT, Forecast
-from slo_operator.forecaster import Forecaster, status_of
-from slo_operator.kube import POLICY_KIND, KubeClient, KubeError
+from slo_operator.coverage import Coverage, RawFigures, RawQuery, is_young, since_of
+from slo_operator.forecast import NO_FORECAST, Forecast
+from slo_operator.forecaster import Forecaster, Subject, status_of
+from slo_operator.kube import POLICY_KIND, SLO_PAGE, KubeClient, KubeError
 from slo_operator.loader import parse_object
 from slo_operator.model import SLO, resolve
 from slo_operator.policy import policy_for, with_policy
 from slo_operator.policy_reconcile import (
     POLICY_READY,
+    Policies,
     apply_policy,
     load_policies,
     parse_policies,
@@ -34,8 +35,9 @@ from slo_operator.prometheus import (
     Measurement,
     PrometheusClient,
     PrometheusUnavailable,
+    fetch_cost,
     fetch_measurements,
-    fetch_window_measurements,
+    fetch_raw,
 )
 from slo_operator.ratelimit import TokenBucket
 from slo_operator.render import NAME_LABEL, RenderOptions
@@ -345,7 +347,7 @@ def first_status(
     measurement, coverage = window_measurement(slo, None, None, now.timestamp())
     new = {**status, **refreshed_status(slo, status, measurement, True, "", now, coverage)}
     if forecasting:
-        new["forecast"] = status_of(Forecast(model=INSUFFICIENT))
+        new["forecast"] = status_of(NO_FORECAST)
     return new
 
 
@@ -428,6 +430,7 @@ class RefreshReport:
     writes: int = 0
     deferred: int = 0  # writes left for a later cycle by the write budget or a throttling API server
     conflicts: int = 0
+    gone: int = 0  # SLOs deleted between their LIST page and their status write
     queries: int = 0
     forecast_queries: int = 0  # the forecasts' history: one range query when an hour has passed, or none
     reachable: bool = True
@@ -450,41 +453,61 @@ def _merge_patch(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]
 KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "labels", "deletionTimestamp")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Listed:
-    """One SLO as a refresh cycle holds it from its LIST to its status write: the metadata the refresh
-    reads, and the rest it reads (apiVersion, kind, spec, status) as compressed compact JSON, unpacked
-    only for its own turn (``whole``).
+    """One SLO as a refresh cycle holds it from its LIST to its status write: what the refresh reads of it
+    (apiVersion, kind, the metadata in ``KEPT_METADATA``, spec and status) as compressed compact JSON,
+    unpacked only for its own turn (``whole``).
 
-    A cycle holds every SLO at once (the Prometheus queries and the forecasts need all of them first).
-    Whole parsed objects were about 24 KB each, over half of it ``managedFields``: 240 MB at 10,000
-    SLOs, which the allocator then kept. Spec and status parsed, or the status as plain JSON, were still
-    3-4 KB; packed this is under 1 KB (zlib's fastest level: some 20 µs an SLO). ``status.kopf`` (kopf's
-    record of the last handled spec) is left out: the refresh never writes it, and a merge patch leaves
-    it as it is."""
+    A cycle holds every SLO it refreshes at once: the young SLOs' raw history is one query for all of
+    them, and the forecasts pool every SLO's history, so no status can be decided before the last page
+    is read. Whole parsed objects were about 24 KB each, over half of it ``managedFields``: 240 MB at
+    10,000 SLOs, which the allocator then kept. Packed this is under 1 KB (zlib's fastest level: some
+    20 µs an SLO). ``status.kopf`` (kopf's record of the last handled spec) is left out: the refresh
+    never writes it, and a merge patch leaves it as it is."""
 
-    metadata: dict[str, Any]  # KEPT_METADATA
-    packed: bytes  # zlib of {"apiVersion", "kind", "spec", "status"} as compact JSON
+    packed: bytes
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> Listed:
         metadata = item.get("metadata") or {}
-        rest = {
+        kept = {
             "apiVersion": item.get("apiVersion"),
             "kind": item.get("kind"),
+            "metadata": {k: metadata[k] for k in KEPT_METADATA if k in metadata},
             "spec": item.get("spec"),
             "status": {k: v for k, v in (item.get("status") or {}).items() if k != "kopf"},
         }
-        return cls(
-            {k: metadata[k] for k in KEPT_METADATA if k in metadata},
-            zlib.compress(json.dumps(rest, separators=(",", ":")).encode(), 1),
-        )
+        return cls(zlib.compress(json.dumps(kept, separators=(",", ":")).encode(), 1))
 
     def whole(self) -> dict[str, Any]:
         """The SLO as the refresh reads it, with its status (a fresh copy each call)."""
-        rest = json.loads(zlib.decompress(self.packed))
-        return {"apiVersion": rest["apiVersion"], "kind": rest["kind"], "metadata": dict(self.metadata),
-                "spec": rest["spec"], "status": rest["status"]}
+        body: dict[str, Any] = json.loads(zlib.decompress(self.packed))
+        return body
+
+
+def refreshable(
+    item: dict[str, Any], policies: Policies | None, reconciled_only: bool
+) -> SLO | None:
+    """The SLO a refresh measures from a listed object (shaped by its policy), or None when it leaves it
+    alone: being deleted, not reconciled yet (``reconciled_only``), or invalid (the handler reports
+    invalid specs; there is nothing to measure)."""
+    metadata = item["metadata"]
+    if metadata.get("deletionTimestamp"):
+        return None
+    if reconciled_only and not (item.get("status") or {}).get("conditions"):
+        return None
+    slo, _problems = validate(item)
+    if slo is None:
+        return None
+    if policies is not None:  # the policy's ticket-tier alert is measured like the SLO's own
+        governing, _ = policy_for(
+            metadata.get("labels") or {},
+            (item.get("spec") or {}).get("policyRef"),
+            policies.by_namespace.get(slo.namespace, []),
+        )
+        slo, _routing = with_policy(slo, governing, RoutingOptions())
+    return slo
 
 
 def refresh_all(
@@ -497,6 +520,7 @@ def refresh_all(
     forecaster: Forecaster | None = None,
     budget: TokenBucket | None = None,
     reconciled_only: bool = False,
+    page: int = SLO_PAGE,
 ) -> RefreshReport:
     """Read every SLO's numbers (constant number of queries) and write the statuses that changed.
 
@@ -512,6 +536,7 @@ def refresh_all(
     fell between a burst of creates and their reconciles would otherwise cost each a second write.
     """
     now = now or datetime.now(UTC)
+    now_ts = now.timestamp()
     secrets: dict[tuple[str, str], frozenset[str] | None] = {}
     events: dict[str, list[dict[str, Any]] | None] = {}
     report = RefreshReport()
@@ -520,55 +545,73 @@ def refresh_all(
     except KubeError as exc:
         report.errors.append(f"cannot list ErrorBudgetPolicies: {exc}")
         policies = None
-    valid: list[tuple[Listed, SLO]] = []
-    for page in kube.slo_pages(namespaces):  # one page of whole SLOs at a time; the cycle keeps Listed
-        report.slos += len(page)
-        page.reverse()
-        while page:  # each whole SLO is dropped once read, and the page is empty before the next one
-            item = page.pop()
-            metadata = item["metadata"]
-            if metadata.get("deletionTimestamp"):
-                continue
-            if reconciled_only and not (item.get("status") or {}).get("conditions"):
-                continue
-            slo, _problems = validate(item)
-            if slo is None:
-                continue  # the handler reports invalid specs; there is nothing to measure
-            if policies is not None:  # the policy's ticket-tier alert is measured like the SLO's own
-                governing, _ = policy_for(
-                    metadata.get("labels") or {},
-                    (item.get("spec") or {}).get("policyRef"),
-                    policies.by_namespace.get(slo.namespace, []),
-                )
-                slo, _routing = with_policy(slo, governing, RoutingOptions())
-            valid.append((Listed.of(item), slo))
+    # Prometheus first: its figures are per SLO key, and which SLOs are young (their window figures
+    # read from raw history) follows from them and each SLO's spec as the pages are read.
     before = prometheus.queries_made
     reason = ""
-    figures: dict[tuple[str, str], tuple[Measurement | None, Coverage]] = {}
+    measurements: dict[tuple[str, str], Measurement] = {}
     try:
         measurements = fetch_measurements(prometheus)
         report.measured = frozenset(measurements)
-        # Young SLOs' window figures from raw history: one more query for all of them together.
-        figures = fetch_window_measurements(prometheus, [s for _, s in valid], measurements, now.timestamp())
     except PrometheusUnavailable as exc:
         reason = str(exc)
         report.reachable = False
+    # One LIST page of whole SLOs at a time; of each SLO the cycle keeps its packed form, and what the
+    # one query of the young SLOs' raw history and the forecasts need.
+    cycle: list[Listed] = []
+    young = RawQuery()
+    subjects: list[Subject] = []
+    costs = False
+    for items in kube.slo_pages(namespaces, page):
+        report.slos += len(items)
+        items.reverse()
+        while items:  # each whole SLO is dropped once read, and the page is empty before the next one
+            item = items.pop()
+            slo = refreshable(item, policies, reconciled_only)
+            if slo is None:
+                continue
+            cycle.append(Listed.of(item))
+            if report.reachable:
+                found = measurements.get((slo.namespace, slo.name))
+                if is_young(slo, None if found is None else since_of(slo, found.recording_since), now_ts):
+                    young.add(slo)
+            costs = costs or slo.cost is not None
+            if forecaster is not None:
+                subjects.append(Subject.of(slo))
+    raw: dict[str, RawFigures] = {}
+    if report.reachable:
+        try:
+            raw = fetch_raw(prometheus, young)  # one query for every young SLO (none when there is none)
+            if costs:
+                fetch_cost(prometheus, measurements)
+        except PrometheusUnavailable as exc:
+            reason = str(exc)
+            report.reachable = False
+    del young
     report.queries = prometheus.queries_made - before
     forecasts: dict[tuple[str, str], Forecast] = {}
     if forecaster is not None and report.reachable:
         before = prometheus.queries_made
         try:
-            forecasts = forecaster.refresh(prometheus, [s for _, s in valid], now.timestamp())
+            forecasts = forecaster.refresh(prometheus, subjects, now_ts)
         except PrometheusUnavailable as exc:  # the forecasts stay as they were
             report.errors.append(f"forecast history: {exc}")
         report.forecast_queries = prometheus.queries_made - before
+    del subjects
     backing_off = False  # the API server refused a write for load or health: write nothing more this cycle
-    for listed, slo in valid:
-        body = listed.whole()
+    cycle.reverse()
+    while cycle:  # each SLO's packed form is dropped once its turn is over
+        body = cycle.pop().whole()
+        slo = refreshable(body, policies, reconciled_only)
+        assert slo is not None  # the same object: it passed before
         metadata = body["metadata"]
         current = body["status"]
-        found = figures.get((slo.namespace, slo.name))
-        measurement, coverage = found if found is not None else (None, None)
+        measurement: Measurement | None = None
+        coverage: Coverage | None = None
+        if report.reachable:
+            measurement, coverage = window_measurement(
+                slo, measurements.get((slo.namespace, slo.name)), raw.get(slo.key), now_ts
+            )
         new = refreshed_status(slo, current, measurement, report.reachable, reason, now, coverage)
         if (forecast := forecasts.get((slo.namespace, slo.name))) is not None:
             new["forecast"] = status_of(forecast)
@@ -614,6 +657,8 @@ def refresh_all(
         except KubeError as exc:
             if exc.status == 409:  # changed since we listed it: the next cycle sees the new version
                 report.conflicts += 1
+            elif exc.status == 404:  # deleted since its page was read: nothing to write
+                report.gone += 1
             else:
                 report.errors.append(f"{slo.key}: {exc}")
                 backing_off = exc.status in SERVER_TROUBLE or exc.status >= 500

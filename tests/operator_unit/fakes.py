@@ -142,14 +142,22 @@ class ApiServer:
 
 
 def _page(items: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
-    """A LIST answer honouring ``limit`` and ``continue`` as the API server does (the token is opaque to
-    clients; here it is the offset of the next item)."""
-    start = int(query.get("continue", ["0"])[0])
-    limit = int(query.get("limit", ["0"])[0]) or len(items)
-    page = items[start : start + limit]
-    more = start + limit < len(items)
-    return {"kind": "List", "metadata": {"continue": str(start + limit)} if more else {},
-            "items": copy.deepcopy(page)}
+    """A LIST answer honouring ``limit`` and ``continue`` as the API server does: items in key order
+    (namespace, name), the token naming where the last page ended (opaque to clients), so objects
+    deleted or created between pages do not shift the later ones."""
+    def key(item: dict[str, Any]) -> tuple[str, str]:
+        return item["metadata"]["namespace"], item["metadata"]["name"]
+
+    after = query.get("continue", [""])[0]
+    ordered = sorted(items, key=key)
+    if after:
+        namespace, _, name = after.partition("/")
+        ordered = [o for o in ordered if key(o) > (namespace, name)]
+    limit = int(query.get("limit", ["0"])[0]) or len(ordered)
+    page = ordered[:limit]
+    more = len(ordered) > limit
+    token = "/".join(key(page[-1])) if more else ""
+    return {"kind": "List", "metadata": {"continue": token} if more else {}, "items": copy.deepcopy(page)}
 
 
 def _merge(current: Any, patch: Any) -> Any:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from fakes import SLO_PATH, ApiServer, StaticPrometheus, prometheus_from, serving
@@ -32,6 +33,7 @@ from slo_operator.reconcile import (
     refresh_all,
 )
 from slo_operator.rules import rule_groups
+from support.prometheus_api import request_params
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 OLD = (NOW - timedelta(days=40)).timestamp()  # recording began long before the 30d window
@@ -345,3 +347,103 @@ def test_the_operator_refresh_leaves_slos_not_yet_reconciled_alone(api: ApiServe
     assert api.status("prod", "pending") == {}
     assert refresh_all(kube, client, now=NOW, forecaster=forecaster).writes == 1  # tools refresh all
     assert api.status_writes[-1] == ("prod", "pending")
+
+
+# ---- a cycle over several LIST pages --------------------------------------------------------------------
+
+PAGE = 2  # SLOs per LIST page in these tests: five SLOs are three pages
+
+
+def paged(kube: KubeClient, client: PrometheusClient, forecaster: Forecaster, now: datetime) -> RefreshReport:
+    return refresh_all(kube, client, now=now, heartbeat_seconds=HEARTBEAT, forecaster=forecaster, page=PAGE)
+
+
+def slo_lists(api: ApiServer) -> int:
+    return sum(1 for r in api.requests if r == ("GET", f"{SLO_PATH}/servicelevelobjectives"))
+
+
+def test_a_cycle_over_pages_writes_each_changed_slo_once_and_only_those(
+    api: ApiServer, kube: KubeClient
+) -> None:
+    prometheus = StaticPrometheus()
+    slos = cluster(api, prometheus, 5)
+    client = prometheus.client()
+    forecaster = Forecaster()
+    first = paged(kube, client, forecaster, NOW)
+    assert (first.slos, first.writes, first.errors, slo_lists(api)) == (5, 5, [], 3)
+    assert sorted(api.status_writes) == [("prod", f"api-{i}") for i in range(5)]
+    assert first.queries == len(QUERIES)  # the same queries whatever the pages
+    # Nothing visible changed: no page writes anything.
+    again = paged(kube, client, forecaster, NOW + MINUTE)
+    assert (again.slos, again.writes, slo_lists(api)) == (5, 0, 6)
+    # One SLO of the last page changes: that one alone is written.
+    prometheus.set(slos[4], error_ratio=0.0005, remaining=0.3, since=OLD)
+    changed = paged(kube, client, forecaster, NOW + 2 * MINUTE)
+    assert changed.writes == 1 and api.status_writes[-1] == ("prod", "api-4")
+    assert api.status("prod", "api-4")["errorBudget"]["remaining"] == 30.0
+    assert api.status("prod", "api-3")["errorBudget"]["remaining"] == 50.0
+
+
+def test_young_slos_of_every_page_share_one_raw_query_and_get_their_own_figures(
+    api: ApiServer, kube: KubeClient
+) -> None:
+    """Which SLOs are young is known page by page; their raw history is still one query, asked once the
+    last page is read, and each SLO gets the figures of its own indicator (a distinct one each here)."""
+    young_since = (NOW - timedelta(days=2)).timestamp()
+    prometheus = StaticPrometheus()
+    for i in range(5):
+        doc = document(f"api-{i}")
+        doc["spec"]["indicator"]["availability"]["errors"] = f'x{{code="5xx",shard="{i}"}}'
+        api.add(doc)
+        prometheus.set(slo_of(doc), error_ratio=0.0005, remaining=0.5, since=young_since)
+    raw_queries: list[str] = []
+    static = prometheus.client()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        query = request_params(request)["query"]
+        if "slo_figure" not in query:
+            return static._http._transport.handle_request(request)  # type: ignore[union-attr]
+        raw_queries.append(query)
+        # The raw error ratio of each SLO's own indicator: 1% for shard 0, 2% for shard 1, ...
+        samples = []
+        for part in query.split("\nor\n"):
+            tag = part.rsplit('"slo_key", "', 1)[1].split('"')[0]
+            figure = part.rsplit('"slo_figure", "', 1)[1].split('"')[0]
+            if figure == "ratio":  # the start part reads the total series only: no shard in it
+                value = (int(part.split('shard="')[1].split('"')[0]) + 1) / 100
+            else:
+                value = young_since
+            samples.append({"metric": {"slo_key": tag, "slo_figure": figure}, "value": [0, repr(value)]})
+        body = {"status": "success", "data": {"resultType": "vector", "result": samples}}
+        return httpx.Response(200, content=json.dumps(body))
+
+    client = PrometheusClient("http://prometheus.invalid", transport=httpx.MockTransport(handle))
+    report = paged(kube, client, Forecaster(), NOW)
+    assert (report.slos, report.writes, report.errors, slo_lists(api)) == (5, 5, [], 3)
+    assert len(raw_queries) == 1 and report.queries == len(QUERIES) + 1
+    for i in range(5):
+        status = api.status("prod", f"api-{i}")
+        assert status["window"]["source"] == "raw", (i, status["window"])
+        assert status["sli"] == pytest.approx(100 - (i + 1)), (i, status["sli"])
+
+
+def test_an_slo_deleted_between_pages_is_neither_written_nor_an_error(
+    api: ApiServer, kube: KubeClient
+) -> None:
+    """api-0 (page one) and api-3 (page two) are deleted once page one was read: the others, api-4 after
+    the gap included, are written; api-0's write finds it gone (not an error, no back-off)."""
+    prometheus = StaticPrometheus()
+    cluster(api, prometheus, 5)
+    lists = {"n": 0}
+
+    def delete_after_first_page(method: str, path: str) -> None:
+        if (method, path) == ("GET", f"{SLO_PATH}/servicelevelobjectives"):
+            lists["n"] += 1
+            if lists["n"] == 2:
+                del api.slos[("prod", "api-0")], api.slos[("prod", "api-3")]
+
+    api.fault = lambda method, path: delete_after_first_page(method, path)
+    report = paged(kube, prometheus.client(), Forecaster(), NOW)
+    assert (report.slos, report.writes, report.gone, report.errors) == (4, 3, 1, [])
+    assert sorted(api.status_writes) == [("prod", "api-1"), ("prod", "api-2"), ("prod", "api-4")]
+    assert set(api.slos) == {("prod", "api-1"), ("prod", "api-2"), ("prod", "api-4")}
