@@ -21,10 +21,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from slo_operator.children import ChildKind
-from slo_operator.kube import Credentials, KubeClient, KubeError, read_watch, ssl_context, token_auth
+from slo_operator.kube import Credentials, KubeClient, KubeError, follow_watch, read_watch, watch_client
 from slo_operator.render import NAME_LABEL
 from slo_operator.watch_cache import WatchCache, restores
 
@@ -34,7 +32,6 @@ ACCEPT_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 ACCEPT_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 WATCH_SECONDS = 300  # the API server ends each watch after this; it is resumed at once
 PAGE = 500  # items per LIST page: 10,000 children are 20 requests, not one answer of tens of MB
-BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def collection_path(kind: ChildKind, namespace: str) -> str:
@@ -69,12 +66,7 @@ class ChildWatch:
         self, credentials: Credentials, kube: KubeClient, cache: WatchCache, selector: str, on_news: OnNews
     ) -> None:
         self.kube, self.cache, self.selector, self.on_news = kube, cache, selector, on_news
-        self._http = httpx.AsyncClient(
-            base_url=credentials.server,
-            verify=ssl_context(credentials),
-            auth=token_auth(credentials),
-            timeout=httpx.Timeout(WATCH_SECONDS + 30, connect=10),
-        )
+        self._http = watch_client(credentials, WATCH_SECONDS)
         self.events = 0  # watch events seen (tests, logs)
         self.relists = 0
 
@@ -92,29 +84,19 @@ class ChildWatch:
 
     async def follow(self, kind: ChildKind, namespace: str, version: str | None) -> None:
         """Watch ``kind`` from ``version`` for ever (cancelled at shutdown); LIST again when it must."""
-        failures = 0
-        while True:
-            try:
-                if version is None:
-                    items, version = await asyncio.to_thread(
-                        list_metadata, self.kube, kind, namespace, self.selector
-                    )
-                    self.relists += 1
-                    assert version is not None
-                    owners = self.cache.resync_children(kind.plural, namespace or None, items)
-                    message = "watch of %s resumed by a re-listing: %d SLOs to restore"
-                    log.info(message, kind.plural, len(owners))
-                    for owner in sorted(owners):
-                        self.on_news(*owner)
-                version = await self._watch(kind, namespace, str(version))
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except (httpx.HTTPError, KubeError, ValueError) as exc:
-                delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
-                failures += 1
-                log.warning("watch of %s failed (%s); again in %.0fs", kind.plural, exc, delay)
-                await asyncio.sleep(delay)
+
+        async def relist() -> str:
+            items, listed = await asyncio.to_thread(list_metadata, self.kube, kind, namespace, self.selector)
+            self.relists += 1
+            assert listed is not None
+            owners = self.cache.resync_children(kind.plural, namespace or None, items)
+            message = "watch of %s resumed by a re-listing: %d SLOs to restore"
+            log.info(message, kind.plural, len(owners))
+            for owner in sorted(owners):
+                self.on_news(*owner)
+            return listed
+
+        await follow_watch(kind.plural, relist, lambda resume: self._watch(kind, namespace, resume), version)
 
     async def _watch(self, kind: ChildKind, namespace: str, version: str) -> str | None:
         """One watch request; returns the resourceVersion to resume from (None: it must LIST again)."""

@@ -9,13 +9,14 @@ places kopf's login handler uses (``in_cluster``): the pod's service account wit
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import os
 import ssl
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -193,6 +194,49 @@ async def read_watch(
             if event.get("type") != "BOOKMARK":
                 on_event(str(event.get("type")), obj)
     return version
+
+
+def watch_client(credentials: Credentials, watch_seconds: int) -> httpx.AsyncClient:
+    """The HTTP client of one of the operator's own watches (``read_watch``), whose requests the API server
+    ends after ``watch_seconds``: no read timeout shorter than that."""
+    return httpx.AsyncClient(
+        base_url=credentials.server,
+        verify=ssl_context(credentials),
+        auth=token_auth(credentials),
+        timeout=httpx.Timeout(watch_seconds + 30, connect=10),
+    )
+
+
+# What a failed watch of the operator's own waits before it tries again, by consecutive failures.
+WATCH_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+WATCH_ERRORS = (httpx.HTTPError, KubeError, ValueError)  # what ends a watch attempt (ValueError: bad JSON)
+
+
+async def follow_watch(
+    what: str,
+    relist: Callable[[], Awaitable[str]],
+    watch: Callable[[str], Awaitable[str | None]],
+    version: str | None = None,
+) -> None:
+    """The loop of each of the operator's own watches, until cancelled: ``relist()`` (a LIST and what its
+    caller makes of it; returns the list's resourceVersion) whenever there is no version to resume from,
+    then ``watch(version)`` (one watch request, ``read_watch``: the version to resume from, None when it
+    must LIST again). A failed attempt is logged and tried again after ``WATCH_BACKOFF`` (by consecutive
+    failures), resuming from the last version it had."""
+    failures = 0
+    while True:
+        try:
+            if version is None:
+                version = await relist()
+            version = await watch(version)
+            failures = 0
+        except asyncio.CancelledError:
+            raise
+        except WATCH_ERRORS as exc:
+            delay = WATCH_BACKOFF[min(failures, len(WATCH_BACKOFF) - 1)]
+            failures += 1
+            log.warning("watch of %s failed (%s); again in %.0fs", what, exc, delay)
+            await asyncio.sleep(delay)
 
 
 def ssl_context(credentials: Credentials) -> ssl.SSLContext | bool:

@@ -41,15 +41,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from slo_operator import API_GROUP, API_VERSION, PLURAL
-from slo_operator.kube import Credentials, KubeClient, KubeError, read_watch, ssl_context, token_auth
+from slo_operator.kube import Credentials, KubeClient, KubeError, follow_watch, read_watch, watch_client
 
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 300
-BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+READ_RETRY_SECONDS = 30.0  # after a failed GET of an SLO that is due
 RETRY_SECONDS = 60.0  # after a failure that names no delay of its own (kopf's default backoff)
 WORKERS = min(32, (os.cpu_count() or 1) + 4)  # as many as kopf's handler threads were
 
@@ -120,12 +118,7 @@ class SLOIntake:
         self._running: set[Key] = set()
         self._workers = workers
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="reconcile")
-        self._http = httpx.AsyncClient(
-            base_url=credentials.server,
-            verify=ssl_context(credentials),
-            auth=token_auth(credentials),
-            timeout=httpx.Timeout(WATCH_SECONDS + 30, connect=10),
-        )
+        self._http = watch_client(credentials, WATCH_SECONDS)
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.events = 0  # watch events seen
@@ -248,7 +241,7 @@ class SLOIntake:
                 obj = self.kube.get_slo(*key)
             except KubeError as exc:
                 log.warning("cannot read SLO %s/%s: %s", *key, exc)
-                return BACKOFF[-1]
+                return READ_RETRY_SECONDS
         if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
             return None  # gone: its children go with it
         if not waiting.force and not self.due(obj):
@@ -269,27 +262,19 @@ class SLOIntake:
     async def follow(self, namespace: str) -> None:
         """LIST the SLOs (each reconciled once: start-up), then watch; LIST again when the watch cannot
         resume (only changed specs are reconciled then)."""
-        version: str | None = None
-        first, failures = True, 0
-        while True:
-            try:
-                if version is None:
-                    entries, version = await asyncio.to_thread(self._list, namespace, first)
-                    self.resync(namespace, entries)
-                    if not first:
-                        self.relists += 1
-                        log.info("watch of SLOs resumed by a re-listing of %d", len(entries))
-                    del entries
-                    first = False
-                version = await self._watch(namespace, str(version))
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except (httpx.HTTPError, KubeError, ValueError) as exc:
-                delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
-                failures += 1
-                log.warning("watch of SLOs failed (%s); again in %.0fs", exc, delay)
-                await asyncio.sleep(delay)
+        first = True
+
+        async def relist() -> str:
+            nonlocal first
+            entries, version = await asyncio.to_thread(self._list, namespace, first)
+            self.resync(namespace, entries)
+            if not first:
+                self.relists += 1
+                log.info("watch of SLOs resumed by a re-listing of %d", len(entries))
+            first = False
+            return version
+
+        await follow_watch("SLOs", relist, lambda version: self._watch(namespace, version))
 
     def _list(self, namespace: str, force: bool) -> tuple[list[Listed], str]:
         """Every SLO (in ``namespace``), a page at a time, as ``Listed``; the list's resourceVersion."""
