@@ -213,6 +213,13 @@ def fetch_cost(client: PrometheusClient, measurements: dict[Key, Measurement]) -
             found.cost[labels["__name__"]] = value
 
 
+def young(slo: SLO, measurements: dict[Key, Measurement], now: float) -> bool:
+    """Whether the SLO's window figures come from raw history (``coverage.is_young``), by the recording
+    start ``fetch_measurements`` found for its current indicator."""
+    found = measurements.get((slo.namespace, slo.name))
+    return is_young(slo, None if found is None else since_of(slo, found.recording_since), now)
+
+
 def fetch_raw(client: PrometheusClient, query: RawQuery) -> dict[str, RawFigures]:
     """The raw figures of the young SLOs in ``query`` by SLO key, in one query (none when it is empty)."""
     text = query.text
@@ -226,11 +233,7 @@ def fetch_window_measurements(
     ``fetch_measurements`` — the raw history of all young SLOs together (none when all are covered), and
     the spend series of all cost SLOs together (none without cost SLOs)."""
 
-    def since(slo: SLO) -> float | None:
-        found = measurements.get((slo.namespace, slo.name))
-        return None if found is None else since_of(slo, found.recording_since)
-
-    raw = fetch_raw(client, raw_query([slo for slo in slos if is_young(slo, since(slo), now)]))
+    raw = fetch_raw(client, raw_query([slo for slo in slos if young(slo, measurements, now)]))
     if any(slo.cost is not None for slo in slos):
         fetch_cost(client, measurements)
     return {

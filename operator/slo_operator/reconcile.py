@@ -16,7 +16,7 @@ from typing import Any
 
 from slo_operator.acceptance import EVENT_FIELD_SELECTOR, REASON, Rejection, acceptance_conditions, rejections
 from slo_operator.children import ALERTMANAGER_CONFIG, CHILD_KINDS, PROMETHEUS_RULE, desired_children
-from slo_operator.coverage import Coverage, RawFigures, RawQuery, is_young, since_of
+from slo_operator.coverage import Coverage, RawFigures, RawQuery
 from slo_operator.forecast import NO_FORECAST, Forecast
 from slo_operator.forecaster import Forecaster, Subject, status_of
 from slo_operator.kube import POLICY_KIND, SLO_PAGE, KubeClient, KubeError
@@ -38,6 +38,7 @@ from slo_operator.prometheus import (
     fetch_cost,
     fetch_measurements,
     fetch_raw,
+    young,
 )
 from slo_operator.ratelimit import TokenBucket
 from slo_operator.render import NAME_LABEL, RenderOptions
@@ -559,7 +560,7 @@ def refresh_all(
     # One LIST page of whole SLOs at a time; of each SLO the cycle keeps its packed form, and what the
     # one query of the young SLOs' raw history and the forecasts need.
     cycle: list[Listed] = []
-    young = RawQuery()
+    young_history = RawQuery()
     subjects: list[Subject] = []
     costs = False
     for items in kube.slo_pages(namespaces, page):
@@ -571,23 +572,21 @@ def refresh_all(
             if slo is None:
                 continue
             cycle.append(Listed.of(item))
-            if report.reachable:
-                found = measurements.get((slo.namespace, slo.name))
-                if is_young(slo, None if found is None else since_of(slo, found.recording_since), now_ts):
-                    young.add(slo)
+            if report.reachable and young(slo, measurements, now_ts):
+                young_history.add(slo)
             costs = costs or slo.cost is not None
             if forecaster is not None:
                 subjects.append(Subject.of(slo))
     raw: dict[str, RawFigures] = {}
     if report.reachable:
         try:
-            raw = fetch_raw(prometheus, young)  # one query for every young SLO (none when there is none)
+            raw = fetch_raw(prometheus, young_history)  # one query for all young SLOs (none without)
             if costs:
                 fetch_cost(prometheus, measurements)
         except PrometheusUnavailable as exc:
             reason = str(exc)
             report.reachable = False
-    del young
+    del young_history
     report.queries = prometheus.queries_made - before
     forecasts: dict[tuple[str, str], Forecast] = {}
     if forecaster is not None and report.reachable:
