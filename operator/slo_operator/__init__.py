@@ -38,7 +38,8 @@ I/O edges:
 - ``slo_intake``: the SLOs' own watch, one pending entry per SLO and a fixed set of workers (kopf's
   per-object queues held every event of every waiting SLO, without bound).
 - ``leader``: leader election on a Lease (only the leader reconciles), the health/readiness endpoint.
-- ``kube`` (API server client), ``prometheus`` (instant queries), ``reconcile`` (applies children,
+- ``kube`` (API server client; ``follow_watch``: the LIST-then-watch loop of the operator's own
+  watches, with its retry back-off), ``prometheus`` (instant queries), ``reconcile`` (applies children,
   refreshes status), ``handlers`` (kopf wiring only), ``config`` (the operator's settings), ``cli``
   (``slo-operator``), ``reports`` (monthly reports: a package with its own map); ``policy_cli``,
   ``policy_reconcile`` and ``tickets`` carry out error-budget policies; ``simulate_cli`` (``slo-operator
