@@ -36,6 +36,7 @@ import numpy.typing as npt
 import promql_parser
 
 from slo_operator import tiers
+from slo_operator.promql import RUNNING_SUMS
 
 Array = npt.NDArray[np.float64]
 Labels = tuple[tuple[str, str], ...]  # sorted (name, value) pairs, __name__ included when present
@@ -313,6 +314,8 @@ class Evaluator:
                 result = _extrapolated(times, values, lo, hi, at - width, at, name == "rate", self.semantics)
             elif name == "last_over_time":
                 result = np.where(hi > lo, values[np.maximum(hi - 1, 0)] if len(values) else np.nan, np.nan)
+            elif name in ("min_over_time", "max_over_time"):
+                result = _extreme(np.minimum if name == "min_over_time" else np.maximum, values, lo, hi)
             else:
                 result = _over_time(name, values, lo, hi)
             if not np.all(np.isnan(result)):
@@ -526,7 +529,10 @@ def _calendar(part: str) -> Callable[[Array], Array]:
 CALENDAR: dict[str, Callable[[Array], Array]] = {
     name: _calendar(name) for name in ("month", "day_of_month", "days_in_month")
 }
-RANGE_FUNCTIONS = ("rate", "increase", "sum_over_time", "count_over_time", "avg_over_time", "last_over_time")
+RANGE_FUNCTIONS = (
+    "rate", "increase", "sum_over_time", "count_over_time", "avg_over_time", "last_over_time",
+    "min_over_time", "max_over_time",
+)
 FUNCTIONS = ("time", "vector", "absent", *CALENDAR, *ELEMENTWISE, *RANGE_FUNCTIONS)
 
 
@@ -548,6 +554,20 @@ def _over_time(name: str, values: Array, lo: Any, hi: Any) -> Array:
     if name == "count_over_time":
         return np.where(empty, np.nan, count)
     return np.where(empty, np.nan, summed / np.where(empty, 1.0, count))
+
+
+def _extreme(ufunc: np.ufunc, values: Array, lo: Any, hi: Any) -> Array:
+    """``min_over_time``/``max_over_time``: the reduction of ``values[lo:hi]`` at every instant (NaN when
+    empty), one ``reduceat`` over the interleaved bounds."""
+    empty = hi <= lo
+    if len(values) == 0:
+        return np.full(np.shape(lo), np.nan)
+    padded = np.append(values, np.nan)  # ``reduceat`` needs every index inside the array
+    bounds = np.empty(2 * len(lo), dtype=np.intp)
+    bounds[0::2] = np.where(empty, 0, lo)
+    bounds[1::2] = np.where(empty, 0, hi)
+    reduced = ufunc.reduceat(padded, bounds)[0::2]
+    return np.where(empty, np.nan, reduced)
 
 
 def _extrapolated(
@@ -662,13 +682,15 @@ def run_groups(
         interval = step if step is not None else _duration(group.get("interval", "1m"))
         first = start + ((offsets or {}).get(group["name"], 0.0) if step is None else 0.0)
         grids.append(np.arange(first, end + interval / 2, interval, dtype=np.float64))
+    seeds = _seeds(groups, grids)
     for g, r, rule, node in _dependency_order(groups):
         ts = grids[g]
         extra = rule.get("labels") or {}
         if "record" in rule and _reads_itself(rule, node):
             increment = tiers.running_sum_input(rule, node)
             if increment is not None:
-                _running_sum(store, ts, (g, r), semantics, increment, rule["record"], extra)
+                seed = seeds.get((rule["record"], extra.get("slo"), extra.get("namespace")))
+                _running_sum(store, ts, (g, r), semantics, increment, rule["record"], extra, seed)
             else:
                 _recurrence(store, ts, (g, r), semantics, node, rule["record"], extra)
             continue
@@ -686,20 +708,51 @@ def run_groups(
     return Result(store, alerts, semantics)
 
 
+Seed = tuple[Any, Array, Order]  # the coarse copy's seed expression, its group's instants, its order
+
+
+def _seeds(groups: list[dict[str, Any]], grids: list[Array]) -> dict[tuple[Any, Any, Any], Seed]:
+    """Each running sum's coarse copy (``tiers.seed_input``), by record name and SLO."""
+    out: dict[tuple[Any, Any, Any], Seed] = {}
+    for g, group in enumerate(groups):
+        for r, rule in enumerate(group["rules"]):
+            if "record" not in rule or rule["record"] not in RUNNING_SUMS.values():
+                continue
+            seed = tiers.seed_input(rule, promql_parser.parse(rule["expr"]))
+            if seed is not None:
+                labels = rule.get("labels") or {}
+                out[(rule["record"], labels.get("slo"), labels.get("namespace"))] = (seed, grids[g], (g, r))
+    return out
+
+
 def _running_sum(
     store: Store, ts: Array, order: Order, semantics: Semantics, increment: Any, record: str,
-    extra: Mapping[str, str],
+    extra: Mapping[str, str], seed: Seed | None,
 ) -> None:
-    """A running sum (``tiers``): its input evaluated at every instant, then added up in order.
+    """A fine running sum (``tiers``): its input evaluated at every instant, then added up in order.
 
     Evaluated instant by instant it is a recurrence whose value changes at every step; here it costs one
-    evaluation of its input. Every evaluation of a run happens (no Prometheus restarts), so the carried
-    value is always the previous one and the coarse fallback of the rule never applies.
+    evaluation of its input. It starts where Prometheus starts it: at the first evaluation that sees the
+    coarse copy's first sample (0, recorded at the coarse group's first evaluation with a base sample);
+    without a coarse copy it never starts. Every evaluation of a run happens (no Prometheus restarts), so
+    the previous value is always the last one and the coarse copy is never needed again.
     """
     vector = Evaluator(store, ts, order, semantics).vector(increment)
+    if seed is None:
+        return
+    expr, coarse_ts, coarse_order = seed
+    seeded = Evaluator(store, coarse_ts, coarse_order, semantics).vector(expr)
     for labels, values in vector.items():
-        merged = labels_of({**dict(_drop_name(labels)), **extra, NAME: record})
-        store.add(merged, Series(ts, tiers.running_sum(values), order))
+        key = _drop_name(labels)
+        first = seeded.get(key)
+        present = np.flatnonzero(~np.isnan(first)) if first is not None else np.array([], dtype=np.intp)
+        if not len(present):
+            continue
+        at = coarse_ts[present[0]]
+        # The seed is visible from the same instant when the coarse copy's rule runs first.
+        started = ts >= at if coarse_order < order else ts > at
+        merged = labels_of({**dict(key), **extra, NAME: record})
+        store.add(merged, Series(ts, tiers.running_sum(values, started), order))
 
 
 def _recurrence(
@@ -711,8 +764,9 @@ def _recurrence(
     Each output depends only on outputs of earlier instants, so a guess for a block of instants — every
     output equal to the last one known — is checked by evaluating the block once: up to the first
     instant where the result differs from the guess, guess and result agree and are therefore the
-    outputs; that instant's result is right too (it only saw agreeing earlier values). A carried value
-    costs one evaluation per block instead of one per instant.
+    outputs; that instant's result is right too (it only saw agreeing earlier values). The rest of the
+    block's results are the next guess. A carried value, or one that follows another series (a coarse
+    copy of a running sum), costs about two evaluations per block instead of one per instant.
     """
     own: dict[Labels, Series] = {}
 
@@ -723,11 +777,14 @@ def _recurrence(
             store.add(merged, own[merged])
         return own[merged]
 
-    i = 0
+    i = guessed = 0
     while i < len(ts):
         stop = min(len(ts), i + block) if i else 1
         for series in own.values():
-            series.values[i:stop] = series.values[i - 1] if i else np.nan
+            # Instants already guessed keep the last evaluation's results (a value that follows another
+            # series, such as a coarse copy, then agrees at the next pass); new ones carry the last value.
+            series.values[max(i, guessed):stop] = series.values[i - 1] if i else np.nan
+        guessed = max(guessed, stop)
         vector = Evaluator(store, ts[i:stop], order, semantics).vector(node)
         for labels in vector:
             output(labels)
@@ -740,9 +797,7 @@ def _recurrence(
             if len(differs):
                 agree = min(agree, int(differs[0]) + 1)
         for labels, series in own.items():
-            computed = results.get(labels, np.full(stop - i, np.nan))
-            series.values[i : i + agree] = computed[:agree]
-            series.values[i + agree : stop] = np.nan
+            series.values[i:stop] = results.get(labels, np.full(stop - i, np.nan))
         i += agree
 
 
@@ -781,13 +836,18 @@ def _dependency_order(groups: list[dict[str, Any]]) -> list[tuple[int, int, dict
     reads a series the slow group records must wait for it; which sample each reader sees at an instant
     is decided by the (group, rule) order in ``Evaluator``, as in Prometheus. A rule's own output does
     not hold it back (that is a recurrence); two rules recording one name with different labels are
-    told apart by the reader's matchers. Cycles keep file order.
+    told apart by the reader's matchers. A fine running sum does not wait for its coarse copy (which
+    reads it): it is computed from its input and the coarse group's schedule (``_running_sum``). Cycles
+    keep file order.
     """
     pending = []
     for g, group in enumerate(groups):
         for r, rule in enumerate(group["rules"]):
             node = promql_parser.parse(rule["expr"])
-            pending.append((g, r, rule, node, _selectors(node)))
+            reads = _selectors(node)
+            if "record" in rule and tiers.running_sum_input(rule, node) is not None:
+                reads = [selector for selector in reads if selector.name != rule["record"]]
+            pending.append((g, r, rule, node, reads))
     ordered = []
     while pending:
         ready = [

@@ -265,6 +265,6 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
         {"name": f"{prefix}:slow", "interval": options.slow_interval, "rules": slow},
     ]
     if tiers is not None:
-        # Last: the slow group's windows read the coarse copy only as a fallback (see ``tiers``).
+        # Last: it carries the running sums across long outages and starts them (see ``tiers``).
         groups.append({"name": f"{prefix}:tier", "interval": format_duration(tiers.coarse), "rules": coarse})
     return groups

@@ -13,37 +13,61 @@ difference::
 where S(t) is the fine running sum at the last evaluation and S(t - W) its value W ago. That is the
 same set of samples ``sum_over_time(x[W - 1ms])`` adds up (``promql.window_range``), on Prometheus 2.x
 and 3.x alike, so the windows stay exact — the partial newest hour included, nothing is an hour
-stale — and the result no longer depends on how often the coarse group runs (a running sum can be
+stale — and the result does not depend on how often the coarse group runs (a running sum can be
 copied at any cadence; a sum of per-hour sums double-counts when evaluated more often than hourly,
 as ``promtool test rules`` does, and loses an hour when one evaluation is missed).
 
-Reads per evaluation: S(t) one sample; S(t - W) the last fine sample of the hour before t - W, or,
-only when the fine series has a gap there longer than that, the last coarse sample before it. Which
-tiers exist follows the SLO's windows (``plan``): windows up to 6h are read from the base series
-directly in the fast group (``rules``), longer ones from the running sums, and the coarse interval is
-the longest window / 720 (1h for 30d, 5m at least), so a window never reads more than ~720 coarse
-samples.
+**No rule that runs every 30 seconds reads far back.** A rule is one query, and Prometheus opens every
+TSDB block the union of its selectors' ranges touches and looks up every selector in each of them: a
+30s rule with one selector reaching back 30 days pays for every block of a month, however few samples
+it reads. So the reads are split by how often they run:
+
+- The fine running sum (every 30s) looks back ``CARRY`` (2h) only: its previous value is the newest
+  sample of either tier in the last two hours (``previous``). When there is none it records nothing.
+- The coarse copy (hourly) carries itself: the newest running-sum value of the last two hours, else its
+  own last value within the longest window (the one read that reaches far back, once an hour), else 0
+  for a brand-new SLO (which is what starts the fine running sum).
+- A window's S(t - W) reads two hours before t - W and the coarse copies inside the window (below), so
+  its query spans W + 2h, not 2W.
+
+Reads per evaluation: S(t) one sample; S(t - W) the samples of the two hours before t - W and the
+window's coarse copies (~720 for 30 days). Which tiers exist follows the SLO's windows (``plan``):
+windows up to 6h are read from the base series directly in the fast group (``rules``), longer ones from
+the running sums, and the coarse interval is the longest window / 720 (1h for 30d, 5m at least).
+
+The running sums never decrease (base rates are never negative) while they continue, and a sum that
+resumes after a long outage resumes from the coarse copy, which never decreases either. So the newest
+value of either tier is the larger one (``max``), and the coarse copies inside a window are at least
+S(t - W) unless the sum resumed below it.
 
 Gaps:
 
 - The base series has no sample (scrape target gone, no traffic): the running sum carries its last
   value unchanged, so it has a sample at every evaluation the fast group runs.
-- A missed evaluation (of either group) or a Prometheus restart: the running sum reads its last value
-  from the last hour of its own samples, so nothing recorded before the gap is lost, and nothing is
-  counted twice. A gap longer than an hour is bridged from the coarse copy (the running sum as of the
-  last coarse evaluation before the gap: only samples recorded between that copy and the gap are
-  missed, at most one coarse interval). The coarse copy is a fallback only: a missed coarse evaluation
-  changes no window.
-- S(t - W) inside a gap: the last sample before t - W is the running sum's value through the gap
-  (no samples were added while it lasted), found in the hour before t - W, or from the coarse copy.
-- No running sum W ago (a young SLO, or the rules were just upgraded to this formulation): the window
-  is S(t), everything recorded so far — as ``sum_over_time`` gives for a series younger than its range.
-  ``coverage`` covers the status while the recorded series are younger than the window.
+- A missed evaluation (of either group) or a Prometheus outage up to 2h: the running sum continues from
+  the newest value of either tier, nothing lost, nothing counted twice. A missed coarse evaluation
+  changes nothing.
+- An outage over 2h: the fine running sum records nothing until the coarse group's next evaluation
+  (up to one coarse interval after the restart), which carries its last copy; the fine sum then resumes
+  from it. Lost: the samples between the last coarse copy and the outage, and those between the restart
+  and that coarse evaluation (each at most one coarse interval; the raw events of the outage itself are
+  lost to every formulation).
+- A brand-new SLO (or rules just upgraded to this form): the running sums start at the coarse group's
+  first evaluation (up to one coarse interval after the base series), from 0. Until a window's far edge
+  passes that start, the window is everything the running sum holds, as ``sum_over_time`` gives for a
+  series younger than its range, less the base samples before that first coarse evaluation. ``coverage``
+  covers the status while the recorded series are younger than the window.
+- S(t - W) is the newest running-sum value in the two hours up to t - W, or the oldest coarse copy
+  inside the window, whichever is smaller; with neither, 0. The smaller one is right in every case:
+  normally the newest value (the copies after t - W are at least as large); after an outage over 2h,
+  the copy the sum resumed from, so that the samples it lost are not subtracted again; for a young SLO,
+  the first copy, 0; and with t - W inside an outage over two hours (nothing recorded in the two hours
+  before it), the copy the sum resumed from.
 
 Everything here is PromQL text built from parsed parts (``promql``). The simulator (``evaluator``)
-runs the running-sum rule with ``running_sum_input`` and ``running_sum`` instead of a recurrence
-evaluated instant by instant; ``window_sum`` takes an ``@`` modifier and extra matchers for queries
-outside the rules.
+runs the fine running-sum rule with ``running_sum_input`` and ``running_sum`` instead of a recurrence
+evaluated instant by instant (starting where the coarse group's first evaluation starts it);
+``window_sum`` takes an ``@`` modifier and extra matchers for queries outside the rules.
 """
 
 from __future__ import annotations
@@ -58,7 +82,7 @@ import numpy.typing as npt
 import promql_parser
 
 from slo_operator.durations import format_duration
-from slo_operator.promql import BAD_EVENTS, RUNNING_SUMS, TOTAL_EVENTS, by
+from slo_operator.promql import BAD_EVENTS, RUNNING_SUMS, TOTAL_EVENTS, by, window_range
 from slo_operator.selectors import escape_label_value
 
 if TYPE_CHECKING:
@@ -66,14 +90,14 @@ if TYPE_CHECKING:
 
 # Windows up to this long are summed from the base series in the fast group; longer ones are tiered.
 FAST_GROUP_MAX_WINDOW = 6 * 3600
-# The running sum finds its previous value within this much of its own history (a Prometheus restart,
-# a missed evaluation); a longer gap is bridged from the coarse tier.
-FINE_CARRY = 3600
 # Coarse samples per longest window: the coarse interval is that window divided by this, in whole
 # minutes between COARSE_MIN and COARSE_MAX.
 COARSE_SAMPLES = 720
 COARSE_MIN = 300
 COARSE_MAX = 3600
+# How far back the running sums look for their newest value (a Prometheus restart, missed evaluations):
+# two coarse intervals at most, so while Prometheus runs there is always a coarse copy within it.
+CARRY = 2 * COARSE_MAX
 TIER_LABEL = "tier"
 
 
@@ -91,10 +115,11 @@ class Tiers:
 
     @property
     def coarse_carry(self) -> int:
-        """How far back the running sum looks for a coarse copy: twice the longest window, so that a
-        window's look-up of S(t - W) (which reaches back another window) cannot meet a running sum that
-        restarted after a longer outage."""
-        return 2 * self.longest
+        """How far back the coarse copy looks for its own last value after an outage over ``CARRY``: the
+        longest window. After a longer outage the running sums start again from 0, and no window can
+        then reach a value from before it (its far edge's look-up takes the smaller of the values before
+        and the copies after, and the first copy after is 0)."""
+        return self.longest
 
 
 def tiered(window: int) -> bool:
@@ -134,69 +159,101 @@ def _base(base: str, slo: SLO | _Named) -> str:
     return f"{base}{{{','.join(parts)}}}"
 
 
-def _latest(name: str, slo: SLO, tier: str, reach: int, offset: int | None = None, at: str = "",
-            extra: tuple[str, ...] = ()) -> str:
-    """The newest sample within ``reach`` (before ``offset``), one per groupBy set (``max`` folds a
+def _sums(name: str, slo: SLO, extra: tuple[str, ...] = ()) -> str:
+    """Both tiers of a running sum (no ``tier`` matcher)."""
+    parts = [f"slo={escape_label_value(slo.name)}", f"namespace={escape_label_value(slo.namespace)}", *extra]
+    return f"{name}{{{','.join(parts)}}}"
+
+
+def _newest(name: str, slo: SLO, offset: int | None = None, at: str = "", extra: tuple[str, ...] = ()) -> str:
+    """The newest running-sum value of either tier within ``CARRY`` (before ``offset``), one per groupBy
+    set: the larger one, since a running sum never decreases within ``CARRY`` (``max`` also folds a
     series whose ``service`` label was edited)."""
     shifted = f" offset {format_duration(offset)}" if offset else ""
-    matrix = f"{_selector(name, slo, tier, extra)}[{format_duration(reach)}]{shifted}{at}"
+    matrix = f"{_sums(name, slo, extra)}[{format_duration(CARRY)}]{shifted}{at}"
     return f"max{by(slo)} (last_over_time({matrix}))"
 
 
-def running_sum_expr(slo: SLO, base: str, tiers: Tiers) -> str:
-    """The fine running sum: the new base sample plus the previous value; the previous value alone when
-    there is no new sample; the new sample alone on the very first evaluation.
+def _coarse_last(name: str, slo: SLO, reach: int, at: str = "", extra: tuple[str, ...] = ()) -> str:
+    matrix = f"{_selector(name, slo, Tiers.coarse_label, extra)}[{format_duration(reach)}]{at}"
+    return f"max{by(slo)} (last_over_time({matrix}))"
 
-    One ``sum`` over an ``or`` of the three inputs, so each selector is evaluated once per evaluation
-    (``(new + previous) or new or previous`` reads the deep coarse fallback twice and the base three
-    times). ``or`` keeps the new sample and the previous value together (their label sets differ: the
-    previous value keeps only the groupBy labels), and the coarse copy only when the fine series has
-    nothing in the last hour (same groupBy labels as the fine value).
+
+def previous(slo: SLO, base: str) -> str:
+    """The running sum's value before this evaluation: its newest value of either tier within ``CARRY``."""
+    return _newest(running_sum_name(base), slo)
+
+
+def running_sum_expr(slo: SLO, base: str, tiers: Tiers) -> str:
+    """The fine running sum: the previous value plus the new base sample; the previous value alone when
+    there is no new sample; nothing when there is no previous value within ``CARRY`` (a new SLO, an
+    outage over 2h: the coarse group's next evaluation gives one).
+
+    ``sum`` over an ``or`` keeps the new sample and the previous value together (their label sets
+    differ: the previous value keeps only the groupBy labels); ``and`` drops a new sample without a
+    previous value, so a sum never starts again from 0 and every selector reads at most ``CARRY``.
     """
-    name = running_sum_name(base)
-    return (
-        f"sum{by(slo)} (\n  {_base(base, slo)}\n  or {_latest(name, slo, tiers.fine_label, FINE_CARRY)}\n"
-        f"  or {_latest(name, slo, tiers.coarse_label, tiers.coarse_carry)}\n)"
-    )
+    last = previous(slo, base)
+    return f"sum{by(slo)} (\n  {_base(base, slo)}\n  or {last}\n)\nand {last}"
 
 
 def coarse_expr(slo: SLO, base: str, tiers: Tiers) -> str:
-    """The coarse copy: the fine running sum as of the coarse group's evaluation."""
-    return f"max{by(slo)} ({_selector(running_sum_name(base), slo, tiers.fine_label)})"
+    """The coarse copy: the running sum's newest value within ``CARRY``; else the copy's own last value
+    within the longest window (an outage over ``CARRY``: the fine sum resumes from it); else 0 (a new
+    SLO with a base series: the fine sum starts from it). The one read reaching far back, once per
+    coarse interval."""
+    name = running_sum_name(base)
+    return (
+        f"{_newest(name, slo)}\nor {_coarse_last(name, slo, tiers.coarse_carry)}\n"
+        f"or 0 * sum{by(slo)} ({_base(base, slo)})"
+    )
+
+
+def far_edge(slo: SLO, base: str, window: int, at: str = "", extra: tuple[str, ...] = ()) -> str:
+    """S(t - W): the smaller of the newest running-sum value in the ``CARRY`` before t - W and the oldest
+    coarse copy inside the window (either may be missing; see the module's notes on gaps). The two have
+    different label sets, so ``or`` keeps both and ``min`` picks."""
+    name = running_sum_name(base)
+    inside = f"{_selector(name, slo, Tiers.coarse_label, extra)}{window_range(window)}{at}"
+    return (
+        f"min{by(slo)} (\n      {_newest(name, slo, window, at, extra)}\n"
+        f"      or min_over_time({inside})\n    )"
+    )
 
 
 def window_sum(slo: SLO, base: str, window: int, at: str = "", extra: tuple[str, ...] = ()) -> str:
     """The sum of a base series' samples over (t - W, t], from its running sums (for a dashboard query:
     ``at`` a modifier such as `` @ end()``, ``extra`` more label matchers).
 
-    ``S(t) - (S(t - W) or 0)``: a running sum with nothing W ago (a young SLO) counts everything so far.
-    Without groupBy labels every term is one label-free element, so the 0 is ``vector(0)`` and S(t) is
-    read once; with groupBy labels the 0 needs S(t)'s labels, so the fallback is ``S(t) - S(t - W) or
-    S(t)`` (S(t) read twice). Each ``or`` operand is evaluated at every evaluation: this is the part of a
-    long window's cost that does not depend on the samples read.
+    ``S(t) - (S(t - W) or 0)``. Without groupBy labels every term is one label-free element, so the 0 is
+    ``vector(0)`` and S(t) is read once; with groupBy labels the 0 needs S(t)'s labels, so the fallback
+    is ``S(t) - S(t - W) or S(t)`` (S(t) read twice). Each ``or`` operand is evaluated at every
+    evaluation: this is the part of a long window's cost that does not depend on the samples read. The
+    query spans W + ``CARRY``.
     """
     name = running_sum_name(base)
     now = f"max{by(slo)} ({_selector(name, slo, Tiers.fine_label, extra)}{at})"
-    then = (
-        f"{_latest(name, slo, Tiers.fine_label, FINE_CARRY, window, at, extra)}\n"
-        f"    or {_latest(name, slo, Tiers.coarse_label, window, window, at, extra)}"
-    )
+    then = far_edge(slo, base, window, at, extra)
     if not slo.group_by:
         return f"(\n  {now}\n  - (\n    {then}\n    or vector(0)\n  )\n)"
-    return f"(\n  {now}\n  - (\n    {then}\n  )\n)\nor {now}"
+    return f"(\n  {now}\n  - {then}\n)\nor {now}"
 
 
 def sum_since(slo: SLO, base: str, start: str, reach: int, extra: tuple[str, ...] = ()) -> str:
     """The sum of a base series' samples after ``start`` (a PromQL timestamp such as Grafana's
     ``${__from:date:seconds}``) up to each t: ``S(t) - (S(start) or 0)``, ``window_sum`` with its far
-    edge pinned (for a panel over a range; S(start) is looked up like S(t - W), the coarse copy up to
-    ``reach`` before it)."""
+    edge pinned (for a panel over a range of at most ``reach``, the SLO window). S(start) is the newest
+    running-sum value within ``CARRY`` before it, else the last coarse copy up to ``reach`` before it,
+    else (the running sums began after ``start``) the oldest copy in the ``reach`` before the range's
+    end: their first, as the window's far edge takes it."""
     name = running_sum_name(base)
     now = f"max{by(slo)} ({_selector(name, slo, Tiers.fine_label, extra)})"
     at = f" @ {start}"
+    copies = f"{_selector(name, slo, Tiers.coarse_label, extra)}{window_range(reach)} @ end()"
+    first = f"min{by(slo)} (min_over_time({copies}))"
     then = (
-        f"{_latest(name, slo, Tiers.fine_label, FINE_CARRY, None, at, extra)}\n"
-        f"    or {_latest(name, slo, Tiers.coarse_label, reach, None, at, extra)}"
+        f"{_newest(name, slo, None, at, extra)}\n    or {_coarse_last(name, slo, reach, at, extra)}\n"
+        f"    or {first}"
     )
     zero = f"0 * {now}" if slo.group_by else "vector(0)"
     return f"(\n  {now}\n  - (\n    {then}\n    or {zero}\n  )\n)"
@@ -210,29 +267,55 @@ def error_ratio_expr(slo: SLO, window: int) -> str:
 # ---- the simulator's side ------------------------------------------------------------------------------
 
 
+def _tier(rule: dict[str, Any]) -> str | None:
+    """The running sum's tier a rule records (None: not a running sum)."""
+    if rule.get("record") not in RUNNING_SUMS.values():
+        return None
+    return str((rule.get("labels") or {}).get(TIER_LABEL, "")) or None
+
+
+def _grouping(node: Any) -> str:
+    """The ``by (...)`` of the first ``sum`` in a running-sum rule (the SLO's groupBy labels)."""
+    found: list[Any] = []
+
+    def visit(expr: Any) -> None:
+        if isinstance(expr, promql_parser.AggregateExpr) and str(expr.op).strip() == "sum":
+            found.append(expr)
+
+    promql_parser.walk(node, pre_visit=visit)
+    if not found:
+        raise ValueError("a running-sum rule without a sum of its base series")
+    modifier = found[0].modifier
+    return f" by ({', '.join(modifier.labels)})" if modifier is not None else ""
+
+
+def _increment(rule: dict[str, Any], node: Any) -> Any:
+    labels = rule.get("labels") or {}
+    bases = {name: base for base, name in RUNNING_SUMS.items()}
+    selector = _base(bases[rule["record"]], _Named(labels["slo"], labels["namespace"]))
+    return promql_parser.parse(f"sum{_grouping(node)} ({selector})")
+
+
 def running_sum_input(rule: dict[str, Any], node: Any) -> Any | None:
     """For a fine running-sum rule, the parsed expression of its new sample (``sum by (...) (base)``);
-    None for any other rule (the coarse copy is a ``max``). The evaluator integrates that input with
-    ``running_sum``."""
-    record = rule.get("record")
-    bases = {name: base for base, name in RUNNING_SUMS.items()}
-    if record not in bases:
-        return None
-    if not isinstance(node, promql_parser.AggregateExpr) or str(node.op).strip() != "sum":
-        return None
-    labels = rule.get("labels") or {}
-    grouping = f" by ({', '.join(node.modifier.labels)})" if node.modifier is not None else ""
-    selector = _base(bases[record], _Named(labels["slo"], labels["namespace"]))
-    return promql_parser.parse(f"sum{grouping} ({selector})")
+    None for any other rule (the coarse copy is evaluated as written). The evaluator integrates that
+    input with ``running_sum``, from the first evaluation after the coarse copy's first (``seed_input``)."""
+    return _increment(rule, node) if _tier(rule) == Tiers.fine_label else None
 
 
-def running_sum(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """What the running-sum rule records at consecutive evaluations given its input at each (NaN: no
-    sample): nothing before the first sample, then the sum so far, carried through missing samples.
-    Added one sample at a time, in order, exactly as Prometheus adds them."""
-    present = ~np.isnan(values)
+def seed_input(rule: dict[str, Any], node: Any) -> Any | None:
+    """For a coarse running-sum rule, the expression whose presence makes its first evaluation record
+    (the 0 it starts the fine sum from: ``sum by (...) (base)``); None for any other rule."""
+    return _increment(rule, node) if _tier(rule) == Tiers.coarse_label else None
+
+
+def running_sum(values: npt.NDArray[np.float64], started: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """What the fine running-sum rule records at consecutive evaluations given its input at each (NaN: no
+    sample) and whether it has a previous value yet (from the coarse copy's first evaluation on):
+    nothing before, then 0 plus the samples so far, carried through missing samples. Added one sample
+    at a time, in order, exactly as Prometheus adds them."""
+    present = ~np.isnan(values) & started
     out = np.cumsum(np.where(present, values, 0.0))
-    started = np.cumsum(present) > 0
     return np.where(started, out, np.nan)
 
 
@@ -243,24 +326,18 @@ def backfill_rule(rule: dict[str, Any], span: int) -> dict[str, Any]:
     """A rule as ``promtool tsdb create-blocks-from rules`` can backfill it.
 
     The backfill evaluates each rule as one range query over data that exists before it runs, so a rule
-    reading its own earlier values (the fine running sum) would see none and record its input alone.
-    The backfill form of both running sums (fine and coarse) sums the base series over ``span`` (longer
-    than the whole history: the sum of every sample so far, what a running sum holds) and reads nothing
-    recorded under its own name. Every other rule is returned as it is.
+    reading its own earlier values (either running sum) would see none. The backfill form of both
+    running sums (fine and coarse) sums the base series over ``span`` (longer than the whole history:
+    the sum of every sample so far, what a running sum holds) and reads nothing recorded under its own
+    name. Every other rule is returned as it is.
     """
-    record = rule.get("record")
-    bases = {name: base for base, name in RUNNING_SUMS.items()}
-    if record not in bases:
+    if _tier(rule) is None:
         return rule
     node = promql_parser.parse(rule["expr"])
-    increment = running_sum_input(rule, node)
-    aggregate = increment if increment is not None else node
-    if not isinstance(aggregate, promql_parser.AggregateExpr):
-        raise ValueError(f"unexpected running-sum rule: {rule['expr']}")
     labels = rule.get("labels") or {}
-    selector = _base(bases[record], _Named(labels["slo"], labels["namespace"]))
-    grouping = f" by ({', '.join(aggregate.modifier.labels)})" if aggregate.modifier is not None else ""
-    return {**rule, "expr": f"sum{grouping} (sum_over_time({selector}[{format_duration(span)}]))"}
+    bases = {name: base for base, name in RUNNING_SUMS.items()}
+    selector = _base(bases[rule["record"]], _Named(labels["slo"], labels["namespace"]))
+    return {**rule, "expr": f"sum{_grouping(node)} (sum_over_time({selector}[{format_duration(span)}]))"}
 
 
 @dataclass(frozen=True)

@@ -50,13 +50,18 @@ def _in_gap(minute: int) -> bool:
 
 def raw_with_gaps() -> list[dict[str, str]]:
     """Per-minute counters, busy (1000/min, 0.1% errors) and quiet (50/min, 5%) phases of 20 minutes,
-    with no samples during the GAPS (the counters keep counting meanwhile)."""
+    with no samples during the GAPS (the counters keep counting meanwhile). No traffic in the first
+    minute: the running sums start from the base samples after the first (the coarse copy's first
+    evaluation, see test_new_slo_starts_at_the_first_coarse_evaluation), so a young window equals the
+    flat sum when that first sample is 0."""
     rows: dict[str, list[str]] = {OK: [], ERR: []}
     ok = err = 0.0
     for minute in range(END + 1):
         rows[OK].append("_" if _in_gap(minute) else repr(ok))
         rows[ERR].append("_" if _in_gap(minute) else repr(err))
         rate, ratio = (1000, 0.001) if (minute // 20) % 2 == 0 else (50, 0.05)
+        if minute == 0:
+            rate = 0
         ok += rate * (1 - ratio)
         err += rate * ratio
     return [{"series": name, "values": " ".join(values)} for name, values in rows.items()]
@@ -105,8 +110,9 @@ def test_tiered_window_equals_the_flat_sum_across_gaps_in_the_raw_history(tmp_pa
 # ---- a Prometheus restart, as the history it leaves --------------------------------------------------
 
 NAME, NAMESPACE = "restarted", "shop"
-PLAN = tiers.Tiers(fine=30, coarse=3600, longest=6 * 3600)
+PLAN = tiers.Tiers(fine=30, coarse=3600, longest=30 * 86400)
 WINDOW = 6 * 3600
+HOUR = 120  # 30s steps
 
 
 def _restart_slo() -> SLO:
@@ -119,26 +125,7 @@ def _restart_slo() -> SLO:
     })
 
 
-def history(down: tuple[int, int], end: int, sums_at_end: bool = True) -> list[dict[str, str]]:
-    """What a Prometheus that was down from ``down[0]`` to ``down[1]`` (30s steps) recorded up to step
-    ``end``: a base sample of 1 per evaluation, its running sum, and the hourly coarse copy (without
-    the running sums' samples at ``end`` when the test computes them there)."""
-    base: list[str] = []
-    fine: list[str] = []
-    coarse: list[str] = []
-    total = 0
-    for step in range(end + 1):
-        running = down[0] <= step < down[1]
-        if running:
-            base.append("_")
-            fine.append("_")
-        else:
-            total += 1
-            base.append("1")
-            fine.append(str(total))
-        coarse.append(str(total) if step % 120 == 0 and not running else "_")
-    if not sums_at_end:
-        fine[-1] = coarse[-1] = "_"
+def _series(base: list[str], fine: list[str], coarse: list[str]) -> list[dict[str, str]]:
     labels = f'slo="{NAME}",namespace="{NAMESPACE}",service="checkout"'
     name = RUNNING_SUMS[BAD_EVENTS]
     return [
@@ -148,15 +135,78 @@ def history(down: tuple[int, int], end: int, sums_at_end: bool = True) -> list[d
     ]
 
 
-def _expect(expr: str, step: int, value: float) -> dict[str, Any]:
-    return {"expr": expr, "eval_time": f"{step * 30}s", "exp_samples": [{"labels": "{}", "value": value}]}
+def history(down: tuple[int, int], end: int, sums_at_end: bool = True) -> list[dict[str, str]]:
+    """What a Prometheus that was down from step ``down[0]`` to ``down[1]`` (30s steps, under 2h)
+    recorded up to step ``end``: a base sample of 1 per evaluation, its running sum (continued from its
+    last value after the outage) and the hourly coarse copy (without the running sums' samples at
+    ``end`` when the test computes them there)."""
+    base: list[str] = []
+    fine: list[str] = []
+    coarse: list[str] = []
+    total = 0
+    for step in range(end + 1):
+        if down[0] <= step < down[1]:
+            base.append("_")
+            fine.append("_")
+            coarse.append("_")
+            continue
+        total += 1
+        base.append("1")
+        fine.append(str(total))
+        coarse.append(str(total) if step % HOUR == 0 else "_")
+    if not sums_at_end:
+        fine[-1] = coarse[-1] = "_"
+    return _series(base, fine, coarse)
+
+
+# A 3h outage from 2h50m: the last coarse copy before it is from 2h (241, after the sample of step 240).
+# Back at step 701, the fine sum records nothing (no running-sum value within 2h) until the coarse
+# group's next evaluation (step 720) carries its copy of 2h; the fine sum resumes from it at step 721.
+# Counted: the samples up to step 240 and from step 721; lost: those of steps 241-340 and 701-720.
+LONG_DOWN = (341, 701)
+RESUMED = 720
+
+
+def long_outage_history(end: int, blank: str = "") -> list[dict[str, str]]:
+    """The history the rules leave across LONG_DOWN, up to step ``end`` (``blank``: the tier, fine or
+    coarse, whose sample at ``end`` the test computes)."""
+    base: list[str] = []
+    fine: list[str] = []
+    coarse: list[str] = []
+    total = 0
+    for step in range(end + 1):
+        down = LONG_DOWN[0] <= step < LONG_DOWN[1]
+        base.append("_" if down else "1")
+        if down or LONG_DOWN[1] <= step <= RESUMED:
+            fine.append("_")
+        else:
+            total = step + 1 if step < LONG_DOWN[0] else 241 + step - RESUMED
+            fine.append(str(total))
+        if step == RESUMED:
+            coarse.append("241")
+        else:
+            coarse.append(str(total) if step % HOUR == 0 and not down else "_")
+    if blank == "fine":
+        fine[-1] = "_"
+    elif blank == "coarse":
+        coarse[-1] = "_"
+    return _series(base, fine, coarse)
+
+
+def _counted(step: int) -> bool:
+    return step <= 240 or step > RESUMED
+
+
+def _expect(expr: str, step: int, value: float | None) -> dict[str, Any]:
+    samples = [] if value is None else [{"labels": "{}", "value": value}]
+    return {"expr": expr, "eval_time": f"{step * 30}s", "exp_samples": samples}
 
 
 @pytest.mark.parametrize("down_minutes", [30, 90])
-def test_running_sum_continues_after_a_restart(tmp_path: Path, down_minutes: int) -> None:
+def test_running_sum_continues_after_an_outage_under_two_hours(tmp_path: Path, down_minutes: int) -> None:
     """Down from step 241 (2h, after the sample worth 241) for ``down_minutes``: the first evaluation
-    after the restart adds its sample to 241 (an outage up to an hour), or to the coarse copy of 2h
-    (241 as well: the outage began right after it). A copy an hour older would give 121 + 1."""
+    after the restart adds its sample to 241, the newest running-sum value. A copy an hour older would
+    give 121 + 1; starting again would give 1."""
     slo = _restart_slo()
     start, back = 241, 241 + down_minutes * 2
     expr = tiers.running_sum_expr(slo, BAD_EVENTS, PLAN)
@@ -165,21 +215,30 @@ def test_running_sum_continues_after_a_restart(tmp_path: Path, down_minutes: int
     assert_passes(run_promtool_test(tmp_path, [], tests))
 
 
-def test_running_sum_after_a_long_outage_misses_at_most_one_coarse_interval(tmp_path: Path) -> None:
-    """Down from 2h50m (after 341 samples) for 90 minutes: the newest coarse copy is from 2h (241), so
-    the restart continues from it: the 100 samples between the copy and the outage are not counted."""
+def test_running_sums_across_a_three_hour_outage(tmp_path: Path) -> None:
+    """LONG_DOWN: nothing within 2h at the restart, so the fine sum records nothing (it must not start
+    again from its new sample); the coarse copy carries its last value (241, read from a month of its
+    own history); the fine sum resumes from that copy. One test per computed sample."""
     slo = _restart_slo()
-    start, back = 341, 341 + 180
-    expr = tiers.running_sum_expr(slo, BAD_EVENTS, PLAN)
-    tests = [{"interval": "30s", "input_series": history((start, back), back, sums_at_end=False),
-              "promql_expr_test": [_expect(expr, back, 242)]}]
+    fine = tiers.running_sum_expr(slo, BAD_EVENTS, PLAN)
+    coarse = tiers.coarse_expr(slo, BAD_EVENTS, PLAN)
+    back = LONG_DOWN[1]
+    cases = [
+        (back, "fine", fine, None),
+        (RESUMED - 1, "fine", fine, None),
+        (RESUMED, "coarse", coarse, 241),
+        (RESUMED + 1, "fine", fine, 242),
+        (RESUMED + HOUR, "coarse", coarse, 241 + HOUR),
+    ]
+    tests = [{"interval": "30s", "input_series": long_outage_history(step, blank),
+              "promql_expr_test": [_expect(expr, step, value)]} for step, blank, expr, value in cases]
     assert_passes(run_promtool_test(tmp_path, [], tests))
 
 
-# Down 30 minutes from 1h (step 121): the newest fine sample before the far edge is the one just before
-# the outage. Down 2h from 1h: those are more than an hour older than the far edge in its second hour;
-# the coarse copy of 1h is the running sum's value through the hole (the outage began right after it).
-@pytest.mark.parametrize("down", [(121, 181), (121, 361)], ids=["30m", "2h"])
+# Down 30 minutes from 1h (step 121): the newest running-sum value before the far edge is the one just
+# before the outage. Down 110 minutes: the fine sum still continues from it (under 2h), the coarse copies
+# after the outage are larger, and the far edge's look-up must take the value before it.
+@pytest.mark.parametrize("down", [(121, 181), (121, 341)], ids=["30m", "110m"])
 def test_window_far_edge_inside_an_outage(tmp_path: Path, down: tuple[int, int]) -> None:
     """Sum over (t - 6h, t] with t - 6h inside the outage, at its start, middle and end and just after:
     exactly the samples recorded in the window."""
@@ -191,6 +250,64 @@ def test_window_far_edge_inside_an_outage(tmp_path: Path, down: tuple[int, int])
         checks.append(_expect(tiers.window_sum(slo, BAD_EVENTS, WINDOW), step, recorded))
     tests = [{"interval": "30s", "input_series": history(down, end), "promql_expr_test": checks}]
     assert_passes(run_promtool_test(tmp_path, [], tests))
+
+
+def test_window_far_edge_across_a_three_hour_outage(tmp_path: Path) -> None:
+    """Sum over (t - 6h, t] across LONG_DOWN: the samples the running sum counted in the window. Its far
+    edge before the last coarse copy, between it and the outage (the lost samples must not be subtracted
+    again), inside the outage with and without a value in the 2h before (the copy the sum resumed from,
+    not 0), between the restart and the resumption, and after."""
+    slo = _restart_slo()
+    edges = (200, 300, 350, 650, 710, 730)
+    end = edges[-1] + 720
+    checks = [
+        _expect(tiers.window_sum(slo, BAD_EVENTS, WINDOW), e + 720,
+                sum(1 for s in range(e + 1, e + 721) if _counted(s)))
+        for e in edges
+    ]
+    tests = [{"interval": "30s", "input_series": long_outage_history(end), "promql_expr_test": checks}]
+    assert_passes(run_promtool_test(tmp_path, [], tests))
+
+
+def test_new_slo_starts_at_the_first_coarse_evaluation(tmp_path: Path) -> None:
+    """The whole rule file on raw counters from scratch, every group every 30s. The first base sample
+    (30s: rate needs two scrapes) makes the coarse copy record 0, with no running sum yet; the fine sum
+    starts at the next evaluation, from 0, and then holds every base sample after the first; the young
+    1d window is their sum. The first minute is error-heavy, so counting its first sample, or starting
+    the fine sum from its own sample, changes both figures."""
+    slo = _restart_slo()
+    labels = f'slo="{NAME}",namespace="{NAMESPACE}"'
+    bad, total = f"{BAD_EVENTS}{{{labels}}}", f"{TOTAL_EVENTS}{{{labels}}}"
+    fine = f'{RUNNING_SUMS[BAD_EVENTS]}{{{labels},tier="fine"}}'
+    coarse = f'{RUNNING_SUMS[BAD_EVENTS]}{{{labels},tier="coarse"}}'
+    # At 60m: the first base sample (30s) is 59m30s old.
+    bad_after_first = f"sum(sum_over_time({bad}[59m59s999ms]) - {bad} offset 59m30s)"
+    after_first = f"{bad_after_first} / sum(sum_over_time({total}[59m59s999ms]) - {total} offset 59m30s)"
+    ratio = f'slo:error_ratio{{{labels},window="1d"}}'
+    steps = [(50, 1), (10, 120)]  # errors per 30s, steps: a bad first half-minute, then 1 in 60
+    ok = err = 0
+    rows: dict[str, list[str]] = {OK: ["0"], ERR: ["0"]}
+    for errors, count in steps:
+        for _ in range(count):
+            ok += 600 - errors
+            err += errors
+            rows[OK].append(str(ok))
+            rows[ERR].append(str(err))
+    tests = [{
+        "interval": "30s",
+        "input_series": [{"series": name, "values": " ".join(values)} for name, values in rows.items()],
+        "promql_expr_test": [
+            {"expr": f"count({fine})", "eval_time": "30s", "exp_samples": []},
+            {"expr": f"max({coarse})", "eval_time": "30s", "exp_samples": [{"labels": "{}", "value": 0}]},
+            {"expr": f"max({fine}) - sum({bad})", "eval_time": "60s",
+             "exp_samples": [{"labels": "{}", "value": 0}]},
+            {"expr": f"abs(max({fine}) - {bad_after_first}) < bool 1e-9",
+             "eval_time": "60m", "exp_samples": [{"labels": "{}", "value": 1}]},
+            {"expr": f"abs(max({ratio}) / ({after_first}) - 1) < bool 1e-9", "eval_time": "60m",
+             "exp_samples": [{"labels": "{}", "value": 1}]},
+        ],
+    }]
+    assert_passes(run_promtool_test(tmp_path, [slo], tests))
 
 
 def test_tiers_follow_the_windows() -> None:
