@@ -688,9 +688,11 @@ def run_groups(
         extra = rule.get("labels") or {}
         if "record" in rule and _reads_itself(rule, node):
             increment = tiers.running_sum_input(rule, node)
+            found = seeds.get((rule["record"], extra.get("slo"), extra.get("namespace")), [])
             if increment is not None:
-                seed = seeds.get((rule["record"], extra.get("slo"), extra.get("namespace")))
-                _running_sum(store, ts, (g, r), semantics, increment, rule["record"], extra, seed)
+                _running_sum(store, ts, (g, r), semantics, increment, rule["record"], extra, found)
+            elif tiers.start_input(rule, node) is not None:
+                _start(store, ts, (g, r), semantics, rule["record"], extra, found)
             else:
                 _recurrence(store, ts, (g, r), semantics, node, rule["record"], extra)
             continue
@@ -708,12 +710,12 @@ def run_groups(
     return Result(store, alerts, semantics)
 
 
-Seed = tuple[Any, Array, Order]  # the coarse copy's seed expression, its group's instants, its order
+Seed = tuple[Any, Array, Order]  # a seed expression (start or coarse copy), its group's instants, its order
 
 
-def _seeds(groups: list[dict[str, Any]], grids: list[Array]) -> dict[tuple[Any, Any, Any], Seed]:
-    """Each running sum's coarse copy (``tiers.seed_input``), by record name and SLO."""
-    out: dict[tuple[Any, Any, Any], Seed] = {}
+def _seeds(groups: list[dict[str, Any]], grids: list[Array]) -> dict[tuple[Any, Any, Any], list[Seed]]:
+    """Each running sum's start and coarse copy (``tiers.seed_input``), by record name and SLO."""
+    out: dict[tuple[Any, Any, Any], list[Seed]] = {}
     for g, group in enumerate(groups):
         for r, rule in enumerate(group["rules"]):
             if "record" not in rule or rule["record"] not in RUNNING_SUMS.values():
@@ -721,38 +723,65 @@ def _seeds(groups: list[dict[str, Any]], grids: list[Array]) -> dict[tuple[Any, 
             seed = tiers.seed_input(rule, promql_parser.parse(rule["expr"]))
             if seed is not None:
                 labels = rule.get("labels") or {}
-                out[(rule["record"], labels.get("slo"), labels.get("namespace"))] = (seed, grids[g], (g, r))
+                key = (rule["record"], labels.get("slo"), labels.get("namespace"))
+                out.setdefault(key, []).append((seed, grids[g], (g, r)))
+    return out
+
+
+def _first_zeros(store: Store, semantics: Semantics, seeds: list[Seed]) -> dict[Labels, tuple[float, Order]]:
+    """Where the running sums start, per groupBy set: the first evaluation (instant, then rule order) of
+    the start or the coarse copy that sees a base sample (and records 0; the other one then never does)."""
+    out: dict[Labels, tuple[float, Order]] = {}
+    for expr, seed_ts, seed_order in seeds:
+        seeded = Evaluator(store, seed_ts, seed_order, semantics).vector(expr)
+        for labels, values in seeded.items():
+            present = np.flatnonzero(~np.isnan(values))
+            if not len(present):
+                continue
+            key = _drop_name(labels)
+            first = (float(seed_ts[present[0]]), seed_order)
+            out[key] = min(out.get(key, first), first)
     return out
 
 
 def _running_sum(
     store: Store, ts: Array, order: Order, semantics: Semantics, increment: Any, record: str,
-    extra: Mapping[str, str], seed: Seed | None,
+    extra: Mapping[str, str], seeds: list[Seed],
 ) -> None:
     """A fine running sum (``tiers``): its input evaluated at every instant, then added up in order.
 
     Evaluated instant by instant it is a recurrence whose value changes at every step; here it costs one
     evaluation of its input. It starts where Prometheus starts it: at the first evaluation that sees the
-    coarse copy's first sample (0, recorded at the coarse group's first evaluation with a base sample);
-    without a coarse copy it never starts. Every evaluation of a run happens (no Prometheus restarts), so
-    the previous value is always the last one and the coarse copy is never needed again.
+    first 0 (recorded by the start, or by the coarse copy when its group runs first, at the first
+    evaluation with a base sample); without either it never starts. Every evaluation of a run happens
+    (no Prometheus restarts), so the previous value is always the last one and the coarse copy is never
+    needed again.
     """
     vector = Evaluator(store, ts, order, semantics).vector(increment)
-    if seed is None:
-        return
-    expr, coarse_ts, coarse_order = seed
-    seeded = Evaluator(store, coarse_ts, coarse_order, semantics).vector(expr)
+    zeros = _first_zeros(store, semantics, seeds)
     for labels, values in vector.items():
         key = _drop_name(labels)
-        first = seeded.get(key)
-        present = np.flatnonzero(~np.isnan(first)) if first is not None else np.array([], dtype=np.intp)
-        if not len(present):
+        if key not in zeros:
             continue
-        at = coarse_ts[present[0]]
-        # The seed is visible from the same instant when the coarse copy's rule runs first.
-        started = ts >= at if coarse_order < order else ts > at
+        at, seed_order = zeros[key]
+        # The 0 is visible from the same instant when its rule runs first.
+        started = ts >= at if seed_order < order else ts > at
         merged = labels_of({**dict(key), **extra, NAME: record})
         store.add(merged, Series(ts, tiers.running_sum(values, started), order))
+
+
+def _start(
+    store: Store, ts: Array, order: Order, semantics: Semantics, record: str, extra: Mapping[str, str],
+    seeds: list[Seed],
+) -> None:
+    """A start rule (``tiers.start_expr``): its 0 at its first evaluation with a base sample, when that
+    comes before the coarse copy's first (which records the 0 itself otherwise); nothing after it (its
+    own 0 stays inside the window; runs have no outage longer than it)."""
+    for key, (at, seed_order) in _first_zeros(store, semantics, seeds).items():
+        if seed_order != order:
+            continue
+        values = np.where(ts == at, 0.0, np.nan)
+        store.add(labels_of({**dict(key), **extra, NAME: record}), Series(ts, values, order))
 
 
 def _recurrence(
@@ -837,15 +866,16 @@ def _dependency_order(groups: list[dict[str, Any]]) -> list[tuple[int, int, dict
     is decided by the (group, rule) order in ``Evaluator``, as in Prometheus. A rule's own output does
     not hold it back (that is a recurrence); two rules recording one name with different labels are
     told apart by the reader's matchers. A fine running sum does not wait for its coarse copy (which
-    reads it): it is computed from its input and the coarse group's schedule (``_running_sum``). Cycles
-    keep file order.
+    reads it), nor does the start: both are computed from the base series and the schedules of the
+    start and the coarse copy (``_running_sum``, ``_start``). Cycles keep file order.
     """
     pending = []
     for g, group in enumerate(groups):
         for r, rule in enumerate(group["rules"]):
             node = promql_parser.parse(rule["expr"])
             reads = _selectors(node)
-            if "record" in rule and tiers.running_sum_input(rule, node) is not None:
+            if "record" in rule and (tiers.running_sum_input(rule, node) is not None
+                                     or tiers.start_input(rule, node) is not None):
                 reads = [selector for selector in reads if selector.name != rule["record"]]
             pending.append((g, r, rule, node, reads))
     ordered = []

@@ -7,7 +7,8 @@ traffic — unlike averaging short-window ratios. Windows up to 6h live in the f
 with the alerts) and sum the base series directly (``sum_over_time``); longer ones live in a slow group
 (every 2m, well inside Prometheus' 5m lookback) and are differences of running sums of the base series
 kept at two resolutions (``tiers``: a fine one in the fast group, a coarse copy in a third group at the
-coarse interval), so a 30d window reads a few samples instead of 86,400 per series, exactly.
+coarse interval, and a start in the slow group for a new SLO), so a 30d window reads a few samples
+instead of 86,400 per series, exactly.
 
 Few series per SLO (every recorded series is a sample per evaluation to append, index and keep): the
 error ratio of each alert window and the base window; burn rates are not recorded per window (a burn rate
@@ -223,14 +224,18 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
     ]
     tiers = tiering.plan(slo, parse_duration(options.fast_interval))
     coarse: list[dict[str, Any]] = []
+    starts: list[dict[str, Any]] = []
     if tiers is not None:
         for base in (BAD_EVENTS, TOTAL_EVENTS):
             fast.append(record_rule(RUNNING_SUMS[base], tiering.running_sum_expr(slo, base, tiers), slo,
                                 **{tiering.TIER_LABEL: tiers.fine_label}))
+            starts.append(record_rule(RUNNING_SUMS[base], tiering.start_expr(slo, base, tiers), slo,
+                                  **{tiering.TIER_LABEL: tiers.start_label}))
             coarse.append(record_rule(RUNNING_SUMS[base], tiering.coarse_expr(slo, base, tiers), slo,
                                   **{tiering.TIER_LABEL: tiers.coarse_label}))
     since = record_rule(RECORDING_SINCE, since_expr(slo), slo, indicator=indicator_hash(slo))
-    slow: list[dict[str, Any]] = [since]
+    # The running sums' start first: a new SLO's long windows read its 0 at the same evaluation.
+    slow: list[dict[str, Any]] = [since, *starts]
     ratios = ratio_windows(slo)
     for window in ratios:
         (fast if window <= FAST_GROUP_MAX_WINDOW else slow).append(_error_ratio(slo, window, options))
@@ -265,6 +270,6 @@ def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, 
         {"name": f"{prefix}:slow", "interval": options.slow_interval, "rules": slow},
     ]
     if tiers is not None:
-        # Last: it carries the running sums across long outages and starts them (see ``tiers``).
+        # Last: it carries the running sums across long outages (see ``tiers``).
         groups.append({"name": f"{prefix}:tier", "interval": format_duration(tiers.coarse), "rules": coarse})
     return groups

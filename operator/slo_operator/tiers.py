@@ -26,9 +26,14 @@ it reads. So the reads are split by how often they run:
   sample of either tier in the last two hours (``previous``). When there is none it records nothing.
 - The coarse copy (hourly) carries itself: the newest running-sum value of the last two hours, else its
   own last value within the longest window (the one read that reaches far back, once an hour), else 0
-  for a brand-new SLO (which is what starts the fine running sum).
-- A window's S(t - W) reads two hours before t - W and the coarse copies inside the window (below), so
-  its query spans W + 2h, not 2W.
+  for a brand-new SLO whose start has not run yet.
+- The start (``tier="start"``, in the slow group, every 2m) records 0 for a brand-new SLO: when it has a
+  base sample and no coarse copy or start within the longest window. That 0 is what starts the fine
+  running sum, within one slow interval of the base series. Its far read is of the sparse tiers only
+  (one copy an hour), and once it has recorded its own 0 is inside the window, so it records nothing
+  more.
+- A window's S(t - W) reads two hours before t - W and the sparse copies (coarse and start) inside the
+  window (below), so its query spans W + 2h, not 2W.
 
 Reads per evaluation: S(t) one sample; S(t - W) the samples of the two hours before t - W and the
 window's coarse copies (~720 for 30 days). Which tiers exist follows the SLO's windows (``plan``):
@@ -52,21 +57,27 @@ Gaps:
   from it. Lost: the samples between the last coarse copy and the outage, and those between the restart
   and that coarse evaluation (each at most one coarse interval; the raw events of the outage itself are
   lost to every formulation).
-- A brand-new SLO (or rules just upgraded to this form): the running sums start at the coarse group's
-  first evaluation (up to one coarse interval after the base series), from 0. Until a window's far edge
-  passes that start, the window is everything the running sum holds, as ``sum_over_time`` gives for a
-  series younger than its range, less the base samples before that first coarse evaluation. ``coverage``
-  covers the status while the recorded series are younger than the window.
-- S(t - W) is the newest running-sum value in the two hours up to t - W, or the oldest coarse copy
-  inside the window, whichever is smaller; with neither, 0. The smaller one is right in every case:
-  normally the newest value (the copies after t - W are at least as large); after an outage over 2h,
-  the copy the sum resumed from, so that the samples it lost are not subtracted again; for a young SLO,
-  the first copy, 0; and with t - W inside an outage over two hours (nothing recorded in the two hours
-  before it), the copy the sum resumed from.
+- A brand-new SLO (or rules just upgraded to this form without a coarse copy yet): the start records 0
+  at the slow group's first evaluation with a base sample (or the coarse copy does, when its group
+  happens to run first), and the fine sum continues from it at the fast group's next evaluation: within
+  one slow interval of the base series' first sample. Until a window's far edge passes that start, the
+  window is everything the running sum holds, as ``sum_over_time`` gives for a series younger than its
+  range, less the base samples before the fine sum's first evaluation (at most one slow interval of
+  them). ``coverage`` covers the status while the recorded series are younger than the window.
+- An outage longer than the longest window: no copy is left inside it, so the start records 0 and the
+  sums start again, as for a new SLO.
+- S(t - W) is the newest running-sum value in the two hours up to t - W, or the oldest sparse copy
+  (coarse or start) inside the window, whichever is smaller; with neither, 0. The smaller one is right
+  in every case: normally the newest value (the copies after t - W are at least as large); after an
+  outage over 2h, the copy the sum resumed from, so that the samples it lost are not subtracted again;
+  for a young SLO, the start's 0 (then the newest value once t - W has passed it: the start records
+  once); and with t - W inside an outage over two hours (nothing recorded in the two hours before it),
+  the copy the sum resumed from.
 
 Everything here is PromQL text built from parsed parts (``promql``). The simulator (``evaluator``)
 runs the fine running-sum rule with ``running_sum_input`` and ``running_sum`` instead of a recurrence
-evaluated instant by instant (starting where the coarse group's first evaluation starts it);
+evaluated instant by instant (starting where the first 0 of the start or the coarse copy starts it), and
+the start with ``start_input``;
 ``window_sum`` takes an ``@`` modifier and extra matchers for queries outside the rules.
 """
 
@@ -112,6 +123,7 @@ class Tiers:
     # The ``tier`` label values. Not the intervals: a changed interval keeps the running sums going.
     fine_label = "fine"
     coarse_label = "coarse"
+    start_label = "start"
 
     @property
     def coarse_carry(self) -> int:
@@ -174,6 +186,11 @@ def _newest(name: str, slo: SLO, offset: int | None = None, at: str = "", extra:
     return f"max{by(slo)} (last_over_time({matrix}))"
 
 
+def _copies(name: str, slo: SLO, extra: tuple[str, ...] = ()) -> str:
+    """The running sum's sparse tiers: the coarse copies and the start's 0 (every tier but the fine one)."""
+    return _sums(name, slo, (*extra, f"{TIER_LABEL}!={escape_label_value(Tiers.fine_label)}"))
+
+
 def _coarse_last(name: str, slo: SLO, reach: int, at: str = "", extra: tuple[str, ...] = ()) -> str:
     matrix = f"{_selector(name, slo, Tiers.coarse_label, extra)}[{format_duration(reach)}]{at}"
     return f"max{by(slo)} (last_over_time({matrix}))"
@@ -186,8 +203,8 @@ def previous(slo: SLO, base: str) -> str:
 
 def running_sum_expr(slo: SLO, base: str, tiers: Tiers) -> str:
     """The fine running sum: the previous value plus the new base sample; the previous value alone when
-    there is no new sample; nothing when there is no previous value within ``CARRY`` (a new SLO, an
-    outage over 2h: the coarse group's next evaluation gives one).
+    there is no new sample; nothing when there is no previous value within ``CARRY`` (a new SLO: the
+    start gives one; an outage over 2h: the coarse group's next evaluation does).
 
     ``sum`` over an ``or`` keeps the new sample and the previous value together (their label sets
     differ: the previous value keeps only the groupBy labels); ``and`` drops a new sample without a
@@ -200,8 +217,8 @@ def running_sum_expr(slo: SLO, base: str, tiers: Tiers) -> str:
 def coarse_expr(slo: SLO, base: str, tiers: Tiers) -> str:
     """The coarse copy: the running sum's newest value within ``CARRY``; else the copy's own last value
     within the longest window (an outage over ``CARRY``: the fine sum resumes from it); else 0 (a new
-    SLO with a base series: the fine sum starts from it). The one read reaching far back, once per
-    coarse interval."""
+    SLO with a base series whose start has not run yet: the fine sum starts from it). The one read
+    reaching far back, once per coarse interval."""
     name = running_sum_name(base)
     return (
         f"{_newest(name, slo)}\nor {_coarse_last(name, slo, tiers.coarse_carry)}\n"
@@ -209,12 +226,28 @@ def coarse_expr(slo: SLO, base: str, tiers: Tiers) -> str:
     )
 
 
+def start_expr(slo: SLO, base: str, tiers: Tiers) -> str:
+    """The start (slow group): 0 when the SLO has a base sample and no coarse copy or start within the
+    longest window, else nothing. The fine sum takes this 0 as its previous value, so a new SLO's
+    running sums begin within one slow interval of its base series, not at the coarse group's first
+    evaluation (up to an hour). Its one far read is of the sparse tiers, and it records once: its own
+    0 is in the window from then on. After an outage over ``CARRY`` the coarse copies inside the
+    window are there, so it records nothing and the sums resume from the coarse carry; after one longer
+    than the window they start again from 0.
+
+    The 0 is ``0 * sum by (...) (base)``, not ``vector(0)``: a base series that is absent on purpose (a
+    latency threshold without its bucket) must leave the windows without data, not at 0 errors."""
+    name = running_sum_name(base)
+    copies = f"{_copies(name, slo)}[{format_duration(tiers.coarse_carry)}]"
+    return f"0 * sum{by(slo)} ({_base(base, slo)})\nunless max{by(slo)} (last_over_time({copies}))"
+
+
 def far_edge(slo: SLO, base: str, window: int, at: str = "", extra: tuple[str, ...] = ()) -> str:
     """S(t - W): the smaller of the newest running-sum value in the ``CARRY`` before t - W and the oldest
-    coarse copy inside the window (either may be missing; see the module's notes on gaps). The two have
-    different label sets, so ``or`` keeps both and ``min`` picks."""
+    sparse copy (coarse copy or start) inside the window (either may be missing; see the module's notes
+    on gaps). The two have different label sets, so ``or`` keeps both and ``min`` picks."""
     name = running_sum_name(base)
-    inside = f"{_selector(name, slo, Tiers.coarse_label, extra)}{window_range(window)}{at}"
+    inside = f"{_copies(name, slo, extra)}{window_range(window)}{at}"
     return (
         f"min{by(slo)} (\n      {_newest(name, slo, window, at, extra)}\n"
         f"      or min_over_time({inside})\n    )"
@@ -244,12 +277,12 @@ def sum_since(slo: SLO, base: str, start: str, reach: int, extra: tuple[str, ...
     ``${__from:date:seconds}``) up to each t: ``S(t) - (S(start) or 0)``, ``window_sum`` with its far
     edge pinned (for a panel over a range of at most ``reach``, the SLO window). S(start) is the newest
     running-sum value within ``CARRY`` before it, else the last coarse copy up to ``reach`` before it,
-    else (the running sums began after ``start``) the oldest copy in the ``reach`` before the range's
-    end: their first, as the window's far edge takes it."""
+    else (the running sums began after ``start``) the oldest sparse copy (coarse or start) in the
+    ``reach`` before the range's end: their first, as the window's far edge takes it."""
     name = running_sum_name(base)
     now = f"max{by(slo)} ({_selector(name, slo, Tiers.fine_label, extra)})"
     at = f" @ {start}"
-    copies = f"{_selector(name, slo, Tiers.coarse_label, extra)}{window_range(reach)} @ end()"
+    copies = f"{_copies(name, slo, extra)}{window_range(reach)} @ end()"
     first = f"min{by(slo)} (min_over_time({copies}))"
     then = (
         f"{_newest(name, slo, None, at, extra)}\n    or {_coarse_last(name, slo, reach, at, extra)}\n"
@@ -299,19 +332,35 @@ def _increment(rule: dict[str, Any], node: Any) -> Any:
 def running_sum_input(rule: dict[str, Any], node: Any) -> Any | None:
     """For a fine running-sum rule, the parsed expression of its new sample (``sum by (...) (base)``);
     None for any other rule (the coarse copy is evaluated as written). The evaluator integrates that
-    input with ``running_sum``, from the first evaluation after the coarse copy's first (``seed_input``)."""
+    input with ``running_sum``, from the first evaluation after the first 0 of the start or the coarse
+    copy (``seed_input``)."""
     return _increment(rule, node) if _tier(rule) == Tiers.fine_label else None
 
 
+def _start_zero(rule: dict[str, Any]) -> str:
+    """The start's 0 (its expression before ``unless``)."""
+    return str(rule["expr"]).split("\nunless ", 1)[0]
+
+
+def start_input(rule: dict[str, Any], node: Any) -> Any | None:
+    """For a start rule, its 0 (``vector(0)``, or ``0 * sum by (...) (base)``) as a parsed expression;
+    None for any other rule. The evaluator records that 0 at the rule's first evaluation where it is
+    present unless the coarse copy recorded its own 0 first (then the start never records)."""
+    return promql_parser.parse(_start_zero(rule)) if _tier(rule) == Tiers.start_label else None
+
+
 def seed_input(rule: dict[str, Any], node: Any) -> Any | None:
-    """For a coarse running-sum rule, the expression whose presence makes its first evaluation record
-    (the 0 it starts the fine sum from: ``sum by (...) (base)``); None for any other rule."""
+    """For a start or coarse running-sum rule, the expression whose presence makes its first evaluation
+    record the 0 the fine sum starts from (the start's 0; the coarse copy's ``sum by (...) (base)``);
+    None for any other rule. The earlier of the two starts the fine sum."""
+    if _tier(rule) == Tiers.start_label:
+        return start_input(rule, node)
     return _increment(rule, node) if _tier(rule) == Tiers.coarse_label else None
 
 
 def running_sum(values: npt.NDArray[np.float64], started: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
     """What the fine running-sum rule records at consecutive evaluations given its input at each (NaN: no
-    sample) and whether it has a previous value yet (from the coarse copy's first evaluation on):
+    sample) and whether it has a previous value yet (from the first 0 of the start or the coarse copy on):
     nothing before, then 0 plus the samples so far, carried through missing samples. Added one sample
     at a time, in order, exactly as Prometheus adds them."""
     present = ~np.isnan(values) & started
@@ -329,10 +378,16 @@ def backfill_rule(rule: dict[str, Any], span: int) -> dict[str, Any]:
     reading its own earlier values (either running sum) would see none. The backfill form of both
     running sums (fine and coarse) sums the base series over ``span`` (longer than the whole history:
     the sum of every sample so far, what a running sum holds) and reads nothing recorded under its own
-    name. Every other rule is returned as it is.
+    name. The start's backfill form records nothing: the backfilled coarse copies begin with the base
+    series' first samples, so nothing needs starting (and a 0 recorded later would end up in a window's
+    far edge). Every other rule is returned as it is.
     """
-    if _tier(rule) is None:
+    tier = _tier(rule)
+    if tier is None:
         return rule
+    if tier == Tiers.start_label:
+        zero = _start_zero(rule)
+        return {**rule, "expr": f"{zero}\nunless {zero}"}
     node = promql_parser.parse(rule["expr"])
     labels = rule.get("labels") or {}
     bases = {name: base for base, name in RUNNING_SUMS.items()}

@@ -51,9 +51,9 @@ def _in_gap(minute: int) -> bool:
 def raw_with_gaps() -> list[dict[str, str]]:
     """Per-minute counters, busy (1000/min, 0.1% errors) and quiet (50/min, 5%) phases of 20 minutes,
     with no samples during the GAPS (the counters keep counting meanwhile). No traffic in the first
-    minute: the running sums start from the base samples after the first (the coarse copy's first
-    evaluation, see test_new_slo_starts_at_the_first_coarse_evaluation), so a young window equals the
-    flat sum when that first sample is 0."""
+    minute: the running sums start from the base samples after the first (the start's 0, see
+    test_new_slo_starts_at_its_first_base_sample), so a young window equals the flat sum when that
+    first sample is 0."""
     rows: dict[str, list[str]] = {OK: [], ERR: []}
     ok = err = 0.0
     for minute in range(END + 1):
@@ -86,7 +86,9 @@ def test_tiered_window_equals_the_flat_sum_across_gaps_in_the_raw_history(tmp_pa
         back = start + length
         far = WINDOW_MINUTES + start
         minutes += [start + length // 2, back + 2, far - 1, far + length // 2, far + length + 1]
-    records = [rule for group in rule_file([slo])["groups"] for rule in group["rules"] if "record" in rule]
+    # Every recording rule but the starts (they record once, for a new SLO: checked below).
+    records = [rule for group in rule_file([slo])["groups"] for rule in group["rules"]
+               if "record" in rule and (rule.get("labels") or {}).get(tiers.TIER_LABEL) != "start"]
     every = f'count({{__name__=~"slo:.+",slo="{slo.name}",namespace="{slo.namespace}"}})'
     sums = f'count({{__name__=~"slo:.+_events:rate_sum",slo="{slo.name}"}})'
     tests = [{
@@ -125,14 +127,18 @@ def _restart_slo() -> SLO:
     })
 
 
-def _series(base: list[str], fine: list[str], coarse: list[str]) -> list[dict[str, str]]:
+def _series(base: list[str], fine: list[str], coarse: list[str], start: list[str] | None = None,
+            ) -> list[dict[str, str]]:
     labels = f'slo="{NAME}",namespace="{NAMESPACE}",service="checkout"'
     name = RUNNING_SUMS[BAD_EVENTS]
-    return [
+    series = [
         {"series": f'{BAD_EVENTS}{{{labels},window="5m"}}', "values": " ".join(base)},
         {"series": f'{name}{{{labels},tier="fine"}}', "values": " ".join(fine)},
         {"series": f'{name}{{{labels},tier="coarse"}}', "values": " ".join(coarse)},
     ]
+    if start is not None:
+        series.append({"series": f'{name}{{{labels},tier="start"}}', "values": " ".join(start)})
+    return series
 
 
 def history(down: tuple[int, int], end: int, sums_at_end: bool = True) -> list[dict[str, str]]:
@@ -269,21 +275,43 @@ def test_window_far_edge_across_a_three_hour_outage(tmp_path: Path) -> None:
     assert_passes(run_promtool_test(tmp_path, [], tests))
 
 
-def test_new_slo_starts_at_the_first_coarse_evaluation(tmp_path: Path) -> None:
+def _group_by_slo() -> SLO:
+    return slo_from({
+        "apiVersion": "slo.mlops.dev/v1alpha1",
+        "kind": "ServiceLevelObjective",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "spec": {"service": "checkout", "objective": 99, "window": "30d", "groupBy": ["region"],
+                 "indicator": {"availability": {"errors": 'req_total{code="500"}', "total": "req_total"}}},
+    })
+
+
+@pytest.mark.parametrize(
+    ("coarse_ran", "group_by"),
+    [(True, False), (False, False), (False, True)],
+    ids=["with-coarse-copy", "before-coarse-group", "group-by-before-coarse-group"],
+)
+def test_new_slo_starts_at_its_first_base_sample(
+    tmp_path: Path, coarse_ran: bool, group_by: bool
+) -> None:
     """The whole rule file on raw counters from scratch, every group every 30s. The first base sample
-    (30s: rate needs two scrapes) makes the coarse copy record 0, with no running sum yet; the fine sum
-    starts at the next evaluation, from 0, and then holds every base sample after the first; the young
-    1d window is their sum. The first minute is error-heavy, so counting its first sample, or starting
-    the fine sum from its own sample, changes both figures."""
-    slo = _restart_slo()
+    (30s: rate needs two scrapes) makes the start (slow group) record 0, with no running sum yet; the
+    fine sum starts at the next evaluation, from 0, and then holds every base sample after the first;
+    the young 1d window and the SLI are their sums. The first half-minute is error-heavy, so counting
+    its sample, or starting the fine sum from its own sample, changes the figures. Without the coarse
+    group (its first evaluation is up to an hour away in Prometheus; promtool runs every group at every
+    step) the start alone starts the sums: without it nothing would be recorded for that hour. With the
+    coarse group, its first copy is that 0 too. With groupBy labels, per group."""
+    slo = _group_by_slo() if group_by else _restart_slo()
     labels = f'slo="{NAME}",namespace="{NAMESPACE}"'
     bad, total = f"{BAD_EVENTS}{{{labels}}}", f"{TOTAL_EVENTS}{{{labels}}}"
     fine = f'{RUNNING_SUMS[BAD_EVENTS]}{{{labels},tier="fine"}}'
     coarse = f'{RUNNING_SUMS[BAD_EVENTS]}{{{labels},tier="coarse"}}'
-    # At 60m: the first base sample (30s) is 59m30s old.
-    bad_after_first = f"sum(sum_over_time({bad}[59m59s999ms]) - {bad} offset 59m30s)"
-    after_first = f"{bad_after_first} / sum(sum_over_time({total}[59m59s999ms]) - {total} offset 59m30s)"
+    start = f'{RUNNING_SUMS[BAD_EVENTS]}{{{labels},tier="start"}}'
+    sli = f"slo:sli:ratio{{{labels}}}"
     ratio = f'slo:error_ratio{{{labels},window="1d"}}'
+    # At 60m: every base sample but the first (30s, 59m30s old).
+    counted = [f"sum(sum_over_time({x}[59m59s999ms]) - {x} offset 59m30s)" for x in (bad, total)]
+    exact = f"{counted[0]} / {counted[1]}"
     steps = [(50, 1), (10, 120)]  # errors per 30s, steps: a bad first half-minute, then 1 in 60
     ok = err = 0
     rows: dict[str, list[str]] = {OK: ["0"], ERR: ["0"]}
@@ -293,21 +321,89 @@ def test_new_slo_starts_at_the_first_coarse_evaluation(tmp_path: Path) -> None:
             err += errors
             rows[OK].append(str(ok))
             rows[ERR].append(str(err))
+    raw = ',region="eu"' if group_by else ""
     tests = [{
         "interval": "30s",
-        "input_series": [{"series": name, "values": " ".join(values)} for name, values in rows.items()],
+        "input_series": [{"series": name[:-1] + raw + "}", "values": " ".join(values)}
+                         for name, values in rows.items()],
         "promql_expr_test": [
+            {"expr": f"count({start})", "eval_time": "1s", "exp_samples": []},
+            {"expr": f"max({start})", "eval_time": "30s", "exp_samples": [{"labels": "{}", "value": 0}]},
             {"expr": f"count({fine})", "eval_time": "30s", "exp_samples": []},
-            {"expr": f"max({coarse})", "eval_time": "30s", "exp_samples": [{"labels": "{}", "value": 0}]},
             {"expr": f"max({fine}) - sum({bad})", "eval_time": "60s",
              "exp_samples": [{"labels": "{}", "value": 0}]},
-            {"expr": f"abs(max({fine}) - {bad_after_first}) < bool 1e-9",
+            {"expr": f"max({coarse})", "eval_time": "30s",
+             "exp_samples": [{"labels": "{}", "value": 0}] if coarse_ran else []},
+            # The start records once: its own 0 is inside the window from then on.
+            {"expr": f"count(count_over_time({start}[60m]))", "eval_time": "59m30s",
+             "exp_samples": [{"labels": "{}", "value": 1}]},
+            {"expr": f"sum(count_over_time({start}[60m]))", "eval_time": "59m30s",
+             "exp_samples": [{"labels": "{}", "value": 1}]},
+            {"expr": f"abs(max({fine}) - {counted[0]}) < bool 1e-9",
              "eval_time": "60m", "exp_samples": [{"labels": "{}", "value": 1}]},
-            {"expr": f"abs(max({ratio}) / ({after_first}) - 1) < bool 1e-9", "eval_time": "60m",
+            {"expr": f"abs(max({ratio}) / ({exact}) - 1) < bool 1e-9", "eval_time": "60m",
+             "exp_samples": [{"labels": "{}", "value": 1}]},
+            {"expr": f"abs((1 - max({sli})) / ({exact}) - 1) < bool 1e-9", "eval_time": "60m",
              "exp_samples": [{"labels": "{}", "value": 1}]},
         ],
     }]
-    assert_passes(run_promtool_test(tmp_path, [slo], tests))
+    without = () if coarse_ran else (":tier",)
+    assert_passes(run_promtool_test(tmp_path, [slo], tests, without_groups=without))
+
+
+# A young SLO: the start recorded its 0 at step 2 (the stale marker at the slow group's next evaluation),
+# the fine sum holds the samples from step 3 on, and the coarse group first ran at step 60.
+YOUNG_START = 2
+FIRST_COPY = 60
+
+
+def young_history(end: int) -> list[dict[str, str]]:
+    base: list[str] = []
+    fine: list[str] = []
+    coarse: list[str] = []
+    start: list[str] = []
+    for step in range(end + 1):
+        total = step - YOUNG_START
+        base.append("1")
+        fine.append(str(total) if step > YOUNG_START else "_")
+        coarse.append(str(total) if step >= FIRST_COPY and (step - FIRST_COPY) % HOUR == 0 else "_")
+        start.append({YOUNG_START: "0", YOUNG_START + 4: "stale"}.get(step, "_"))
+    return _series(base, fine, coarse, start)
+
+
+def test_window_far_edge_of_a_young_slo(tmp_path: Path) -> None:
+    """Sum over (t - 6h, t] while t - 6h passes the start: before it (the start's 0: the whole running
+    sum), at it, just after it, and between it and the coarse group's first copy (the fine sum's value
+    there, not the start's 0 and not the first copy)."""
+    slo = _restart_slo()
+    edges = (0, 1, YOUNG_START, YOUNG_START + 1, 5, 30, FIRST_COPY - 1, FIRST_COPY, FIRST_COPY + 1, 200)
+    end = edges[-1] + 720
+    checks = [
+        _expect(tiers.window_sum(slo, BAD_EVENTS, WINDOW), e + 720,
+                sum(1 for s in range(e + 1, e + 721) if s > YOUNG_START))
+        for e in edges
+    ]
+    tests = [{"interval": "30s", "input_series": young_history(end), "promql_expr_test": checks}]
+    assert_passes(run_promtool_test(tmp_path, [], tests))
+
+
+def test_start_records_only_for_a_new_slo(tmp_path: Path) -> None:
+    """The start's 0: for an SLO with a base sample and no copy in the window; not after its own 0 (the
+    fine sum carries on); not after an outage over 2h with coarse copies inside the window (the sums
+    resume from the coarse carry, see test_running_sums_across_a_three_hour_outage; a 0 there would lose
+    the window's budget)."""
+    slo = _restart_slo()
+    start = tiers.start_expr(slo, BAD_EVENTS, PLAN)
+    young = young_history(YOUNG_START)
+    young[3]["values"] = " ".join(["_"] * (YOUNG_START + 1))  # the start not recorded yet
+    tests = [
+        {"interval": "30s", "input_series": young, "promql_expr_test": [_expect(start, YOUNG_START, 0)]},
+        {"interval": "30s", "input_series": young_history(YOUNG_START + 4),
+         "promql_expr_test": [_expect(start, YOUNG_START + 4, None)]},
+        {"interval": "30s", "input_series": long_outage_history(LONG_DOWN[1]),
+         "promql_expr_test": [_expect(start, LONG_DOWN[1], None)]},
+    ]
+    assert_passes(run_promtool_test(tmp_path, [], tests))
 
 
 def test_tiers_follow_the_windows() -> None:
