@@ -159,6 +159,9 @@ def up(args: argparse.Namespace) -> None:
         "operator": port(8080),
         "prometheus-operator": port(8081),
     }
+    # The operator's /metrics (its own default 8081) must not take prometheus-operator's port: in pods
+    # mode the chart binds it on the node's loopback before prometheus-operator starts.
+    ports["operator-metrics"] = port(8082)
     (STATE / "ports.json").write_text(json.dumps(ports))
     receivers = f"http://127.0.0.1:{ports['receivers']}"
     pagerduty_url = f"{receivers}/v2/enqueue"
@@ -208,6 +211,7 @@ def up(args: argparse.Namespace) -> None:
         values = {
             **yaml.safe_load((kubeconfig.parent / "node-values.yaml").read_text()),
             "healthPort": ports["operator"],
+            "metricsPort": ports["operator-metrics"],
             "prometheus": {"url": prometheus_url},
             "refreshSeconds": 5,
             "rules": {"fastInterval": "10s", "slowInterval": "30s", "labels": {"release": RELEASE}},
@@ -381,6 +385,7 @@ def up(args: argparse.Namespace) -> None:
                 "#ml-alerts",
             ],
             env={
+                "SLO_OPERATOR_METRICS": f"127.0.0.1:{ports['operator-metrics']}",
                 "SLO_OPERATOR_RULE_LABELS": f"release={RELEASE}",
                 "SLO_OPERATOR_ALERTMANAGER_CONFIG_LABELS": f"release={RELEASE}",
             },
