@@ -25,7 +25,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +45,28 @@ RELEASE = "kube-prometheus-stack"  # Helm release name: rules and AlertmanagerCo
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
 
 
-def port(preferred: int) -> int:
-    """``preferred`` when free on loopback, else any free port."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+def pick_ports(preferred: Mapping[str, int]) -> dict[str, int]:
+    """A loopback port per name: its preferred one when free, else any free one.
+
+    Every socket stays bound until all are picked, so a fallback can neither be another name's
+    preferred port nor another fallback (a port checked and released at once could be handed out
+    twice).
+    """
+    held: list[socket.socket] = []
+    chosen: dict[str, int] = {}
+    try:
+        for name, wanted in preferred.items():
+            sock = socket.socket()
+            held.append(sock)
+            try:
+                sock.bind(("127.0.0.1", wanted))
+            except OSError:
+                sock.bind(("127.0.0.1", 0))
+            chosen[name] = int(sock.getsockname()[1])
+    finally:
+        for sock in held:
+            sock.close()
+    return chosen
 
 
 def step(text: str) -> None:
@@ -151,17 +164,17 @@ def up(args: argparse.Namespace) -> None:
         (STATE / "cluster-started").write_text(str(kubeconfig))
     console.print(f"    kubeconfig: {kubeconfig}")
 
-    ports = {
-        "receivers": port(9099),
-        "model": port(3000),
-        "prometheus": port(9090),
-        "alertmanager": port(9093),
-        "operator": port(8080),
-        "prometheus-operator": port(8081),
-    }
     # The operator's /metrics (its own default 8081) must not take prometheus-operator's port: in pods
     # mode the chart binds it on the node's loopback before prometheus-operator starts.
-    ports["operator-metrics"] = port(8082)
+    ports = pick_ports({
+        "receivers": 9099,
+        "model": 3000,
+        "prometheus": 9090,
+        "alertmanager": 9093,
+        "operator": 8080,
+        "prometheus-operator": 8081,
+        "operator-metrics": 8082,
+    })
     (STATE / "ports.json").write_text(json.dumps(ports))
     receivers = f"http://127.0.0.1:{ports['receivers']}"
     pagerduty_url = f"{receivers}/v2/enqueue"
