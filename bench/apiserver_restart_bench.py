@@ -155,7 +155,7 @@ def run(slos: int, state_dir: Path, refresh_seconds: float, json_out: Path | Non
         refresh_back = time.monotonic() - back
         after = operator_counters(metrics)
         final = children(api, namespace)
-        server_side = sb.request_counts(admin)  # the new process counts from zero
+        server_side, _ = sb.request_counts(admin)  # the new process counts from zero
         text = logfile.read_text()
         result = {
             "slos": slos,

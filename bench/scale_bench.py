@@ -2,7 +2,8 @@
 
 Not a test (not part of ``make test``). Run::
 
-    nice .venv/bin/python bench/scale_bench.py [--slos 1000] [--only ours|sloth] [--json-out FILE]
+    nice .venv/bin/python bench/scale_bench.py [--slos 1000] [--only ours|sloth] [--rounds 3]
+        [--json-out FILE]
 
 Starts (or reuses) the control plane of ``make cluster-up`` (``.cluster``), then for each controller:
 a fresh namespace, the controller as a subprocess, ``--slos`` objects POSTed at once from a thread pool,
@@ -30,6 +31,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -52,6 +54,7 @@ SLOTH_CRD = (
     / "sloth.slok.dev_prometheusservicelevels.yaml"
 )
 METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+DURATION = re.compile(r"^apiserver_request_duration_seconds_sum\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
 # What a controller of SLOs touches; leases and watches are reported apart (not per SLO).
 RESOURCES = {
     "servicelevelobjectives",
@@ -96,19 +99,25 @@ class EmptyPrometheus(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def request_counts(kubeconfig: Path) -> Counter[tuple[str, str, str]]:
-    """apiserver_request_total summed by (verb, resource, subresource)."""
+def request_counts(kubeconfig: Path) -> tuple[Counter[tuple[str, str, str]], Counter[tuple[str, str, str]]]:
+    """apiserver_request_total, and the seconds the API server spent on them
+    (apiserver_request_duration_seconds_sum), summed by (verb, resource, subresource)."""
     text = kubectl("get", "--raw", "/metrics", kubeconfig=kubeconfig).stdout
     counts: Counter[tuple[str, str, str]] = Counter()
+    seconds: Counter[tuple[str, str, str]] = Counter()
     for line in text.splitlines():
         match = METRIC.match(line)
+        table, value = counts, 1.0
         if not match:
-            continue
+            match = DURATION.match(line)
+            table, value = seconds, 1000.0  # kept in milliseconds: a Counter of ints
+            if not match:
+                continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
         if labels.get("resource") in RESOURCES:
             key = (labels.get("verb", ""), labels["resource"], labels.get("subresource", ""))
-            counts[key] += int(float(match["value"]))
-    return counts
+            table[key] += int(float(match["value"]) * value)
+    return counts, seconds
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
@@ -342,7 +351,7 @@ def run_one(
         idle_cpu = cpu_seconds(process.pid)
         load_before = load_average()
         plane_before = control_plane_cpu(admin.parent)
-        before = request_counts(admin)
+        before, before_seconds = request_counts(admin)
         completion = Completion(api, path, resource, done)
         started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -364,7 +373,7 @@ def run_one(
         rss_done, peak_done = rss_kib(process.pid)  # the burst alone, before the refresh cycle below
         if settle is not None:
             extra.update(settle(process) or {})
-        after = request_counts(admin)
+        after, after_seconds = request_counts(admin)
         rss, peak = rss_kib(process.pid)
         time.sleep(quiet)  # the burst is over: what the controller keeps (slo-operator trims then)
         rss_quiet, _ = rss_kib(process.pid)
@@ -384,13 +393,30 @@ def run_one(
     requests = {
         f"{verb} {res}{'/' + sub if sub else ''}": n for (verb, res, sub), n in sorted(delta.items()) if n > 0
     }
-    per_slo = sum(n for (verb, res, _), n in delta.items() if n > 0 and verb != "WATCH" and res != "leases")
+    served = after_seconds - before_seconds  # the benchmark's own creates included
+    server_ms = {
+        f"{verb} {res}{'/' + sub if sub else ''}": n
+        for (verb, res, sub), n in sorted(served.items())
+        if n > 0 and verb != "WATCH"
+    }
+    # Single GETs of the SLOs and their children come from kube-controller-manager's garbage collector
+    # (it reads an object's owner, or a dependent of one deleted, e.g. the previous round's namespace),
+    # not from either controller: neither reads an object it wrote in a burst. Reported apart.
+    apart = {"GET"}
+    per_slo = sum(
+        n for (verb, res, _), n in delta.items()
+        if n > 0 and verb != "WATCH" and verb not in apart and res != "leases"
+    )
+    gets = sum(n for (verb, res, _), n in delta.items() if n > 0 and verb in apart)
     return {
         "controller": name,
         "slos": len(documents),
         "seconds_to_all_done": round(elapsed, 1),
         "requests": requests,
         "requests_per_slo": round(per_slo / len(documents), 2),
+        "single_gets_per_slo": round(gets / len(documents), 2),  # the garbage collector's; not counted
+        # the API server's time in each kind of request meanwhile, ms per SLO (watches left out)
+        "apiserver_ms_per_slo": {k: round(v / len(documents), 2) for k, v in server_ms.items()},
         "rss_idle_mib": round(idle_rss / 1024, 1),
         "rss_mib": round(rss / 1024, 1),
         "rss_peak_mib": round(peak / 1024, 1),
@@ -405,19 +431,145 @@ def run_one(
     }
 
 
+def run_ours(args: argparse.Namespace, admin: Path, workdir: Path, namespace: str) -> dict[str, Any]:
+    """slo-operator with the RBAC identity of manifests/rbac.yaml and the empty stand-in Prometheus."""
+    identity = rbac_kubeconfig(admin, workdir / "operator.kubeconfig")
+    prometheus = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), EmptyPrometheus)
+    threading.Thread(target=prometheus.serve_forever, daemon=True).start()
+    health = free_port()
+    metrics_port = free_port()
+
+    def one_more_refresh(process: subprocess.Popen[bytes]) -> dict[str, Any]:
+        """The refresher's first cycle over all of them writes their measured status: count it.
+        Returns how long the cycles meanwhile took (slo_operator_status_refresh_duration_seconds)."""
+        first = refresh_seconds()
+        deadline = time.monotonic() + 3 * args.refresh_seconds + 120
+        while (last := refresh_seconds(first))[1] < first[1] + 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no status refresh after all SLOs were Ready")
+            time.sleep(1)
+        cycles = last[1] - first[1]
+        mean = (last[0] - first[0]) / cycles
+        return {"refresh_seconds": round(mean, 1), "refresh_cycles": cycles}
+
+    def refresh_seconds(otherwise: tuple[float, int] | None = None) -> tuple[float, int]:
+        """(sum, count) of the operator's status refresh durations so far (``otherwise`` when one
+        scrape fails: a garbled answer once ended a 1,000-SLO run after all were done)."""
+        import httpx
+
+        try:
+            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        except httpx.HTTPError as exc:
+            if otherwise is None:
+                raise
+            print(f"[slo-operator] /metrics: {exc}; again", file=sys.stderr)
+            return otherwise
+        metric = r"^slo_operator_status_refresh_duration_seconds_(sum|count) (\S+)$"
+        found = dict(re.findall(metric, text, re.M))
+        return float(found.get("sum", 0)), int(float(found.get("count", 0)))
+
+    command = [  # SCALE_BENCH_OPERATOR: another launcher of the same CLI (e.g. under tracemalloc)
+        *(os.environ.get("SCALE_BENCH_OPERATOR") or str(REPO / ".venv" / "bin" / "slo-operator")).split(),
+        "run",
+        "--kubeconfig",
+        str(identity),
+        "--prometheus-url",
+        f"http://127.0.0.1:{prometheus.server_port}",
+        "--refresh-seconds",
+        str(args.refresh_seconds),
+        "--liveness",
+        f"http://127.0.0.1:{health}/healthz",
+        "--log-format",
+        "plain",
+    ]
+    try:
+        return run_one(
+            "slo-operator",
+            admin,
+            command,
+            {
+                **os.environ,
+                "KUBECONFIG": str(identity),
+                "SLO_OPERATOR_METRICS": f"127.0.0.1:{metrics_port}",
+            },
+            [slo_document(namespace, i) for i in range(args.slos)],
+            f"/apis/slo.mlops.dev/v1alpha1/namespaces/{namespace}/servicelevelobjectives",
+            "servicelevelobjectives",
+            ours_done,
+            namespace,
+            workdir,
+            f"http://127.0.0.1:{health}/healthz",
+            one_more_refresh,
+            cleanup=not args.keep_namespace,
+        )
+    finally:
+        prometheus.shutdown()
+
+
+def run_sloth(args: argparse.Namespace, admin: Path, workdir: Path, namespace: str) -> dict[str, Any]:
+    """Sloth's controller, watching its namespace only, with the admin kubeconfig."""
+    command = [
+        str(SLOTH_BINARY),
+        "kubernetes-controller",
+        "--kube-local",
+        "--kube-config",
+        str(admin),
+        "--namespace",
+        namespace,
+        "--metrics-listen-addr",
+        f"127.0.0.1:{free_port()}",
+        "--hot-reload-addr",
+        f"127.0.0.1:{free_port()}",
+        "--no-color",
+    ]
+    return run_one(
+        "sloth",
+        admin,
+        command,
+        dict(os.environ),
+        [sloth_document(namespace, i) for i in range(args.slos)],
+        f"/apis/sloth.slok.dev/v1/namespaces/{namespace}/prometheusservicelevels",
+        "prometheusservicelevels",
+        sloth_done,
+        namespace,
+        workdir,
+        None,
+        cleanup=not args.keep_namespace,
+    )
+
+
+def ratios(ours: dict[str, Any], sloth: dict[str, Any]) -> dict[str, float]:
+    """Ours over Sloth's, for one round."""
+    return {
+        "time": round(ours["seconds_to_all_done"] / max(sloth["seconds_to_all_done"], 0.1), 2),
+        "requests_per_slo": round(ours["requests_per_slo"] / max(sloth["requests_per_slo"], 0.01), 2),
+        "peak_rss": round(ours["rss_peak_mib"] / max(sloth["rss_peak_mib"], 0.1), 2),
+        "apiserver_etcd_cpu": round(
+            ours["apiserver_etcd_cpu_seconds"] / max(sloth["apiserver_etcd_cpu_seconds"], 0.1), 2
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--slos", type=int, default=1000, help="number of SLOs (10000 for the large run)")
     parser.add_argument("--only", choices=("ours", "sloth"), help="run one controller only")
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="rounds of both controllers, each in fresh namespaces; the order alternates (ours first in "
+        "odd rounds, Sloth first in even ones) so a load that drifts weighs on both alike. Prints each "
+        "round's ratios and their median",
+    )
     parser.add_argument("--state-dir", type=Path, default=REPO / ".cluster")
     parser.add_argument("--refresh-seconds", type=float, default=60.0)
     parser.add_argument("--json-out", type=Path)
     parser.add_argument(
         "--keep-namespace", action="store_true",
-        help="leave the SLOs' namespace (its garbage collection at 10,000 takes many minutes): for a "
-        "cluster thrown away afterwards (--state-dir of its own, then hack/cluster/down.sh --purge)",
+        help="leave the SLOs' namespaces (their garbage collection at 10,000 takes many minutes): for a "
+        "cluster thrown away afterwards (--state-dir of its own, then hack/cluster/down.sh --purge). "
+        "Both controllers still run, in namespaces of their own",
     )
     parser.add_argument(
         "--restart-apiserver", action="store_true",
@@ -434,83 +586,8 @@ def main() -> None:
     admin = ensure_cluster(args.state_dir)
     workdir = args.state_dir / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
-    suffix = uuid.uuid4().hex[:6]
-    results = []
-    if args.only in (None, "ours"):
-        identity = rbac_kubeconfig(admin, workdir / "operator.kubeconfig")
-        prometheus = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), EmptyPrometheus)
-        threading.Thread(target=prometheus.serve_forever, daemon=True).start()
-        health = free_port()
-        namespace = f"bench-ours-{suffix}"
-
-        metrics_port = free_port()
-
-        def one_more_refresh(process: subprocess.Popen[bytes]) -> dict[str, Any]:
-            """The refresher's first cycle over all of them writes their measured status: count it.
-            Returns how long the cycles meanwhile took (slo_operator_status_refresh_duration_seconds)."""
-            first = refresh_seconds()
-            deadline = time.monotonic() + 3 * args.refresh_seconds + 120
-            while (last := refresh_seconds(first))[1] < first[1] + 1:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("no status refresh after all SLOs were Ready")
-                time.sleep(1)
-            cycles = last[1] - first[1]
-            mean = (last[0] - first[0]) / cycles
-            return {"refresh_seconds": round(mean, 1), "refresh_cycles": cycles}
-
-        def refresh_seconds(otherwise: tuple[float, int] | None = None) -> tuple[float, int]:
-            """(sum, count) of the operator's status refresh durations so far (``otherwise`` when one
-            scrape fails: a garbled answer once ended a 1,000-SLO run after all were done)."""
-            import httpx
-
-            try:
-                text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
-            except httpx.HTTPError as exc:
-                if otherwise is None:
-                    raise
-                print(f"[slo-operator] /metrics: {exc}; again", file=sys.stderr)
-                return otherwise
-            metric = r"^slo_operator_status_refresh_duration_seconds_(sum|count) (\S+)$"
-            found = dict(re.findall(metric, text, re.M))
-            return float(found.get("sum", 0)), int(float(found.get("count", 0)))
-
-        command = [  # SCALE_BENCH_OPERATOR: another launcher of the same CLI (e.g. under tracemalloc)
-            *(os.environ.get("SCALE_BENCH_OPERATOR") or str(REPO / ".venv" / "bin" / "slo-operator")).split(),
-            "run",
-            "--kubeconfig",
-            str(identity),
-            "--prometheus-url",
-            f"http://127.0.0.1:{prometheus.server_port}",
-            "--refresh-seconds",
-            str(args.refresh_seconds),
-            "--liveness",
-            f"http://127.0.0.1:{health}/healthz",
-            "--log-format",
-            "plain",
-        ]
-        results.append(
-            run_one(
-                "slo-operator",
-                admin,
-                command,
-                {
-                    **os.environ,
-                    "KUBECONFIG": str(identity),
-                    "SLO_OPERATOR_METRICS": f"127.0.0.1:{metrics_port}",
-                },
-                [slo_document(namespace, i) for i in range(args.slos)],
-                f"/apis/slo.mlops.dev/v1alpha1/namespaces/{namespace}/servicelevelobjectives",
-                "servicelevelobjectives",
-                ours_done,
-                namespace,
-                workdir,
-                f"http://127.0.0.1:{health}/healthz",
-                one_more_refresh,
-                cleanup=not args.keep_namespace,
-            )
-        )
-        prometheus.shutdown()
-    if args.only in (None, "sloth"):
+    controllers = ["ours", "sloth"] if args.only is None else [args.only]
+    if "sloth" in controllers:
         if not SLOTH_BINARY.is_file():
             sys.exit(f"{SLOTH_BINARY} missing: run `make peers`")
         kubectl("apply", "--server-side", "-f", str(SLOTH_CRD), kubeconfig=admin)
@@ -520,49 +597,42 @@ def main() -> None:
             "crd/prometheusservicelevels.sloth.slok.dev",
             kubeconfig=admin,
         )
-        namespace = f"bench-sloth-{suffix}"
-        command = [
-            str(SLOTH_BINARY),
-            "kubernetes-controller",
-            "--kube-local",
-            "--kube-config",
-            str(admin),
-            "--namespace",
-            namespace,
-            "--metrics-listen-addr",
-            f"127.0.0.1:{free_port()}",
-            "--hot-reload-addr",
-            f"127.0.0.1:{free_port()}",
-            "--no-color",
-        ]
-        results.append(
-            run_one(
-                "sloth",
-                admin,
-                command,
-                dict(os.environ),
-                [sloth_document(namespace, i) for i in range(args.slos)],
-                f"/apis/sloth.slok.dev/v1/namespaces/{namespace}/prometheusservicelevels",
-                "prometheusservicelevels",
-                sloth_done,
-                namespace,
-                workdir,
-                None,
-                cleanup=not args.keep_namespace,
-            )
-        )
-        # Sloth's CRD goes again: kubectl would otherwise resolve `kubectl get slo` to its kind.
-        kubectl("delete", "--ignore-not-found", "-f", str(SLOTH_CRD), kubeconfig=admin, check=False)
+    rounds: list[dict[str, dict[str, Any]]] = []
+    try:
+        for number in range(1, args.rounds + 1):
+            suffix = uuid.uuid4().hex[:6]
+            order = controllers if number % 2 else controllers[::-1]
+            done: dict[str, dict[str, Any]] = {}
+            for controller in order:
+                print(f"[round {number}/{args.rounds}] {controller}", file=sys.stderr)
+                runner = run_ours if controller == "ours" else run_sloth
+                done[controller] = runner(args, admin, workdir, f"bench-{controller}-{suffix}")
+                done[controller]["round"] = number
+            rounds.append(done)
+            if len(done) == 2:
+                ratio = ratios(done["ours"], done["sloth"])
+                print(f"[round {number}] ratios ours/sloth: {ratio}", file=sys.stderr)
+    finally:
+        if "sloth" in controllers:
+            # Sloth's CRD goes again: kubectl would otherwise resolve `kubectl get slo` to its kind.
+            kubectl("delete", "--ignore-not-found", "-f", str(SLOTH_CRD), kubeconfig=admin, check=False)
+    results = [done[c] for done in rounds for c in controllers]
     for result in results:
         print(json.dumps(result, indent=2))
-    if len(results) == 2:
-        ours, sloth = results
-        print(
-            "ratios ours/sloth: "
-            f"time {ours['seconds_to_all_done'] / max(sloth['seconds_to_all_done'], 0.1):.2f}, "
-            f"requests/SLO {ours['requests_per_slo'] / max(sloth['requests_per_slo'], 0.01):.2f}, "
-            f"peak RSS {ours['rss_peak_mib'] / max(sloth['rss_peak_mib'], 0.1):.2f}"
-        )
+    if len(controllers) == 2:
+        each = [ratios(done["ours"], done["sloth"]) for done in rounds]
+        for number, ratio in enumerate(each, 1):
+            print(f"round {number} ratios ours/sloth: " + ", ".join(f"{k} {v:.2f}" for k, v in ratio.items()))
+        if len(each) > 1:
+            summary = {
+                key: (statistics.median(r[key] for r in each), min(r[key] for r in each),
+                      max(r[key] for r in each))
+                for key in each[0]
+            }
+            print(
+                f"median ratios ours/sloth over {len(each)} rounds (min-max): "
+                + ", ".join(f"{k} {m:.2f} ({lo:.2f}-{hi:.2f})" for k, (m, lo, hi) in summary.items())
+            )
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=2))
 
