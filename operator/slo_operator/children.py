@@ -1,10 +1,10 @@
 """The objects an SLO owns, as one table: adding a kind of child is one entry here.
 
 Each entry says how to render the child from the resolved SLO (a pure function), where it lives in
-the API and which ``slo-operator render --format`` prints it. The reconciler applies every entry's
-object with server-side apply, deletes objects of these kinds labelled for the SLO that it no longer
-renders, and the operator watches these kinds to undo hand edits; ``manifests/rbac.yaml`` must grant
-``CHILD_VERBS`` on each (a test reads this table).
+the API and which ``slo-operator render --format`` prints it. The reconciler writes every entry's
+object (``reconcile.write_child``: created, or replaced when it differs), deletes objects of these
+kinds labelled for the SLO that it no longer renders, and the operator watches these kinds to undo
+hand edits; ``manifests/rbac.yaml`` must grant ``CHILD_VERBS`` on each (a test reads this table).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ DASHBOARD_CONFIGMAP = ChildKind("v1", "ConfigMap", "configmaps", dashboard_confi
 
 CHILD_KINDS: tuple[ChildKind, ...] = (PROMETHEUS_RULE, ALERTMANAGER_CONFIG, DASHBOARD_CONFIGMAP)
 # What the reconciler and kopf's watch do with every child kind: the RBAC rules must grant all of these.
-CHILD_VERBS = ("get", "list", "watch", "create", "patch", "delete")
+CHILD_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
 
 
 def child_kind_for_format(cli_format: str) -> ChildKind | None:

@@ -190,6 +190,7 @@ def _prime_cache(kube: KubeClient) -> None:
     ``STATE.cache`` current and reconciles list nothing."""
     managed = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
     assert STATE.credentials is not None
+    STATE.cache.manager = kube.field_manager  # whose writes leave a child's rendered digest standing
     watch = STATE.child_watch = ChildWatch(STATE.credentials, kube, STATE.cache, managed, _restore_owner)
     namespaces = STATE.config.namespaces or ("",)
     for kind in CHILD_KINDS:

@@ -35,6 +35,10 @@ SLO_KIND = ChildKind(f"{API_GROUP}/{API_VERSION}", KIND, PLURAL, lambda slo, opt
 POLICY_KIND = ChildKind(f"{API_GROUP}/{API_VERSION}", "ErrorBudgetPolicy", "errorbudgetpolicies",
                         lambda slo, options: None)
 RETRIABLE = {409, 429, 500, 502, 503, 504}
+# What a create, or a write with a resourceVersion, retries: a 409 there means the object exists or the
+# version is stale, and the same request would only fail again.
+RETRIABLE_PRECONDITIONED = RETRIABLE - {409}
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 # The API server's check for unknown and duplicate fields (``fieldValidation``, ``Warn`` unless asked
 # otherwise) decodes each write a second time, strictly: a third of the kube-apiserver CPU of a server-side
 # apply or a status PATCH (measured: 11-12 ms down to 8 for an SLO's PrometheusRule and its status,
@@ -346,7 +350,15 @@ class KubeClient:
     def close(self) -> None:
         self._http.close()
 
-    def request(self, method: str, path: str, *, attempts: int = 4, **kwargs: Any) -> dict[str, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        attempts: int = 4,
+        retriable: frozenset[int] | set[int] = RETRIABLE,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """One API call, retried with backoff on conflicts, throttling, server errors and lost connections.
 
         At most ``attempts`` requests. A 429 is retried no sooner than its Retry-After (capped at
@@ -377,7 +389,7 @@ class KubeClient:
                     after = min(retry_after(response) or 0.0, MAX_RETRY_AFTER)
                     self.not_before = max(self.not_before, time.monotonic() + after)
                     pause = max(delay, after)
-                if response.status_code not in RETRIABLE or attempt == attempts:
+                if response.status_code not in retriable or attempt == attempts:
                     raise KubeError(response.status_code, message)
                 log.info("retrying %s %s after %s: %s", method, path, response.status_code, message)
             time.sleep(pause)
@@ -395,7 +407,7 @@ class KubeClient:
         metadata = obj["metadata"]
         headers = {"Content-Type": "application/apply-patch+yaml"}
         if metadata_only:
-            headers["Accept"] = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+            headers["Accept"] = METADATA_ONLY
         return self.request(
             "PATCH",
             resource_path(kind, metadata["namespace"], metadata["name"]),
@@ -403,6 +415,50 @@ class KubeClient:
             content=json.dumps(obj),
             headers=headers,
         )
+
+    def create(self, kind: ChildKind, obj: dict[str, Any]) -> dict[str, Any]:
+        """POST a new object; the answer is its metadata. Raises ``KubeError`` 409 when it exists.
+
+        For the API server a create is cheaper than a server-side apply of the same object: no YAML
+        parse of the patch (an apply's body is YAML, however it is written) and no merge (measured on
+        this project's control plane: 5.9 against 6.6-7.8 ms of kube-apiserver + etcd CPU for an SLO's
+        PrometheusRule, 2.9 against 4.1-4.6 for its dashboard ConfigMap). The fields belong to the
+        field manager as an update's (``operation: Update``)."""
+        return self.request(
+            "POST",
+            resource_path(kind, obj["metadata"]["namespace"]),
+            params={"fieldManager": self.field_manager, **NO_FIELD_VALIDATION},
+            content=json.dumps(obj, separators=(",", ":")),
+            headers={"Content-Type": "application/json", "Accept": METADATA_ONLY},
+            retriable=RETRIABLE_PRECONDITIONED,  # 409 here is AlreadyExists: trying again changes nothing
+        )
+
+    def replace(self, kind: ChildKind, obj: dict[str, Any], resource_version: str) -> dict[str, Any]:
+        """PUT the whole object over the one at ``resource_version`` (409 when it moved on, 404 when it
+        is gone); the answer is its metadata. Every field is what ``obj`` says, whoever set it before: a
+        field it no longer has goes, which an apply would leave to its other owners (a create's fields
+        belong to an update). An unchanged object is no write (the API server keeps its version)."""
+        metadata = obj["metadata"]
+        body = {**obj, "metadata": {**metadata, "resourceVersion": resource_version}}
+        return self.request(
+            "PUT",
+            resource_path(kind, metadata["namespace"], metadata["name"]),
+            params={"fieldManager": self.field_manager, **NO_FIELD_VALIDATION},
+            content=json.dumps(body, separators=(",", ":")),
+            headers={"Content-Type": "application/json", "Accept": METADATA_ONLY},
+            retriable=RETRIABLE_PRECONDITIONED,
+        )
+
+    def get_metadata(self, kind: ChildKind, namespace: str, name: str) -> dict[str, Any] | None:
+        """One object's metadata (``PartialObjectMetadata``), None when it does not exist."""
+        try:
+            return self.request(
+                "GET", resource_path(kind, namespace, name), headers={"Accept": METADATA_ONLY}
+            )
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def list_objects(
         self, kind: ChildKind, namespace: str, label_selector: str | None = None

@@ -6,6 +6,7 @@ they can be driven directly in tests against a real API server.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -15,7 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slo_operator.acceptance import EVENT_FIELD_SELECTOR, REASON, Rejection, acceptance_conditions, rejections
-from slo_operator.children import ALERTMANAGER_CONFIG, CHILD_KINDS, PROMETHEUS_RULE, desired_children
+from slo_operator.children import (
+    ALERTMANAGER_CONFIG,
+    CHILD_KINDS,
+    PROMETHEUS_RULE,
+    ChildKind,
+    desired_children,
+)
 from slo_operator.coverage import Coverage, RawFigures, RawQuery
 from slo_operator.forecast import NO_FORECAST, Forecast
 from slo_operator.forecaster import Forecaster, Subject, status_of
@@ -56,7 +63,7 @@ from slo_operator.status import (
     window_measurement,
     with_ready,
 )
-from slo_operator.watch_cache import WatchCache, owned_versions, stale_children
+from slo_operator.watch_cache import RENDERED_ANNOTATION, WatchCache, owned_versions, stale_children
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +99,12 @@ def validate(body: dict[str, Any]) -> tuple[SLO | None, list[str]]:
 def reconcile_children(
     body: dict[str, Any], kube: KubeClient, options: RenderOptions, cache: WatchCache | None = None
 ) -> Outcome:
-    """Validate, apply every desired child (server-side apply), delete children no longer rendered.
+    """Validate, write every desired child, delete children no longer rendered.
 
     With ``cache`` (the operator's watches) the existing children and policies come from it: no LIST,
-    only the applies (no-ops when nothing changed) and the deletions of stale children. Without it
-    (tools, tests) they are listed.
+    and each child is written only when it is missing or differs from what is rendered now
+    (``write_child``), then the deletions of stale children. Without it (tools, tests) they are listed
+    and every child is applied (server-side apply: a no-op when nothing changed).
     """
     slo, problems = validate(body)
     if slo is None:
@@ -129,9 +137,14 @@ def reconcile_children(
                     if _owned_by(item, body)
                 }
             for child_name, obj in wanted.items():
-                applied = kube.apply(kind, obj, metadata_only=True)
                 if cache is not None:
-                    cache.record_child(kind.plural, applied)
+                    known = cache.children(kind.plural, namespace, name).get(child_name)
+                    written = write_child(kube, kind, obj, known)
+                    if written is not None:
+                        cache.record_child(kind.plural, written)
+                    applied = written or {"metadata": {"resourceVersion": existing.get(child_name)}}
+                else:
+                    applied = kube.apply(kind, obj, metadata_only=True)
                 label = f"{kind.kind}/{child_name}"
                 if applied["metadata"].get("resourceVersion") == existing.get(child_name):
                     outcome.unchanged.append(label)
@@ -145,6 +158,55 @@ def reconcile_children(
     except KubeError as exc:
         outcome.error = str(exc)
     return outcome
+
+
+def rendered_digest(obj: dict[str, Any]) -> str:
+    """What identifies a rendered child (all of it, its owner reference too): 16 hex digits of the SHA-256
+    of its canonical JSON."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def write_child(
+    kube: KubeClient, kind: ChildKind, obj: dict[str, Any], known: tuple[str, str, str] | None
+) -> dict[str, Any] | None:
+    """Bring one child in line with ``obj`` as cheaply as the watch cache allows: the answer's metadata,
+    or None when nothing was sent. ``known``: the cache's (owner uid, resourceVersion, digest) of the
+    child of that name, None when it has none.
+
+    The child carries the digest of what was rendered into it (``RENDERED_ANNOTATION``), which the cache
+    keeps while only the operator has written it (``watch_cache.clean_digest``). So:
+
+    - not there: created (POST; cheaper for the API server than a server-side apply, ``KubeClient.create``);
+    - there with this digest and written by nobody else: nothing at all (a restart sends no request for a
+      settled child);
+    - else (rendered differently, edited by hand, written by an older version of the operator): replaced
+      whole (PUT at the cached resourceVersion): every field is what is rendered, including the removal
+      of what is no longer rendered, whoever owned it. A version that moved on meanwhile, or a child gone
+      meanwhile, is read again once.
+    """
+    metadata = obj["metadata"]
+    digest = rendered_digest(obj)
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), RENDERED_ANNOTATION: digest}
+    namespace, name = metadata["namespace"], metadata["name"]
+    if known is None:
+        try:
+            return kube.create(kind, obj)
+        except KubeError as exc:
+            if exc.status != 409:  # 409: it exists all the same (not labelled as ours, or not seen yet)
+                raise
+    elif known[2] == digest:
+        return None
+    else:
+        try:
+            return kube.replace(kind, obj, known[1])
+        except KubeError as exc:
+            if exc.status not in (404, 409):
+                raise
+    current = kube.get_metadata(kind, namespace, name)
+    if current is None:
+        return kube.create(kind, obj)
+    return kube.replace(kind, obj, str(current["metadata"]["resourceVersion"]))
 
 
 def _shaped_by_policy(

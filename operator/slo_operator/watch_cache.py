@@ -5,7 +5,8 @@ ErrorBudgetPolicies: four LISTs per SLO, 4,000 requests for 1,000 new SLOs. The 
 start-up (one LIST per kind, before the watches start) and then kept current by the watch events:
 children's as metadata only (``child_watch``, the operator's label selector), policies' in full (kopf).
 
-Per child it keeps only its owner's uid and its resourceVersion: a few dozen bytes per SLO. The
+Per child it keeps only its owner's uid, its resourceVersion and, while only the operator has written it,
+the digest of what the operator rendered into it (``RENDERED_ANNOTATION``): a few dozen bytes per SLO. The
 decisions (which children are stale, whether an event is the echo of our own write) are pure functions
 over these tables, tested without a server.
 """
@@ -19,9 +20,12 @@ from typing import Any
 
 from slo_operator.render import NAME_LABEL
 
-# (plural, namespace, SLO name) -> {child name: (owner uid, resourceVersion)}
+# (plural, namespace, SLO name) -> {child name: (owner uid, resourceVersion, rendered digest)}
 ChildKey = tuple[str, str, str]
-Known = Mapping[str, tuple[str, str]]
+Known = Mapping[str, tuple[str, str, str]]
+# The digest of the rendered child (``reconcile.rendered_digest``) the operator writes with it: a child
+# whose digest is the one rendered now, and that nobody else has written to, needs no request at all.
+RENDERED_ANNOTATION = "slo.mlops.dev/rendered-digest"
 
 
 def newer(candidate: str | None, current: str | None) -> bool:
@@ -37,7 +41,19 @@ def newer(candidate: str | None, current: str | None) -> bool:
 def owned_versions(known: Known, owner_uid: str) -> dict[str, str]:
     """The children in ``known`` that belong to the SLO with ``owner_uid`` (a recreated SLO of the same
     name has another uid: its predecessor's children are not its own), by name -> resourceVersion."""
-    return {name: version for name, (uid, version) in known.items() if uid == owner_uid}
+    return {name: entry[1] for name, entry in known.items() if entry[0] == owner_uid}
+
+
+def clean_digest(metadata: Mapping[str, Any], manager: str) -> str:
+    """The rendered digest a child carries when only ``manager`` (the operator's field manager) has
+    written its fields, else "": then its content may differ from what the digest describes (a hand edit,
+    another tool), and the reconcile writes it again. Status writes (``subresource``) do not count.
+
+    A hand edit made under the operator's own field manager name, keeping the digest, is not seen."""
+    for entry in metadata.get("managedFields") or []:
+        if not entry.get("subresource") and entry.get("manager") != manager:
+            return ""
+    return str((metadata.get("annotations") or {}).get(RENDERED_ANNOTATION) or "")
 
 
 def stale_children(existing: Iterable[str], wanted: Iterable[str]) -> list[str]:
@@ -70,8 +86,9 @@ def _owner_uid(metadata: Mapping[str, Any]) -> str:
 class WatchCache:
     """Children by owner and policies by namespace, as last seen through a watch or our own writes."""
 
-    children_by_owner: dict[ChildKey, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    children_by_owner: dict[ChildKey, dict[str, tuple[str, str, str]]] = field(default_factory=dict)
     policies_by_namespace: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    manager: str = "slo-operator"  # the operator's field manager (``clean_digest``)
 
     # ---- children --------------------------------------------------------------------------------------
 
@@ -99,7 +116,8 @@ class WatchCache:
             return True
         if previous is not None and not newer(version, previous[1]):
             return False  # an older event than what our apply returned
-        self.children_by_owner.setdefault(key, {})[name] = (_owner_uid(metadata), str(version))
+        digest = clean_digest(metadata, self.manager)
+        self.children_by_owner.setdefault(key, {})[name] = (_owner_uid(metadata), str(version), digest)
         return previous is None or previous[1] != str(version)
 
     def record_child(self, plural: str, obj: Mapping[str, Any]) -> None:
@@ -134,7 +152,7 @@ class WatchCache:
         for key in set(scope) | set(fresh.children_by_owner):
             old = self.children_by_owner.get(key, {})
             new = fresh.children_by_owner.get(key, {})
-            for name, (_uid, version) in old.items():
+            for name, (_uid, version, _digest) in old.items():
                 if name not in new:
                     owners.add((key[1], key[2]))
                 elif new[name][1] != version:

@@ -92,7 +92,7 @@ def test_a_relisting_after_410_gone_reconciles_only_what_changed_while_the_watch
     decisions = [restores(None, cache.observe_child(RULES, None, c)) for c in relisted]
     assert decisions.count(True) == 1 and decisions[7] is True
     assert len(cache.children_by_owner) == 1000
-    assert cache.children(RULES, "shop", "slo-7") == {"slo-7-slo": ("uid-7", "5000")}
+    assert cache.children(RULES, "shop", "slo-7") == {"slo-7-slo": ("uid-7", "5000", "")}
     assert {k: v for k, v in cache.children_by_owner.items() if k[2] != "slo-7"} == {
         k: v for k, v in before.items() if k[2] != "slo-7"
     }
@@ -120,10 +120,10 @@ def test_a_resync_finds_children_deleted_or_changed_while_the_watch_was_away() -
               child("d-slo", "d", "uid-d", "13"), child("f-slo", "f", "uid-f", "31")]
     assert cache.resync_children(RULES, "shop", listed) == {("shop", "a"), ("shop", "b")}
     assert cache.children(RULES, "shop", "a") == {}
-    assert cache.children(RULES, "shop", "b") == {"b-slo": ("uid-b", "30")}
-    assert cache.children(RULES, "shop", "d") == {"d-slo": ("uid-d", "40")}  # the newer one is kept
-    assert cache.children(RULES, "shop", "f") == {"f-slo": ("uid-f", "31")}
-    assert cache.children(RULES, "other", "e") == {"e-slo": ("uid-e", "14")}
+    assert cache.children(RULES, "shop", "b") == {"b-slo": ("uid-b", "30", "")}
+    assert cache.children(RULES, "shop", "d") == {"d-slo": ("uid-d", "40", "")}  # the newer one is kept
+    assert cache.children(RULES, "shop", "f") == {"f-slo": ("uid-f", "31", "")}
+    assert cache.children(RULES, "other", "e") == {"e-slo": ("uid-e", "14", "")}
     assert cache.resync_children(RULES, "shop", listed) == set()  # nothing new: nothing to restore
 
 
