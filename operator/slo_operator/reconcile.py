@@ -664,7 +664,8 @@ def refresh_all(
     while cycle:  # each SLO's packed form is dropped once its turn is over
         body = cycle.pop().whole()
         slo = refreshable(body, policies, reconciled_only)
-        assert slo is not None  # the same object: it passed before
+        if slo is None:  # not expected: the same object passed on its page (validation is deterministic)
+            continue
         metadata = body["metadata"]
         current = body["status"]
         measurement: Measurement | None = None

@@ -447,3 +447,27 @@ def test_an_slo_deleted_between_pages_is_neither_written_nor_an_error(
     assert (report.slos, report.writes, report.gone, report.errors) == (4, 3, 1, [])
     assert sorted(api.status_writes) == [("prod", "api-1"), ("prod", "api-2"), ("prod", "api-4")]
     assert set(api.slos) == {("prod", "api-1"), ("prod", "api-2"), ("prod", "api-4")}
+
+
+def test_an_slo_refused_at_its_write_turn_is_skipped_not_asserted(
+    api: ApiServer, kube: KubeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write pass validates each packed SLO again; should that ever refuse one that passed on its page
+    it is skipped explicitly (an ``assert`` would vanish under ``python -O``), and the others are written."""
+    from slo_operator import reconcile
+
+    prometheus = StaticPrometheus()
+    cluster(api, prometheus, 3)
+    seen: dict[str, int] = {}
+    shaped = reconcile.refreshable
+
+    def refused_the_second_time(item: dict[str, Any], *args: Any) -> SLO | None:
+        name = item["metadata"]["name"]
+        seen[name] = seen.get(name, 0) + 1
+        return None if (name, seen[name]) == ("api-1", 2) else shaped(item, *args)
+
+    monkeypatch.setattr(reconcile, "refreshable", refused_the_second_time)
+    report = refresh(kube, prometheus.client(), Forecaster(), NOW)
+    assert (report.slos, report.writes, report.errors) == (3, 2, [])
+    assert sorted(api.status_writes) == [("prod", "api-0"), ("prod", "api-2")]
+    assert seen == {"api-0": 2, "api-1": 2, "api-2": 2}
