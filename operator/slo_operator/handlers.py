@@ -174,9 +174,10 @@ STATE.diffbase = LeanStatusDiffBaseStorage(name="kopf")
 STATE.progress = kopf.SmartProgressStorage()
 
 
-def _due(body: dict[str, Any]) -> bool:
-    """Whether an SLO's spec (labels, annotations) is not the one last handled: kopf's create or update."""
-    return STATE.diffbase.record(body, STATE.progress) is not None
+def _due(body: dict[str, Any]) -> str | None:
+    """The record of an SLO's spec (labels, annotations) to store once it is handled, None when it is the
+    one last handled: kopf's create or update when not None."""
+    return STATE.diffbase.record(body, STATE.progress)
 
 
 def _top(field: Any) -> str:
@@ -315,12 +316,13 @@ async def _refresh_forever() -> None:
         await asyncio.sleep(STATE.config.refresh_seconds)
 
 
-def _reconcile(body: dict[str, Any]) -> None:
-    """Reconcile one SLO (in a worker thread of the intake, or of kopf for a policy's change)."""
+def _reconcile(body: dict[str, Any], record: str | None) -> None:
+    """Reconcile one SLO (in a worker thread of the intake); ``record``: the record of its spec to store
+    with its status (``_due``), None when that spec was handled already."""
     STATE.trimmer.touch()
     with metrics.RECONCILE_SECONDS.time():
         try:
-            _reconcile_once(body)
+            _reconcile_once(body, record)
         except kopf.TemporaryError:
             metrics.RECONCILES.labels("retry").inc()
             raise
@@ -330,7 +332,7 @@ def _reconcile(body: dict[str, Any]) -> None:
     metrics.RECONCILES.labels("ok").inc()
 
 
-def _reconcile_once(body: dict[str, Any]) -> None:
+def _reconcile_once(body: dict[str, Any], record: str | None) -> None:
     kube = _kube()
     outcome = reconcile_children(body, kube, STATE.config.render_options, STATE.cache)
     decision = reconcile_decision(body, outcome)
@@ -350,8 +352,7 @@ def _reconcile_once(body: dict[str, Any]) -> None:
         status = first_status(outcome.slo, current, datetime.now(UTC), forecasting=unknown)
     # The record of the handled spec (status.kopf, kopf's format) goes with the status, in one PATCH;
     # not after a failed apply, which is retried.
-    record = STATE.diffbase.record(body, STATE.progress) if decision.retry is None else None
-    if record is not None:
+    if record is not None and decision.retry is None:
         status = {**(status or {}), "kopf": {"last-handled-configuration": record}}
     if status is not None:
         kube.patch_slo_status(meta["namespace"], meta["name"], status, None)

@@ -14,7 +14,9 @@ once held some 100 MB while they waited. Here:
 - **Nothing is kept of an SLO once it is handled**: whether an event calls for a reconcile is read from
   the object itself (``due``: its spec, labels and annotations against the record of the last handled
   ones in ``status.kopf``, which the reconcile writes with its status). The echoes of the operator's own
-  status writes, and the refresher's, are dropped as they arrive.
+  status writes, and the refresher's, are dropped as they arrive. That record is computed once per
+  object: the one an event is queued with reaches the reconcile (``handle``) unless a newer object of
+  the SLO replaced it meanwhile.
 
 The semantics are kopf's, which the operator used before: every SLO found at start-up is reconciled
 (resume; a settled one costs no write, as server-side apply of an unchanged child changes nothing), a
@@ -54,24 +56,32 @@ WORKERS = min(32, (os.cpu_count() or 1) + 4)  # as many as kopf's handler thread
 Key = tuple[str, str]  # (namespace, name)
 
 
+# What ``Pending.record`` holds when the record of the waiting object is not known yet.
+UNKNOWN = "?"
+
+
 @dataclass(frozen=True, slots=True)
 class Listed:
     """One SLO of a LIST: its key, its object packed when it is due (else None), whether it is being
-    deleted, and whether it is reconciled even with its spec handled (start-up)."""
+    deleted, whether it is reconciled even with its spec handled (start-up), and the record of its spec
+    (``due``; ``UNKNOWN`` when not computed)."""
 
     key: Key
     packed: bytes | None
     deleting: bool
     force: bool
+    record: str | None = UNKNOWN
 
 
 @dataclass(slots=True)
 class Pending:
-    """An SLO waiting for a worker: its latest object packed (None: read it when its turn comes), and
-    whether it is reconciled even when its spec was handled already."""
+    """An SLO waiting for a worker: its latest object packed (None: read it when its turn comes), whether
+    it is reconciled even when its spec was handled already, and the record of that object's spec
+    (``due``: None when handled already; ``UNKNOWN`` until computed)."""
 
     packed: bytes | None
     force: bool
+    record: str | None = UNKNOWN
 
 
 def pack(obj: dict[str, Any]) -> bytes:
@@ -96,19 +106,20 @@ def collection_path(namespace: str) -> str:
 
 
 class SLOIntake:
-    """SLO events from the API server to ``handle`` (called in a worker thread, with the object).
+    """SLO events from the API server to ``handle`` (called in a worker thread, with the object and the
+    record of its spec, None when that spec was handled already).
 
-    ``due(obj)``: whether an SLO's spec (labels, annotations) is not the one last handled. ``handle`` may
-    raise: the SLO is then read again and reconciled after the exception's ``delay`` (or
-    ``RETRY_SECONDS``).
+    ``due(obj)``: the record of an SLO's spec (labels, annotations) to store once it is handled, None
+    when it is the one last handled. ``handle`` may raise: the SLO is then read again and reconciled
+    after the exception's ``delay`` (or ``RETRY_SECONDS``).
     """
 
     def __init__(
         self,
         credentials: Credentials,
         kube: KubeClient,
-        handle: Callable[[dict[str, Any]], None],
-        due: Callable[[dict[str, Any]], bool],
+        handle: Callable[[dict[str, Any], str | None], None],
+        due: Callable[[dict[str, Any]], str | None],
         workers: int = WORKERS,
     ) -> None:
         self.kube, self.handle, self.due = kube, handle, due
@@ -136,10 +147,11 @@ class SLOIntake:
             return
         waiting = self.pending.get(key)
         if waiting is not None:  # the newest object replaces the one waiting (and keeps its force)
-            waiting.packed = pack(obj)
+            waiting.packed, waiting.record = pack(obj), UNKNOWN
             return
-        if self.due(obj):
-            self.pending[key] = Pending(pack(obj), False)
+        record = self.due(obj)
+        if record is not None:
+            self.pending[key] = Pending(pack(obj), False, record)
             self._enqueue(key)
 
     def request(self, namespace: str, name: str) -> None:
@@ -157,8 +169,9 @@ class SLOIntake:
         """What a LIST's item means here (any thread): packed only when it may have to wait."""
         metadata = item.get("metadata") or {}
         deleting = bool(metadata.get("deletionTimestamp"))
-        due = not deleting and (force or self.due(item))
-        return Listed(key_of(item), pack(item) if due else None, deleting, force)
+        record = UNKNOWN if deleting or force else self.due(item)
+        due = not deleting and (force or record is not None)
+        return Listed(key_of(item), pack(item) if due else None, deleting, force, record)
 
     def resync(self, namespace: str, entries: Iterable[Listed]) -> None:
         """A LIST of the SLOs (of ``namespace``; "": all): those due wait, and those waiting that are no
@@ -186,10 +199,11 @@ class SLOIntake:
         if entry.deleting:
             self.pending.pop(entry.key, None)
         elif waiting is not None:
-            waiting.packed = entry.packed or waiting.packed
+            if entry.packed is not None:
+                waiting.packed, waiting.record = entry.packed, entry.record
             waiting.force = waiting.force or entry.force
         elif entry.packed is not None:
-            self.pending[entry.key] = Pending(entry.packed, entry.force)
+            self.pending[entry.key] = Pending(entry.packed, entry.force, entry.record)
             self._enqueue(entry.key)
 
     def _enqueue(self, key: Key) -> None:
@@ -244,10 +258,11 @@ class SLOIntake:
                 return READ_RETRY_SECONDS
         if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
             return None  # gone: its children go with it
-        if not waiting.force and not self.due(obj):
+        record = self.due(obj) if waiting.record == UNKNOWN or waiting.packed is None else waiting.record
+        if not waiting.force and record is None:
             return None
         try:
-            self.handle(obj)
+            self.handle(obj, record)
         except Exception as exc:  # retried, as kopf retries a failed handler
             delay = getattr(exc, "delay", None)
             seconds = float(delay) if isinstance(delay, int | float) else RETRY_SECONDS

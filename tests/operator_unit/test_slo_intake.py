@@ -17,8 +17,8 @@ STORAGE, PROGRESS = LeanStatusDiffBaseStorage(name="kopf"), kopf.SmartProgressSt
 CREDENTIALS = Credentials("https://127.0.0.1:9", None, None, None, False, None)
 
 
-def due(obj: dict[str, Any]) -> bool:
-    return STORAGE.record(obj, PROGRESS) is not None
+def due(obj: dict[str, Any]) -> str | None:
+    return STORAGE.record(obj, PROGRESS)
 
 
 def slo(name: str, objective: float = 99.9, version: int = 1, handled: float | None = None) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def slo(name: str, objective: float = 99.9, version: int = 1, handled: float | N
 
 
 def intake(handle: Any = None, workers: int = 2) -> SLOIntake:
-    return SLOIntake(CREDENTIALS, KubeClient(CREDENTIALS), handle or (lambda obj: None), due, workers)
+    return SLOIntake(CREDENTIALS, KubeClient(CREDENTIALS), handle or (lambda obj, record: None), due, workers)
 
 
 def test_events_of_one_slo_wait_as_one_entry_with_the_newest_object() -> None:
@@ -98,7 +98,7 @@ def test_workers_reconcile_each_slo_once_at_a_time_with_its_newest_object() -> N
     overlap: list[str] = []
     gate = threading.Event()
 
-    def handle(obj: dict[str, Any]) -> None:
+    def handle(obj: dict[str, Any], _record: str | None) -> None:
         name = obj["metadata"]["name"]
         if name in running:
             overlap.append(name)
@@ -139,7 +139,7 @@ def test_slos_offered_from_another_thread_are_reconciled_even_when_handled() -> 
     handled: list[str] = []
 
     async def scenario() -> None:
-        news = intake(lambda obj: handled.append(obj["metadata"]["name"]))
+        news = intake(lambda obj, _record: handled.append(obj["metadata"]["name"]))
         news.start_workers()
         settled = [slo(f"p{i}", handled=99.9) for i in range(3)] + [slo("new")]
         await asyncio.to_thread(lambda: news.offer([news.listed(item, True) for item in settled]))
@@ -151,3 +151,37 @@ def test_slos_offered_from_another_thread_are_reconciled_even_when_handled() -> 
 
     asyncio.run(scenario())
     assert sorted(handled) == ["new", "p0", "p1", "p2"]
+
+
+def test_whether_an_slo_is_due_is_computed_once_per_object() -> None:
+    """The record of a new SLO's spec, computed when its event is queued, is the one its reconcile stores:
+    not computed again when its turn comes nor by the reconcile. A newer object replacing the one waiting
+    is judged afresh, once; an SLO forced at start-up (not judged when listed) once, at its turn."""
+    calls: list[str] = []
+    handled: list[tuple[str, str | None]] = []
+
+    def counting(obj: dict[str, Any]) -> str | None:
+        calls.append(obj["metadata"]["name"])
+        return due(obj)
+
+    news = SLOIntake(CREDENTIALS, KubeClient(CREDENTIALS),
+                     lambda obj, record: handled.append((obj["metadata"]["name"], record)), counting)
+
+    def turn(name: str) -> None:
+        news._handle_one(("shop", name), news.pending.pop(("shop", name)))
+
+    news.observe("ADDED", slo("new"))
+    turn("new")
+    assert calls == ["new"] and handled == [("new", due(slo("new")))]
+    assert handled[0][1] is not None
+
+    calls.clear()
+    news.observe("ADDED", slo("changed"))
+    news.observe("MODIFIED", slo("changed", 99.5, version=2))  # replaces the object waiting
+    turn("changed")
+    assert calls == ["changed", "changed"] and handled[-1] == ("changed", due(slo("changed", 99.5)))
+
+    calls.clear()
+    news.resync("", [news.listed(slo("settled", handled=99.9), True)])  # start-up: reconciled all the same
+    turn("settled")
+    assert calls == ["settled"] and handled[-1] == ("settled", None)
