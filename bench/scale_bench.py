@@ -120,6 +120,27 @@ def request_counts(kubeconfig: Path) -> tuple[Counter[tuple[str, str, str]], Cou
     return counts, seconds
 
 
+def settle(kubeconfig: Path, quiet: float = 5.0, timeout: float = 600.0) -> float:
+    """Wait until the API server has served no single GET or DELETE of the benchmark's resources for
+    ``quiet`` seconds: kube-controller-manager's garbage collector still reading the dependents of a
+    namespace deleted just before (the previous round's) would count against the next controller
+    (hundreds of GETs of ConfigMaps during Sloth's run, which never touches one). Returns the seconds
+    waited."""
+    began = time.monotonic()
+
+    def busy() -> int:
+        counts, _ = request_counts(kubeconfig)
+        return sum(n for (verb, res, _), n in counts.items() if verb in ("GET", "DELETE") and res != "leases")
+
+    last, since = busy(), time.monotonic()
+    while time.monotonic() - since < quiet and time.monotonic() - began < timeout:
+        time.sleep(1)
+        now = busy()
+        if now != last:
+            last, since = now, time.monotonic()
+    return round(time.monotonic() - began, 1)
+
+
 def rss_kib(pid: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) of a process, KiB."""
     fields = {}
@@ -330,7 +351,7 @@ def run_one(
     import httpx
 
     api = Api(admin)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"settled_seconds": settle(admin)}
     kubectl("create", "namespace", namespace, kubeconfig=admin)
     log = (workdir / f"{name}.log").open("w")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
