@@ -120,7 +120,7 @@ def request_counts(kubeconfig: Path) -> tuple[Counter[tuple[str, str, str]], Cou
     return counts, seconds
 
 
-def settle(kubeconfig: Path, quiet: float = 5.0, timeout: float = 600.0) -> float:
+def quiet_api(kubeconfig: Path, quiet: float = 5.0, timeout: float = 600.0) -> float:
     """Wait until the API server has served no single GET or DELETE of the benchmark's resources for
     ``quiet`` seconds: kube-controller-manager's garbage collector still reading the dependents of a
     namespace deleted just before (the previous round's) would count against the next controller
@@ -351,7 +351,7 @@ def run_one(
     import httpx
 
     api = Api(admin)
-    extra: dict[str, Any] = {"settled_seconds": settle(admin)}
+    extra: dict[str, Any] = {"settled_seconds": quiet_api(admin)}
     kubectl("create", "namespace", namespace, kubeconfig=admin)
     log = (workdir / f"{name}.log").open("w")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
