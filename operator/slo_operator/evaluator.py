@@ -689,6 +689,9 @@ def run_groups(
         if "record" in rule and _reads_itself(rule, node):
             increment = tiers.running_sum_input(rule, node)
             found = seeds.get((rule["record"], extra.get("slo"), extra.get("namespace")), [])
+            if "slo" in extra:
+                # The namespace's shared start and coarse copy seed an SLO's own running sum too.
+                found = found + seeds.get((rule["record"], None, None), [])
             if increment is not None:
                 _running_sum(store, ts, (g, r), semantics, increment, rule["record"], extra, found)
             elif tiers.start_input(rule, node) is not None:
@@ -710,7 +713,9 @@ def run_groups(
     return Result(store, alerts, semantics)
 
 
-Seed = tuple[Any, Array, Order]  # a seed expression (start or coarse copy), its group's instants, its order
+# A seed expression (start or coarse copy), its group's instants, its order, and the labels its output
+# lacks (an SLO's own rule: its slo and namespace; a namespace's shared rule: none).
+Seed = tuple[Any, Array, Order, Mapping[str, str]]
 
 
 def _seeds(groups: list[dict[str, Any]], grids: list[Array]) -> dict[tuple[Any, Any, Any], list[Seed]]:
@@ -724,7 +729,8 @@ def _seeds(groups: list[dict[str, Any]], grids: list[Array]) -> dict[tuple[Any, 
             if seed is not None:
                 labels = rule.get("labels") or {}
                 key = (rule["record"], labels.get("slo"), labels.get("namespace"))
-                out.setdefault(key, []).append((seed, grids[g], (g, r)))
+                identity = {k: labels[k] for k in ("slo", "namespace") if k in labels}
+                out.setdefault(key, []).append((seed, grids[g], (g, r), identity))
     return out
 
 
@@ -732,13 +738,13 @@ def _first_zeros(store: Store, semantics: Semantics, seeds: list[Seed]) -> dict[
     """Where the running sums start, per groupBy set: the first evaluation (instant, then rule order) of
     the start or the coarse copy that sees a base sample (and records 0; the other one then never does)."""
     out: dict[Labels, tuple[float, Order]] = {}
-    for expr, seed_ts, seed_order in seeds:
+    for expr, seed_ts, seed_order, identity in seeds:
         seeded = Evaluator(store, seed_ts, seed_order, semantics).vector(expr)
         for labels, values in seeded.items():
             present = np.flatnonzero(~np.isnan(values))
             if not len(present):
                 continue
-            key = _drop_name(labels)
+            key = labels_of({**dict(_drop_name(labels)), **identity})
             first = (float(seed_ts[present[0]]), seed_order)
             out[key] = min(out.get(key, first), first)
     return out
@@ -759,11 +765,13 @@ def _running_sum(
     """
     vector = Evaluator(store, ts, order, semantics).vector(increment)
     zeros = _first_zeros(store, semantics, seeds)
+    identity = {k: extra[k] for k in ("slo", "namespace") if k in extra}
     for labels, values in vector.items():
         key = _drop_name(labels)
-        if key not in zeros:
+        found = zeros.get(labels_of({**dict(key), **identity}))
+        if found is None:
             continue
-        at, seed_order = zeros[key]
+        at, seed_order = found
         # The 0 is visible from the same instant when its rule runs first.
         started = ts >= at if seed_order < order else ts > at
         merged = labels_of({**dict(key), **extra, NAME: record})

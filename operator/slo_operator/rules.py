@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from slo_operator import spend
+from slo_operator import shared, spend
 from slo_operator import tiers as tiering
 from slo_operator.coverage import indicator_hash, since_expr
 from slo_operator.durations import format_duration, human_duration, parse_duration
@@ -213,63 +213,75 @@ def _forecast_alert(slo: SLO) -> dict[str, Any]:
     }
 
 
-def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, Any]]:
-    """The Prometheus rule groups (``groups:`` entries) for one SLO."""
+def slo_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, Any]]:
+    """The SLO's own groups (``fast``, ``alerts``, ``slow``): what needs its own selectors or text. Every
+    window, the SLI, the budget and the running sums' start and coarse copies come from the namespace's
+    shared groups (``shared``)."""
     options = options or RuleOptions()
     bad, total = base_series(slo)
+    objective = record_rule(OBJECTIVE, f"vector({number(slo.objective)})", slo,
+                            **shared.params(slo, options.fast_interval))
     fast: list[dict[str, Any]] = [
+        objective,
         *spend.fast_rules(slo, options.fast_interval),
         record_rule(BAD_EVENTS, bad, slo, window=format_duration(slo.base_window)),
         record_rule(TOTAL_EVENTS, total, slo, window=format_duration(slo.base_window)),
     ]
     tiers = tiering.plan(slo, parse_duration(options.fast_interval))
-    coarse: list[dict[str, Any]] = []
-    starts: list[dict[str, Any]] = []
     if tiers is not None:
         for base in (BAD_EVENTS, TOTAL_EVENTS):
             fast.append(record_rule(RUNNING_SUMS[base], tiering.running_sum_expr(slo, base, tiers), slo,
-                                **{tiering.TIER_LABEL: tiers.fine_label}))
-            starts.append(record_rule(RUNNING_SUMS[base], tiering.start_expr(slo, base, tiers), slo,
-                                  **{tiering.TIER_LABEL: tiers.start_label}))
-            coarse.append(record_rule(RUNNING_SUMS[base], tiering.coarse_expr(slo, base, tiers), slo,
-                                  **{tiering.TIER_LABEL: tiers.coarse_label}))
+                                    **{tiering.TIER_LABEL: tiers.fine_label}))
     since = record_rule(RECORDING_SINCE, since_expr(slo), slo, indicator=indicator_hash(slo))
-    # The running sums' start first: a new SLO's long windows read its 0 at the same evaluation.
-    slow: list[dict[str, Any]] = [since, *starts]
-    ratios = ratio_windows(slo)
-    for window in ratios:
-        (fast if window <= FAST_GROUP_MAX_WINDOW else slow).append(_error_ratio(slo, window, options))
-    (fast if slo.current_burn_window <= FAST_GROUP_MAX_WINDOW else slow).append(_current_burn_rate(slo))
-    slo_window = slo.window
-    if slo_window in ratios:
-        sli = f"1 - {recorded(ERROR_RATIO, slo, slo_window)}"
-    else:
-        sli = f"1 - (\n{_error_ratio_expr(slo, slo_window, options)}\n)"
-    slow.extend([
-        record_rule(SLI, sli, slo),
-        record_rule(OBJECTIVE, f"vector({number(slo.objective)})", slo),
-        record_rule(BUDGET_REMAINING, f"1 - (1 - {recorded(SLI, slo)}) / {number(slo.error_budget)}", slo),
-        record_rule(
-            TIME_TO_EXHAUSTION,
-            f"clamp_min({recorded(BUDGET_REMAINING, slo)}, 0) * {slo_window}\n"
-            f"/ ignoring (window) ({recorded(CURRENT_BURN_RATE, slo)} > 0)",
-            slo,
-        ),
-    ])
-    slow.extend(spend.slow_rules(slo, options.fast_interval))
+    slow: list[dict[str, Any]] = [since, *spend.slow_rules(slo, options.fast_interval)]
+    alerts: list[dict[str, Any]] = []
     if slo.alerting_enabled:
-        fast.extend(_burn_alert(slo, alert) for alert in slo.alerts)
+        alerts.extend(_burn_alert(slo, alert) for alert in slo.alerts)
         if slo.no_data_for:
-            fast.append(_no_data_alert(slo))
-        fast.extend(spend.alerts(slo))
+            alerts.append(_no_data_alert(slo))
+        alerts.extend(spend.alerts(slo))
         if slo.forecast_threshold is not None:
             slow.append(_forecast_alert(slo))
     prefix = f"slo:{slo.namespace}:{slo.name}"
     groups = [
         {"name": f"{prefix}:fast", "interval": options.fast_interval, "rules": fast},
+        {"name": f"{prefix}:alerts", "interval": options.fast_interval, "rules": alerts},
         {"name": f"{prefix}:slow", "interval": options.slow_interval, "rules": slow},
     ]
-    if tiers is not None:
-        # Last: it carries the running sums across long outages (see ``tiers``).
-        groups.append({"name": f"{prefix}:tier", "interval": format_duration(tiers.coarse), "rules": coarse})
-    return groups
+    return [g for g in groups if g["rules"]]
+
+
+def shared_groups(namespace: str, slos: list[SLO], options: RuleOptions | None = None) -> list[dict[str, Any]]:
+    """The groups shared by the namespace's SLOs (see ``shared``)."""
+    options = options or RuleOptions()
+    return shared.shared_groups(namespace, slos, options.fast_interval, options.slow_interval)
+
+
+def _kind(group: dict[str, Any]) -> str:
+    return str(group["name"]).rsplit(":", 1)[-1]
+
+
+# Where each group runs in a file holding both kinds, so that each rule reads what it depends on as
+# evaluated at the same instant when every group runs at every step (promtool, the simulator): the base
+# rates and running sums, then the windows, then the alerts on them; the objective (the shared rules'
+# parameters) comes first. A running Prometheus evaluates groups on their own schedules anyway.
+_ORDER = (("own", "fast"), ("shared", "fast"), ("own", "alerts"), ("own", "slow"), ("shared", "slow"),
+          ("shared", "tier"))
+
+
+def namespace_groups(slos: list[SLO], options: RuleOptions | None = None) -> list[dict[str, Any]]:
+    """Every SLO's own groups and their namespaces' shared groups, in evaluation order (``_ORDER``)."""
+    options = options or RuleOptions()
+    own = [g for slo in slos for g in slo_groups(slo, options)]
+    namespaces = sorted({slo.namespace for slo in slos})
+    common = [g for ns in namespaces for g in shared_groups(ns, slos, options)]
+    out: list[dict[str, Any]] = []
+    for kind, name in _ORDER:
+        out.extend(g for g in (own if kind == "own" else common) if _kind(g) == name)
+    return out
+
+
+def rule_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, Any]]:
+    """The Prometheus rule groups (``groups:`` entries) for one SLO: its own groups and the shared groups
+    of a namespace holding only it."""
+    return namespace_groups([slo], options)

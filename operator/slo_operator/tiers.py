@@ -355,7 +355,12 @@ def seed_input(rule: dict[str, Any], node: Any) -> Any | None:
     None for any other rule. The earlier of the two starts the fine sum."""
     if _tier(rule) == Tiers.start_label:
         return start_input(rule, node)
-    return _increment(rule, node) if _tier(rule) == Tiers.coarse_label else None
+    if _tier(rule) != Tiers.coarse_label:
+        return None
+    if "slo" not in (rule.get("labels") or {}):
+        # A namespace's shared coarse copy (``shared.coarse_expr``): its last operand is the 0.
+        return promql_parser.parse(str(rule["expr"]).rsplit("\nor ", 1)[1])
+    return _increment(rule, node)
 
 
 def running_sum(values: npt.NDArray[np.float64], started: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
@@ -391,8 +396,31 @@ def backfill_rule(rule: dict[str, Any], span: int) -> dict[str, Any]:
     node = promql_parser.parse(rule["expr"])
     labels = rule.get("labels") or {}
     bases = {name: base for base, name in RUNNING_SUMS.items()}
+    if "slo" not in labels:
+        # A namespace's shared coarse copy: every series of its namespace's base rate.
+        selector = _namespace_base(bases[rule["record"]], node)
+        return {**rule, "expr": f"sum without (window, service) (sum_over_time({selector}[{format_duration(span)}]))"}
     selector = _base(bases[rule["record"]], _Named(labels["slo"], labels["namespace"]))
     return {**rule, "expr": f"sum{_grouping(node)} (sum_over_time({selector}[{format_duration(span)}]))"}
+
+
+def _namespace_base(base: str, node: Any) -> str:
+    """The base-rate selector of a shared rule (``base{namespace="..."}``), as it is written in it."""
+    for selector in _base_selectors(node):
+        if selector.name == base:
+            return str(selector)
+    raise ValueError(f"a shared running-sum rule without {base}")
+
+
+def _base_selectors(node: Any) -> list[Any]:
+    found: list[Any] = []
+
+    def visit(expr: Any) -> None:
+        if isinstance(expr, promql_parser.VectorSelector):
+            found.append(expr)
+
+    promql_parser.walk(node, pre_visit=visit)
+    return found
 
 
 @dataclass(frozen=True)

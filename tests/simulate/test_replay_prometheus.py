@@ -92,7 +92,7 @@ def test_simulated_alerts_match_the_alerts_prometheus_recorded(
 ) -> None:
     slo = _slo()
     client = PrometheusClient(prometheus.url, timeout=30)
-    fast, slow, *_tier = (g["name"] for g in rule_file([slo], RenderOptions(rules=OPTIONS))["groups"])
+    groups = rule_file([slo], RenderOptions(rules=OPTIONS))["groups"]
     # Healthy until the burn rates exist (the base window is 1m), then a total outage, then recovery.
     wait_for(lambda: client.query('slo:error_ratio{window="2m"}'), 180, 1, "healthy burn rates recorded")
     traffic.error_ratio = 1.0
@@ -106,9 +106,25 @@ def test_simulated_alerts_match_the_alerts_prometheus_recorded(
     wait_for(lambda: time.time() > end, 30, 0.5, "the range end")
 
     [(_, fast_times)] = _raw(client, 'slo:bad_events:rate{slo="replayed"}', end)
-    slow_series = _raw(client, 'slo:sli:ratio{slo="replayed"}', end)
     start = fast_times[0] - 1e-3
-    offsets = {fast: 1e-3, slow: (slow_series[0][1][0] - start) if slow_series else 0.0}
+    # Each group's slot, from the first sample of a series it records (its evaluations are an interval
+    # apart): the SLO's own fast, alerts and slow groups, and the namespace's shared ones.
+    firsts = {
+        "sim:replayed:fast": fast_times[0],
+        "sim:replayed:alerts": 'ALERTS{alertname="Page"}',
+        "sim:replayed:slow": 'slo:recording_since:timestamp{slo="replayed"}',
+        "sim:*:fast": 'slo:error_ratio{slo="replayed",window="2m"}',
+        "sim:*:slow": 'slo:sli:ratio{slo="replayed"}',
+    }
+    offsets = {}
+    for group in groups:
+        found = firsts.get(group["name"].removeprefix("slo:"))
+        if isinstance(found, str):
+            series = _raw(client, found, end)
+            found = min(series[0][1]) if series else None
+        if found is not None:
+            interval = float(group["interval"].removesuffix("s"))
+            offsets[group["name"]] = (found - start) % interval
     [(_, alert_times)] = _raw(client, 'ALERTS{alertname="Page",alertstate="firing"}', end)
     recorded = _recorded_spans(alert_times)
 
