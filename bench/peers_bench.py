@@ -70,8 +70,9 @@ from slo_operator import evaluator
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.durations import parse_duration
 from slo_operator.model import SLO, resolve
-from slo_operator.promql import BAD_EVENTS, RUNNING_SUMS, TOTAL_EVENTS
+from slo_operator.promql import BAD_EVENTS, OBJECTIVE, RUNNING_SUMS, TOTAL_EVENTS
 from slo_operator.render import rule_file, to_yaml
+from slo_operator.shared import SHARED_NAME
 from slo_operator.tiers import CARRY, TIER_LABEL, Tiers
 from slo_operator.tiers import backfill_rule as tiers_backfill_rule
 
@@ -414,11 +415,13 @@ def backfilled_groups(rules: dict[str, dict[str, Any]], i: int) -> list[dict[str
     rates and running sums (fine and start every STEP, coarse at its own interval) and Sloth's 5m error ratio
     (its 30d window averages it). Pyrra reads only the raw counters."""
     groups = []
-    ours = {BAD_EVENTS, TOTAL_EVENTS, *RUNNING_SUMS.values()}
+    # The objective series too: it carries the parameters the namespace's shared rules join on.
+    ours = {BAD_EVENTS, TOTAL_EVENTS, OBJECTIVE, *RUNNING_SUMS.values()}
     for group in rules["ours"]["groups"]:
-        if f":{service(i)}:" not in group["name"]:
+        shared = f":{SHARED_NAME}:" in group["name"]  # the namespace's: evaluated over this SLO alone
+        if f":{service(i)}:" not in group["name"] and not shared:
             continue
-        kept = [r for r in group["rules"] if r.get("record") in ours]
+        kept = [r for r in group["rules"] if r.get("record") in (set(RUNNING_SUMS.values()) if shared else ours)]
         if kept:
             coarse = any((r.get("labels") or {}).get(TIER_LABEL) == Tiers.coarse_label for r in kept)
             interval = group["interval"] if coarse else f"{STEP}s"
@@ -652,21 +655,24 @@ def metric_values(url: str, name: str, text: str | None = None) -> list[float]:
     ]
 
 
-def samples_per_evaluation(url: str, rules: dict[str, Any], marker: str) -> int:
+def samples_per_evaluation(url: str, rules: dict[str, Any], marker: str, n: int) -> int:
     """Samples one evaluation of every rule mentioning ``marker`` (one SLO's rules) reads."""
     total = 0
     with httpx.Client(base_url=url, timeout=600) as client:
         for group in rules["groups"]:
             for rule in group["rules"]:
-                if marker not in rule["expr"] and marker not in group["name"]:
+                # A rule shared by the namespace's SLOs (ours) counts for 1/n of its reads per SLO.
+                share = f":{SHARED_NAME}:" in group["name"]
+                if marker not in rule["expr"] and marker not in group["name"] and not share:
                     continue
                 body = client.get("/api/v1/query", params={"query": rule["expr"], "stats": "all"}).json()
-                total += int(
+                read = int(
                     ((body.get("data") or {}).get("stats") or {})
                     .get("samples", {})
                     .get("totalQueryableSamples", 0)
                 )
-    return total
+                total += read / n if share else read
+    return round(total)
 
 
 def warm_up(scrape: int) -> int:
@@ -718,7 +724,7 @@ def run_tool(
                 result["group_ms"] = 1000 * float(np.mean(durations)) if durations else math.nan
                 result["groups"] = len(durations)
                 result["series_per_slo"] = sum(samples) / n
-                result["samples_per_eval"] = samples_per_evaluation(url, rules, service(0))
+                result["samples_per_eval"] = samples_per_evaluation(url, rules, service(0), n)
                 result["ratio_30d"] = ratio_30d(url, name)
                 # This tool's own window: the history until it ended, then what its Prometheus scraped.
                 result["exact_30d"] = exact_ratio(data, target, 0, started, time.time())

@@ -16,7 +16,7 @@ from slo_operator.dashboards import dashboard_configmap as _dashboard_configmap
 from slo_operator.model import SLO
 from slo_operator.routing import RoutingOptions
 from slo_operator.routing import alertmanager_config as _alertmanager_config
-from slo_operator.rules import RuleOptions, rule_groups
+from slo_operator.rules import RuleOptions, namespace_groups, rule_groups
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "slo-operator"}
 NAME_LABEL = "slo.mlops.dev/name"
@@ -67,12 +67,9 @@ def dashboard_configmap(slo: SLO, options: RenderOptions | None = None) -> dict[
 
 
 def rule_file(slos: list[SLO], options: RenderOptions | None = None) -> dict[str, Any]:
-    """A Prometheus rule file (``groups:``) with every SLO's groups."""
+    """A Prometheus rule file (``groups:``) with every SLO's groups and their namespaces' shared groups."""
     options = options or RenderOptions()
-    groups: list[dict[str, Any]] = []
-    for slo in slos:
-        groups.extend(rule_groups(slo, options.rules))
-    return {"groups": groups}
+    return {"groups": namespace_groups(slos, options.rules)}
 
 
 class _Dumper(yaml.SafeDumper):

@@ -273,8 +273,10 @@ def shared_groups(namespace: str, slos: list[SLO], fast_interval: str = "30s",
             ratio = _sel(ERROR_RATIO, namespace, f"window={escape_label_value(duration)}")
             slow.append(_record(SLI, f"1 - {ratio}\nand on (slo, namespace) {_param(namespace, SLI_PARAM, key)}"))
         else:
+            # Without the base rates' own ``window`` label, which a ratio of the base series keeps.
             ratio = _ratio(namespace, window, form)
-            slow.append(_record(SLI, _restrict(f"1 - (\n{ratio}\n)", _param(namespace, SLI_PARAM, key))))
+            expr = f"1 - max without (window) (\n{ratio}\n)"
+            slow.append(_record(SLI, _restrict(expr, _param(namespace, SLI_PARAM, key))))
     slow.append(_record(
         BUDGET_REMAINING,
         f"1 - (1 - {_sel(SLI, namespace)})\n/ on (slo, namespace) group_left ()\n{_budget(namespace)}",
