@@ -11,7 +11,8 @@ Pure core (no I/O; golden and promtool tests):
 - ``indicators``: the indicator registry, one module per kind (API model, selector resolution, base
   series); ``model``: a resolved SLO with every default applied; ``budget``: error-budget arithmetic.
 - ``promql``: PromQL text from parsed parts; ``rules``: recording and burn-rate alerting rules;
-  ``spend``: a cost SLO's spend series and spend-budget alerts;
+  ``spend``: a cost SLO's spend series and spend-budget alerts; ``shared``: the rules a namespace's SLOs
+  share (windows, SLI, budget, the running sums' start and coarse copies);
   ``tiers``: long windows from running sums at a fine and a coarse resolution (rules, simulator);
   ``routing``: AlertmanagerConfig; ``dashboards``: Grafana boards; ``render``: the Kubernetes objects
   and files; ``children``: the table of generated object kinds.

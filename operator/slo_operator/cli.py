@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from slo_operator.children import child_kind_for_format
+from slo_operator.children import PROMETHEUS_RULE, child_kind_for_format
 from slo_operator.forecast_cli import forecast_command
 from slo_operator.loader import load_or_exit
 from slo_operator.model import resolve
-from slo_operator.render import RenderOptions, rule_file, to_yaml
+from slo_operator.render import RenderOptions, rule_file, shared_prometheus_rule, to_yaml
 from slo_operator.reports.cli import report as report_command
 from slo_operator.routing import FileReceivers, alertmanager_file
 from slo_operator.simulate_cli import simulate as simulate_command
@@ -105,6 +105,9 @@ def render(
     child = child_kind_for_format(output_format.value)
     if child is not None:  # one kind of generated object, rendered as the operator renders it
         rendered = [child.render(slo, options) for slo in slos]
+        if child is PROMETHEUS_RULE:  # and each namespace's shared rules, as the operator applies them
+            for namespace in sorted({slo.namespace for slo in slos}):
+                rendered.append(shared_prometheus_rule(namespace, slos, options))
         sys.stdout.write(to_yaml([obj for obj in rendered if obj is not None]))
     elif output_format is Format.rules:
         sys.stdout.write(to_yaml([rule_file(slos, options)]))

@@ -16,7 +16,7 @@ from slo_operator.dashboards import dashboard_configmap as _dashboard_configmap
 from slo_operator.model import SLO
 from slo_operator.routing import RoutingOptions
 from slo_operator.routing import alertmanager_config as _alertmanager_config
-from slo_operator.rules import RuleOptions, namespace_groups, rule_groups
+from slo_operator.rules import RuleOptions, namespace_groups, shared_groups, slo_groups
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "slo-operator"}
 NAME_LABEL = "slo.mlops.dev/name"
@@ -38,7 +38,8 @@ def child_labels(slo: SLO, extra: dict[str, str] | None = None) -> dict[str, str
 
 
 def prometheus_rule(slo: SLO, options: RenderOptions | None = None) -> dict[str, Any]:
-    """The ``monitoring.coreos.com/v1`` PrometheusRule holding the SLO's rule groups."""
+    """The ``monitoring.coreos.com/v1`` PrometheusRule holding the SLO's own rule groups (the windows,
+    SLI and budget come from its namespace's shared PrometheusRule, ``shared_prometheus_rule``)."""
     options = options or RenderOptions()
     return {
         "apiVersion": "monitoring.coreos.com/v1",
@@ -48,7 +49,33 @@ def prometheus_rule(slo: SLO, options: RenderOptions | None = None) -> dict[str,
             "namespace": slo.namespace,
             "labels": child_labels(slo, options.rule_labels),
         },
-        "spec": {"groups": rule_groups(slo, options.rules)},
+        "spec": {"groups": slo_groups(slo, options.rules)},
+    }
+
+
+# The namespace's shared PrometheusRule: its name (an SLO's is ``<name>-slo``; this one cannot be one,
+# since no SLO name ends in "--") and the label that tells it from an SLO's children.
+SHARED_RULE_NAME = "slo-operator--shared"
+SHARED_LABEL = "slo.mlops.dev/shared"
+
+
+def shared_prometheus_rule(namespace: str, slos: list[SLO], options: RenderOptions | None = None
+                           ) -> dict[str, Any] | None:
+    """The PrometheusRule of the rules every SLO of ``namespace`` shares (``shared``): a pure function of
+    the namespace's SLOs' shapes; None when the namespace has none."""
+    options = options or RenderOptions()
+    groups = shared_groups(namespace, slos, options.rules)
+    if not groups:
+        return None
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": SHARED_RULE_NAME,
+            "namespace": namespace,
+            "labels": {**options.rule_labels, **MANAGED_BY, SHARED_LABEL: "true"},
+        },
+        "spec": {"groups": groups},
     }
 
 

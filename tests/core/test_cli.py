@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from slo_operator.render import SHARED_RULE_NAME
 from slo_operator.cli import app
 from slo_operator.crd import render_crd_yaml
 from support.console import REPO, run_cli, yaml_documents
@@ -111,16 +112,17 @@ def test_render_examples_as_prometheus_rules() -> None:
     result = run_cli("render", "-f", "manifests/examples")
     assert result.returncode == 0, result.stderr
     docs = yaml_documents(result.stdout)
-    assert len(docs) == 4
+    assert len(docs) == 5  # each SLO's own, and the namespace's shared one
     assert {d["kind"] for d in docs} == {"PrometheusRule"}
     assert {d["apiVersion"] for d in docs} == {"monitoring.coreos.com/v1"}
-    assert {d["metadata"]["name"] for d in docs} == {f"{n}-slo" for n in EXAMPLE_NAMES}
+    assert {d["metadata"]["name"] for d in docs} == {f"{n}-slo" for n in EXAMPLE_NAMES} | {SHARED_RULE_NAME}
     assert {d["metadata"]["namespace"] for d in docs} == {"ml-serving"}
     for doc in docs:
         assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "slo-operator"
         groups = doc["spec"]["groups"]
-        # every example has a window over 6h: its running sums' coarse copies have a group of their own
-        assert [g["name"].rsplit(":", 1)[-1] for g in groups] == ["fast", "slow", "tier"]
+        # every example has a window over 6h: the running sums' coarse copies have a group of their own
+        kinds = ["fast", "slow", "tier"] if doc["metadata"]["name"] == SHARED_RULE_NAME else ["fast", "alerts", "slow"]
+        assert [g["name"].rsplit(":", 1)[-1] for g in groups] == kinds
         assert all(g["rules"] for g in groups)
 
 
@@ -131,8 +133,8 @@ def test_render_rule_file_format() -> None:
     assert len(docs) == 1
     assert list(docs[0]) == ["groups"]
     groups = docs[0]["groups"]
-    assert len(groups) == 12  # a fast, a slow and a tier group per SLO
-    assert {g["name"].split(":")[2] for g in groups} == EXAMPLE_NAMES
+    assert len(groups) == 15  # a fast, an alerts and a slow group per SLO; the namespace's fast, slow, tier
+    assert {g["name"].split(":")[2] for g in groups} == EXAMPLE_NAMES | {"*"}
     assert result.stdout.startswith("groups:")
 
 
@@ -141,7 +143,7 @@ def test_render_reads_stdin() -> None:
     result = run_cli("render", "-f", "-", stdin=text)
     assert result.returncode == 0, result.stderr
     docs = yaml_documents(result.stdout)
-    assert [d["metadata"]["name"] for d in docs] == ["model-latency-slo"]
+    assert [d["metadata"]["name"] for d in docs] == ["model-latency-slo", SHARED_RULE_NAME]
     from_file = run_cli("render", "-f", "manifests/examples/latency.yaml")
     assert from_file.stdout == result.stdout
 
@@ -178,8 +180,8 @@ def test_render_rule_label_cannot_override_managed_by() -> None:
         "app.kubernetes.io/managed-by=someone-else",
     )
     assert result.returncode == 0, result.stderr
-    (doc,) = yaml_documents(result.stdout)
-    assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "slo-operator"
+    for doc in yaml_documents(result.stdout):  # the SLO's own and the namespace's shared rules
+        assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "slo-operator"
 
 
 def test_render_bad_rule_label() -> None:

@@ -26,7 +26,7 @@ from slo_operator.coverage import (
 from slo_operator.model import SLO, resolve
 from slo_operator.prometheus import PrometheusClient, fetch_measurements, fetch_window_measurements
 from slo_operator.promql import RECORDING_SINCE
-from slo_operator.rules import rule_groups
+from slo_operator.rules import slo_groups
 from slo_operator.status import Measurement, measured_status, refreshed_status, window_measurement
 from support.prometheus_api import request_params
 
@@ -59,7 +59,7 @@ def test_indicator_hash_keeps_objective_and_alert_edits_and_changes_with_selecto
 
 def test_rules_record_when_recording_began_carrying_their_own_value() -> None:
     target = slo()
-    slow = rule_groups(target)[1]["rules"]
+    slow = {g["name"].rsplit(":", 1)[-1]: g for g in slo_groups(target)}["slow"]["rules"]
     rule = slow[0]
     assert rule["record"] == RECORDING_SINCE
     assert rule["labels"] == {"slo": "api", "namespace": "prod", "service": "api",
@@ -72,7 +72,7 @@ def test_rules_record_when_recording_began_carrying_their_own_value() -> None:
 def test_no_data_alert_reads_only_the_base_series() -> None:
     """A young SLO has its base series at once: the no-data alert never waits for a long window."""
     target = slo(alerting={"noData": {"for": "15m"}})
-    (alert,) = [r for r in rule_groups(target)[0]["rules"] if r.get("alert") == "SLONoData"]
+    (alert,) = [r for g in slo_groups(target) for r in g["rules"] if r.get("alert") == "SLONoData"]
     assert alert["expr"] == 'absent(slo:total_events:rate{slo="api",namespace="prod"})'
 
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import yaml
 from slo_operator.api import Indicator
-from slo_operator.children import CHILD_KINDS, CHILD_VERBS, child_kind_for_format
+from slo_operator.children import CHILD_KINDS, CHILD_VERBS, PROMETHEUS_RULE, child_kind_for_format
 from slo_operator.cli import Format, app
 from slo_operator.indicators import INDICATORS, KINDS
 from slo_operator.loader import load
 from slo_operator.model import resolve
-from slo_operator.render import RenderOptions, to_yaml
+from slo_operator.render import RenderOptions, shared_prometheus_rule, to_yaml
 from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,5 +75,8 @@ def test_render_prints_every_child_kind_as_the_operator_renders_it(
     assert result.exit_code == 0, result.output
     objects, problems = load([str(CASES)])
     assert len(objects) == len(list(CASES.glob("*/slo.yaml"))) and not problems
-    expected = [kind.render(resolve(obj), RenderOptions()) for obj in objects]
+    slos = [resolve(obj) for obj in objects]
+    expected = [kind.render(slo, RenderOptions()) for slo in slos]
+    if kind is PROMETHEUS_RULE:  # and the namespaces' shared rules, which the operator applies too
+        expected += [shared_prometheus_rule(ns, slos) for ns in sorted({slo.namespace for slo in slos})]
     assert result.stdout == to_yaml([obj for obj in expected if obj is not None])

@@ -26,7 +26,7 @@ from slo_operator.children import (
 from slo_operator.indicators import KINDS
 from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
-from slo_operator.render import RenderOptions, to_yaml
+from slo_operator.render import RenderOptions, shared_prometheus_rule, to_yaml
 
 CASES_DIR = Path(__file__).parent / "cases"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "slo.yaml").is_file())
@@ -44,7 +44,10 @@ GOLDEN_FILES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     ALERTMANAGER_CONFIG.kind: ("alertmanagerconfig.yaml", lambda obj: to_yaml([obj])),
     DASHBOARD_CONFIGMAP.kind: ("dashboard.json", _dashboard_text),
 }
-GOLDEN_FILES_NAMES = [name for name, _ in GOLDEN_FILES.values()]
+# The namespace's shared rules (not a child of the SLO: one object for every SLO of a namespace), as
+# rendered for a namespace holding only the case's SLO.
+SHARED_FILE = "shared-prometheusrule.yaml"
+GOLDEN_FILES_NAMES = [name for name, _ in GOLDEN_FILES.values()] + [SHARED_FILE]
 
 
 def case_slo(case: str) -> SLO:
@@ -63,6 +66,9 @@ def rendered(case: str) -> dict[str, str]:
         if obj is not None:
             name, text = GOLDEN_FILES[kind.kind]
             files[name] = text(obj)
+    shared = shared_prometheus_rule(slo.namespace, [slo], RenderOptions())
+    if shared is not None:
+        files[SHARED_FILE] = to_yaml([shared])
     return files
 
 
