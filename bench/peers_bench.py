@@ -421,7 +421,8 @@ def backfilled_groups(rules: dict[str, dict[str, Any]], i: int) -> list[dict[str
         shared = f":{SHARED_NAME}:" in group["name"]  # the namespace's: evaluated over this SLO alone
         if f":{service(i)}:" not in group["name"] and not shared:
             continue
-        kept = [r for r in group["rules"] if r.get("record") in (set(RUNNING_SUMS.values()) if shared else ours)]
+        names = set(RUNNING_SUMS.values()) if shared else ours
+        kept = [r for r in group["rules"] if r.get("record") in names]
         if kept:
             coarse = any((r.get("labels") or {}).get(TIER_LABEL) == Tiers.coarse_label for r in kept)
             interval = group["interval"] if coarse else f"{STEP}s"

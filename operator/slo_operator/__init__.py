@@ -38,6 +38,7 @@ I/O edges:
 - ``child_watch``: the children watched as metadata only (PartialObjectMetadata), feeding ``watch_cache``.
 - ``slo_intake``: the SLOs' own watch, one pending entry per SLO and a fixed set of workers (kopf's
   per-object queues held every event of every waiting SLO, without bound).
+- ``shared_rules``: each namespace's shared PrometheusRule, from the shapes of the SLOs the intake reads.
 - ``leader``: leader election on a Lease (only the leader reconciles), the health/readiness endpoint.
 - ``kube`` (API server client; ``follow_watch``: the LIST-then-watch loop of the operator's own
   watches, with its retry back-off), ``prometheus`` (instant queries), ``reconcile`` (applies children,

@@ -41,11 +41,19 @@ from slo_operator.config import OperatorConfig
 from slo_operator.forecaster import Forecaster
 from slo_operator.kube import SLO_KIND, Credentials, KubeClient, KubeError, in_cluster, load_credentials
 from slo_operator.memory import Trimmer, freeze_start_up
+from slo_operator.model import SLO
 from slo_operator.policy import OVERRIDE_ANNOTATION, SERVICE_LABEL
 from slo_operator.prometheus import PrometheusClient
 from slo_operator.ratelimit import TokenBucket
-from slo_operator.reconcile import first_status, reconcile_children, reconcile_decision, refresh_all
+from slo_operator.reconcile import (
+    first_status,
+    reconcile_children,
+    reconcile_decision,
+    refresh_all,
+    shaped_slo,
+)
 from slo_operator.render import MANAGED_BY
+from slo_operator.shared_rules import SharedRules, SharedRulesWatcher
 from slo_operator.slo_intake import SLOIntake
 from slo_operator.watch_cache import Listings, WatchCache
 
@@ -58,6 +66,7 @@ class _State:
     credentials: Credentials | None = None
     child_watch: ChildWatch | None = None  # children as metadata (child_watch.py)
     intake: SLOIntake | None = None  # the SLOs' events (slo_intake.py)
+    shared: SharedRules | None = None  # the namespaces' shared PrometheusRules (shared_rules.py)
     watches: tuple[asyncio.Task[None], ...] = ()
     prometheus: PrometheusClient | None = None
     forecaster: Forecaster = Forecaster()
@@ -114,7 +123,10 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _prime_cache(_kube())
     assert STATE.credentials is not None
-    STATE.intake = SLOIntake(STATE.credentials, _kube(), _reconcile, _due)
+    STATE.shared = SharedRules(STATE.config.render_options)
+    STATE.shared.prime(_kube(), STATE.config.namespaces)
+    watcher = SharedRulesWatcher(STATE.shared, _resolve_shape)
+    STATE.intake = SLOIntake(STATE.credentials, _kube(), _reconcile, _due, watcher=watcher)
     STATE.intake.start(STATE.config.namespaces)
     STATE.prometheus = PrometheusClient(STATE.config.prometheus_url, STATE.config.prometheus_timeout)
     rate = STATE.config.status_writes_per_second
@@ -278,6 +290,7 @@ async def _refresh_forever() -> None:
     while True:
         try:
             assert STATE.prometheus is not None
+            await asyncio.to_thread(_flush_shared, _kube())  # e.g. a namespace's last SLO deleted
             began = time.monotonic()
             report = await asyncio.to_thread(
                 refresh_all,
@@ -332,9 +345,30 @@ def _reconcile(body: dict[str, Any], record: str | None) -> None:
     metrics.RECONCILES.labels("ok").inc()
 
 
+def _resolve_shape(body: dict[str, Any]) -> SLO | None:
+    """An SLO as its shared rules see it: resolved and shaped by its policy (from the watch cache)."""
+    return shaped_slo(body, _kube(), STATE.config.render_options, STATE.cache)
+
+
+def _flush_shared(kube: KubeClient) -> None:
+    """Write the shared PrometheusRules whose namespace's SLO shapes changed; a failure is retried at the
+    next reconcile or refresh."""
+    if STATE.shared is None:
+        return
+    try:
+        for done in STATE.shared.flush(kube):
+            log.info("shared rules: %s", done)
+    except KubeError as exc:
+        log.warning("cannot write the shared rules: %s", exc)
+
+
 def _reconcile_once(body: dict[str, Any], record: str | None) -> None:
     kube = _kube()
     outcome = reconcile_children(body, kube, STATE.config.render_options, STATE.cache)
+    if STATE.shared is not None:
+        meta = body["metadata"]
+        STATE.shared.update(meta["namespace"], meta["name"], outcome.slo)
+        _flush_shared(kube)
     decision = reconcile_decision(body, outcome)
     meta = body["metadata"]
     status = decision.status

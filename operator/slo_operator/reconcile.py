@@ -209,6 +209,20 @@ def write_child(
     return kube.replace(kind, obj, str(current["metadata"]["resourceVersion"]))
 
 
+def shaped_slo(
+    body: dict[str, Any], kube: KubeClient, options: RenderOptions, cache: WatchCache | None
+) -> SLO | None:
+    """The SLO ``body`` resolved and shaped by its policy, as a reconcile renders it (None: invalid; a
+    policy that cannot be read leaves it as written)."""
+    slo, _ = validate(body)
+    if slo is None:
+        return None
+    try:
+        return _shaped_by_policy(slo, body, kube, options, cache)[0]
+    except KubeError:
+        return slo
+
+
 def _shaped_by_policy(
     slo: SLO, body: dict[str, Any], kube: KubeClient, options: RenderOptions, cache: WatchCache | None
 ) -> tuple[SLO, RenderOptions]:

@@ -43,15 +43,12 @@ from slo_operator.indicators import base_series
 from slo_operator.model import SLO, ResolvedAlert
 from slo_operator.promql import (
     BAD_EVENTS,
-    BUDGET_REMAINING,
     CURRENT_BURN_RATE,
     ERROR_RATIO,
     FORECAST_VIOLATION,
     OBJECTIVE,
     RECORDING_SINCE,
     RUNNING_SUMS,
-    SLI,
-    TIME_TO_EXHAUSTION,
     TOTAL_EVENTS,
     alert_rule_labels,
     number,
@@ -251,7 +248,9 @@ def slo_groups(slo: SLO, options: RuleOptions | None = None) -> list[dict[str, A
     return [g for g in groups if g["rules"]]
 
 
-def shared_groups(namespace: str, slos: list[SLO], options: RuleOptions | None = None) -> list[dict[str, Any]]:
+def shared_groups(
+    namespace: str, slos: list[SLO], options: RuleOptions | None = None
+) -> list[dict[str, Any]]:
     """The groups shared by the namespace's SLOs (see ``shared``)."""
     options = options or RuleOptions()
     return shared.shared_groups(namespace, slos, options.fast_interval, options.slow_interval)

@@ -188,7 +188,8 @@ def _ratio(namespace: str, window: int, form: str) -> str:
     if form == "r":
         return f"{bad} / ({total} > 0)"
     if form == "t":
-        bad_sum, total_sum = _tiered_sum(BAD_EVENTS, namespace, window), _tiered_sum(TOTAL_EVENTS, namespace, window)
+        bad_sum = _tiered_sum(BAD_EVENTS, namespace, window)
+        total_sum = _tiered_sum(TOTAL_EVENTS, namespace, window)
         return f"(\n{bad_sum}\n)\n/\n(\n(\n{total_sum}\n) > 0\n)"
     k = Decimal(form[1:]) if form.startswith("e") else None
     return f"{_fast_sum(bad, window, k)}\n/\n({_fast_sum(total, window, k)} > 0)"
@@ -223,7 +224,8 @@ def start_expr(base: str, namespace: str, reach: int) -> str:
 def coarse_expr(base: str, namespace: str, reach: int) -> str:
     """``tiers.coarse_expr`` over the namespace: the newest running-sum value within ``CARRY``, else the
     copy's own last value within ``reach``, else 0 for an SLO with running sums and a base sample."""
-    own = _sel(RUNNING_SUMS[base], namespace, f"{tiering.TIER_LABEL}={escape_label_value(tiering.Tiers.coarse_label)}")
+    coarse = escape_label_value(tiering.Tiers.coarse_label)
+    own = _sel(RUNNING_SUMS[base], namespace, f"{tiering.TIER_LABEL}={coarse}")
     zero = (
         f"0 * sum without (window, service) ({_sel(base, namespace)}"
         f" and on (slo, namespace) {_param(namespace, TIERED_PARAM, '1')})"
@@ -271,7 +273,8 @@ def shared_groups(namespace: str, slos: list[SLO], fast_interval: str = "30s",
         window = int(parse_duration(duration))
         if form == RECORDED_FORM:
             ratio = _sel(ERROR_RATIO, namespace, f"window={escape_label_value(duration)}")
-            slow.append(_record(SLI, f"1 - {ratio}\nand on (slo, namespace) {_param(namespace, SLI_PARAM, key)}"))
+            param = _param(namespace, SLI_PARAM, key)
+            slow.append(_record(SLI, f"1 - {ratio}\nand on (slo, namespace) {param}"))
         else:
             # Without the base rates' own ``window`` label, which a ratio of the base series keeps.
             ratio = _ratio(namespace, window, form)
@@ -298,3 +301,11 @@ def shared_groups(namespace: str, slos: list[SLO], fast_interval: str = "30s",
         groups.append({"name": shared_group_name(namespace, "tier"), "interval": format_duration(interval),
                        "rules": coarse})
     return [g for g in groups if g["rules"]]
+
+
+def shape(slo: SLO, fast_interval: str) -> tuple[tuple[str, str], ...]:
+    """What of an SLO the shared rules depend on (its parameters and its longest tiered window): SLOs of
+    one shape need the same shared rules, whatever their names."""
+    plan = tiering.plan(slo, parse_duration(fast_interval))
+    found = {**params(slo, fast_interval), "longest": str(plan.longest if plan is not None else 0)}
+    return tuple(sorted(found.items()))

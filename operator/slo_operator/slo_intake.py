@@ -41,7 +41,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from slo_operator import API_GROUP, API_VERSION, PLURAL
 from slo_operator.kube import Credentials, KubeClient, KubeError, follow_watch, read_watch, watch_client
@@ -105,6 +105,15 @@ def collection_path(namespace: str) -> str:
     return f"{base}/namespaces/{namespace}/{PLURAL}" if namespace else f"{base}/{PLURAL}"
 
 
+class IntakeWatcher(Protocol):
+    """What else wants to see every SLO the intake reads (``shared_rules``), in the thread that reads it."""
+
+    def seen(self, obj: dict[str, Any], deleted: bool) -> None: ...
+
+    def whole(self, namespace: str, keys: set[Key]) -> None:
+        """Every SLO of a whole LIST (of ``namespace``; "": all)."""
+
+
 class SLOIntake:
     """SLO events from the API server to ``handle`` (called in a worker thread, with the object and the
     record of its spec, None when that spec was handled already).
@@ -121,8 +130,10 @@ class SLOIntake:
         handle: Callable[[dict[str, Any], str | None], None],
         due: Callable[[dict[str, Any]], str | None],
         workers: int = WORKERS,
+        watcher: IntakeWatcher | None = None,
     ) -> None:
         self.kube, self.handle, self.due = kube, handle, due
+        self.watcher = watcher
         self.pending: dict[Key, Pending] = {}
         self._queue: asyncio.Queue[Key] = asyncio.Queue()
         self._queued: set[Key] = set()
@@ -142,6 +153,8 @@ class SLOIntake:
         """One SLO as a watch event delivered it."""
         key = key_of(obj)
         metadata = obj.get("metadata") or {}
+        if self.watcher is not None:
+            self.watcher.seen(obj, event_type == "DELETED")
         if event_type == "DELETED" or metadata.get("deletionTimestamp"):
             self.pending.pop(key, None)  # its children go with it (owner references)
             return
@@ -168,6 +181,8 @@ class SLOIntake:
     def listed(self, item: dict[str, Any], force: bool) -> Listed:
         """What a LIST's item means here (any thread): packed only when it may have to wait."""
         metadata = item.get("metadata") or {}
+        if self.watcher is not None:
+            self.watcher.seen(item, False)
         deleting = bool(metadata.get("deletionTimestamp"))
         record = UNKNOWN if deleting or force else self.due(item)
         due = not deleting and (force or record is not None)
@@ -180,6 +195,8 @@ class SLOIntake:
         for entry in entries:
             seen.add(entry.key)
             self._take(entry)
+        if self.watcher is not None:
+            self.watcher.whole(namespace, seen)
         for key in [k for k in self.pending if namespace in ("", k[0]) and k not in seen]:
             if self.pending[key].packed is not None:
                 del self.pending[key]

@@ -399,7 +399,8 @@ def backfill_rule(rule: dict[str, Any], span: int) -> dict[str, Any]:
     if "slo" not in labels:
         # A namespace's shared coarse copy: every series of its namespace's base rate.
         selector = _namespace_base(bases[rule["record"]], node)
-        return {**rule, "expr": f"sum without (window, service) (sum_over_time({selector}[{format_duration(span)}]))"}
+        summed = f"sum_over_time({selector}[{format_duration(span)}])"
+        return {**rule, "expr": f"sum without (window, service) ({summed})"}
     selector = _base(bases[rule["record"]], _Named(labels["slo"], labels["namespace"]))
     return {**rule, "expr": f"sum{_grouping(node)} (sum_over_time({selector}[{format_duration(span)}]))"}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from slo_operator.render import SHARED_RULE_NAME
 from slo_operator.cli import app
 from slo_operator.crd import render_crd_yaml
+from slo_operator.render import SHARED_RULE_NAME
 from support.console import REPO, run_cli, yaml_documents
 from typer.testing import CliRunner
 
@@ -121,7 +121,8 @@ def test_render_examples_as_prometheus_rules() -> None:
         assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "slo-operator"
         groups = doc["spec"]["groups"]
         # every example has a window over 6h: the running sums' coarse copies have a group of their own
-        kinds = ["fast", "slow", "tier"] if doc["metadata"]["name"] == SHARED_RULE_NAME else ["fast", "alerts", "slow"]
+        shared = doc["metadata"]["name"] == SHARED_RULE_NAME
+        kinds = ["fast", "slow", "tier"] if shared else ["fast", "alerts", "slow"]
         assert [g["name"].rsplit(":", 1)[-1] for g in groups] == kinds
         assert all(g["rules"] for g in groups)
 

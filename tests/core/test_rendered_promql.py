@@ -18,8 +18,8 @@ import promql_parser
 import pytest
 from slo_operator.durations import parse_duration
 from slo_operator.model import SLO
-from slo_operator.promql import CURRENT_BURN_RATE, ERROR_RATIO, SLI, exact, le_matcher, recorded
-from slo_operator.rules import RuleOptions, burn_rate_expr, rule_groups, shared_groups, slo_groups
+from slo_operator.promql import CURRENT_BURN_RATE, ERROR_RATIO, SLI, exact, le_matcher
+from slo_operator.rules import RuleOptions, rule_groups, shared_groups, slo_groups
 from slo_operator.scenario import parse_scenario, raw_series
 from slo_operator.simulate import Timing, evaluate
 from support.slo_documents import resolved, slo_document
@@ -94,9 +94,9 @@ def test_every_aggregation_and_match_keeps_all_group_by_labels(indicator: dict[s
     for rules, ons in ((own, on_clauses), (common, shared_on)):
         for rule in rules:
             for node in nodes(promql_parser.parse(rule["expr"])):
-                if isinstance(node, promql_parser.AggregateExpr) and node.modifier is not None:
-                    if str(node.modifier.type).endswith("By"):
-                        by_clauses.append((rules is common, list(node.modifier.labels)))
+                if isinstance(node, promql_parser.AggregateExpr) and node.modifier is not None \
+                        and str(node.modifier.type).endswith("By"):
+                    by_clauses.append((rules is common, list(node.modifier.labels)))
                 matching = getattr(getattr(node, "modifier", None), "matching", None)
                 # on (...), not ignoring (...)
                 if isinstance(node, promql_parser.BinaryExpr) and matching is not None and matching.labels \
@@ -107,7 +107,8 @@ def test_every_aggregation_and_match_keeps_all_group_by_labels(indicator: dict[s
     assert all(not shared and clause == labels for shared, clause in by_clauses), by_clauses
     assert all(clause == labels for clause, _, _ in on_clauses), on_clauses
     for clause, card, op in shared_on:
-        assert clause == ["slo", "namespace"] and (card.endswith("ManyToOne") or op in ("and", "or", "unless"))
+        assert clause == ["slo", "namespace"]
+        assert card.endswith("ManyToOne") or op in ("and", "or", "unless")
 
 
 # --- rules: edge correction of the fast windows, for any evaluation interval --------------------------------
@@ -177,7 +178,8 @@ def test_the_current_burn_rate_is_recorded_in_its_source_windows_group_right_aft
         for position, rule in enumerate(entry["rules"]):
             if rule.get("record") == CURRENT_BURN_RATE:
                 placed["current"] = (entry["name"], position)
-                assert rule["expr"].startswith(f'slo:error_ratio{{namespace="shop",window="{long_window}"}}\n/ ')
+                source = f'slo:error_ratio{{namespace="shop",window="{long_window}"}}'
+                assert rule["expr"].startswith(f"{source}\n/ ")
             elif rule.get("record") == ERROR_RATIO and rule["labels"]["window"] == long_window:
                 placed["source"] = (entry["name"], position)
     assert placed["current"][0] == placed["source"][0] == f"slo:shop:*:{group}"
@@ -194,7 +196,8 @@ def test_the_sli_is_one_minus_the_error_ratio_of_the_slo_window(long_window: str
     ]})
     (sli,) = [rule for rule in rules_of(slo) if rule.get("record") == SLI]
     if long_window == "7d":
-        assert sli["expr"].startswith(f'1 - {ERROR_RATIO}{{namespace="shop",window="7d"}}\nand on (slo, namespace) ')
+        source = f'{ERROR_RATIO}{{namespace="shop",window="7d"}}'
+        assert sli["expr"].startswith(f"1 - {source}\nand on (slo, namespace) ")
     else:
         names = {n.name for n in nodes(promql_parser.parse(sli["expr"]))
                  if isinstance(n, promql_parser.VectorSelector)}

@@ -189,7 +189,8 @@ def test_current_burn_rate_of_a_slow_window_is_recorded_with_its_source(tmp_path
             "promql_expr_test": [
                 {
                     "expr": "slo:current_burn_rate:ratio - ignoring (__name__) "
-                    'slo:error_ratio{window="1d"} / on (slo, namespace) group_left () (1 - slo:objective:ratio)',
+                    'slo:error_ratio{window="1d"}'
+                    " / on (slo, namespace) group_left () (1 - slo:objective:ratio)",
                     "eval_time": f"{t}s",
                     "exp_samples": [
                         {

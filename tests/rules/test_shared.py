@@ -104,7 +104,8 @@ def test_each_slo_gets_its_own_exact_figures_from_the_shared_rules(tmp_path: Pat
             checks.append(_same(f"1 - slo:sli:ratio{{{who}}}",
                                 _error_ratio_expr(slo, slo.window, OPTIONS), slo, minute))
             current = _error_ratio_expr(slo, slo.current_burn_window, OPTIONS)
-            checks.append(_same(f"slo:current_burn_rate:ratio{{{who}}}", f"({current}) / {budget}", slo, minute))
+            burn = f"({current}) / {budget}"
+            checks.append(_same(f"slo:current_burn_rate:ratio{{{who}}}", burn, slo, minute))
             sli = _error_ratio_expr(slo, slo.window, OPTIONS)
             checks.append(_same(f"slo:error_budget_remaining:ratio{{{who}}}",
                                 f"1 - ({sli}) / {budget}", slo, minute))
@@ -122,7 +123,8 @@ def test_an_objective_or_alert_edit_keeps_the_running_sums() -> None:
     labels and values, so the sums go on (no budget history lost)."""
     before = slos()
     edited = _slo("cart", 99.5, "7h", {"alerting": {"burnRates": [
-        {"name": "Page", "severity": "critical", "budgetPercent": 3, "longWindow": "90m", "shortWindow": "5m"},
+        {"name": "Page", "severity": "critical", "budgetPercent": 3, "longWindow": "90m",
+         "shortWindow": "5m"},
     ]}})
     after = [edited, *before[1:]]
 
