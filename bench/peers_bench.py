@@ -405,7 +405,7 @@ def layout(tsdb: Path) -> str:
 # ---- history (cached) -------------------------------------------------------------------------------
 
 # Bump when what the cached history holds changes meaning without the rules' text changing.
-HISTORY_FORMAT = "peers-history-4"
+HISTORY_FORMAT = "peers-history-5"
 BATCH = 25  # SLOs per OpenMetrics file and promtool run
 SPAN = 100 * 365 * 86400  # the running sums' backfill form sums every sample so far (tiers.backfill_rule)
 
@@ -489,7 +489,11 @@ def _history_batch(job: tuple[dict[str, dict[str, Any]], base.Data, range, int, 
                 continue
             mapping = dict(stored)
             name = mapping.pop("__name__")
-            families.setdefault(name, []).append((mapping, series.times, series.values))
+            # Not past the history's end: a group at a long interval (the coarse copies, hourly) is evaluated
+            # up to half an interval beyond it, and a block reaching into the future has Prometheus refuse
+            # every sample (out of bounds) until that time has passed.
+            keep = series.times <= end
+            families.setdefault(name, []).append((mapping, series.times[keep], series.values[keep]))
     counters = [
         ({"code": code, "service": service(i)}, times, np.cumsum(events[i]).astype(np.float64))
         for code, events in (("200", data.ok), ("500", data.bad))
