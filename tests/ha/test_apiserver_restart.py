@@ -53,7 +53,11 @@ def children(namespace: str, names: list[str], kubeconfig: Path) -> dict[str, tu
             return None
         if applied.get("status") != "True":
             return None
-    rules = listed("prometheusrule", namespace, kubeconfig)
+    everything = listed("prometheusrule", namespace, kubeconfig)
+    # The namespace's shared rules: one object, no SLO's child (shared_rules.py).
+    rules = [r for r in everything if "slo.mlops.dev/shared" not in (r["metadata"].get("labels") or {})]
+    if len(everything) - len(rules) > 1:
+        raise AssertionError("duplicated shared rules")
     boards = [
         b
         for b in listed("configmap", namespace, kubeconfig)

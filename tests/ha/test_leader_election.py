@@ -52,7 +52,11 @@ def converged(namespace: str, names: list[str], kubeconfig: Path) -> dict[str, s
             return None
         if applied.get("status") != "True":
             return None
-    rules = listed("prometheusrule", namespace, kubeconfig)
+    everything = listed("prometheusrule", namespace, kubeconfig)
+    # The namespace's shared rules: one object, no SLO's child (shared_rules.py).
+    rules = [r for r in everything if "slo.mlops.dev/shared" not in (r["metadata"].get("labels") or {})]
+    if len(everything) - len(rules) > 1:
+        raise AssertionError("duplicated shared rules")
     boards = listed("configmap", namespace, kubeconfig)
     boards = [b for b in boards if "slo.mlops.dev/name" in (b["metadata"].get("labels") or {})]
     assert sorted(r["metadata"]["name"] for r in rules) == sorted(f"{n}-slo" for n in names), (

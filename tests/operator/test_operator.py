@@ -12,7 +12,7 @@ import yaml
 from slo_operator.api import ServiceLevelObjective
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.model import resolve
-from slo_operator.render import RenderOptions, prometheus_rule
+from slo_operator.render import SHARED_RULE_NAME, RenderOptions, prometheus_rule, shared_prometheus_rule
 from slo_operator.rules import RuleOptions
 from support.cluster import kubectl, wait_for
 from support.examples import example_documents
@@ -42,7 +42,8 @@ def wait_loaded(
 
     def loaded() -> bool:
         files = {Path(g["file"]).name for g in prometheus.rule_groups()}
-        return all(any(f"__{namespace}-{n}-slo-" in f for f in files) for n in names)
+        shared = any(f"__{namespace}-{SHARED_RULE_NAME}-" in f for f in files)  # the windows, the SLI
+        return shared and all(any(f"__{namespace}-{n}-slo-" in f for f in files) for n in names)
 
     wait_for(loaded, timeout, 0.5, f"prometheus-operator's rule files for {names} loaded by Prometheus")
 
@@ -213,6 +214,38 @@ def test_deleting_the_slo_garbage_collects_its_children(
         patience(60),
         message="garbage collection of the PrometheusRule",
     )
+
+
+def test_the_namespaces_shared_rules_follow_its_slos(
+    kubeconfig: Path, operator: OperatorProcess, namespace: str
+) -> None:
+    """One shared PrometheusRule per namespace with SLOs: the rules of every window its SLOs use (an SLO
+    with alert windows of its own adds its windows), narrowed when an SLO goes, deleted with the last."""
+    first = example_documents(namespace)[1]
+    second = json.loads(json.dumps(first))
+    second["metadata"]["name"] = "checkout"
+    second["spec"]["alerting"] = {"burnRates": [
+        {"name": "Page", "severity": "critical", "budgetPercent": 3, "longWindow": "90m",
+         "shortWindow": "5m"},
+    ]}
+    slos = [resolve(ServiceLevelObjective.model_validate(d)) for d in (first, second)]
+
+    def shared_spec() -> Any:
+        found = get("prometheusrule", SHARED_RULE_NAME, namespace, kubeconfig)
+        return None if found is None else found["spec"]
+
+    apply(kubeconfig, first, second)
+    both = shared_prometheus_rule(namespace, slos, OPTIONS)
+    assert both is not None
+    wait_for(lambda: shared_spec() == both["spec"], patience(60), message="the shared rules of both SLOs")
+    kubectl("delete", "slo", "checkout", "-n", namespace, "--wait=true", "--timeout=90s",
+            kubeconfig=kubeconfig)
+    one = shared_prometheus_rule(namespace, slos[:1], OPTIONS)
+    assert one is not None and one["spec"] != both["spec"]
+    wait_for(lambda: shared_spec() == one["spec"], patience(60), message="the shared rules of the one left")
+    kubectl("delete", "slo", first["metadata"]["name"], "-n", namespace, "--wait=true", "--timeout=90s",
+            kubeconfig=kubeconfig)
+    wait_for(lambda: shared_spec() is None, patience(60), message="shared rules deleted with the last SLO")
 
 
 def test_hand_edits_and_deletions_of_children_are_undone(

@@ -32,7 +32,13 @@ from routing_support import (
 )
 from slo_operator.budget import ErrorBudgetCalculator
 from slo_operator.model import SLO
-from slo_operator.render import RenderOptions, alertmanager_config, prometheus_rule
+from slo_operator.render import (
+    SHARED_RULE_NAME,
+    RenderOptions,
+    alertmanager_config,
+    prometheus_rule,
+    shared_prometheus_rule,
+)
 from slo_operator.routing import FileReceivers, RoutingOptions, alertmanager_file
 from slo_operator.rules import RuleOptions
 from support.cluster import kubectl
@@ -137,6 +143,9 @@ def _apply_children(
         objects.append(amc)
         if rules:
             objects.append(prometheus_rule(slo, options))
+    shared = shared_prometheus_rule(slos[0].namespace, slos, options) if rules else None
+    if shared is not None:  # the windows the alerts read
+        objects.append(shared)
     kubectl("apply", "-f", "-", kubeconfig=kubeconfig, input=yaml.safe_dump_all(objects))
     names = [f"{namespace}/{slo.name}-slo/{r}" for slo in slos for r in ("pagerduty", "slack")]
     # This test's endpoints (fresh ports each test), not an earlier test's configuration.
@@ -314,6 +323,7 @@ def test_incidents_reach_pagerduty_and_slack_in_time_and_resolve(
     # prometheus-operator's rule files for both SLOs, copied to the local Prometheus as a kubelet would.
     kubelet = pair.kubelet(prometheus.rules_dir, am.config_path, None, None)
     rule_prefixes = [f"{namespace}-{slo.name}-slo-" for slo in (fast, slow)]
+    rule_prefixes.append(f"{namespace}-{SHARED_RULE_NAME}-")  # the windows the alerts read
     pair.wait_generated(
         lambda g: all(any(p in f for f in g.rule_files) for p in rule_prefixes), "both SLOs' rule files"
     )
