@@ -45,6 +45,7 @@ class SharedRules:
         self.applied: dict[str, str] = {}  # namespace -> digest of the object last applied
         self.complete: set[str] = set()  # LIST scopes seen whole ("": every namespace)
         self.dirty: set[str] = set()
+        self._interned: dict[Shape, Shape] = {}
         self.writes = 0
 
     # ---- what is known ---------------------------------------------------------------------------------
@@ -53,6 +54,8 @@ class SharedRules:
         """The SLO's shape now (None: it has none, invalid or gone)."""
         new = shape(slo, self.options.rules.fast_interval) if slo is not None else None
         with self._lock:
+            if new is not None:  # one tuple per shape, however many SLOs have it (10,000 SLOs, a few shapes)
+                new = self._interned.setdefault(new, new)
             names = self.shapes.setdefault(namespace, {})
             old = names.get(name)
             if old == new:
@@ -165,7 +168,7 @@ class SharedRulesWatcher:
     def __init__(self, rules: SharedRules, resolve: Resolve) -> None:
         self.rules, self.resolve = rules, resolve
         self._lock = threading.Lock()
-        self._versions: dict[tuple[str, str], tuple[Any, str]] = {}  # generation and labels last resolved
+        self._versions: dict[tuple[str, str], tuple[Any, int]] = {}  # generation and labels last resolved
 
     def seen(self, obj: dict[str, Any], deleted: bool) -> None:
         metadata = obj.get("metadata") or {}
@@ -175,7 +178,7 @@ class SharedRulesWatcher:
                 self._versions.pop(key, None)
             self.rules.forget(*key)
             return
-        version = (metadata.get("generation"), json.dumps(metadata.get("labels") or {}, sort_keys=True))
+        version = (metadata.get("generation"), hash(json.dumps(metadata.get("labels") or {}, sort_keys=True)))
         with self._lock:
             if self._versions.get(key) == version:
                 return
