@@ -1,5 +1,11 @@
 """Recording rules and multi-window multi-burn-rate alerts for one SLO (Prometheus rule groups).
 
+An SLO's own groups (``slo_groups``) hold what needs its own selectors or text: the base rates, the
+fine running sums, the objective (with the parameters of the shared rules as labels), the recording
+start, the alerts and the spend. The windows, the current burn rate, the SLI, the budget and the
+running sums' start and coarse copies are rules shared by the namespace's SLOs (``shared``); the notes
+below say what each computes. ``rule_groups`` gives both for a namespace holding only the SLO.
+
 Cheap and accurate long windows: raw series are read once, over the base window (5m by default), into
 ``slo:bad_events:rate`` and ``slo:total_events:rate``. Every longer window is a ratio of sums of those
 two recorded series (bad samples over (t - W, t] / total samples over it), so each minute weighs by its
@@ -43,7 +49,6 @@ from slo_operator.indicators import base_series
 from slo_operator.model import SLO, ResolvedAlert
 from slo_operator.promql import (
     BAD_EVENTS,
-    CURRENT_BURN_RATE,
     ERROR_RATIO,
     FORECAST_VIOLATION,
     OBJECTIVE,
@@ -84,11 +89,8 @@ def _window_sum(series: str, window: int, slo: SLO, options: RuleOptions) -> str
     its ``service`` label within the window still counts both halves.
     """
     summed = f"sum_over_time({series}{window_range(window)})"
-    if slo.method != "Occurrences" or window > FAST_GROUP_MAX_WINDOW:
-        return summed
-    interval = parse_duration(options.fast_interval)
-    k = (Decimal(slo.base_window) - interval) / (2 * interval)
-    if k <= 0:
+    k = shared.edge_factor(slo, window, parse_duration(options.fast_interval))
+    if k is None:
         return summed
     label = format_duration(window)
     if not slo.group_by:
@@ -115,25 +117,10 @@ def _error_ratio(slo: SLO, window: int, options: RuleOptions) -> dict[str, Any]:
     return record_rule(ERROR_RATIO, expr, slo, window=format_duration(window))
 
 
-def ratio_windows(slo: SLO) -> tuple[int, ...]:
-    """The windows recorded as ``slo:error_ratio``: the base window, the current burn-rate window and the
-    alerts' windows. The SLO window's ratio is only recorded as the SLI (``1 - ratio``) unless it is one
-    of those too: the same number twice would be one more series per SLO for nobody."""
-    needed = {slo.base_window, slo.current_burn_window}
-    for alert in slo.alerts:
-        needed.update((alert.long_window, alert.short_window))
-    return tuple(w for w in slo.windows if w in needed)
-
-
 def burn_rate_expr(slo: SLO, window: int) -> str:
     """The burn rate over ``window``: its recorded error ratio / the error budget. Not recorded per window
     (alerts, status and dashboards divide inline); ``slo:current_burn_rate:ratio`` records the current one."""
     return f"{recorded(ERROR_RATIO, slo, window)} / {number(slo.error_budget)}"
-
-
-def _current_burn_rate(slo: SLO) -> dict[str, Any]:
-    """The burn rate of the current window under a window-free name; the source's window label is kept."""
-    return record_rule(CURRENT_BURN_RATE, burn_rate_expr(slo, slo.current_burn_window), slo)
 
 
 def _burn_alert(slo: SLO, alert: ResolvedAlert) -> dict[str, Any]:

@@ -60,7 +60,8 @@ from slo_operator.durations import format_duration, parse_duration
 from slo_operator.loader import load
 from slo_operator.model import SLO, resolve
 from slo_operator.render import RenderOptions, rule_file, to_yaml
-from slo_operator.rules import RuleOptions, ratio_windows
+from slo_operator.rules import RuleOptions
+from slo_operator.shared import ratio_windows
 from support.incident import INCIDENT_FAULTS, incident_load
 
 from model_service.devserver import (
