@@ -123,7 +123,10 @@ class SharedRules:
         return "" in self.complete or namespace in self.complete
 
     def flush(self, kube: KubeClient) -> list[str]:
-        """Apply (or delete) the shared object of every namespace whose SLOs changed shape; what was done."""
+        """Apply (or delete) the shared object of every namespace whose SLOs changed shape; what was done.
+
+        A namespace whose write fails stays due (the next flush tries again) and does not hold up the
+        others; one that is gone (404: deleted with its SLOs) is dropped."""
         done: list[str] = []
         with self._flushing:
             with self._lock:
@@ -132,10 +135,15 @@ class SharedRules:
             for namespace in due:
                 try:
                     done += self._write(kube, namespace)
-                except KubeError:
+                except KubeError as exc:
+                    if exc.status == 404:
+                        with self._lock:
+                            self.applied.pop(namespace, None)
+                        done.append(f"gone {namespace}: {exc}")
+                        continue
                     with self._lock:
                         self.dirty.add(namespace)
-                    raise
+                    done.append(f"cannot write {namespace}/{SHARED_RULE_NAME}: {exc}")
         return done
 
     def _write(self, kube: KubeClient, namespace: str) -> list[str]:
