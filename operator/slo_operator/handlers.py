@@ -290,7 +290,7 @@ async def _refresh_forever() -> None:
     while True:
         try:
             assert STATE.prometheus is not None
-            await asyncio.to_thread(_flush_shared, _kube())  # e.g. a namespace's last SLO deleted
+            await asyncio.to_thread(_check_shared, _kube())  # e.g. a namespace's last SLO deleted
             began = time.monotonic()
             report = await asyncio.to_thread(
                 refresh_all,
@@ -360,6 +360,18 @@ def _flush_shared(kube: KubeClient) -> None:
             log.info("shared rules: %s", done)
     except KubeError as exc:
         log.warning("cannot write the shared rules: %s", exc)
+
+
+def _check_shared(kube: KubeClient) -> None:
+    """Mark the shared PrometheusRules deleted or edited by someone else for writing again, and write them."""
+    if STATE.shared is None:
+        return
+    try:
+        for namespace in STATE.shared.check(kube, STATE.config.namespaces):
+            log.info("shared rules of %s were deleted or edited: writing them again", namespace)
+    except KubeError as exc:
+        log.warning("cannot read the shared rules: %s", exc)
+    _flush_shared(kube)
 
 
 def _reconcile_once(body: dict[str, Any], record: str | None) -> None:

@@ -11,6 +11,10 @@ windows of the others for a while). ``flush`` then applies it when it changed si
 (server-side apply, a no-op when it is what the API server holds), and deletes it when the namespace
 has no SLO left. The start-up LIST of the existing shared objects (``prime``) finds those of namespaces
 without SLOs, which the first flush deletes. Only the leader runs the operator, so only it writes.
+
+The object is no SLO's child, so the child watch does not guard it: ``check`` (one LIST of the shared
+objects per status refresh) finds one deleted or edited since it was written (its ``generation`` moved)
+and marks its namespace due, so the next flush writes it again.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class SharedRules:
         self.shapes: dict[str, dict[str, Shape]] = {}  # namespace -> SLO name -> shape
         self.examples: dict[str, dict[Shape, tuple[int, SLO]]] = {}  # namespace -> shape -> (SLOs, one SLO)
         self.applied: dict[str, str] = {}  # namespace -> digest of the object last applied
+        self.generations: dict[str, Any] = {}  # namespace -> the object's generation after our last write
         self.complete: set[str] = set()  # LIST scopes seen whole ("": every namespace)
         self.dirty: set[str] = set()
         self._interned: dict[Shape, Shape] = {}
@@ -112,6 +117,32 @@ class SharedRules:
                 for item in items:
                     self.applied.setdefault(str(item["metadata"]["namespace"]), "")
 
+    def check(self, kube: KubeClient, namespaces: tuple[str, ...]) -> list[str]:
+        """The namespaces whose shared object was deleted or edited since it was last written (one LIST
+        per configured namespace): each is marked due, so the next flush writes it again."""
+        live: dict[str, Any] = {}
+        for namespace in namespaces or ("",):
+            try:
+                items = kube.list_all(PROMETHEUS_RULE, namespace, f"{SHARED_LABEL}=true")
+            except KubeError as exc:
+                if exc.status == 404:  # no PrometheusRule CRD
+                    return []
+                raise
+            for item in items:
+                metadata = item["metadata"]
+                if metadata.get("name") == SHARED_RULE_NAME:
+                    live[str(metadata["namespace"])] = metadata.get("generation")
+        drifted: list[str] = []
+        with self._lock:
+            for namespace, digest in list(self.applied.items()):
+                if not digest or namespace not in self.generations:
+                    continue
+                if namespace not in live or live[namespace] != self.generations[namespace]:
+                    self.applied[namespace] = ""  # not what was written: write it again
+                    self.dirty.add(namespace)
+                    drifted.append(namespace)
+        return sorted(drifted)
+
     def desired(self, namespace: str) -> dict[str, Any] | None:
         with self._lock:
             slos = [example for _, example in self.examples.get(namespace, {}).values()]
@@ -139,6 +170,7 @@ class SharedRules:
                     if exc.status == 404:
                         with self._lock:
                             self.applied.pop(namespace, None)
+                            self.generations.pop(namespace, None)
                         done.append(f"gone {namespace}: {exc}")
                         continue
                     with self._lock:
@@ -154,14 +186,16 @@ class SharedRules:
             kube.delete(PROMETHEUS_RULE, namespace, SHARED_RULE_NAME)
             with self._lock:
                 self.applied.pop(namespace, None)
+                self.generations.pop(namespace, None)
             self.writes += 1
             return [f"deleted {namespace}/{SHARED_RULE_NAME}"]
         digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
         if self.applied.get(namespace) == digest:
             return []
-        kube.apply(PROMETHEUS_RULE, obj, metadata_only=True)
+        answer = kube.apply(PROMETHEUS_RULE, obj, metadata_only=True)
         with self._lock:
             self.applied[namespace] = digest
+            self.generations[namespace] = (answer.get("metadata") or {}).get("generation")
         self.writes += 1
         return [f"applied {namespace}/{SHARED_RULE_NAME}"]
 

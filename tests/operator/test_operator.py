@@ -248,6 +248,30 @@ def test_the_namespaces_shared_rules_follow_its_slos(
     wait_for(lambda: shared_spec() is None, patience(60), message="shared rules deleted with the last SLO")
 
 
+def test_the_shared_rules_deleted_or_edited_by_hand_are_written_again(
+    kubeconfig: Path, operator: OperatorProcess, namespace: str
+) -> None:
+    """The shared PrometheusRule is no SLO's child: the status refresh's check of it undoes a hand edit
+    and a deletion as the child watch does for the SLOs' own children."""
+    document = example_documents(namespace)[1]
+    slo = resolve(ServiceLevelObjective.model_validate(document))
+    wanted = shared_prometheus_rule(namespace, [slo], OPTIONS)
+    assert wanted is not None
+
+    def shared_spec() -> Any:
+        found = get("prometheusrule", SHARED_RULE_NAME, namespace, kubeconfig)
+        return None if found is None else found["spec"]
+
+    apply(kubeconfig, document)
+    wait_for(lambda: shared_spec() == wanted["spec"], patience(60), message="the shared rules")
+    kubectl("patch", "prometheusrule", SHARED_RULE_NAME, "-n", namespace, "--type=merge",
+            "-p", json.dumps({"spec": {"groups": []}}), kubeconfig=kubeconfig)
+    wait_for(lambda: shared_spec() == wanted["spec"], patience(60), message="the hand edit undone")
+    kubectl("delete", "prometheusrule", SHARED_RULE_NAME, "-n", namespace, "--wait=true", "--timeout=60s",
+            kubeconfig=kubeconfig)
+    wait_for(lambda: shared_spec() == wanted["spec"], patience(60), message="the deleted shared rules back")
+
+
 def test_hand_edits_and_deletions_of_children_are_undone(
     kubeconfig: Path, operator: OperatorProcess, namespace: str
 ) -> None:

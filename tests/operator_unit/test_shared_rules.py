@@ -97,3 +97,50 @@ def test_shapes_are_shared_and_an_invalid_slo_has_none() -> None:
 
 def _typed(kube: Recorder) -> KubeClient:
     return kube  # type: ignore[return-value]
+
+
+class Server(Recorder):
+    """``Recorder`` with the shared objects an API server would hold: a generation bumped by each write
+    that changes them, and a LIST of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.objects: dict[str, dict[str, Any]] = {}
+
+    def apply(self, kind: Any, obj: dict[str, Any], metadata_only: bool = False) -> dict[str, Any]:
+        super().apply(kind, obj, metadata_only)
+        namespace = obj["metadata"]["namespace"]
+        old = self.objects.get(namespace)
+        generation = 1 if old is None else old["metadata"]["generation"] + (old["spec"] != obj["spec"])
+        self.objects[namespace] = {"metadata": {**obj["metadata"], "generation": generation},
+                                   "spec": obj["spec"]}
+        return {"metadata": self.objects[namespace]["metadata"]}
+
+    def delete(self, kind: Any, namespace: str, name: str) -> bool:
+        super().delete(kind, namespace, name)
+        return self.objects.pop(namespace, None) is not None
+
+    def list_all(
+        self, kind: Any, namespace: str = "", label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        return [o for ns, o in self.objects.items() if namespace in ("", ns)]
+
+
+def test_a_shared_object_deleted_or_edited_by_hand_is_written_again_at_the_next_check() -> None:
+    rules, server = SharedRules(RenderOptions()), Server()
+    watcher = SharedRulesWatcher(rules, resolved)
+    for name in ("a", "b"):
+        watcher.seen(body(name, namespace=name), False)
+    watcher.whole("", {("a", "a"), ("b", "b")})
+    assert len(rules.flush(_typed(server))) == 2
+    assert rules.check(_typed(server), ()) == []  # as written: nothing to do
+    assert rules.flush(_typed(server)) == []
+    written = server.objects["a"]["spec"]
+    # Edited by hand (its generation moves) and deleted by hand.
+    server.objects["a"] = {"metadata": {**server.objects["a"]["metadata"], "generation": 2},
+                           "spec": {"groups": []}}
+    del server.objects["b"]
+    assert rules.check(_typed(server), ()) == ["a", "b"]
+    assert sorted(rules.flush(_typed(server))) == [f"applied {ns}/{SHARED_RULE_NAME}" for ns in ("a", "b")]
+    assert server.objects["a"]["spec"] == written and "b" in server.objects
+    assert rules.check(_typed(server), ()) == []  # the rewrite's generation is the one kept
