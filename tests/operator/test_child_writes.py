@@ -21,6 +21,7 @@ from slo_operator.reconcile import reconcile_children, write_child
 from slo_operator.render import MANAGED_BY, RenderOptions
 from slo_operator.watch_cache import RENDERED_ANNOTATION, WatchCache
 from support.cluster import kubectl
+from support.slo_documents import slo_document
 from support.slo_objects import apply, get
 
 pytestmark = pytest.mark.cluster
@@ -71,18 +72,7 @@ def managers(kubeconfig: Path, namespace: str) -> list[tuple[str, str]]:
 def test_children_are_created_left_alone_and_replaced_whole(
     kubeconfig: Path, operator_kubeconfig: Path, namespace: str
 ) -> None:
-    apply(kubeconfig, {
-        "apiVersion": "slo.mlops.dev/v1alpha1",
-        "kind": "ServiceLevelObjective",
-        "metadata": {"name": "checkout", "namespace": namespace},
-        "spec": {
-            "service": "checkout",
-            "objective": 99.9,
-            "window": "30d",
-            "indicator": {"availability": {"errors": 'http_requests_total{code=~"5.."}',
-                                           "total": "http_requests_total"}},
-        },
-    })
+    apply(kubeconfig, slo_document("checkout", namespace, service="checkout"))
     body = get("slo", "checkout", namespace, kubeconfig)
     assert body is not None
     kube = CountingKube(operator_kubeconfig)

@@ -71,12 +71,18 @@ def test_written_once_the_namespace_is_known_only_when_changed_and_deleted_with_
     assert [c[0] for c in kube.calls] == ["apply", "apply", "apply", "delete"]
 
 
-def test_a_relisting_forgets_slos_deleted_while_the_watch_was_away() -> None:
-    rules, kube = SharedRules(RenderOptions()), Recorder()
+def _one_slo_in_each_of_two_namespaces() -> tuple[SharedRules, SharedRulesWatcher]:
+    """SLO "a" in namespace "a" and "b" in "b", both known from a whole LIST."""
+    rules = SharedRules(RenderOptions())
     watcher = SharedRulesWatcher(rules, resolved)
     for name in ("a", "b"):
         watcher.seen(body(name, namespace=name), False)
     watcher.whole("", {("a", "a"), ("b", "b")})
+    return rules, watcher
+
+
+def test_a_relisting_forgets_slos_deleted_while_the_watch_was_away() -> None:
+    (rules, watcher), kube = _one_slo_in_each_of_two_namespaces(), Recorder()
     applied = [f"applied {ns}/{SHARED_RULE_NAME}" for ns in ("a", "b")]
     assert sorted(rules.flush(_typed(kube))) == applied
     watcher.whole("", {("a", "a")})
@@ -127,11 +133,7 @@ class Server(Recorder):
 
 
 def test_a_shared_object_deleted_or_edited_by_hand_is_written_again_at_the_next_check() -> None:
-    rules, server = SharedRules(RenderOptions()), Server()
-    watcher = SharedRulesWatcher(rules, resolved)
-    for name in ("a", "b"):
-        watcher.seen(body(name, namespace=name), False)
-    watcher.whole("", {("a", "a"), ("b", "b")})
+    (rules, _), server = _one_slo_in_each_of_two_namespaces(), Server()
     assert len(rules.flush(_typed(server))) == 2
     assert rules.check(_typed(server), ()) == []  # as written: nothing to do
     assert rules.flush(_typed(server)) == []
